@@ -1,0 +1,61 @@
+"""facesafe: de-identify images before they leave.
+
+Strips every piece of metadata, finds every face and redacts it. The public
+API is what ``__all__`` lists; everything in an underscored module is private.
+
+>>> import facesafe
+>>> image = facesafe.read_image("photo.jpg")          # doctest: +SKIP
+>>> result = facesafe.anonymize(image)                 # doctest: +SKIP
+>>> facesafe.write_image("clean.jpg", result.image)   # doctest: +SKIP
+
+Importing facesafe loads no model: detectors load theirs when first built.
+"""
+
+from __future__ import annotations
+
+from ._errors import (
+    CorruptImageError,
+    DetectionError,
+    FacesafeError,
+    ImageError,
+    ImageTooLargeError,
+    MultiFrameImageError,
+    OutputError,
+    OutputExistsError,
+    RedactionError,
+    UnsupportedImageError,
+)
+from ._geometry import Box, Face
+from ._protocols import Detector, Redaction
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # records and protocols
+    "Box",
+    "Face",
+    "Detector",
+    "Redaction",
+    # errors
+    "FacesafeError",
+    "ImageError",
+    "UnsupportedImageError",
+    "CorruptImageError",
+    "ImageTooLargeError",
+    "MultiFrameImageError",
+    "OutputError",
+    "OutputExistsError",
+    "DetectionError",
+    "RedactionError",
+]
+
+# Present every export as facesafe.X, not facesafe._module.X (as httpx does).
+for _name in __all__:
+    _obj = globals()[_name]
+    if hasattr(_obj, "__module__") and not isinstance(_obj, str):
+        try:
+            _obj.__module__ = "facesafe"
+        except (AttributeError, TypeError):
+            pass
+del _name, _obj
