@@ -21,10 +21,73 @@ def cli() -> None:
     """De-identify images: strip metadata, find faces, redact them."""
 
 
+METHODS = ("blur", "pixelate", "fill", "crop", "synthetic")
+PRESET_NAMES = ("fast", "balanced", "thorough")
+FORMATS = ("same", "jpeg", "png", "webp", "tiff", "heic")
+
+
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
+@click.option("--method", type=click.Choice(METHODS), default="blur", show_default=True, help="How faces are redacted.")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@click.option("--color", metavar="RRGGBB", default=None, help="Fill colour for --method fill (default 000000).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="same", show_default=True, help="Output format (same: the input's).")
+@click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy outputs.")
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=str), default=None, help="SQLite manifest [default: OUT.facesafe.sqlite beside OUT].")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs not written by this manifest.")
+@click.option("--rename", type=click.Choice(["hmac"]), default=None, help="Name outputs by a keyed hash of their path.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse images larger than this [default: 200,000,000].")
+@click.option("-q", "--quiet", is_flag=True, help="No progress bar, only errors and the summary.")
+@click.pass_context
+def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, color: str | None,
+              fmt: str, quality: int, workers: int | None, manifest: str | None, overwrite: bool, rename: str | None,
+              max_pixels: int | None, quiet: bool) -> int:
+    """Find and redact every face in SOURCES (files or folders) into --out.
+
+    Every input ends as a clean output (rebuilt from pixels, no metadata) or
+    as a failure recorded with its reason in the manifest; nothing is written
+    for a failed input. Re-running the same command resumes.
+    """
+    from ._batch import anonymize_dir
+    from ._errors import FacesafeError
+
+    options: dict[str, object] = {}
+    if color is not None:
+        if method != "fill":
+            raise click.UsageError("--color applies to --method fill only")
+        from ._redact import parse_color
+
+        try:
+            options["color"] = parse_color(color)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--color") from None
+    try:
+        report = anonymize_dir(
+            list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
+            quality=quality, workers=workers, manifest=manifest, overwrite=overwrite, rename=rename,
+            max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), **options,
+        )
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    except FacesafeError as exc:
+        click.echo(f"facesafe: {exc}", err=True)
+        return EXIT_FAILED
+    for path, reason in report.failures:
+        click.echo(f"{path}: {reason}", err=True)
+    if report.failed > len(report.failures):
+        click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
+    click.echo(f"facesafe: {report.summary()}")
+    click.echo(f"facesafe: manifest {report.manifest}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     try:
-        code = cli.main(args=argv, prog_name="facesafe", standalone_mode=False)
+        args = sys.argv[1:] if argv is None else list(argv)
+        code = cli.main(args=args, prog_name="facesafe", standalone_mode=False, obj={"argv": args})
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except click.Abort:

@@ -1,0 +1,302 @@
+"""anonymize(): read -> detect -> redact, for one image or one decoded file.
+
+:func:`anonymize` works on one RGB array. :class:`Anonymizer` holds the
+settings (method, preset, output format, limits) and one detector, and applies
+them to arrays, decoded files (every frame, alpha kept) and encoded bytes; it is
+what batch workers build once per process, and it pickles as its settings only.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ._geometry import Box, Face
+from ._protocols import Detector, Redaction
+
+if TYPE_CHECKING:  # pragma: no cover
+    from ._io import Picture
+
+__all__ = ["Anonymizer", "Result", "FileResult", "anonymize", "anonymize_bytes", "make_redaction"]
+
+DEFAULT_METHOD = "blur"
+DEFAULT_PRESET = "balanced"
+
+
+@dataclass(frozen=True)
+class Result:
+    """What :func:`anonymize` did to one image.
+
+    Attributes:
+        image: the redacted ``uint8`` RGB image (a new array).
+        faces: every face found, in the input image's coordinates.
+        method: name of the redaction applied.
+        region: for ``crop``, the part of the input that was kept; else ``None``.
+    """
+
+    image: np.ndarray = field(repr=False)
+    faces: tuple[Face, ...]
+    method: str
+    region: Box | None = None
+
+
+@dataclass(frozen=True)
+class FileResult:
+    """What :meth:`Anonymizer.anonymize_picture` did to every frame of a file.
+
+    Attributes:
+        picture: the redacted frames (alpha kept, cropped alike for ``crop``).
+        faces: the faces found, one tuple per frame.
+        method: name of the redaction applied.
+        region: for ``crop``, the part of every frame that was kept.
+    """
+
+    picture: Picture = field(repr=False)
+    faces: tuple[tuple[Face, ...], ...]
+    method: str
+    region: Box | None = None
+
+    @property
+    def face_count(self) -> int:
+        """Faces found over all frames."""
+        return sum(len(f) for f in self.faces)
+
+
+def make_redaction(method: str | Redaction, **options: Any) -> Redaction:
+    """The redaction for ``method``: a catalogue name with its options, or a redaction as is."""
+    if not isinstance(method, str):
+        if options:
+            raise TypeError("options can only be given with a method name, not a redaction object")
+        if not callable(method):
+            raise TypeError(f"method must be a name or a redaction, got {type(method).__name__}")
+        return method
+    from ._redact import REDACTIONS
+
+    try:
+        cls = REDACTIONS[method]
+    except KeyError:
+        raise ValueError(f"method must be one of {sorted(REDACTIONS)}, got {method!r}") from None
+    return cls(**options)
+
+
+def _method_name(redaction: Redaction) -> str:
+    from ._redact import REDACTIONS
+
+    for name, cls in REDACTIONS.items():
+        if type(redaction) is cls:
+            return name
+    return type(redaction).__name__
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be uint8 RGB of shape (H, W, 3), got {image.dtype} {image.shape}")
+
+
+class Anonymizer:
+    """Reusable anonymisation settings plus one detector, built lazily once.
+
+    >>> anonymizer = Anonymizer(method="pixelate", preset="fast")   # doctest: +SKIP
+    >>> clean = anonymizer.anonymize(image).image                    # doctest: +SKIP
+    >>> jpeg_bytes = anonymizer(open("in.jpg", "rb").read())         # doctest: +SKIP
+
+    Args:
+        method: a catalogue name (``"blur"``, ``"pixelate"``, ``"fill"``,
+            ``"crop"``, ...) or a redaction object.
+        preset: detection preset, used when no ``detector`` is given.
+        detector: any :class:`~facesafe.Detector`; default: a
+            :class:`~facesafe.FaceDetector` with ``preset``.
+        format: output format for encoded outputs (``None``: the input's).
+        quality: encoder quality for lossy outputs.
+        max_pixels: refuse inputs declaring more pixels than this.
+        threads: inference threads of the default detector (``None``: its default).
+        options: options of the redaction named by ``method``.
+
+    Pickling keeps the settings and drops a default detector (it is rebuilt on
+    first use), so an Anonymizer can be sent to worker processes.
+    """
+
+    def __init__(
+        self,
+        *,
+        method: str | Redaction = DEFAULT_METHOD,
+        preset: str = DEFAULT_PRESET,
+        detector: Detector | None = None,
+        format: str | None = None,
+        quality: int = 92,
+        max_pixels: int | None = None,
+        threads: int | None = None,
+        **options: Any,
+    ) -> None:
+        from ._io import DEFAULT_MAX_PIXELS
+
+        self.redaction = make_redaction(method, **options)
+        self.method = _method_name(self.redaction)
+        self.preset = preset
+        self.format = None if format is None else format.upper()
+        if not 1 <= int(quality) <= 100:
+            raise ValueError(f"quality must be in 1..100, got {quality}")
+        self.quality = int(quality)
+        self.max_pixels = DEFAULT_MAX_PIXELS if max_pixels is None else int(max_pixels)
+        if self.max_pixels <= 0:
+            raise ValueError(f"max_pixels must be positive, got {max_pixels}")
+        self.threads = threads
+        self._own_detector = detector is None
+        self._detector = detector
+
+    # -- detector lifecycle -------------------------------------------------
+    @property
+    def detector(self) -> Detector:
+        """The detector in use, built on first access."""
+        if self._detector is None:
+            from ._detect import FaceDetector
+
+            self._detector = FaceDetector(preset=self.preset, threads=self.threads)
+        return self._detector
+
+    def close(self) -> None:
+        """Release the default detector's models (a custom detector is left alone)."""
+        if self._own_detector and self._detector is not None:
+            close = getattr(self._detector, "close", None)
+            if close is not None:
+                close()
+            self._detector = None
+
+    def __enter__(self) -> Anonymizer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict[str, Any]:
+        state = self.__dict__.copy()
+        if self._own_detector:
+            state["_detector"] = None
+        return state
+
+    def settings(self) -> dict[str, Any]:
+        """Everything that decides the output, as plain JSON-able values."""
+        return {
+            "method": self.method,
+            "redaction": repr(self.redaction),
+            "preset": self.preset if self._own_detector else repr(self._detector),
+            "format": self.format,
+            "quality": self.quality,
+            "max_pixels": self.max_pixels,
+        }
+
+    # -- work ---------------------------------------------------------------
+    def detect(self, image: np.ndarray) -> tuple[Face, ...]:
+        """Faces in ``image``; a detector failure raises, never returns ``()``."""
+        faces = tuple(self.detector(image))
+        for face in faces:
+            if not isinstance(face, Face):
+                raise TypeError(f"detector returned {type(face).__name__}, expected Face")
+        return faces
+
+    def anonymize(self, image: np.ndarray) -> Result:
+        """Detect and redact every face of one ``uint8`` RGB image."""
+        _check_image(image)
+        faces = self.detect(image)
+        region = self._region(image.shape[0], image.shape[1], faces)
+        out = self.redaction(image, faces)
+        return Result(image=out, faces=faces, method=self.method, region=region)
+
+    def anonymize_picture(self, picture: Picture) -> FileResult:
+        """Detect and redact every frame of a decoded file; alpha is kept.
+
+        In animations a face found in one frame is also redacted in the frames
+        next to it, so that a face the detector misses for one frame does not
+        flash through. ``crop`` keeps one rectangle free of every face of
+        every frame, so all frames keep one size.
+        """
+        per_frame = tuple(self.detect(frame) for frame in picture.frames)
+        n = len(per_frame)
+        to_hide = [
+            tuple(f for j in range(max(0, i - 1), min(n, i + 2)) for f in per_frame[j]) for i in range(n)
+        ]
+        height, width = picture.frames[0].shape[:2]
+        all_faces = tuple(f for faces in per_frame for f in faces)
+        region = self._region(height, width, all_faces)
+        if region is not None:
+            rows, cols = region.to_slices(width, height)
+            frames = tuple(np.ascontiguousarray(f[rows, cols]) for f in picture.frames)
+            alpha = None if picture.alpha is None else tuple(np.ascontiguousarray(a[rows, cols]) for a in picture.alpha)
+        else:
+            redact = getattr(self.redaction, "fallback", None) if self._is_crop() else self.redaction
+            frames = tuple(redact(frame, faces) if faces else frame.copy() for frame, faces in zip(picture.frames, to_hide))
+            alpha = picture.alpha
+        out = replace(picture, frames=frames, alpha=alpha)
+        return FileResult(picture=out, faces=per_frame, method=self.method, region=region)
+
+    def encode(self, result: FileResult, *, input_format: str) -> tuple[bytes, str]:
+        """Encode a result as ``(data, format)``; the format is the configured one or the input's default."""
+        from ._io import encode_image, output_format
+
+        fmt = self.format or output_format(input_format)
+        return encode_image(result.picture, format=fmt, quality=self.quality), fmt
+
+    def anonymize_bytes(self, data: bytes) -> bytes:
+        """Decode, anonymise every frame and re-encode; the output carries no metadata."""
+        from ._io import load_image
+
+        picture = load_image(data, max_pixels=self.max_pixels)
+        encoded, _ = self.encode(self.anonymize_picture(picture), input_format=picture.format)
+        return encoded
+
+    __call__ = anonymize_bytes
+
+    def _is_crop(self) -> bool:
+        return hasattr(self.redaction, "region") and hasattr(self.redaction, "fallback")
+
+    def _region(self, height: int, width: int, faces: Sequence[Face]) -> Box | None:
+        if not self._is_crop():
+            return None
+        return self.redaction.region(height, width, faces)  # type: ignore[attr-defined]
+
+    def __repr__(self) -> str:
+        return f"Anonymizer(method={self.method!r}, redaction={self.redaction!r}, preset={self.preset!r}, format={self.format!r})"
+
+
+def anonymize(
+    image: np.ndarray,
+    *,
+    method: str | Redaction = DEFAULT_METHOD,
+    preset: str = DEFAULT_PRESET,
+    detector: Detector | None = None,
+    **options: Any,
+) -> Result:
+    """Find every face in ``image`` and redact it.
+
+    Args:
+        image: ``uint8`` RGB array of shape ``(H, W, 3)``; not modified.
+        method: ``"blur"`` (default), ``"pixelate"``, ``"fill"``, ``"crop"``,
+            ``"synthetic"``, or any :class:`~facesafe.Redaction` object.
+        preset: detection preset (``"fast"``, ``"balanced"``, ``"thorough"``),
+            used when ``detector`` is not given.
+        detector: any :class:`~facesafe.Detector`. Building the default one
+            loads models: for many images, pass one detector (or use
+            :class:`~facesafe.Anonymizer`) instead of calling this in a loop.
+        options: options of the named method, e.g. ``color=(255, 0, 255)`` for fill.
+
+    >>> result = anonymize(image, method="fill", color=(0, 0, 0))   # doctest: +SKIP
+    >>> result.faces, result.image.shape                             # doctest: +SKIP
+    """
+    with Anonymizer(method=method, preset=preset, detector=detector, **options) as anonymizer:
+        return anonymizer.anonymize(image)
+
+
+def anonymize_bytes(data: bytes, **settings: Any) -> bytes:
+    """Anonymise one encoded image (any supported format) and return the encoded output.
+
+    ``settings`` are those of :class:`Anonymizer`. For many images build one
+    :class:`Anonymizer` and call it on each ``bytes`` instead.
+    """
+    with Anonymizer(**settings) as anonymizer:
+        return anonymizer.anonymize_bytes(data)

@@ -1,0 +1,199 @@
+"""The run manifest: one SQLite row per input, the record a privacy officer audits.
+
+It names the source files, so by default it lives *beside* the output folder
+(``<out>.facesafe.sqlite``), never inside it: it must not ship with a release.
+
+Rows are written by one process only (the coordinator); workers return
+outcomes. A row is first written as ``pending`` with its planned output path
+before any worker touches the file, and completed when the outcome arrives, so
+that a run killed at any moment can tell its own half-done outputs from files
+it must not overwrite.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+__all__ = ["Manifest", "Row", "default_manifest_path"]
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS runs (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    started REAL NOT NULL,
+    finished REAL,
+    facesafe_version TEXT NOT NULL,
+    models TEXT NOT NULL,        -- JSON: model file -> version/hash
+    params TEXT NOT NULL,        -- JSON: every setting that decides the output
+    command TEXT                 -- the command line, when run from the CLI
+);
+CREATE TABLE IF NOT EXISTS files (
+    source TEXT PRIMARY KEY,     -- absolute path of the input
+    rel TEXT NOT NULL,           -- path relative to its source folder
+    status TEXT NOT NULL,        -- pending | written | failed | skipped
+    reason TEXT,                 -- why it failed or was skipped
+    input_hash TEXT,             -- sha256 of the input bytes
+    input_format TEXT,
+    faces INTEGER,               -- faces found over all frames
+    boxes TEXT,                  -- JSON: per frame, [[x0, y0, x1, y1, score], ...]
+    output TEXT,                 -- output path (planned while pending)
+    output_hash TEXT,            -- sha256 of the output bytes
+    output_format TEXT,
+    method TEXT,
+    preset TEXT,
+    params_key TEXT,             -- hash of params: equal keys give equal outputs
+    facesafe_version TEXT,
+    models TEXT,
+    started REAL,
+    finished REAL,
+    run_id INTEGER REFERENCES runs(id)
+);
+CREATE INDEX IF NOT EXISTS files_status ON files(status);
+CREATE INDEX IF NOT EXISTS files_output ON files(output);
+"""
+
+
+def default_manifest_path(out_dir: str | os.PathLike[str]) -> Path:
+    """``<out>.facesafe.sqlite`` beside the output folder ``out``."""
+    out = Path(out_dir).resolve()
+    return out.with_name(out.name + ".facesafe.sqlite")
+
+
+@dataclass(frozen=True)
+class Row:
+    """One input's record (see the ``files`` table for the fields)."""
+
+    source: str
+    rel: str
+    status: str
+    reason: str | None
+    input_hash: str | None
+    input_format: str | None
+    faces: int | None
+    boxes: Any
+    output: str | None
+    output_hash: str | None
+    output_format: str | None
+    method: str | None
+    preset: str | None
+    params_key: str | None
+    facesafe_version: str | None
+    models: Any
+    started: float | None
+    finished: float | None
+    run_id: int | None
+
+
+_COLUMNS = tuple(Row.__dataclass_fields__)
+
+
+class Manifest:
+    """A manifest database; open with ``Manifest(path)`` and use as a context manager."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        """Close the database."""
+        self._db.close()
+
+    def __enter__(self) -> Manifest:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- runs ---------------------------------------------------------------
+    def start_run(self, *, version: str, models: Mapping[str, str], params: Mapping[str, Any], command: str | None) -> int:
+        """Record the start of a run; returns its id."""
+        cur = self._db.execute(
+            "INSERT INTO runs (started, facesafe_version, models, params, command) VALUES (?, ?, ?, ?, ?)",
+            (time.time(), version, json.dumps(dict(models), sort_keys=True), json.dumps(dict(params), sort_keys=True), command),
+        )
+        return int(cur.lastrowid)
+
+    def finish_run(self, run_id: int) -> None:
+        """Record the end of a run."""
+        self._db.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
+
+    def runs(self) -> list[dict[str, Any]]:
+        """Every run, oldest first."""
+        cur = self._db.execute("SELECT id, started, finished, facesafe_version, models, params, command FROM runs ORDER BY id")
+        keys = [d[0] for d in cur.description]
+        out = []
+        for values in cur:
+            run = dict(zip(keys, values))
+            run["models"], run["params"] = json.loads(run["models"]), json.loads(run["params"])
+            out.append(run)
+        return out
+
+    # -- files --------------------------------------------------------------
+    def get(self, source: str) -> Row | None:
+        """The row of ``source``, or ``None``."""
+        cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files WHERE source = ?", (source,))
+        values = cur.fetchone()
+        return None if values is None else self._row(values)
+
+    def owner_of(self, output: str) -> str | None:
+        """The source whose (planned or written) output is ``output``, if any."""
+        cur = self._db.execute("SELECT source FROM files WHERE output = ?", (output,))
+        found = cur.fetchone()
+        return None if found is None else found[0]
+
+    def plan(self, source: str, rel: str, output: str | None, run_id: int) -> None:
+        """Mark ``source`` as taken by this run before any output is written.
+
+        A row that is already complete keeps its record (needed to resume);
+        only a new source gets a ``pending`` row with its planned output.
+        """
+        self._db.execute(
+            "INSERT INTO files (source, rel, status, output, started, run_id) VALUES (?, ?, 'pending', ?, ?, ?) "
+            "ON CONFLICT(source) DO UPDATE SET run_id = excluded.run_id, "
+            "output = CASE WHEN files.status = 'written' THEN files.output ELSE excluded.output END",
+            (source, rel, output, time.time(), run_id),
+        )
+
+    def record(self, **fields: Any) -> None:
+        """Insert or replace a complete row (``source`` required)."""
+        unknown = set(fields) - set(_COLUMNS)
+        if unknown:
+            raise ValueError(f"unknown manifest fields: {sorted(unknown)}")
+        for key in ("boxes", "models"):
+            if key in fields and not isinstance(fields[key], (str, type(None))):
+                fields[key] = json.dumps(fields[key])
+        fields.setdefault("finished", time.time())
+        names = list(fields)
+        self._db.execute(
+            f"INSERT INTO files ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
+            f"ON CONFLICT(source) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names if n != 'source')}",
+            [fields[n] for n in names],
+        )
+
+    def rows(self, status: str | None = None) -> Iterator[Row]:
+        """Every row (optionally only those with ``status``), in source order."""
+        where, args = ("WHERE status = ?", (status,)) if status else ("", ())
+        for values in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files {where} ORDER BY source", args):
+            yield self._row(values)
+
+    def counts(self) -> dict[str, int]:
+        """Rows per status."""
+        return dict(self._db.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall())
+
+    @staticmethod
+    def _row(values: tuple[Any, ...]) -> Row:
+        data = dict(zip(_COLUMNS, values))
+        for key in ("boxes", "models"):
+            if data[key] is not None:
+                data[key] = json.loads(data[key])
+        return Row(**data)

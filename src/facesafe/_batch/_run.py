@@ -1,0 +1,387 @@
+"""anonymize_dir(): whole folders, in parallel, resumable, fail closed.
+
+The coordinator (this process) finds the inputs, plans their output paths,
+keeps the manifest and shows progress; worker processes do the pixel work
+(see ``_worker``). Every input ends as a written output or as a failure or
+skip recorded with its reason, exactly once in the manifest.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import multiprocessing
+import os
+import pickle
+import secrets
+import sys
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass, field
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from .._anonymize import Anonymizer
+from ._manifest import Manifest, default_manifest_path
+from ._worker import Outcome, Task, init_worker, process
+
+__all__ = ["Report", "anonymize_dir", "plan_outputs"]
+
+# Suffixes that already name a format; an output keeps its input's suffix when
+# the suffix names the output format.
+_SUFFIX_FORMAT = {
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG",
+    ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
+    ".heic": "HEIF", ".heif": "HEIF", ".hif": "HEIF", ".gif": "GIF", ".avif": "AVIF", ".bmp": "BMP",
+}
+MAX_REPORTED_FAILURES = 1000
+
+
+@dataclass(frozen=True)
+class Report:
+    """The summary of one :func:`anonymize_dir` run.
+
+    Attributes:
+        written: outputs written in this run (with or without faces).
+        without_faces: of those, outputs in which no face was found.
+        unchanged: inputs already done by an earlier run with the same settings.
+        failed: inputs that failed; nothing was written for them.
+        skipped: files that are not images (recorded, not written).
+        faces: faces found over all written outputs.
+        failures: ``(path, reason)`` of failed inputs (the first 1,000; the
+            manifest has them all).
+        manifest: where the manifest is.
+        seconds: wall time of the run.
+    """
+
+    written: int = 0
+    without_faces: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    faces: int = 0
+    failures: tuple[tuple[str, str], ...] = ()
+    manifest: Path | None = None
+    seconds: float = 0.0
+
+    @property
+    def ok(self) -> bool:
+        """True when no input failed."""
+        return self.failed == 0
+
+    def summary(self) -> str:
+        """One line for people."""
+        return (
+            f"{self.written} written ({self.without_faces} without faces), {self.unchanged} already done, "
+            f"{self.failed} failed, {self.skipped} skipped; {self.faces} faces found in {self.seconds:.1f} s"
+        )
+
+
+@dataclass
+class _Tally:
+    written: int = 0
+    without_faces: int = 0
+    unchanged: int = 0
+    failed: int = 0
+    skipped: int = 0
+    faces: int = 0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def add(self, status: str, *, faces: int = 0, source: str = "", reason: str | None = None) -> None:
+        if status == "written":
+            self.written += 1
+            self.without_faces += faces == 0
+            self.faces += faces
+        elif status == "unchanged":
+            self.unchanged += 1
+        elif status == "skipped":
+            self.skipped += 1
+        else:
+            self.failed += 1
+            if len(self.failures) < MAX_REPORTED_FAILURES:
+                self.failures.append((source, reason or "unknown"))
+
+
+def _output_suffix(rel: PurePosixPath, fmt: str) -> str:
+    from .._io import suffix_for
+
+    current = rel.suffix.lower()
+    return rel.suffix if _SUFFIX_FORMAT.get(current) == fmt else suffix_for(fmt)
+
+
+def _hmac_key(manifest_path: Path) -> bytes:
+    key_path = manifest_path.with_name(manifest_path.name + ".key")
+    if key_path.exists():
+        return bytes.fromhex(key_path.read_text().strip())
+    key = secrets.token_bytes(32)
+    fd = os.open(key_path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(key.hex() + "\n")
+    return key
+
+
+def plan_outputs(
+    found: Iterable[tuple[Path, PurePosixPath, str]],
+    out_dir: Path,
+    *,
+    output_format: str | None,
+    rename_key: bytes | None = None,
+) -> Iterator[tuple[Path, PurePosixPath, Path]]:
+    """Map ``(source, rel, input_format)`` to ``(source, rel, output)``.
+
+    Outputs mirror ``rel`` under ``out_dir``; the suffix changes only when the
+    output format differs from what the suffix names. With ``rename_key``,
+    outputs get keyed-hash names instead (flat, no folders). Two inputs that
+    would share an output get distinct names (``name~2.ext``), deterministically
+    in input order.
+    """
+    from .._io import output_format as default_format
+
+    taken: set[str] = set()
+    for source, rel, in_fmt in found:
+        fmt = output_format or default_format(in_fmt)
+        suffix = _output_suffix(rel, fmt)
+        if rename_key is not None:
+            name = hmac.new(rename_key, str(rel).encode(), hashlib.sha256).hexdigest()[:32]
+            base = PurePosixPath(name + suffix.lower())
+        else:
+            base = rel.with_suffix(suffix) if rel.suffix else rel.with_name(rel.name + suffix)
+        candidate, n = base, 1
+        while str(candidate).lower() in taken:
+            n += 1
+            candidate = base.with_name(f"{base.stem}~{n}{base.suffix}")
+        taken.add(str(candidate).lower())
+        yield source, rel, out_dir.joinpath(*candidate.parts)
+
+
+class _Progress:
+    """A tqdm bar on a terminal, plain lines every ``every`` seconds otherwise."""
+
+    def __init__(self, total: int, *, quiet: bool, stream: Any = None, every: float = 10.0) -> None:
+        self.stream = stream or sys.stderr
+        self.total, self.done, self.quiet, self.every = total, 0, quiet, every
+        self.start = self.last = time.monotonic()
+        self.bar = None
+        if not quiet and getattr(self.stream, "isatty", lambda: False)():
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="img", file=self.stream, dynamic_ncols=True, smoothing=0.1)
+
+    def update(self, outcome_status: str, faces: int = 0) -> None:
+        self.done += 1
+        if self.quiet:
+            return
+        if self.bar is not None:
+            self.bar.update(1)
+            return
+        now = time.monotonic()
+        if now - self.last >= self.every or self.done == self.total:
+            self.last = now
+            rate = self.done / max(now - self.start, 1e-9)
+            eta = (self.total - self.done) / rate if rate > 0 else float("inf")
+            print(f"facesafe: {self.done}/{self.total} files, {rate:.1f}/s, ETA {eta:.0f} s", file=self.stream, flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _pool(workers: int, settings: bytes) -> ProcessPoolExecutor:
+    # spawn: workers start clean (no inherited threads or model state).
+    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker, initargs=(settings,))
+
+
+def anonymize_dir(
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    *,
+    method: str | Any = "blur",
+    preset: str = "balanced",
+    detector: Any = None,
+    format: str | None = None,
+    quality: int = 92,
+    workers: int | None = None,
+    manifest: str | os.PathLike[str] | None = None,
+    overwrite: bool = False,
+    rename: str | None = None,
+    max_pixels: int | None = None,
+    quiet: bool = True,
+    command: str | None = None,
+    **options: Any,
+) -> Report:
+    """Anonymise every image under ``sources`` into ``out_dir``.
+
+    Args:
+        sources: files and folders (folders are searched recursively; images
+            are recognised by content, other files are recorded as skipped).
+        out_dir: output folder; it mirrors each input's path relative to its
+            source folder. It may not lie inside a source.
+        method, preset, detector, format, quality, max_pixels, options: as for
+            :class:`~facesafe.Anonymizer`.
+        workers: worker processes (default: every core).
+        manifest: SQLite manifest path (default ``<out_dir>.facesafe.sqlite``,
+            beside ``out_dir``; never inside it).
+        overwrite: replace existing outputs that this manifest did not write.
+        rename: ``"hmac"`` names outputs by a keyed hash of their relative
+            path (key kept beside the manifest), for names that identify people.
+        quiet: no progress output.
+        command: the command line, recorded in the manifest.
+
+    Re-running the same call resumes: inputs already done with the same
+    settings and unchanged bytes are not redone. Returns a :class:`Report`;
+    ``report.ok`` is false when any input failed.
+    """
+    from .. import __version__
+    from .._discover import discover, refuse_out_inside
+
+    started = time.monotonic()
+    if isinstance(sources, (str, os.PathLike)):
+        sources = [sources]
+    if not sources:
+        raise ValueError("sources must name at least one file or folder")
+    if rename not in (None, "hmac"):
+        raise ValueError(f"rename must be None or 'hmac', got {rename!r}")
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    if workers < 1:
+        raise ValueError(f"workers must be >= 1, got {workers}")
+    out = Path(out_dir).resolve()
+    refuse_out_inside(sources, out)
+    manifest_path = Path(manifest).resolve() if manifest is not None else default_manifest_path(out)
+    if manifest_path == out or out in manifest_path.parents:
+        raise ValueError(f"manifest must not be inside the output folder {out} (it names the source files)")
+
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
+                            max_pixels=max_pixels, threads=threads, **options)
+    settings = pickle.dumps(anonymizer)
+    params = anonymizer.settings() | {"rename": rename}
+    models = _model_versions(anonymizer)
+    params_key = hashlib.sha256(json.dumps([params, models, __version__], sort_keys=True).encode()).hexdigest()[:16]
+    max_file_bytes = anonymizer.max_pixels * 8 + (64 << 20)
+
+    tally = _Tally()
+    out.mkdir(parents=True, exist_ok=True)
+    with Manifest(manifest_path) as db:
+        run_id = db.start_run(version=__version__, models=models, params=params, command=command)
+        images: list[tuple[Path, PurePosixPath, str]] = []
+        for item in discover(sources, out):
+            if item.format is None:
+                db.record(source=str(item.path), rel=str(item.rel), status=item.status, reason=item.reason, run_id=run_id)
+                tally.add(item.status, source=str(item.path), reason=item.reason)
+            else:
+                images.append((item.path, item.rel, item.format))
+        rename_key = _hmac_key(manifest_path) if rename == "hmac" else None
+        tasks = []
+        for source, rel, output in plan_outputs(images, out, output_format=anonymizer.format, rename_key=rename_key):
+            row = db.get(str(source))
+            ours = row is not None and row.output == str(output)
+            previous = None
+            if ours and row.status == "written" and row.params_key == params_key and row.input_hash and row.output_hash:
+                previous = (row.input_hash, row.output_hash)
+            owner = db.owner_of(str(output))
+            if owner is not None and owner != str(source):
+                ours = False
+            tasks.append(Task(str(source), str(rel), str(output), replace=overwrite or ours, previous=previous))
+
+        progress = _Progress(len(tasks), quiet=quiet)
+
+        def handle(outcome: Outcome) -> None:
+            status = "written" if outcome.status == "unchanged" else outcome.status
+            fields = dict(source=outcome.source, rel=outcome.rel, status=status, reason=outcome.reason,
+                          input_hash=outcome.input_hash, output=outcome.output if status == "written" else None,
+                          run_id=run_id)
+            if outcome.status != "unchanged":
+                fields.update(input_format=outcome.input_format, faces=outcome.faces, boxes=[list(map(list, f)) for f in outcome.boxes],
+                              output_hash=outcome.output_hash, output_format=outcome.output_format, method=anonymizer.method,
+                              preset=anonymizer.preset, params_key=params_key, facesafe_version=__version__, models=models,
+                              started=outcome.started, finished=outcome.finished)
+            db.record(**fields)
+            tally.add(outcome.status, faces=outcome.faces, source=outcome.source, reason=outcome.reason)
+            progress.update(outcome.status, outcome.faces)
+
+        try:
+            _execute(tasks, settings, max_file_bytes, workers, handle, plan=lambda t: db.plan(t.source, t.rel, t.output, run_id))
+        finally:
+            progress.close()
+            db.finish_run(run_id)
+    return Report(
+        written=tally.written, without_faces=tally.without_faces, unchanged=tally.unchanged, failed=tally.failed,
+        skipped=tally.skipped, faces=tally.faces, failures=tuple(tally.failures), manifest=manifest_path,
+        seconds=time.monotonic() - started,
+    )
+
+
+def _model_versions(anonymizer: Anonymizer) -> dict[str, str]:
+    if not anonymizer._own_detector:
+        return {"detector": repr(anonymizer._detector)}
+    from .._detect import model_versions
+
+    return dict(model_versions())
+
+
+def _execute(
+    tasks: Sequence[Task],
+    settings: bytes,
+    max_file_bytes: int,
+    workers: int,
+    handle: Callable[[Outcome], None],
+    *,
+    plan: Callable[[Task], None],
+) -> None:
+    """Run every task on a process pool, keeping a bounded number in flight.
+
+    A worker that dies (a crash, or the kernel killing it for memory) breaks
+    the pool: the tasks in flight are then retried one at a time on a fresh
+    pool, and a task that kills its worker alone is recorded as failed.
+    """
+    if not tasks:
+        return
+    window = 2 * workers
+    queue = iter(tasks)
+    suspects: list[Task] = []
+    pool = _pool(workers, settings)
+    try:
+        pending: dict[Future[Outcome], Task] = {}
+        while True:
+            if suspects:  # one at a time, to find the file that kills workers
+                task = suspects.pop(0)
+                future = pool.submit(process, task, settings, max_file_bytes)
+                try:
+                    handle(future.result())
+                except BrokenProcessPool:
+                    handle(_died(task))
+                    pool.shutdown(wait=False, cancel_futures=True)
+                    pool = _pool(workers, settings)
+                continue
+            while len(pending) < window:
+                task = next(queue, None)
+                if task is None:
+                    break
+                plan(task)
+                pending[pool.submit(process, task, settings, max_file_bytes)] = task
+            if not pending:
+                break
+            done, _ = wait(pending, return_when=FIRST_COMPLETED)
+            broken = False
+            for future in done:
+                task = pending.pop(future)
+                try:
+                    handle(future.result())
+                except BrokenProcessPool:
+                    broken = True
+                    suspects.append(task)
+            if broken:
+                suspects.extend(pending.values())
+                pending.clear()
+                pool.shutdown(wait=False, cancel_futures=True)
+                pool = _pool(workers, settings)
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _died(task: Task) -> Outcome:
+    now = time.time()
+    return Outcome(task.source, task.rel, "failed", reason="the worker process died on this file (crash or out of memory)", started=now, finished=now)

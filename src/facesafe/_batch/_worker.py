@@ -1,0 +1,176 @@
+"""What a worker process does with one input: paths in, an Outcome out.
+
+Tasks carry paths, never pixels. A worker builds its :class:`Anonymizer` (and
+so its detector) once per process and reuses it for every task. Whatever goes
+wrong with one file becomes a ``failed`` outcome with its reason, and nothing
+is written for it: outputs are written to a hidden partial file in the output
+folder and renamed into place only when complete.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import pickle
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .._anonymize import Anonymizer
+from .._errors import FacesafeError, OutputExistsError
+
+__all__ = ["Task", "Outcome", "process", "init_worker", "partial_path"]
+
+_CHUNK = 1 << 20
+
+
+@dataclass(frozen=True)
+class Task:
+    """One input to anonymise.
+
+    Attributes:
+        source: the input file.
+        rel: its path relative to the source folder it was found in.
+        output: where its output goes.
+        replace: the output may be replaced (``--overwrite``, or it is this
+            source's own output from an earlier run of the manifest).
+        previous: ``(input_hash, output_hash)`` recorded by an earlier run with
+            the same parameters; the file is not redone when both still match.
+    """
+
+    source: str
+    rel: str
+    output: str
+    replace: bool = False
+    previous: tuple[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What became of one task (status ``written``, ``unchanged`` or ``failed``)."""
+
+    source: str
+    rel: str
+    status: str
+    reason: str | None = None
+    input_hash: str | None = None
+    input_format: str | None = None
+    boxes: tuple[tuple[tuple[float, float, float, float, float], ...], ...] = ()
+    output: str | None = None
+    output_hash: str | None = None
+    output_format: str | None = None
+    started: float = 0.0
+    finished: float = 0.0
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def faces(self) -> int:
+        """Faces found over all frames."""
+        return sum(len(frame) for frame in self.boxes)
+
+
+# One anonymizer per worker process, built from the run's settings on first use.
+_ANONYMIZERS: dict[bytes, Anonymizer] = {}
+
+
+def init_worker(settings: bytes) -> None:
+    """Process-pool initializer: build the anonymizer (and load models) once."""
+    _anonymizer(settings).detector  # noqa: B018 - load the models now, not in the first task
+
+
+def _anonymizer(settings: bytes) -> Anonymizer:
+    anonymizer = _ANONYMIZERS.get(settings)
+    if anonymizer is None:
+        _ANONYMIZERS.clear()
+        anonymizer = _ANONYMIZERS[settings] = pickle.loads(settings)
+    return anonymizer
+
+
+def partial_path(output: str | os.PathLike[str]) -> Path:
+    """The hidden file an output is written to before it is renamed into place."""
+    out = Path(output)
+    return out.with_name(f".{out.name}.facesafe-partial")
+
+
+def _sha256_file(path: str) -> str | None:
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(_CHUNK):
+                digest.update(chunk)
+    except FileNotFoundError:
+        return None
+    return digest.hexdigest()
+
+
+def write_atomic(output: str | os.PathLike[str], data: bytes, *, replace: bool) -> None:
+    """Write ``data`` to ``output`` completely or not at all.
+
+    The bytes go to a hidden partial file in the same folder, are flushed to
+    disk, and the file is then renamed over ``output`` (``replace``) or linked
+    to it only if ``output`` does not exist yet (otherwise OutputExistsError).
+    """
+    out = Path(output)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = partial_path(out)
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if replace:
+            os.replace(tmp, out)
+        else:
+            try:
+                os.link(tmp, out)
+            except FileExistsError:
+                raise OutputExistsError(out, "output exists; use --overwrite to replace it") from None
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def process(task: Task, settings: bytes, max_file_bytes: int) -> Outcome:
+    """Anonymise ``task.source`` into ``task.output``; never raises for a bad file."""
+    started = time.time()
+    base = {"source": task.source, "rel": task.rel, "started": started}
+    try:
+        size = os.path.getsize(task.source)
+        if size > max_file_bytes:
+            return Outcome(**base, status="failed", reason=f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit", finished=time.time())
+        data = Path(task.source).read_bytes()
+        input_hash = hashlib.sha256(data).hexdigest()
+        base["input_hash"] = input_hash
+        if task.previous is not None and task.previous[0] == input_hash:
+            if _sha256_file(task.output) == task.previous[1]:
+                return Outcome(**base, status="unchanged", output=task.output, output_hash=task.previous[1], finished=time.time())
+        anonymizer = _anonymizer(settings)
+        from .._io import load_image
+
+        picture = load_image(data, max_pixels=anonymizer.max_pixels)
+        base["input_format"] = picture.format
+        result = anonymizer.anonymize_picture(picture)
+        encoded, fmt = anonymizer.encode(result, input_format=picture.format)
+        write_atomic(task.output, encoded, replace=task.replace)
+        boxes = tuple(
+            tuple((round(f.box.x0, 1), round(f.box.y0, 1), round(f.box.x1, 1), round(f.box.y1, 1), round(f.score, 4)) for f in frame)
+            for frame in result.faces
+        )
+        return Outcome(
+            **base,
+            status="written",
+            boxes=boxes,
+            output=task.output,
+            output_hash=hashlib.sha256(encoded).hexdigest(),
+            output_format=fmt,
+            extra={"region": None if result.region is None else result.region.as_xyxy()},
+            finished=time.time(),
+        )
+    except FacesafeError as exc:
+        reason = exc.reason if hasattr(exc, "reason") else str(exc)
+        return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {reason}", finished=time.time())
+    except MemoryError:
+        return Outcome(**base, status="failed", reason="out of memory", finished=time.time())
+    except Exception as exc:  # fail closed: any other error is this file's failure, with its cause
+        return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {exc}", finished=time.time())
