@@ -27,6 +27,7 @@ from ._errors import (
 )
 from ._geometry import Box, Face
 from ._protocols import Detector, Redaction
+from ._redact import REDACTIONS, Blur, Crop, Fill, Pixelate, face_mask, parse_color
 
 __version__ = "0.1.0"
 
@@ -48,6 +49,14 @@ __all__ = [
     "OutputExistsError",
     "DetectionError",
     "RedactionError",
+    # redactions
+    "Blur",
+    "Pixelate",
+    "Fill",
+    "Crop",
+    "REDACTIONS",
+    "face_mask",
+    "parse_color",
 ]
 
 # Present every export as facesafe.X, not facesafe._module.X (as httpx does).

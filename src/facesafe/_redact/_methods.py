@@ -1,0 +1,280 @@
+"""The redactions users pick: small frozen dataclasses over the pure kernels.
+
+Every redaction is called as ``redaction(image, faces) -> new image``
+(:class:`facesafe.Redaction`). All of them:
+
+- never mutate ``image`` and change nothing outside the grown face regions
+  (plus the ``feather`` ramp, when asked for);
+- are deterministic: same input, same parameters, same output (noise is
+  seeded by ``seed`` and the face's own pixels);
+- keep shape and dtype (except :class:`Crop`, which cuts the image);
+- take ``uint8`` images ``(H, W)`` or ``(H, W, C)``, C in 1..4; an alpha
+  channel is kept as is, colour channels are redacted.
+
+The shared mask options, on every method:
+
+- ``shape``: ``"ellipse"`` (default), ``"box"``, or ``"outline"`` (the convex
+  hull of the face's FaceMesh points, an ellipse when there is no mesh);
+- ``grow``: each face region is the detected box grown by this factor about
+  its centre (>= 1.0; 1.3 covers hair line, ears and chin);
+- ``feather``: width of a soft edge *outside* the region, as a fraction of
+  the face size (0 = hard edge). It never weakens the inside.
+
+The defaults were calibrated with :func:`facesafe.audit.reidentification`
+(``benchmarks/reid.py``; figures in ``docs/redactions.md``).
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import ClassVar
+
+import numpy as np
+
+from .._geometry import Box, Face
+from .._protocols import Redaction
+from . import _kernels as K
+from ._masks import check_mask_options, face_masks, grown_box
+
+__all__ = ["Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "parse_color"]
+
+_HEX = re.compile(r"#?([0-9a-fA-F]{6})")
+
+
+def parse_color(color: str | Sequence[int]) -> tuple[int, int, int]:
+    """An ``(r, g, b)`` tuple from ``"RRGGBB"`` / ``"#RRGGBB"`` or a sequence of three ints 0-255.
+
+    >>> parse_color("ff00FF"), parse_color((0, 128, 255))
+    ((255, 0, 255), (0, 128, 255))
+    """
+    if isinstance(color, str):
+        match = _HEX.fullmatch(color.strip())
+        if match is None:
+            raise ValueError(f"color must be 'RRGGBB' hex (e.g. 'ff00ff'), got {color!r}")
+        value = match.group(1)
+        return (int(value[0:2], 16), int(value[2:4], 16), int(value[4:6], 16))
+    try:
+        values = tuple(color)
+    except TypeError:
+        raise TypeError(f"color must be an (r, g, b) tuple or an 'RRGGBB' string, got {color!r}") from None
+    if len(values) != 3 or not all(
+        isinstance(v, (int, np.integer)) and not isinstance(v, bool) and 0 <= v <= 255 for v in values
+    ):
+        raise ValueError(f"color must be three integers in 0..255, got {color!r}")
+    return (int(values[0]), int(values[1]), int(values[2]))
+
+
+def _check_number(name: str, value: float, *, low: float, low_inclusive: bool = True) -> None:
+    ok = isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
+    ok = ok and math.isfinite(value) and (value >= low if low_inclusive else value > low)
+    if not ok:
+        relation = ">=" if low_inclusive else ">"
+        raise ValueError(f"{name} must be a finite number {relation} {low}, got {value!r}")
+
+
+def _check_seed(seed: int) -> None:
+    if not isinstance(seed, (int, np.integer)) or isinstance(seed, bool):
+        raise TypeError(f"seed must be an int, got {seed!r}")
+
+
+@dataclass(frozen=True)
+class _Masked:
+    """The mask options every redaction shares (see the module docstring)."""
+
+    shape: str = "ellipse"
+    grow: float = 1.3
+    feather: float = 0.0
+
+    def __post_init__(self) -> None:
+        check_mask_options(self.shape, self.grow, self.feather)
+
+    def _start(self, image: np.ndarray, faces: Sequence[Face]):
+        """Validate; return a copy of the image and ``(face, window, mask)`` per face on it."""
+        K.check_image(image)
+        faces = tuple(faces)
+        for face in faces:
+            if not isinstance(face, Face):
+                raise TypeError(f"faces must hold Face records, got {type(face).__name__}")
+        height, width = image.shape[:2]
+        regions = []
+        for face in faces:
+            masks = face_masks(height, width, [face], shape=self.shape, grow=self.grow, feather=self.feather)
+            regions.extend((face, window, mask) for window, mask in masks)
+        return image.copy(), regions
+
+
+@dataclass(frozen=True)
+class Blur(_Masked):
+    """Gaussian blur scaled to each face, plus noise so it cannot be deconvolved.
+
+    Args:
+        sigma: blur standard deviation as a fraction of the face box width
+            (0.3 = 30%: a 100 px face gets sigma 30 px). Relative, never fixed
+            pixels, so small and large faces are equally hidden.
+        noise: std of Gaussian noise added after blurring, in grey levels.
+        seed: seeds the noise.
+    """
+
+    name: ClassVar[str] = "blur"
+
+    sigma: float = 0.3
+    noise: float = 6.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_number("sigma", self.sigma, low=0.0, low_inclusive=False)
+        _check_number("noise", self.noise, low=0.0)
+        _check_seed(self.seed)
+
+    def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
+        """Return a blurred copy of ``image``."""
+        out, regions = self._start(image, faces)
+        for index, (face, window, mask) in enumerate(regions):
+            rng = K.noise_rng(self.seed, index, image[window])
+            sigma_px = max(self.sigma * face.box.width, 0.5)
+            content = K.blur_region(out, window, sigma_px, self.noise, rng)
+            K.composite(out, window, mask, content)
+        return out
+
+
+@dataclass(frozen=True)
+class Pixelate(_Masked):
+    """Mosaic of ``cells`` square cells across each face box, whatever its size, plus noise.
+
+    Args:
+        cells: number of cells across the face box width (>= 1). Fewer is
+            stronger; the grid is anchored on the face box's top-left corner.
+        noise: std of Gaussian noise added to each cell's mean, in grey levels.
+        seed: seeds the noise.
+    """
+
+    name: ClassVar[str] = "pixelate"
+
+    cells: int = 8
+    noise: float = 6.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        if not isinstance(self.cells, (int, np.integer)) or isinstance(self.cells, bool) or self.cells < 1:
+            raise ValueError(f"cells must be an integer >= 1, got {self.cells!r}")
+        _check_number("noise", self.noise, low=0.0)
+        _check_seed(self.seed)
+
+    def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
+        """Return a pixelated copy of ``image``."""
+        out, regions = self._start(image, faces)
+        for index, (face, window, mask) in enumerate(regions):
+            rng = K.noise_rng(self.seed, index, image[window])
+            content = K.pixelate_region(out, window, face.box, int(self.cells), self.noise, rng)
+            K.composite(out, window, mask, content)
+        return out
+
+
+@dataclass(frozen=True)
+class Fill(_Masked):
+    """Solid colour over each face region.
+
+    Args:
+        color: ``(r, g, b)`` ints 0-255, or an ``"RRGGBB"`` hex string
+            (normalised to a tuple). Grayscale images get its luma.
+    """
+
+    name: ClassVar[str] = "fill"
+
+    color: tuple[int, int, int] = (0, 0, 0)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        object.__setattr__(self, "color", parse_color(self.color))
+
+    def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
+        """Return a copy of ``image`` with the faces filled."""
+        out, regions = self._start(image, faces)
+        if K.colour_channels(image) == 1:
+            r, g, b = self.color
+            colour = np.array([round(0.299 * r + 0.587 * g + 0.114 * b)], dtype=np.float32)
+        else:
+            colour = np.array(self.color, dtype=np.float32)
+        for _, window, mask in regions:
+            content = np.broadcast_to(colour, (*mask.shape, len(colour)))
+            K.composite(out, window, mask, content)
+        return out
+
+
+@dataclass(frozen=True)
+class Crop(_Masked):
+    """Cut the faces out of frame: keep the largest face-free rectangle of the image.
+
+    Every face box grown by ``grow`` is excluded from the kept rectangle, so no
+    part of any grown face is kept (``shape`` and ``feather`` do not change
+    the rectangle). When that rectangle is smaller than ``min_share`` of the
+    image, or there is none, the ``fallback`` redaction is applied instead and
+    the image keeps its size.
+
+    Args:
+        min_share: smallest share of the image area worth keeping, in [0, 1].
+        fallback: the redaction used otherwise; ``None`` means a default
+            :class:`Blur` with this crop's ``shape``, ``grow`` and ``feather``.
+    """
+
+    name: ClassVar[str] = "crop"
+
+    min_share: float = 0.5
+    fallback: Redaction | None = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_number("min_share", self.min_share, low=0.0)
+        if self.min_share > 1.0:
+            raise ValueError(f"min_share must be in [0, 1], got {self.min_share!r}")
+        if self.fallback is not None and not callable(self.fallback):
+            raise TypeError(f"fallback must be a redaction (image, faces) -> image, got {self.fallback!r}")
+
+    def region(self, height: int, width: int, faces: Sequence[Face]) -> Box | None:
+        """The integer box this crop keeps for an image of that size, or None to fall back.
+
+        Use it to cut an alpha channel or every frame of an animation the same
+        way: ``image[region.to_slices()]``. With no face (on the image) it is
+        the whole image.
+        """
+        blocked = []
+        for face in faces:
+            rows, cols = grown_box(face, self.grow).to_slices(width, height)
+            if rows.stop > rows.start and cols.stop > cols.start:
+                blocked.append((cols.start, rows.start, cols.stop, rows.stop))
+        rect = K.largest_free_rectangle(height, width, blocked)
+        if rect is None:
+            return None
+        x0, y0, x1, y1 = rect
+        if (x1 - x0) * (y1 - y0) < self.min_share * height * width:
+            return None
+        return Box(float(x0), float(y0), float(x1), float(y1))
+
+    @property
+    def effective_fallback(self) -> Redaction:
+        """The redaction applied when no large enough face-free region exists."""
+        if self.fallback is not None:
+            return self.fallback
+        return Blur(shape=self.shape, grow=self.grow, feather=self.feather)
+
+    def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
+        """Return the kept rectangle (a copy), or the fallback's output."""
+        K.check_image(image)
+        faces = tuple(faces)
+        box = self.region(image.shape[0], image.shape[1], faces)
+        if box is None:
+            return self.effective_fallback(image, faces)
+        return image[box.to_slices()].copy()
+
+
+_CATALOGUE: dict[str, type] = {"blur": Blur, "pixelate": Pixelate, "fill": Fill, "crop": Crop}
+
+#: Every redaction facesafe ships, by name (read-only): ``REDACTIONS["blur"]()``.
+REDACTIONS: Mapping[str, type] = types.MappingProxyType(_CATALOGUE)
+
