@@ -1,0 +1,703 @@
+"""Reading images into pixels and writing pixels into clean files.
+
+Reading (:func:`load_image`, :func:`read_image`)
+    The format is recognised from the content (:func:`sniff_format`), never from
+    the file name. Every frame is decoded to uint8 RGB in display orientation:
+    EXIF orientation 1-8 is applied to the pixels, ICC-tagged images are
+    converted to sRGB, grayscale / palette / CMYK / 16-bit data is normalised,
+    and alpha is kept alongside (never merged), so that redaction changes the
+    RGB under any alpha.
+
+    The pixel limit is checked from the header, before anything is decoded.
+    Files are opened through the Pillow format plugin classes directly (what
+    ``Image.open`` does after it recognises a format), which skips Pillow's own
+    *global* decompression-bomb check (``Image.MAX_IMAGE_PIXELS``, about
+    179 MP); facesafe applies its own, per call, ``max_pixels`` instead and never
+    touches Pillow's globals. (Pillow's GIF decoder still runs its global check
+    when a frame grows the canvas; that error is reported as ImageTooLargeError.)
+
+    MPO files (JPEGs from dual-camera phones) are read as their primary image
+    only: the extra MPO images are previews/disparity views of the same scene
+    and are never written out, so dropping them leaks nothing.
+
+Writing (:func:`encode_image`, :func:`write_image`)
+    Outputs are encoded from fresh pixel arrays (``Image.fromarray``), so they
+    carry no EXIF, GPS, XMP, IPTC, ICC profile, comment, text chunk, thumbnail
+    or trailing data: there is nothing to forget to delete. Files are written
+    atomically: to a temporary file in the destination folder, then renamed
+    into place (``os.replace``, or ``os.link`` when an existing file must not
+    be clobbered). A failed write leaves neither a partial output nor the
+    temporary file.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import secrets
+import struct
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import IO, Any
+
+import numpy as np
+
+from ._errors import (
+    CorruptImageError,
+    ImageError,
+    ImageTooLargeError,
+    MultiFrameImageError,
+    OutputError,
+    OutputExistsError,
+    UnsupportedImageError,
+)
+
+__all__ = [
+    "DEFAULT_MAX_PIXELS",
+    "FORMATS",
+    "MetadataWarning",
+    "Picture",
+    "sniff_format",
+    "load_image",
+    "read_image",
+    "output_format",
+    "suffix_for",
+    "format_for_suffix",
+    "encode_image",
+    "write_image",
+    "atomic_write_bytes",
+]
+
+#: Default maximum pixel count (width x height x frames) an input may declare.
+DEFAULT_MAX_PIXELS = 200_000_000
+
+#: Every format facesafe reads, by the name :func:`sniff_format` returns.
+FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF")
+
+_SUFFIXES = {
+    "JPEG": ".jpg",
+    "PNG": ".png",
+    "WEBP": ".webp",
+    "TIFF": ".tif",
+    "BMP": ".bmp",
+    "GIF": ".gif",
+    "HEIF": ".heic",
+    "AVIF": ".avif",
+}
+_SUFFIX_FORMATS = {
+    ".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".mpo": "JPEG",
+    ".png": "PNG", ".apng": "PNG",
+    ".webp": "WEBP",
+    ".tif": "TIFF", ".tiff": "TIFF",
+    ".bmp": "BMP", ".dib": "BMP",
+    ".gif": "GIF",
+    ".heic": "HEIF", ".heif": "HEIF", ".hif": "HEIF",
+    ".avif": "AVIF",
+}  # fmt: skip
+_FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "HEIC": "HEIF"}
+_SINGLE_FRAME_FORMATS = {"JPEG", "BMP"}
+
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"mif2"}
+_AVIF_BRANDS = {b"avif", b"avis"}
+
+
+class MetadataWarning(UserWarning):
+    """Metadata that steers decoding (EXIF orientation, ICC profile) was unreadable and was ignored."""
+
+
+# --------------------------------------------------------------------------- records
+
+
+@dataclass(frozen=True, eq=False)
+class Picture:
+    """Every frame of one decoded image file, in display orientation.
+
+    ``frames`` are uint8 RGB ``(H, W, 3)`` arrays of one size (read-only when
+    they come from :func:`load_image`); ``alpha`` holds one uint8 ``(H, W)``
+    array per frame, or is ``None`` when the image is opaque. Use
+    ``dataclasses.replace(picture, frames=...)`` to swap pixels.
+    """
+
+    frames: tuple[np.ndarray, ...]
+    alpha: tuple[np.ndarray, ...] | None
+    format: str
+    durations: tuple[int, ...] | None = None
+    loop: int | None = None
+    lossless: bool = False
+
+    def __post_init__(self) -> None:
+        frames = tuple(self.frames)
+        if not frames:
+            raise ValueError("frames: a Picture needs at least one frame")
+        shape = frames[0].shape
+        for frame in frames:
+            if not isinstance(frame, np.ndarray) or frame.dtype != np.uint8 or frame.ndim != 3 or frame.shape[2] != 3:
+                raise ValueError("frames: every frame must be a uint8 RGB array of shape (H, W, 3)")
+            if frame.shape != shape:
+                raise ValueError(f"frames: all frames must have one size, got {frame.shape} and {shape}")
+        object.__setattr__(self, "frames", frames)
+        if self.alpha is not None:
+            alpha = tuple(self.alpha)
+            if len(alpha) != len(frames):
+                raise ValueError(f"alpha: {len(alpha)} alpha planes for {len(frames)} frames")
+            for plane in alpha:
+                if not isinstance(plane, np.ndarray) or plane.dtype != np.uint8 or plane.shape != shape[:2]:
+                    raise ValueError(f"alpha: every plane must be a uint8 array of shape {shape[:2]}")
+            object.__setattr__(self, "alpha", alpha)
+        if self.durations is not None:
+            durations = tuple(int(d) for d in self.durations)
+            if len(durations) != len(frames):
+                raise ValueError(f"durations: {len(durations)} durations for {len(frames)} frames")
+            object.__setattr__(self, "durations", durations)
+        fmt = _FORMAT_ALIASES.get(str(self.format).upper(), str(self.format).upper())
+        object.__setattr__(self, "format", fmt)
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels."""
+        height, width = self.frames[0].shape[:2]
+        return width, height
+
+    @property
+    def n_frames(self) -> int:
+        """Number of frames (1 for a still image)."""
+        return len(self.frames)
+
+
+# --------------------------------------------------------------------------- sniffing
+
+
+def sniff_format(head: bytes) -> str | None:
+    """Return the image format the first bytes of a file announce, or ``None``.
+
+    Looks only at magic numbers (give it at least 32 bytes); returns one of
+    :data:`FORMATS`. Fast and independent of Pillow.
+
+    >>> sniff_format(b"\\xff\\xd8\\xff\\xe0")
+    'JPEG'
+    >>> sniff_format(b"hello") is None
+    True
+    """
+    if head[:3] == b"\xff\xd8\xff":
+        return "JPEG"
+    if head[:8] == b"\x89PNG\r\n\x1a\n":
+        return "PNG"
+    if head[:6] in (b"GIF87a", b"GIF89a"):
+        return "GIF"
+    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
+        return "WEBP"
+    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
+        if head[8:10] == b"CR":  # Canon CR2 raw: a TIFF wrapper around sensor data
+            return None
+        return "TIFF"
+    if head[:2] == b"BM" and len(head) >= 18:
+        dib_header = int.from_bytes(head[14:18], "little")
+        return "BMP" if dib_header in (12, 16, 40, 52, 56, 64, 108, 124) else None
+    if head[4:8] == b"ftyp" and len(head) >= 12:
+        box_end = min(len(head), max(16, int.from_bytes(head[:4], "big")))
+        brands = {head[8:12]} | {head[i : i + 4] for i in range(16, box_end - 3, 4)}
+        if head[8:12] in _AVIF_BRANDS or (brands & _AVIF_BRANDS and not brands & (_HEIF_BRANDS - {b"mif1", b"msf1"})):
+            return "AVIF"
+        if brands & _HEIF_BRANDS:
+            return "HEIF"
+    return None
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def _source_name(src: Any) -> str | None:
+    return None if isinstance(src, (bytes, bytearray, memoryview)) else os.fspath(src)
+
+
+@contextmanager
+def _open_source(src: str | os.PathLike[str] | bytes) -> Iterator[tuple[IO[bytes], str | None]]:
+    """Yield a binary file object for ``src`` (a path or bytes) and its name."""
+    if isinstance(src, (bytes, bytearray, memoryview)):
+        yield io.BytesIO(bytes(src)), None
+        return
+    if not isinstance(src, (str, os.PathLike)):
+        raise TypeError(f"src: expected a path or bytes, got {type(src).__name__}")
+    name = os.fspath(src)
+    try:
+        fp = open(name, "rb")  # noqa: SIM115 - closed below
+    except OSError as exc:
+        raise ImageError(name, f"cannot read: {exc.strerror or exc}") from exc
+    try:
+        yield fp, name
+    finally:
+        fp.close()
+
+
+def _check_max_pixels(max_pixels: int) -> None:
+    if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels <= 0:
+        raise ValueError(f"max_pixels: must be a positive int, got {max_pixels!r}")
+
+
+def _plugin_class(fmt: str, name: str | None) -> type:
+    """The Pillow ImageFile class that decodes ``fmt`` (imported lazily)."""
+    if fmt == "JPEG":
+        # JpegImageFile, not jpeg_factory: an MPO file yields its primary image only.
+        from PIL.JpegImagePlugin import JpegImageFile as cls
+    elif fmt == "PNG":
+        from PIL.PngImagePlugin import PngImageFile as cls
+    elif fmt == "GIF":
+        from PIL.GifImagePlugin import GifImageFile as cls
+    elif fmt == "WEBP":
+        from PIL.WebPImagePlugin import WebPImageFile as cls
+    elif fmt == "TIFF":
+        from PIL.TiffImagePlugin import TiffImageFile as cls
+    elif fmt == "BMP":
+        from PIL.BmpImagePlugin import BmpImageFile as cls
+    elif fmt == "HEIF":
+        try:
+            from pillow_heif.as_plugin import HeifImageFile as cls
+        except ImportError as exc:  # pragma: no cover - pillow-heif is a dependency
+            raise UnsupportedImageError(name, f"HEIF needs pillow-heif ({exc})") from exc
+    elif fmt == "AVIF":
+        from PIL import features
+
+        if not features.check("avif"):  # pragma: no cover - Pillow >= 11.2 wheels have it
+            raise UnsupportedImageError(name, "AVIF decoding is not available in this Pillow build")
+        from PIL.AvifImagePlugin import AvifImageFile as cls
+    else:  # pragma: no cover - sniff_format returns only the names above
+        raise UnsupportedImageError(name, f"unsupported format {fmt}")
+    return cls
+
+
+def _too_large(name: str | None, width: int, height: int, frames: int, max_pixels: int) -> ImageTooLargeError:
+    declared = f"{width}x{height}" + (f" x {frames} frames" if frames > 1 else "")
+    return ImageTooLargeError(
+        name, f"declares {declared} = {width * height * frames:,} pixels, over the limit of {max_pixels:,} (max_pixels)"
+    )
+
+
+def _webp_lossless(fp: IO[bytes]) -> bool:
+    """Whether a WebP stream is coded losslessly (VP8L only, no lossy VP8 chunk)."""
+    fp.seek(12)
+    kinds: set[bytes] = set()
+    while True:
+        header = fp.read(8)
+        if len(header) < 8:
+            break
+        fourcc, size = header[:4], int.from_bytes(header[4:], "little")
+        if fourcc in (b"VP8 ", b"VP8L"):
+            kinds.add(fourcc)
+        if fourcc == b"ANMF":  # frame: 16 bytes of geometry, then its own chunks
+            fp.seek(16, io.SEEK_CUR)
+            size -= 16
+            continue
+        fp.seek(size + (size & 1), io.SEEK_CUR)
+    return kinds == {b"VP8L"}
+
+
+def _orientation(im: Any, name: str | None) -> int:
+    """EXIF orientation 1-8 of the current frame; 1 (with a warning) when unreadable."""
+    try:
+        value = im.getexif().get(0x0112, 1)
+    except Exception as exc:  # a corrupt EXIF block must not cost the (fine) pixels
+        warnings.warn(f"{name or '<bytes>'}: unreadable EXIF ({exc}); orientation taken as 1", MetadataWarning, stacklevel=4)
+        return 1
+    if isinstance(value, int) and 1 <= value <= 8:
+        return value
+    warnings.warn(f"{name or '<bytes>'}: invalid EXIF orientation {value!r}; taken as 1", MetadataWarning, stacklevel=4)
+    return 1
+
+
+_TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # EXIF orientation -> PIL.Image.Transpose
+
+
+class _ColourConverter:
+    """Turns Pillow frames into (RGB, alpha) uint8 arrays, through the file's ICC profile."""
+
+    def __init__(self, icc: bytes | None, name: str | None) -> None:
+        self.icc = icc
+        self.name = name
+        self._transforms: dict[str, Any] = {}
+
+    def _to_srgb(self, colour: Any) -> Any:
+        from PIL import ImageCms
+
+        transform = self._transforms.get(colour.mode)
+        if transform is None:
+            try:
+                source = ImageCms.ImageCmsProfile(io.BytesIO(self.icc))
+                target = ImageCms.createProfile("sRGB")
+                transform = ImageCms.buildTransform(source, target, colour.mode, "RGB")
+            except (ImageCms.PyCMSError, OSError, ValueError, TypeError) as exc:
+                warnings.warn(
+                    f"{self.name or '<bytes>'}: ICC profile unusable for {colour.mode} pixels ({exc}); "
+                    "colours taken as sRGB",
+                    MetadataWarning,
+                    stacklevel=5,
+                )
+                transform = False
+            self._transforms[colour.mode] = transform
+        if transform is False:
+            return colour.convert("RGB")
+        return ImageCms.applyTransform(colour, transform)
+
+    def __call__(self, im: Any) -> tuple[Any, Any | None]:
+        from PIL import Image
+
+        mode = im.mode
+        alpha = None
+        if mode == "P" and ("transparency" in im.info or im.palette.mode == "RGBA") or mode == "PA":
+            im = im.convert("RGBA")
+        elif mode == "P":
+            im = im.convert("RGB")
+        elif mode in ("RGBa", "La"):
+            im = im.convert("RGBA" if mode == "RGBa" else "LA")
+        elif mode == "1":
+            im = im.convert("L")
+        mode = im.mode
+        if mode in ("RGBA", "LA"):
+            alpha = im.getchannel("A")
+            im = im.convert("RGB" if mode == "RGBA" else "L")
+        if mode.startswith("I") or mode == "F":
+            im = Image.fromarray(_to_uint8(np.asarray(im), mode), "L")
+        if im.mode not in ("L", "RGB", "CMYK", "YCbCr", "LAB"):
+            try:
+                im = im.convert("RGB")
+            except (ValueError, OSError) as exc:
+                raise UnsupportedImageError(self.name, f"pixel mode {im.mode} is not supported") from exc
+        if self.icc and im.mode in ("L", "RGB", "CMYK", "LAB"):
+            colour = self._to_srgb(im)
+        else:
+            colour = im if im.mode == "RGB" else im.convert("RGB")
+        return colour, alpha
+
+
+def _to_uint8(array: np.ndarray, mode: str) -> np.ndarray:
+    """16/32-bit integer or float samples -> uint8, scaled (not clipped) from their full range."""
+    if mode == "F":
+        array = np.nan_to_num(array.astype(np.float64))
+        top = 1.0 if array.size and array.max() <= 1.0 else 255.0
+        return np.clip(np.rint(array * (255.0 / top)), 0, 255).astype(np.uint8)
+    wide = np.clip(array.astype(np.int64), 0, 65535)
+    return ((wide * 255 + 32767) // 65535).astype(np.uint8)
+
+
+def load_image(src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+    """Decode every frame of an image file (a path or its bytes) into a :class:`Picture`.
+
+    The format is recognised from the content. Pixels come out uint8 RGB in
+    display orientation and in sRGB; alpha, when the file has it, is kept
+    apart. An image declaring more than ``max_pixels`` pixels (width x height
+    x frames) is rejected from its header, before decoding.
+
+    Raises :class:`ImageError` subclasses naming the file: UnsupportedImageError
+    (empty, not an image), CorruptImageError (truncated, undecodable),
+    ImageTooLargeError. An unreadable EXIF block or ICC profile only emits a
+    :class:`MetadataWarning` (orientation is then taken as 1, colours as sRGB).
+    """
+    _check_max_pixels(max_pixels)
+    with _open_source(src) as (fp, name):
+        head = fp.read(32)
+        if not head:
+            raise UnsupportedImageError(name, "empty file")
+        fmt = sniff_format(head)
+        if fmt is None:
+            raise UnsupportedImageError(name, "not a supported image (content is not JPEG, PNG, WebP, TIFF, BMP, GIF, HEIF or AVIF)")
+        cls = _plugin_class(fmt, name)
+        fp.seek(0)
+        from PIL import Image
+
+        try:
+            im = cls(fp, name or "")
+        except ImageError:
+            raise
+        except Exception as exc:  # Pillow signals bad data with many exception types
+            raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
+        try:
+            width, height = im.size
+            if width <= 0 or height <= 0:
+                raise CorruptImageError(name, f"declares an empty {width}x{height} image")
+            if width * height > max_pixels:
+                raise _too_large(name, width, height, 1, max_pixels)
+            n_frames = int(getattr(im, "n_frames", 1))
+            if width * height * n_frames > max_pixels:
+                raise _too_large(name, width, height, n_frames, max_pixels)
+            lossless = {"PNG": True, "GIF": True, "BMP": True}.get(fmt, False)
+            if fmt == "TIFF":
+                lossless = im.info.get("compression") not in ("jpeg", "tiff_jpeg")
+            elif fmt == "WEBP":
+                lossless = _webp_lossless(fp)
+            icc = im.info.get("icc_profile") or None
+            convert = _ColourConverter(icc, name)
+            frames: list[np.ndarray] = []
+            alphas: list[np.ndarray | None] = []
+            durations: list[int] = []
+            for index in range(n_frames):
+                if index:
+                    im.seek(index)
+                if im.size != (width, height):
+                    if im.size[0] * im.size[1] * n_frames > max_pixels:
+                        raise _too_large(name, *im.size, n_frames, max_pixels)
+                    raise UnsupportedImageError(
+                        name, f"frame {index} is {im.size[0]}x{im.size[1]}, frame 0 is {width}x{height}; "
+                        "frames of different sizes are not supported"
+                    )
+                im.load()
+                colour, alpha = convert(im)
+                orientation = _orientation(im, name)
+                if orientation != 1:
+                    colour = colour.transpose(_TRANSPOSE[orientation])
+                    alpha = None if alpha is None else alpha.transpose(_TRANSPOSE[orientation])
+                frames.append(_readonly(np.asarray(colour)))
+                alphas.append(None if alpha is None else _readonly(np.asarray(alpha)))
+                durations.append(int(round(float(im.info.get("duration") or 0))))
+            loop = im.info.get("loop")
+        except ImageError:
+            raise
+        except Image.DecompressionBombError as exc:
+            raise ImageTooLargeError(name, f"declares too many pixels ({exc})") from exc
+        except MemoryError as exc:
+            raise ImageTooLargeError(name, "not enough memory to decode it") from exc
+        except Exception as exc:
+            raise CorruptImageError(name, f"cannot decode {fmt}: {_reason(exc)}") from exc
+        finally:
+            im.close()
+    alpha_planes = None
+    if any(a is not None for a in alphas):
+        opaque = None
+        planes = []
+        for a in alphas:
+            if a is None:
+                if opaque is None:
+                    opaque = _readonly(np.full((frames[0].shape[0], frames[0].shape[1]), 255, np.uint8))
+                a = opaque
+            planes.append(a)
+        alpha_planes = tuple(planes)
+    return Picture(
+        frames=tuple(frames),
+        alpha=alpha_planes,
+        format=fmt,
+        durations=tuple(durations) if n_frames > 1 else None,
+        loop=int(loop) if isinstance(loop, (int, float)) and n_frames > 1 else None,
+        lossless=lossless,
+    )
+
+
+def _readonly(array: np.ndarray) -> np.ndarray:
+    array = np.ascontiguousarray(array)
+    if array.flags.writeable and array.base is not None:
+        array = array.copy()  # do not freeze (or share) a buffer someone else owns
+    array.setflags(write=False)
+    return array
+
+
+def _reason(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    if "truncated" in text or isinstance(exc, EOFError) or isinstance(exc, struct.error):
+        return f"truncated or damaged data ({text})"
+    return text
+
+
+def read_image(src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """Decode a single-frame image into a uint8 RGB ``(H, W, 3)`` array.
+
+    Same decoding as :func:`load_image` (orientation, sRGB; alpha is dropped,
+    the RGB under it is returned). A file with several frames raises
+    :class:`MultiFrameImageError`: use :func:`load_image` to get every frame.
+    """
+    picture = load_image(src, max_pixels=max_pixels)
+    if picture.n_frames > 1:
+        raise MultiFrameImageError(
+            _source_name(src), f"holds {picture.n_frames} frames; use facesafe.load_image to process every frame"
+        )
+    return picture.frames[0]
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def _normalise_format(fmt: str, parameter: str = "format") -> str:
+    if not isinstance(fmt, str):
+        raise TypeError(f"{parameter}: expected a format name, got {type(fmt).__name__}")
+    name = _FORMAT_ALIASES.get(fmt.upper(), fmt.upper())
+    if name not in _SUFFIXES:
+        raise ValueError(f"{parameter}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+    return name
+
+
+def _can_encode(fmt: str) -> bool:
+    if fmt == "AVIF":
+        from PIL import features
+
+        return bool(features.check("avif"))
+    if fmt == "HEIF":
+        try:
+            import pillow_heif
+        except ImportError:  # pragma: no cover
+            return False
+        return bool(pillow_heif.libheif_info().get("HEIF"))
+    return True
+
+
+def output_format(input_format: str) -> str:
+    """The format an output takes by default for an input in ``input_format``.
+
+    The input's own format where facesafe can write it faithfully (JPEG, PNG,
+    WebP, TIFF, GIF, HEIF, AVIF); BMP becomes PNG (lossless, smaller), and
+    HEIF/AVIF fall back to JPEG/PNG when no encoder is installed.
+    """
+    fmt = _normalise_format(input_format, "input_format")
+    if fmt == "BMP":
+        return "PNG"
+    if fmt == "HEIF" and not _can_encode("HEIF"):
+        return "JPEG"  # pragma: no cover - the pillow-heif wheels ship x265
+    if fmt == "AVIF" and not _can_encode("AVIF"):
+        return "PNG"  # pragma: no cover
+    return fmt
+
+
+def suffix_for(format: str) -> str:  # noqa: A002 - mirrors write_image's keyword
+    """The file suffix for a format: ``".jpg"``, ``".png"``, ``".webp"``, ``".tif"``, ``".heic"``, ..."""
+    return _SUFFIXES[_normalise_format(format)]
+
+
+def format_for_suffix(path: str | os.PathLike[str]) -> str | None:
+    """The format a file name's suffix names (``"photo.JPEG"`` -> ``"JPEG"``), or ``None``."""
+    return _SUFFIX_FORMATS.get(pathlib.PurePath(os.fspath(path)).suffix.lower())
+
+
+# --------------------------------------------------------------------------- writing
+
+
+def _as_picture(image: np.ndarray | Picture) -> Picture:
+    if isinstance(image, Picture):
+        return image
+    if isinstance(image, np.ndarray):
+        if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"image: expected a uint8 RGB array of shape (H, W, 3), got {image.dtype} {image.shape}")
+        return Picture(frames=(image,), alpha=None, format="PNG")
+    raise TypeError(f"image: expected a numpy array or a Picture, got {type(image).__name__}")
+
+
+def encode_image(image: np.ndarray | Picture, *, format: str, quality: int = 92) -> bytes:  # noqa: A002
+    """Encode pixels into the bytes of a ``format`` file that carries nothing but pixels.
+
+    ``image`` is a uint8 RGB ``(H, W, 3)`` array or a :class:`Picture`; a
+    Picture keeps its alpha (except in JPEG, which has none: the RGB under it
+    is written), its frames and their durations (GIF, WebP, PNG, TIFF, HEIF,
+    AVIF). ``quality`` (1-100) applies to lossy codecs; WebP is written
+    losslessly when the picture came from a lossless source.
+    """
+    from PIL import Image
+
+    fmt = _normalise_format(format)
+    if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
+        raise ValueError(f"quality: must be an int from 1 to 100, got {quality!r}")
+    picture = _as_picture(image)
+    if picture.n_frames > 1 and fmt in _SINGLE_FRAME_FORMATS:
+        raise ValueError(f"format: {fmt} holds one frame, the picture has {picture.n_frames}; use GIF, WEBP, PNG or TIFF")
+    if not _can_encode(fmt):
+        raise ValueError(f"format: no {fmt} encoder is installed")
+    keep_alpha = picture.alpha is not None and fmt != "JPEG"
+    images = []
+    for index, frame in enumerate(picture.frames):
+        rgb = Image.fromarray(np.ascontiguousarray(frame), "RGB")
+        if keep_alpha:
+            rgb.putalpha(Image.fromarray(np.ascontiguousarray(picture.alpha[index]), "L"))
+        images.append(rgb)
+    first, rest = images[0], images[1:]
+    options: dict[str, Any] = {}
+    if rest:
+        options.update(save_all=True, append_images=rest)
+        if picture.durations is not None and fmt in ("GIF", "WEBP", "PNG", "AVIF"):
+            options["duration"] = list(picture.durations)
+        if fmt in ("GIF", "WEBP", "PNG", "AVIF"):
+            options["loop"] = 0 if picture.loop is None else picture.loop
+    if fmt == "JPEG":
+        options.update(quality=quality)
+    elif fmt == "WEBP":
+        options.update(quality=quality, lossless=picture.lossless, exact=keep_alpha)
+    elif fmt == "TIFF":
+        options.update(compression="tiff_adobe_deflate")
+    elif fmt == "AVIF":
+        options.update(quality=quality)
+    elif fmt == "GIF":
+        options.update(optimize=False)
+    buffer = io.BytesIO()
+    if fmt == "HEIF":
+        import pillow_heif
+
+        heif = pillow_heif.from_pillow(first)
+        for extra in rest:
+            heif.add_from_pillow(extra)
+        heif.save(buffer, quality=quality)
+    else:
+        first.save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes, *, overwrite: bool = False) -> pathlib.Path:
+    """Write ``data`` to ``path`` atomically; never clobber an existing file unless ``overwrite``.
+
+    The bytes go to a temporary file in the destination folder (created if
+    missing), which is then renamed into place; on any error the temporary
+    file is removed and nothing appears at ``path``.
+    """
+    target = pathlib.Path(path)
+    if not overwrite and os.path.lexists(target):
+        raise OutputExistsError(target, "already exists (pass overwrite to replace it)")
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(target, f"cannot create folder {target.parent}: {exc.strerror or exc}") from exc
+    temp = target.with_name(f".{target.name}.{secrets.token_hex(6)}.facesafe-tmp")
+    try:
+        # O_EXCL on a fresh random name; mode 0o666 so the umask applies as for any new file.
+        fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666)
+        with os.fdopen(fd, "wb") as out:
+            out.write(data)
+        if overwrite:
+            os.replace(temp, target)
+        else:
+            try:
+                os.link(temp, target)  # fails if target appeared meanwhile: no clobbering
+            except FileExistsError:
+                raise OutputExistsError(target, "already exists (pass overwrite to replace it)") from None
+            except OSError:  # file systems without hard links
+                if os.path.lexists(target):
+                    raise OutputExistsError(target, "already exists (pass overwrite to replace it)") from None
+                os.replace(temp, target)
+    except OutputError:
+        raise
+    except OSError as exc:
+        raise OutputError(target, f"cannot write: {exc.strerror or exc}") from exc
+    finally:
+        try:
+            os.unlink(temp)
+        except FileNotFoundError:
+            pass
+    return target
+
+
+def write_image(
+    path: str | os.PathLike[str],
+    image: np.ndarray | Picture,
+    *,
+    format: str | None = None,  # noqa: A002
+    quality: int = 92,
+    overwrite: bool = False,
+) -> pathlib.Path:
+    """Encode ``image`` from its pixels (see :func:`encode_image`) and write it atomically to ``path``.
+
+    ``format`` defaults to the one ``path``'s suffix names. An existing file is
+    never replaced unless ``overwrite=True`` (:class:`OutputExistsError`).
+    Returns the path written.
+    """
+    if format is None:
+        format = format_for_suffix(path)  # noqa: A001
+        if format is None:
+            raise ValueError(f"format: cannot tell the format from {os.fspath(path)!r}; pass format=")
+    if not overwrite and os.path.lexists(path):
+        raise OutputExistsError(path, "already exists (pass overwrite to replace it)")
+    data = encode_image(image, format=format, quality=quality)
+    return atomic_write_bytes(path, data, overwrite=overwrite)
+
