@@ -1,0 +1,124 @@
+"""Re-identification benchmark: can dlib's face recogniser still match redacted faces?
+
+Runs :func:`facesafe.audit.reidentification` over ../shared/data/identity-dev
+(first photo of each person = gallery, the others redacted and probed) for
+the originals, for every redaction in ``facesafe.REDACTIONS`` with its
+defaults, and for weak baselines measured in the same run (Gaussian blur of
+5% and 20% of the face width without noise, the issue's reference points).
+
+    .venv/bin/python benchmarks/reid.py [--data DIR] [--landmarks both|original|redacted]
+        [--detector dlib|facesafe] [--extra]
+
+Targets for every default: AUC <= 0.55 and linkability <= 2%.
+Exits 0 with a message when the data folder is absent (a fresh clone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import facesafe
+from facesafe.audit import enrol, reidentification
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "identity-dev"
+SUFFIXES = {".jpg", ".jpeg", ".png"}
+
+
+def load_people(root: Path) -> dict[str, list[np.ndarray]]:
+    """``{set/person: [RGB arrays]}``, photos sorted by name (first = gallery)."""
+    from PIL import Image, ImageOps
+
+    read = getattr(facesafe, "read_image", None)
+    people: dict[str, list[np.ndarray]] = {}
+    for folder in sorted(p for p in root.glob("*/*") if p.is_dir()):
+        photos = []
+        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES):
+            if read is not None:
+                image = read(path)
+                image = getattr(image, "pixels", image)
+            else:
+                with Image.open(path) as im:
+                    image = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
+            photos.append(np.ascontiguousarray(image[:, :, :3]))
+        if photos:
+            people[f"{folder.parent.name}/{folder.name}"] = photos
+    return people
+
+
+def facesafe_detector():
+    """facesafe's own detector when it exists (faces as the pipeline would redact them)."""
+    detect = getattr(facesafe, "detect_faces", None)
+    if detect is None:
+        raise SystemExit("facesafe.detect_faces does not exist yet; use --detector dlib")
+    return lambda image: detect(image)
+
+
+def methods(extra: bool) -> list[tuple[str, object]]:
+    """(label, redaction) pairs: baselines first, then every catalogue default."""
+    rows: list[tuple[str, object]] = [
+        ("baseline blur 5% (no noise)", facesafe.Blur(sigma=0.05, noise=0.0)),
+        ("baseline blur 20% (no noise)", facesafe.Blur(sigma=0.20, noise=0.0)),
+    ]
+    if extra:
+        rows += [
+            ("blur 10%", facesafe.Blur(sigma=0.10)),
+            ("blur 15%", facesafe.Blur(sigma=0.15)),
+            ("blur 20%", facesafe.Blur(sigma=0.20)),
+            ("blur 25%", facesafe.Blur(sigma=0.25)),
+            ("pixelate 16", facesafe.Pixelate(cells=16)),
+            ("pixelate 12", facesafe.Pixelate(cells=12)),
+            ("pixelate 10", facesafe.Pixelate(cells=10)),
+            ("blur box shape", facesafe.Blur(shape="box")),
+        ]
+    rows += [(f"{name} (defaults)", cls()) for name, cls in facesafe.REDACTIONS.items()]
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--landmarks", choices=("both", "original", "redacted"), default="both")
+    parser.add_argument("--detector", choices=("dlib", "facesafe"), default="dlib")
+    parser.add_argument("--extra", action="store_true", help="also score intermediate strengths")
+    args = parser.parse_args(argv)
+    if not args.data.is_dir():
+        print(f"{args.data} not found: the identity data lives outside the repo; nothing to measure.")
+        return 0
+    t0 = time.perf_counter()
+    people = load_people(args.data)
+    enrolment = enrol(people)
+    print(
+        f"identity-dev: {len(enrolment.people)} people, {len(enrolment.probes)} probes, "
+        f"{enrolment.skipped} photos skipped (no dlib face); landmarks={args.landmarks}, "
+        f"faces for redaction from {args.detector}; enrolled in {time.perf_counter() - t0:.0f}s"
+    )
+    detector = facesafe_detector() if args.detector == "facesafe" else None
+    header = f"{'method':34} {'rank-1':>7} {'AUC':>6} {'linkability':>12}"
+    print(header)
+    print("-" * len(header))
+    failed = []
+    for label, redaction in [("originals", None), *methods(args.extra)]:
+        result = reidentification(
+            enrolment, redaction, method=label, detector=detector, landmarks=args.landmarks
+        )
+        ok = ""
+        if label.endswith("(defaults)"):
+            passed = result.auc <= 0.55 and result.linkability <= 0.02
+            ok = "  ok" if passed else "  ABOVE TARGET"
+            if not passed:
+                failed.append(label)
+        print(f"{label:34} {result.rank1:7.2f} {result.auc:6.3f} {result.linkability:12.1%}{ok}")
+    print(f"chance: rank-1 {1 / len(enrolment.people):.2f}, AUC 0.500; target for defaults: "
+          f"AUC <= 0.55, linkability <= 2%; {time.perf_counter() - t0:.0f}s")
+    if failed:
+        print("above target:", ", ".join(failed))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
