@@ -27,6 +27,8 @@ from ._errors import (
 )
 from ._geometry import Box, Face
 from ._protocols import Detector, Redaction
+from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_bytes
+from ._batch import Manifest, Report, anonymize_dir
 from ._redact import REDACTIONS, Blur, Crop, Fill, Pixelate, face_mask, parse_color
 
 __version__ = "0.1.0"
@@ -38,6 +40,15 @@ __all__ = [
     "Face",
     "Detector",
     "Redaction",
+    # anonymising
+    "anonymize",
+    "anonymize_bytes",
+    "anonymize_dir",
+    "Anonymizer",
+    "Result",
+    "FileResult",
+    "Report",
+    "Manifest",
     # errors
     "FacesafeError",
     "ImageError",

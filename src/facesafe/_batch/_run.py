@@ -304,6 +304,7 @@ def anonymize_dir(
 
         try:
             _execute(tasks, settings, max_file_bytes, workers, handle, plan=lambda t: db.plan(t.source, t.rel, t.output, run_id))
+            _remove_stale_temporaries({Path(t.output).parent for t in tasks})
         finally:
             progress.close()
             db.finish_run(run_id)
@@ -312,6 +313,13 @@ def anonymize_dir(
         skipped=tally.skipped, faces=tally.faces, failures=tuple(tally.failures), manifest=manifest_path,
         seconds=time.monotonic() - started,
     )
+
+
+def _remove_stale_temporaries(folders: Iterable[Path]) -> None:
+    """Remove temporary files left in output folders by a run that was killed."""
+    for folder in folders:
+        for temp in folder.glob(".*.facesafe-tmp"):
+            temp.unlink(missing_ok=True)
 
 
 def _model_versions(anonymizer: Anonymizer) -> dict[str, str]:

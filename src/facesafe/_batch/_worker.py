@@ -3,8 +3,8 @@
 Tasks carry paths, never pixels. A worker builds its :class:`Anonymizer` (and
 so its detector) once per process and reuses it for every task. Whatever goes
 wrong with one file becomes a ``failed`` outcome with its reason, and nothing
-is written for it: outputs are written to a hidden partial file in the output
-folder and renamed into place only when complete.
+is written for it: outputs are written to a hidden temporary file in the output
+folder and renamed into place only when complete (``atomic_write_bytes``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from .._anonymize import Anonymizer
-from .._errors import FacesafeError, OutputExistsError
+from .._errors import FacesafeError
 
-__all__ = ["Task", "Outcome", "process", "init_worker", "partial_path"]
+__all__ = ["Task", "Outcome", "process", "init_worker"]
 
 _CHUNK = 1 << 20
 
@@ -87,12 +87,6 @@ def _anonymizer(settings: bytes) -> Anonymizer:
     return anonymizer
 
 
-def partial_path(output: str | os.PathLike[str]) -> Path:
-    """The hidden file an output is written to before it is renamed into place."""
-    out = Path(output)
-    return out.with_name(f".{out.name}.facesafe-partial")
-
-
 def _sha256_file(path: str) -> str | None:
     digest = hashlib.sha256()
     try:
@@ -102,33 +96,6 @@ def _sha256_file(path: str) -> str | None:
     except FileNotFoundError:
         return None
     return digest.hexdigest()
-
-
-def write_atomic(output: str | os.PathLike[str], data: bytes, *, replace: bool) -> None:
-    """Write ``data`` to ``output`` completely or not at all.
-
-    The bytes go to a hidden partial file in the same folder, are flushed to
-    disk, and the file is then renamed over ``output`` (``replace``) or linked
-    to it only if ``output`` does not exist yet (otherwise OutputExistsError).
-    """
-    out = Path(output)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = partial_path(out)
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if replace:
-            os.replace(tmp, out)
-        else:
-            try:
-                os.link(tmp, out)
-            except FileExistsError:
-                raise OutputExistsError(out, "output exists; use --overwrite to replace it") from None
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 def process(task: Task, settings: bytes, max_file_bytes: int) -> Outcome:
@@ -146,13 +113,13 @@ def process(task: Task, settings: bytes, max_file_bytes: int) -> Outcome:
             if _sha256_file(task.output) == task.previous[1]:
                 return Outcome(**base, status="unchanged", output=task.output, output_hash=task.previous[1], finished=time.time())
         anonymizer = _anonymizer(settings)
-        from .._io import load_image
+        from .._io import atomic_write_bytes, load_image
 
         picture = load_image(data, max_pixels=anonymizer.max_pixels)
         base["input_format"] = picture.format
         result = anonymizer.anonymize_picture(picture)
         encoded, fmt = anonymizer.encode(result, input_format=picture.format)
-        write_atomic(task.output, encoded, replace=task.replace)
+        atomic_write_bytes(task.output, encoded, overwrite=task.replace)
         boxes = tuple(
             tuple((round(f.box.x0, 1), round(f.box.y0, 1), round(f.box.x1, 1), round(f.box.y1, 1), round(f.score, 4)) for f in frame)
             for frame in result.faces

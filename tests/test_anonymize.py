@@ -1,0 +1,109 @@
+import pickle
+
+import numpy as np
+import pytest
+
+import facesafe
+from facesafe import Anonymizer, Box, Face, Fill, anonymize
+from facesafe._io import Picture, load_image
+from facesafe._io import encode_image
+
+from _fakes import FailingDetector, RedDetector, draw_face
+
+
+def _scene(h=120, w=160, faces=((20, 30, 24),)):
+    rng = np.random.default_rng(1)
+    image = rng.integers(0, 200, (h, w, 3), dtype=np.uint8)
+    for x, y, s in faces:
+        draw_face(image, x, y, s)
+    return image
+
+
+def test_anonymize_fills_faces_and_leaves_the_rest():
+    image = _scene()
+    before = image.copy()
+    result = anonymize(image, method="fill", detector=RedDetector(), color=(0, 255, 0), shape="box", grow=1.0)
+    assert np.array_equal(image, before), "input mutated"
+    assert result.faces == (Face(Box(20, 30, 44, 54), 0.9, detector="red"),)
+    assert (result.image[30:54, 20:44] == (0, 255, 0)).all()
+    outside = np.ones(image.shape[:2], bool)
+    outside[30:54, 20:44] = False
+    assert np.array_equal(result.image[outside], image[outside])
+    assert result.method == "fill"
+
+
+def test_unknown_method_names_the_parameter():
+    with pytest.raises(ValueError, match="method"):
+        anonymize(_scene(), method="smudge", detector=RedDetector())
+
+
+def test_options_need_a_method_name():
+    with pytest.raises(TypeError, match="options"):
+        Anonymizer(method=Fill(), detector=RedDetector(), color=(1, 2, 3))
+
+
+def test_detector_failure_propagates_never_passes_through():
+    with pytest.raises(RuntimeError, match="exploded"):
+        anonymize(_scene(), detector=FailingDetector())
+
+
+def test_rejects_non_rgb_arrays():
+    with pytest.raises(ValueError, match="image"):
+        anonymize(np.zeros((10, 10), np.uint8), detector=RedDetector())
+
+
+def test_picture_keeps_alpha_and_redacts_rgb_under_it():
+    image = _scene()
+    alpha = np.zeros(image.shape[:2], np.uint8)  # fully transparent: RGB must still be redacted
+    picture = load_image(encode_image(Picture((image,), (alpha,), "PNG"), format="PNG"))
+    with Anonymizer(method="fill", detector=RedDetector(), shape="box", grow=1.0) as anonymizer:
+        result = anonymizer.anonymize_picture(picture)
+    assert result.picture.alpha is not None and np.array_equal(result.picture.alpha[0], alpha)
+    assert (result.picture.frames[0][30:54, 20:44] == 0).all()
+
+
+def test_animation_frames_each_redacted_and_neighbours_covered():
+    frames = [_scene(faces=((10 + 30 * i, 30, 20),)) for i in range(3)]
+    picture = Picture(tuple(frames), None, "GIF", durations=(100, 100, 100), loop=0)
+    with Anonymizer(method="fill", detector=RedDetector(), shape="box", grow=1.0) as anonymizer:
+        result = anonymizer.anonymize_picture(picture)
+    out = result.picture.frames
+    assert len(out) == 3 and result.face_count == 3
+    # frame 1 also hides the faces of frames 0 and 2, in case the detector missed them there
+    for x in (10, 40, 70):
+        assert (out[1][30:50, x : x + 20] == 0).all()
+    assert not (out[0][30:50, 70:90] == 0).all()  # frame 2's face is not a neighbour of frame 0
+
+
+def test_crop_cuts_every_frame_and_alpha_alike():
+    image = _scene(h=100, w=200, faces=((150, 40, 30),))
+    picture = Picture((image, image.copy()), (np.full((100, 200), 255, np.uint8),) * 2, "WEBP", durations=(50, 50))
+    with Anonymizer(method="crop", detector=RedDetector()) as anonymizer:
+        result = anonymizer.anonymize_picture(picture)
+    assert result.region is not None
+    shapes = {f.shape for f in result.picture.frames} | {a.shape + (3,) for a in result.picture.alpha}
+    assert len(shapes) == 1
+    for frame in result.picture.frames:
+        assert not np.all(frame == (255, 0, 0), axis=-1).any(), "a face survived the crop"
+
+
+def test_anonymizer_pickles_its_settings_not_its_models():
+    anonymizer = Anonymizer(method="pixelate", preset="fast")
+    anonymizer._detector = object()  # stands for loaded models
+    clone = pickle.loads(pickle.dumps(anonymizer))
+    assert clone._detector is None and clone.method == "pixelate" and clone.preset == "fast"
+
+
+def test_anonymize_bytes_output_has_only_pixels():
+    import io
+
+    from PIL import Image
+
+    image = _scene()
+    buffer = io.BytesIO()
+    exif = Image.Exif()
+    exif[0x013B] = "Secret Artist"
+    Image.fromarray(image).save(buffer, "JPEG", exif=exif.tobytes(), comment=b"secret comment")
+    out = Anonymizer(method="fill", detector=RedDetector())(buffer.getvalue())
+    assert b"Secret Artist" not in out and b"secret comment" not in out and b"Exif" not in out
+    assert Image.open(io.BytesIO(out)).format == "JPEG"
