@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import re
 import types
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import ClassVar
 
@@ -92,19 +92,34 @@ class _Masked:
     def __post_init__(self) -> None:
         check_mask_options(self.shape, self.grow, self.feather)
 
-    def _start(self, image: np.ndarray, faces: Sequence[Face]):
-        """Validate; return a copy of the image and ``(face, window, mask)`` per face on it."""
+    def _redact(self, image: np.ndarray, faces: Sequence[Face], content: _Content) -> np.ndarray:
+        """A copy of ``image`` with ``content(out, face, window, index)`` blended in through each face's mask.
+
+        Faces are redacted one after the other, each from the image as already
+        redacted, so an overlapping face never brings an earlier one back.
+        """
         K.check_image(image)
         faces = tuple(faces)
         for face in faces:
             if not isinstance(face, Face):
                 raise TypeError(f"faces must hold Face records, got {type(face).__name__}")
         height, width = image.shape[:2]
-        regions = []
-        for face in faces:
-            masks = face_masks(height, width, [face], shape=self.shape, grow=self.grow, feather=self.feather)
-            regions.extend((face, window, mask) for window, mask in masks)
-        return image.copy(), regions
+        out = image.copy()
+        for index, face in enumerate(faces):
+            for window, mask in face_masks(
+                height, width, [face], shape=self.shape, grow=self.grow, feather=self.feather
+            ):
+                K.composite(out, window, mask, content(out, face, window, index))
+        return out
+
+
+# content(out, face, window, index) -> float32 (h, w, colour channels) for the window
+_Content = Callable[[np.ndarray, Face, tuple[slice, slice], int], np.ndarray]
+
+
+def _check_noise(noise: float, seed: int) -> None:
+    _check_number("noise", noise, low=0.0)
+    _check_seed(seed)
 
 
 @dataclass(frozen=True)
@@ -128,18 +143,16 @@ class Blur(_Masked):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_number("sigma", self.sigma, low=0.0, low_inclusive=False)
-        _check_number("noise", self.noise, low=0.0)
-        _check_seed(self.seed)
+        _check_noise(self.noise, self.seed)
 
     def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
         """Return a blurred copy of ``image``."""
-        out, regions = self._start(image, faces)
-        for index, (face, window, mask) in enumerate(regions):
+
+        def content(out: np.ndarray, face: Face, window: tuple[slice, slice], index: int) -> np.ndarray:
             rng = K.noise_rng(self.seed, index, image[window])
-            sigma_px = max(self.sigma * face.box.width, 0.5)
-            content = K.blur_region(out, window, sigma_px, self.noise, rng)
-            K.composite(out, window, mask, content)
-        return out
+            return K.blur_region(out, window, max(self.sigma * face.box.width, 0.5), self.noise, rng)
+
+        return self._redact(image, faces, content)
 
 
 @dataclass(frozen=True)
@@ -163,17 +176,16 @@ class Pixelate(_Masked):
         super().__post_init__()
         if not isinstance(self.cells, (int, np.integer)) or isinstance(self.cells, bool) or self.cells < 1:
             raise ValueError(f"cells must be an integer >= 1, got {self.cells!r}")
-        _check_number("noise", self.noise, low=0.0)
-        _check_seed(self.seed)
+        _check_noise(self.noise, self.seed)
 
     def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
         """Return a pixelated copy of ``image``."""
-        out, regions = self._start(image, faces)
-        for index, (face, window, mask) in enumerate(regions):
+
+        def content(out: np.ndarray, face: Face, window: tuple[slice, slice], index: int) -> np.ndarray:
             rng = K.noise_rng(self.seed, index, image[window])
-            content = K.pixelate_region(out, window, face.box, int(self.cells), self.noise, rng)
-            K.composite(out, window, mask, content)
-        return out
+            return K.pixelate_region(out, window, face.box, int(self.cells), self.noise, rng)
+
+        return self._redact(image, faces, content)
 
 
 @dataclass(frozen=True)
@@ -195,16 +207,18 @@ class Fill(_Masked):
 
     def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
         """Return a copy of ``image`` with the faces filled."""
-        out, regions = self._start(image, faces)
+        K.check_image(image)
         if K.colour_channels(image) == 1:
             r, g, b = self.color
             colour = np.array([round(0.299 * r + 0.587 * g + 0.114 * b)], dtype=np.float32)
         else:
             colour = np.array(self.color, dtype=np.float32)
-        for _, window, mask in regions:
-            content = np.broadcast_to(colour, (*mask.shape, len(colour)))
-            K.composite(out, window, mask, content)
-        return out
+
+        def content(out: np.ndarray, face: Face, window: tuple[slice, slice], index: int) -> np.ndarray:
+            rows, cols = window
+            return np.broadcast_to(colour, (rows.stop - rows.start, cols.stop - cols.start, len(colour)))
+
+        return self._redact(image, faces, content)
 
 
 @dataclass(frozen=True)
