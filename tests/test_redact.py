@@ -256,8 +256,9 @@ def test_crop_falls_back_when_the_free_region_is_too_small():
     assert Crop(min_share=0.9).region(60, 80, [face]) is None
     out = Crop(min_share=0.9, fallback=Fill(color=(255, 0, 255)))(image, [face])
     assert out.shape == image.shape and (out[core(face.box)] == (255, 0, 255)).all()
-    default = Crop(min_share=0.9)(image, [face])
-    np.testing.assert_array_equal(default, Blur()(image, [face]))
+    default = Crop(min_share=0.9, grow=1.5)
+    assert default.fallback == Blur(grow=1.5)
+    np.testing.assert_array_equal(default(image, [face]), Blur(grow=1.5)(image, [face]))
     everything = Face(Box(-10, -10, 100, 100))
     assert Crop(min_share=0.0).region(60, 80, [everything]) is None
 

@@ -233,8 +233,9 @@ class Crop(_Masked):
 
     Args:
         min_share: smallest share of the image area worth keeping, in [0, 1].
-        fallback: the redaction used otherwise; ``None`` means a default
-            :class:`Blur` with this crop's ``shape``, ``grow`` and ``feather``.
+        fallback: the redaction used otherwise; ``None`` (the default) is
+            replaced by a :class:`Blur` with this crop's ``shape``, ``grow``
+            and ``feather``, so ``crop.fallback`` is always a redaction.
     """
 
     name: ClassVar[str] = "crop"
@@ -247,7 +248,10 @@ class Crop(_Masked):
         _check_number("min_share", self.min_share, low=0.0)
         if self.min_share > 1.0:
             raise ValueError(f"min_share must be in [0, 1], got {self.min_share!r}")
-        if self.fallback is not None and not callable(self.fallback):
+        if self.fallback is None:
+            blur = Blur(shape=self.shape, grow=self.grow, feather=self.feather)
+            object.__setattr__(self, "fallback", blur)
+        elif not callable(self.fallback):
             raise TypeError(f"fallback must be a redaction (image, faces) -> image, got {self.fallback!r}")
 
     def region(self, height: int, width: int, faces: Sequence[Face]) -> Box | None:
@@ -270,20 +274,13 @@ class Crop(_Masked):
             return None
         return Box(float(x0), float(y0), float(x1), float(y1))
 
-    @property
-    def effective_fallback(self) -> Redaction:
-        """The redaction applied when no large enough face-free region exists."""
-        if self.fallback is not None:
-            return self.fallback
-        return Blur(shape=self.shape, grow=self.grow, feather=self.feather)
-
     def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
         """Return the kept rectangle (a copy), or the fallback's output."""
         K.check_image(image)
         faces = tuple(faces)
         box = self.region(image.shape[0], image.shape[1], faces)
         if box is None:
-            return self.effective_fallback(image, faces)
+            return self.fallback(image, faces)  # type: ignore[misc]
         return image[box.to_slices()].copy()
 
 
