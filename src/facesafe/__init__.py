@@ -26,6 +26,19 @@ from ._errors import (
     UnsupportedImageError,
 )
 from ._geometry import Box, Face
+from ._io import (
+    DEFAULT_MAX_PIXELS,
+    MetadataWarning,
+    Picture,
+    encode_image,
+    load_image,
+    output_format,
+    read_image,
+    sniff_format,
+    suffix_for,
+    write_image,
+)
+from ._metadata import read_metadata, strip_metadata
 from ._protocols import Detector, Redaction
 from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_bytes
 from ._batch import Manifest, Report, anonymize_dir
@@ -40,6 +53,19 @@ __all__ = [
     "Face",
     "Detector",
     "Redaction",
+    # reading and writing images, metadata
+    "Picture",
+    "load_image",
+    "read_image",
+    "write_image",
+    "encode_image",
+    "sniff_format",
+    "output_format",
+    "suffix_for",
+    "DEFAULT_MAX_PIXELS",
+    "read_metadata",
+    "strip_metadata",
+    "MetadataWarning",
     # anonymising
     "anonymize",
     "anonymize_bytes",

@@ -83,6 +83,36 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
+@cli.command()
+@click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("-q", "--quiet", is_flag=True, help="Only failures, no per-file lines or summary.")
+def strip(sources: tuple[str, ...], out_dir: str, overwrite: bool, quiet: bool) -> int:
+    """Remove all metadata from the images in SOURCES (files or folders) into --out.
+
+    JPEGs are cleaned losslessly (re-encoded only to turn a rotated photo
+    upright); other formats are rebuilt from their pixels. Faces are NOT
+    touched: use `facesafe anonymize` for that.
+    """
+    from ._strip_cli import run_strip
+
+    try:
+        return run_strip(list(sources), out_dir, overwrite=overwrite, quiet=quiet)
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
+
+
+@cli.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per file, keyed by path.")
+def inspect(paths: tuple[str, ...], as_json: bool) -> int:
+    """Show the metadata the images in PATHS (files or folders) carry."""
+    from ._strip_cli import run_inspect
+
+    return run_inspect(list(paths), as_json=as_json)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     try:

@@ -1,0 +1,154 @@
+"""Finding the inputs of a batch command and where their outputs go.
+
+Used by every command that takes ``SRC... --out DIR`` (``strip``, ``anonymize``)::
+
+    refuse_out_inside(sources, out)            # ValueError (naming out) when out is (inside) a source
+    for item in discover(sources, out):        # one Found per file under the sources, sorted
+        if item.format is None:                # item.status "skipped" (not an image) or "failed"
+            report(item.path, item.reason)
+        else:
+            dst = out / item.rel               # the output mirrors the input's relative path
+
+discover(sources, out_dir=None) -> Iterator[Found]
+Found(path: Path, rel: PurePosixPath, format: str | None, status: str, reason: str | None)
+    also unpacks as ``src, rel = item``.
+
+* ``sources``: files and folders. A folder is walked recursively (sorted,
+  symlinked folders not followed); ``rel`` is the file's path relative to that
+  folder. A file given directly has ``rel`` = its name.
+* Inputs are recognised by their content (:func:`facesafe.sniff_format` on the
+  first 32 bytes), never by their extension: ``format`` is the sniffed format,
+  ``status`` is ``"image"``; a file that is not an image has ``format=None``,
+  ``status="skipped"``; an unreadable file or missing source ``"failed"``.
+* ``out_dir``, when given, is checked first with :func:`refuse_out_inside`.
+* Output names: :func:`output_rel` changes ``rel``'s suffix to the output
+  format's, and :func:`claim_outputs` finds two inputs that would write the
+  same output (compared case-insensitively, so that it holds on every file
+  system).
+"""
+
+from __future__ import annotations
+
+import os
+import pathlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ._io import format_for_suffix, sniff_format, suffix_for
+
+__all__ = ["Found", "discover", "refuse_out_inside", "sniff_file", "output_rel", "claim_outputs"]
+
+
+@dataclass(frozen=True)
+class Found:
+    """One file met under the sources: an image to process, or a file skipped or failed."""
+
+    path: pathlib.Path
+    rel: pathlib.PurePosixPath
+    format: str | None
+    status: str  # "image", "skipped" or "failed"
+    reason: str | None = None
+
+    def __iter__(self) -> Iterator[Any]:
+        """Unpack as ``(path, rel)``."""
+        return iter((self.path, self.rel))
+
+
+def refuse_out_inside(sources: Iterable[str | os.PathLike[str]], out: str | os.PathLike[str]) -> None:
+    """Raise ``ValueError`` (naming ``out``) when ``out`` is a source folder, inside one, or holds a source file's output.
+
+    Outputs inside a source would be read back as inputs on the next run, and
+    an output folder equal to a file source's folder would replace the input.
+    """
+    out_real = pathlib.Path(os.path.realpath(out))
+    for source in sources:
+        src_real = pathlib.Path(os.path.realpath(source))
+        if os.path.isdir(src_real):
+            if out_real == src_real or src_real in out_real.parents:
+                raise ValueError(f"out: {os.fspath(out)!r} is inside the source folder {os.fspath(source)!r}; choose another folder")
+        elif out_real == src_real.parent:
+            raise ValueError(f"out: {os.fspath(out)!r} is the folder of the source {os.fspath(source)!r}; outputs would replace inputs")
+        elif out_real == src_real:
+            raise ValueError(f"out: {os.fspath(out)!r} is a source file")
+
+
+def sniff_file(path: str | os.PathLike[str]) -> str | None:
+    """The image format of a file's content (see :func:`facesafe.sniff_format`), or ``None``. Raises OSError."""
+    with open(path, "rb") as fp:
+        return sniff_format(fp.read(32))
+
+
+def _walk(root: pathlib.Path, failures: list[Found]) -> Iterator[pathlib.Path]:
+    def onerror(exc: OSError) -> None:
+        path = pathlib.Path(exc.filename or root)
+        rel = pathlib.PurePosixPath(path.relative_to(root).as_posix()) if path != root else pathlib.PurePosixPath(root.name)
+        failures.append(Found(path, rel, None, "failed", f"cannot list folder: {exc.strerror or exc}"))
+
+    for folder, dirs, files in os.walk(root, onerror=onerror):
+        dirs.sort()
+        for name in sorted(files):
+            yield pathlib.Path(folder, name)
+
+
+def discover(
+    sources: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str] | None = None
+) -> Iterator[Found]:
+    """Yield a :class:`Found` for every file under ``sources`` (see the module docstring)."""
+    sources = [pathlib.Path(s) for s in sources]
+    if out_dir is not None:
+        refuse_out_inside(sources, out_dir)
+    for source in sources:
+        failures: list[Found] = []
+        if source.is_dir():
+            candidates: Iterable[pathlib.Path] = _walk(source, failures)
+            root = source
+        elif source.exists():
+            candidates, root = [source], source.parent
+        else:
+            yield Found(source, pathlib.PurePosixPath(source.name), None, "failed", "no such file or folder")
+            continue
+        for path in candidates:
+            yield from failures
+            failures.clear()
+            rel = pathlib.PurePosixPath(path.relative_to(root).as_posix())
+            try:
+                fmt = sniff_file(path)
+            except OSError as exc:
+                yield Found(path, rel, None, "failed", f"cannot read: {exc.strerror or exc}")
+                continue
+            if fmt is None:
+                yield Found(path, rel, None, "skipped", "not an image (content is not a supported image format)")
+            else:
+                yield Found(path, rel, fmt, "image")
+        yield from failures
+
+
+def output_rel(rel: pathlib.PurePosixPath, fmt: str) -> pathlib.PurePosixPath:
+    """``rel`` with the suffix of output format ``fmt``, unless its suffix already names ``fmt``.
+
+    ``a/scan.bmp`` -> ``a/scan.png`` for PNG; ``IMG.JPEG`` stays; a name whose
+    suffix names no image format keeps it (``photo.v2`` -> ``photo.v2.jpg``).
+    """
+    if format_for_suffix(rel) == fmt:
+        return rel
+    wanted = suffix_for(fmt)
+    return rel.with_suffix(wanted) if format_for_suffix(rel) else rel.with_name(rel.name + wanted)
+
+
+def claim_outputs() -> Callable[[pathlib.PurePosixPath, pathlib.Path], pathlib.Path | None]:
+    """A claim function: ``claim(rel, source)`` returns the earlier source that took ``rel``, or None.
+
+    Names are compared case-insensitively (``A.jpg`` and ``a.jpg`` collide on
+    macOS and Windows).
+    """
+    taken: dict[str, pathlib.Path] = {}
+
+    def claim(rel: pathlib.PurePosixPath, source: pathlib.Path) -> pathlib.Path | None:
+        key = rel.as_posix().casefold()
+        if key in taken:
+            return taken[key]
+        taken[key] = source
+        return None
+
+    return claim

@@ -1,0 +1,462 @@
+"""What an image file carries besides pixels, and removing all of it.
+
+:func:`read_metadata` reports a file's metadata (EXIF incl. GPS, XMP, IPTC,
+ICC profile, comments, text chunks, thumbnails and, for JPEG, the raw list of
+segments) for ``facesafe inspect``, reports and tests. It reads headers only.
+
+:func:`strip_metadata` writes a copy that carries nothing but the image:
+
+* **JPEG** is cleaned losslessly and without decoding: the quantisation and
+  Huffman tables, frame header, scans and their entropy-coded data are copied
+  byte for byte; every APPn segment (EXIF, GPS, XMP, ICC, IPTC/Photoshop, MPF,
+  maker blocks, ...), every COM segment and everything after the end-of-image
+  marker (MPO extra images, vendor trailers) is dropped. A minimal JFIF APP0
+  (no thumbnail, 1:1 density) is rebuilt when the source had one or its
+  colour space is plain YCbCr/grayscale; an Adobe APP14 is rebuilt with its
+  colour-transform byte only (what decoders need for RGB/CMYK/YCCK JPEGs).
+  The structure is validated on the way: a file that does not reach its
+  end-of-image marker is a :class:`CorruptImageError`, never copied.
+  A JPEG whose EXIF orientation is not 1 cannot keep a tag to say so, so it is
+  *re-encoded* from the turned pixels at quality :data:`REENCODE_QUALITY` (95;
+  4:2:0 chroma) — no lossless transform tool is required.
+  The ICC profile goes with the other APPn segments, so a wide-gamut JPEG
+  (e.g. Display P3) is then shown as sRGB: slightly less saturated, never
+  identifying.
+* **Every other format** is decoded and rebuilt from its pixels
+  (:func:`facesafe.load_image` then :func:`facesafe.encode_image`): lossless
+  sources are written losslessly, lossy ones (lossy WebP, HEIF, AVIF) are
+  re-encoded at quality :data:`REENCODE_QUALITY`.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import pathlib
+import re
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from ._errors import CorruptImageError, ImageError, OutputExistsError, UnsupportedImageError
+from ._io import (
+    DEFAULT_MAX_PIXELS,
+    _check_max_pixels,
+    _normalise_format,
+    _open_source,
+    _orientation,
+    _plugin_class,
+    _reason,
+    _too_large,
+    atomic_write_bytes,
+    encode_image,
+    format_for_suffix,
+    load_image,
+    output_format,
+    sniff_format,
+)
+
+__all__ = ["REENCODE_QUALITY", "read_metadata", "strip_metadata", "clean_bytes"]
+
+#: JPEG/WebP/HEIF/AVIF quality used when stripping has to re-encode lossy pixels.
+REENCODE_QUALITY = 95
+
+# --------------------------------------------------------------------------- JPEG structure
+
+_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
+# Segments a decoder needs; everything else (APPn, COM, JPGn, reserved) is dropped.
+_STRUCTURAL = _SOF_MARKERS | {0xC4, 0xCC, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF}
+_STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
+# The end of entropy-coded data: 0xFF followed by a marker byte (not stuffing 00, RSTn or fill FF).
+_MARKER_AFTER_SCAN = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
+
+_JFIF_APP0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
+
+
+def _adobe_app14(transform: int) -> bytes:
+    return b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00" + bytes([transform])
+
+
+@dataclass(frozen=True)
+class _Segment:
+    marker: int  # the byte after 0xFF
+    start: int  # offset of the 0xFF
+    end: int  # end (exclusive); for SOS, after its entropy-coded data
+
+    def payload(self, data: bytes) -> bytes:
+        return data[self.start + 4 : self.end] if self.marker not in _STANDALONE else b""
+
+
+@dataclass(frozen=True)
+class _JpegLayout:
+    segments: tuple[_Segment, ...]  # SOI .. EOI excluded
+    eoi_end: int  # offset just past the EOI marker
+    width: int
+    height: int
+    components: bytes  # component ids from the frame header
+
+
+def _marker_name(marker: int) -> str:
+    if 0xE0 <= marker <= 0xEF:
+        return f"APP{marker - 0xE0}"
+    if marker in _SOF_MARKERS:
+        return f"SOF{marker - 0xC0}"
+    if 0xD0 <= marker <= 0xD7:
+        return f"RST{marker - 0xD0}"
+    names = {0xC4: "DHT", 0xCC: "DAC", 0xD8: "SOI", 0xD9: "EOI", 0xDA: "SOS", 0xDB: "DQT", 0xDC: "DNL",
+             0xDD: "DRI", 0xDE: "DHP", 0xDF: "EXP", 0xFE: "COM", 0x01: "TEM"}  # fmt: skip
+    return names.get(marker, f"0x{marker:02X}")
+
+
+def _scan_jpeg(data: bytes, name: str | None) -> _JpegLayout:
+    """Walk a JPEG's segments up to EOI, validating lengths; CorruptImageError if it is cut short."""
+    if data[:2] != b"\xff\xd8":
+        raise UnsupportedImageError(name, "not a JPEG")
+    size = len(data)
+    pos = 2
+    segments: list[_Segment] = []
+    frame: tuple[int, int, bytes] | None = None
+    scans = 0
+    while True:
+        if pos >= size:
+            raise CorruptImageError(name, "truncated: the data ends before the end-of-image marker")
+        if data[pos] != 0xFF:  # extraneous bytes between segments: skipped, never copied
+            nxt = data.find(b"\xff", pos)
+            if nxt < 0:
+                raise CorruptImageError(name, "truncated: the data ends before the end-of-image marker")
+            pos = nxt
+            continue
+        while pos + 1 < size and data[pos + 1] == 0xFF:  # fill bytes
+            pos += 1
+        if pos + 1 >= size:
+            raise CorruptImageError(name, "truncated: the data ends before the end-of-image marker")
+        marker = data[pos + 1]
+        if marker == 0xD9:
+            if frame is None or not scans:
+                raise CorruptImageError(name, "no image data before the end-of-image marker")
+            eoi_end = pos + 2
+            break
+        if marker in _STANDALONE or marker == 0x00:
+            segments.append(_Segment(marker, pos, pos + 2))
+            pos += 2
+            continue
+        if marker == 0xD8:
+            raise CorruptImageError(name, f"unexpected start-of-image marker at byte {pos}")
+        if pos + 4 > size:
+            raise CorruptImageError(name, "truncated inside a segment header")
+        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
+        end = pos + 2 + length
+        if length < 2 or end > size:
+            raise CorruptImageError(name, f"truncated: {_marker_name(marker)} segment at byte {pos} runs past the end")
+        if marker in _SOF_MARKERS:
+            if length < 8:
+                raise CorruptImageError(name, f"{_marker_name(marker)} frame header too short")
+            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
+            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
+            count = data[pos + 9]
+            if length < 8 + 3 * count:
+                raise CorruptImageError(name, "frame header too short for its components")
+            frame = (width, height, bytes(data[pos + 10 + 3 * i] for i in range(count)))
+        if marker == 0xDA:
+            if frame is None:
+                raise CorruptImageError(name, "scan before any frame header")
+            scans += 1
+            found = _MARKER_AFTER_SCAN.search(data, end)
+            if found is None:
+                raise CorruptImageError(name, "truncated: the image data ends before the end-of-image marker")
+            end = found.start()
+        segments.append(_Segment(marker, pos, end))
+        pos = end
+    width, height, components = frame
+    return _JpegLayout(tuple(segments), eoi_end, width, height, components)
+
+
+def _clean_jpeg(data: bytes, name: str | None, max_pixels: int) -> bytes | None:
+    """The JPEG rebuilt from its structural segments only, or None when it must be re-encoded."""
+    layout = _scan_jpeg(data, name)
+    if layout.width == 0 or layout.height == 0:
+        raise UnsupportedImageError(name, "JPEG without a declared size (DNL) is not supported")
+    if layout.width * layout.height > max_pixels:
+        raise _too_large(name, layout.width, layout.height, 1, max_pixels)
+    had_jfif = had_app1 = False
+    adobe_transform: int | None = None
+    for seg in layout.segments:
+        if seg.marker == 0xE0 and data[seg.start + 4 : seg.start + 9] == b"JFIF\x00":
+            had_jfif = True
+        elif seg.marker == 0xE1:
+            had_app1 = True
+        elif seg.marker == 0xEE and data[seg.start + 4 : seg.start + 9] == b"Adobe" and seg.end - seg.start >= 16:
+            adobe_transform = data[seg.start + 15]
+    if had_app1 and _jpeg_orientation(data, name) != 1:
+        return None
+    out = bytearray(b"\xff\xd8")
+    rgb_ids = layout.components == b"RGB"
+    if had_jfif or (adobe_transform is None and len(layout.components) in (1, 3) and not rgb_ids):
+        out += _JFIF_APP0
+    if adobe_transform is not None:
+        out += _adobe_app14(adobe_transform)
+    view = memoryview(data)
+    for seg in layout.segments:
+        if seg.marker in _STRUCTURAL:
+            out += view[seg.start : seg.end]
+    out += b"\xff\xd9"
+    return bytes(out)
+
+
+def _jpeg_orientation(data: bytes, name: str | None) -> int:
+    """EXIF (or XMP) orientation as :func:`facesafe.load_image` applies it; header parse only."""
+    from PIL.JpegImagePlugin import JpegImageFile
+
+    try:
+        im = JpegImageFile(io.BytesIO(data), name or "")
+    except Exception as exc:
+        raise CorruptImageError(name, f"cannot read JPEG header: {_reason(exc)}") from exc
+    with im:
+        return _orientation(im, name)
+
+
+# --------------------------------------------------------------------------- stripping
+
+
+def _read_bytes(src: str | os.PathLike[str] | bytes) -> tuple[bytes, str | None]:
+    with _open_source(src) as (fp, name):
+        try:
+            return fp.read(), name
+        except OSError as exc:
+            raise ImageError(name, f"cannot read: {exc.strerror or exc}") from exc
+
+
+def clean_bytes(
+    data: bytes,
+    *,
+    format: str | None = None,  # noqa: A002
+    name: str | None = None,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> tuple[bytes, str]:
+    """Return ``(clean bytes, their format)`` for the image file ``data`` (see :func:`strip_metadata`).
+
+    ``format`` is the output format (default: :func:`facesafe.output_format` of
+    the input's). ``name`` only labels errors.
+    """
+    _check_max_pixels(max_pixels)
+    if not data:
+        raise UnsupportedImageError(name, "empty file")
+    fmt = sniff_format(data[:32])
+    if fmt is None:
+        raise UnsupportedImageError(name, "not a supported image (content is not JPEG, PNG, WebP, TIFF, BMP, GIF, HEIF or AVIF)")
+    target = output_format(fmt) if format is None else _normalise_format(format)
+    if fmt == "JPEG" and target == "JPEG":
+        cleaned = _clean_jpeg(data, name, max_pixels)
+        if cleaned is not None:
+            return cleaned, "JPEG"
+    try:
+        picture = load_image(data, max_pixels=max_pixels)
+    except ImageError as exc:  # re-label "<bytes>" with the file's name
+        raise type(exc)(name, exc.reason) from exc
+    return encode_image(picture, format=target, quality=REENCODE_QUALITY), target
+
+
+def strip_metadata(
+    src: str | os.PathLike[str] | bytes,
+    dst: str | os.PathLike[str],
+    *,
+    overwrite: bool = False,
+    max_pixels: int = DEFAULT_MAX_PIXELS,
+) -> pathlib.Path:
+    """Write a copy of image ``src`` to ``dst`` that carries nothing but the image.
+
+    JPEG is cleaned losslessly (segments copied byte for byte, every metadata
+    segment and trailing data dropped) unless its orientation is not 1, in
+    which case it is re-encoded from the turned pixels (quality 95). Other
+    formats are rebuilt from their pixels, losslessly when the source was
+    lossless. The output format is the one ``dst``'s suffix names, else the
+    input's default (:func:`facesafe.output_format`). The write is atomic; an
+    existing ``dst`` is kept unless ``overwrite=True``. Returns ``dst``.
+    """
+    _check_max_pixels(max_pixels)
+    if not overwrite and os.path.lexists(dst):
+        raise OutputExistsError(dst, "already exists (pass overwrite to replace it)")
+    data, name = _read_bytes(src)
+    cleaned, _ = clean_bytes(data, format=format_for_suffix(dst), name=name, max_pixels=max_pixels)
+    return atomic_write_bytes(dst, cleaned, overwrite=overwrite)
+
+
+# --------------------------------------------------------------------------- reading metadata
+
+
+def _plain(value: Any, limit: int = 300) -> Any:
+    """A JSON-friendly rendering of a Pillow metadata value."""
+    if isinstance(value, (bytes, bytearray)):
+        text = bytes(value).rstrip(b"\x00")
+        try:
+            decoded = text.decode("utf-8")
+        except UnicodeDecodeError:
+            decoded = text.decode("latin-1")
+        printable = sum(ch.isprintable() or ch in "\r\n\t" for ch in decoded)
+        if decoded and printable < 0.9 * len(decoded):
+            return f"<{len(value)} bytes>"
+        return decoded if len(decoded) <= limit else decoded[:limit] + f"... ({len(value)} bytes)"
+    if isinstance(value, str):
+        return value if len(value) <= limit else value[:limit] + f"... ({len(value)} chars)"
+    if isinstance(value, (bool, int, str)) or value is None:
+        return value
+    if isinstance(value, float):
+        return value
+    if isinstance(value, dict):
+        return {str(k): _plain(v, limit) for k, v in value.items()}
+    if isinstance(value, (tuple, list)):
+        return [_plain(v, limit) for v in value]
+    try:  # IFDRational and friends
+        return float(value)
+    except (TypeError, ValueError, ZeroDivisionError):
+        return str(value)
+
+
+def _exif_dicts(im: Any) -> tuple[dict, dict, dict]:
+    """(IFD0 + Exif + Interop tags, GPS tags, IFD1 thumbnail tags) by tag name."""
+    from PIL import ExifTags
+
+    exif = im.getexif()
+    main: dict[str, Any] = {}
+    for tag, value in exif.items():
+        if tag in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.Interop):
+            continue
+        main[ExifTags.TAGS.get(tag, f"0x{tag:04X}")] = _plain(value)
+    for ifd in (ExifTags.IFD.Exif, ExifTags.IFD.Interop):
+        for tag, value in exif.get_ifd(ifd).items():
+            main[ExifTags.TAGS.get(tag, f"0x{tag:04X}")] = _plain(value)
+    gps = {ExifTags.GPSTAGS.get(tag, f"0x{tag:04X}"): _plain(value) for tag, value in exif.get_ifd(ExifTags.IFD.GPSInfo).items()}
+    ifd1 = {ExifTags.TAGS.get(tag, f"0x{tag:04X}"): _plain(value) for tag, value in exif.get_ifd(ExifTags.IFD.IFD1).items()}
+    return main, gps, ifd1
+
+
+_IPTC_NAMES = {
+    (2, 5): "ObjectName", (2, 25): "Keywords", (2, 40): "SpecialInstructions", (2, 55): "DateCreated",
+    (2, 80): "By-line", (2, 85): "By-lineTitle", (2, 90): "City", (2, 95): "Province-State",
+    (2, 101): "Country-PrimaryLocationName", (2, 105): "Headline", (2, 110): "Credit", (2, 115): "Source",
+    (2, 116): "CopyrightNotice", (2, 120): "Caption-Abstract", (2, 122): "Writer-Editor",
+}  # fmt: skip
+
+
+def _jpeg_segment_report(data: bytes, name: str | None) -> tuple[list[dict], list[str], int]:
+    """(segments, COM texts, trailing byte count) of a JPEG; tolerant of truncation."""
+    segments: list[dict] = [{"marker": "SOI", "offset": 0, "length": 2}]
+    comments: list[str] = []
+    try:
+        layout = _scan_jpeg(data, name)
+        parsed, eoi_end, complete = layout.segments, layout.eoi_end, True
+    except CorruptImageError:
+        parsed, eoi_end, complete = _scan_jpeg_partial(data), len(data), False
+    for seg in parsed:
+        entry: dict[str, Any] = {"marker": _marker_name(seg.marker), "offset": seg.start, "length": seg.end - seg.start}
+        if 0xE0 <= seg.marker <= 0xEF:
+            entry["label"] = _plain(data[seg.start + 4 : seg.start + 40].split(b"\x00", 1)[0], 40)
+        if seg.marker == 0xFE:
+            comments.append(_plain(seg.payload(data)))
+        segments.append(entry)
+    if complete:
+        segments.append({"marker": "EOI", "offset": eoi_end - 2, "length": 2})
+        if eoi_end < len(data):
+            segments.append({"marker": "trailing data", "offset": eoi_end, "length": len(data) - eoi_end})
+    else:
+        segments.append({"marker": "truncated", "offset": len(data), "length": 0})
+    return segments, comments, len(data) - eoi_end
+
+
+def _scan_jpeg_partial(data: bytes) -> list[_Segment]:
+    segments = []
+    pos = 2
+    while pos + 4 <= len(data) and data[pos] == 0xFF:
+        marker = data[pos + 1]
+        end = min(len(data), pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big"))
+        if marker == 0xDA:
+            found = _MARKER_AFTER_SCAN.search(data, end)
+            end = found.start() if found else len(data)
+        segments.append(_Segment(marker, pos, end))
+        if end <= pos:
+            break
+        pos = end
+    return segments
+
+
+def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
+    """Report what an image file carries besides pixels, as a JSON-friendly dict.
+
+    Keys: ``path``, ``format``, ``size`` ``[w, h]``, ``mode``, ``n_frames``,
+    ``orientation``, ``exif`` (IFD0/Exif tags by name), ``gps``, ``xmp``
+    (text or None), ``iptc``, ``icc`` (``{"description", "bytes"}`` or None),
+    ``comments``, ``text`` (PNG text chunks), ``thumbnails`` and, for JPEG,
+    ``segments`` (every marker with offset, length and APPn label, plus any
+    trailing data). Problems reading a block are listed under ``errors``.
+    Reads headers only; raises UnsupportedImageError/CorruptImageError when
+    the file is not a readable image.
+    """
+    from PIL import ImageCms, IptcImagePlugin
+
+    data, name = _read_bytes(src)
+    if not data:
+        raise UnsupportedImageError(name, "empty file")
+    fmt = sniff_format(data[:32])
+    if fmt is None:
+        raise UnsupportedImageError(name, "not a supported image")
+    report: dict[str, Any] = {
+        "path": name, "format": fmt, "size": None, "mode": None, "n_frames": None, "orientation": None,
+        "exif": {}, "gps": {}, "xmp": None, "iptc": {}, "icc": None, "comments": [], "text": {},
+        "thumbnails": [], "errors": [],
+    }  # fmt: skip
+    trailing = 0
+    if fmt == "JPEG":
+        report["segments"], report["comments"], trailing = _jpeg_segment_report(data, name)
+    cls = _plugin_class(fmt, name)
+    try:
+        im = cls(io.BytesIO(data), name or "")
+    except Exception as exc:
+        raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
+    with im, warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report["size"] = list(im.size)
+        report["mode"] = im.mode
+        try:
+            report["n_frames"] = int(getattr(im, "n_frames", 1))
+        except Exception as exc:
+            report["errors"].append(f"frames: {_reason(exc)}")
+        info = im.info
+        try:
+            report["exif"], report["gps"], ifd1 = _exif_dicts(im)
+            report["orientation"] = report["exif"].get("Orientation", 1)
+            if "JPEGInterchangeFormatLength" in ifd1 or "JPEGInterchangeFormat" in ifd1:
+                report["thumbnails"].append({"source": "EXIF IFD1", "bytes": ifd1.get("JPEGInterchangeFormatLength")})
+        except Exception as exc:
+            report["errors"].append(f"exif: {_reason(exc)}")
+        xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
+        if not xmp and fmt == "TIFF":
+            xmp = getattr(im, "tag_v2", {}).get(700)
+        if xmp:
+            report["xmp"] = _plain(xmp, limit=100_000)
+        try:
+            iptc = IptcImagePlugin.getiptcinfo(im) if fmt in ("JPEG", "TIFF") else None
+        except Exception as exc:
+            iptc = None
+            report["errors"].append(f"iptc: {_reason(exc)}")
+        for key, value in (iptc or {}).items():
+            label = _IPTC_NAMES.get(key, f"{key[0]}:{key[1]}")
+            report["iptc"][label] = _plain(value)
+        icc = info.get("icc_profile")
+        if icc:
+            try:
+                description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
+            except Exception as exc:
+                description = None
+                report["errors"].append(f"icc: {_reason(exc)}")
+            report["icc"] = {"description": description, "bytes": len(icc)}
+        if fmt != "JPEG" and info.get("comment"):
+            report["comments"].append(_plain(info["comment"]))
+        if fmt == "PNG":
+            report["text"] = {str(k): _plain(v) for k, v in getattr(im, "text", {}).items()}
+        if fmt == "HEIF":
+            for thumb in info.get("thumbnails", []) or []:
+                report["thumbnails"].append({"source": "HEIF thumbnail", "size": _plain(getattr(thumb, "size", None))})
+    report["errors"].extend(str(w.message) for w in caught)
+    if trailing:
+        report["thumbnails"].append({"source": "data after end of image (e.g. MPO previews)", "bytes": trailing})
+    return report
