@@ -22,12 +22,17 @@ def draw_face(image: np.ndarray, x: int, y: int, size: int) -> np.ndarray:
     return image
 
 
+def reddish(image: np.ndarray) -> np.ndarray:
+    """Where ``image`` is close to pure red (survives JPEG compression)."""
+    r, g, b = (image[..., i].astype(np.int16) for i in range(3))
+    return (r > 200) & (g < 70) & (b < 70)
+
+
 class RedDetector:
-    """Finds every connected pure-red region as a face (score 0.9)."""
+    """Finds every connected near-red region as a face (score 0.9)."""
 
     def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
-        red = np.all(image == RED, axis=-1)
-        labels, _ = ndimage.label(red)
+        labels, _ = ndimage.label(reddish(image))
         faces = []
         for rows, cols in ndimage.find_objects(labels):
             faces.append(Face(Box(cols.start, rows.start, cols.stop, rows.stop), 0.9, detector="red"))

@@ -19,7 +19,9 @@ Found(path: Path, rel: PurePosixPath, format: str | None, status: str, reason: s
 * Inputs are recognised by their content (:func:`facesafe.sniff_format` on the
   first 32 bytes), never by their extension: ``format`` is the sniffed format,
   ``status`` is ``"image"``; a file that is not an image has ``format=None``,
-  ``status="skipped"``; an unreadable file or missing source ``"failed"``.
+  ``status="skipped"``, except one whose suffix names an image format (an
+  empty or garbled ``.jpg``), which ``"failed"``, as do an unreadable file or
+  a missing source.
 * ``out_dir``, when given, is checked first with :func:`refuse_out_inside`.
 * Output names: :func:`output_rel` changes ``rel``'s suffix to the output
   format's, and :func:`claim_outputs` finds two inputs that would write the
@@ -117,7 +119,11 @@ def discover(
             except OSError as exc:
                 yield Found(path, rel, None, "failed", f"cannot read: {exc.strerror or exc}")
                 continue
-            if fmt is None:
+            if fmt is None and format_for_suffix(rel) is not None:
+                # Named like an image but not one we can read: flag it, do not skip it quietly.
+                what = "an empty file" if path.stat().st_size == 0 else "not a supported image"
+                yield Found(path, rel, None, "failed", f"named like an image ({rel.suffix}) but its content is {what}")
+            elif fmt is None:
                 yield Found(path, rel, None, "skipped", "not an image (content is not a supported image format)")
             else:
                 yield Found(path, rel, fmt, "image")

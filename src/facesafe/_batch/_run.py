@@ -30,13 +30,6 @@ from ._worker import Outcome, Task, init_worker, process
 
 __all__ = ["Report", "anonymize_dir", "plan_outputs"]
 
-# Suffixes that already name a format; an output keeps its input's suffix when
-# the suffix names the output format.
-_SUFFIX_FORMAT = {
-    ".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG",
-    ".png": "PNG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF",
-    ".heic": "HEIF", ".heif": "HEIF", ".hif": "HEIF", ".gif": "GIF", ".avif": "AVIF", ".bmp": "BMP",
-}
 MAX_REPORTED_FAILURES = 1000
 
 
@@ -105,13 +98,6 @@ class _Tally:
                 self.failures.append((source, reason or "unknown"))
 
 
-def _output_suffix(rel: PurePosixPath, fmt: str) -> str:
-    from .._io import suffix_for
-
-    current = rel.suffix.lower()
-    return rel.suffix if _SUFFIX_FORMAT.get(current) == fmt else suffix_for(fmt)
-
-
 def _hmac_key(manifest_path: Path) -> bytes:
     key_path = manifest_path.with_name(manifest_path.name + ".key")
     if key_path.exists():
@@ -138,22 +124,22 @@ def plan_outputs(
     would share an output get distinct names (``name~2.ext``), deterministically
     in input order.
     """
+    from .._discover import claim_outputs, output_rel
     from .._io import output_format as default_format
+    from .._io import suffix_for
 
-    taken: set[str] = set()
+    claim = claim_outputs()
     for source, rel, in_fmt in found:
         fmt = output_format or default_format(in_fmt)
-        suffix = _output_suffix(rel, fmt)
         if rename_key is not None:
             name = hmac.new(rename_key, str(rel).encode(), hashlib.sha256).hexdigest()[:32]
-            base = PurePosixPath(name + suffix.lower())
+            base = PurePosixPath(name + suffix_for(fmt))
         else:
-            base = rel.with_suffix(suffix) if rel.suffix else rel.with_name(rel.name + suffix)
+            base = output_rel(rel, fmt)
         candidate, n = base, 1
-        while str(candidate).lower() in taken:
+        while claim(candidate, source) is not None:
             n += 1
             candidate = base.with_name(f"{base.stem}~{n}{base.suffix}")
-        taken.add(str(candidate).lower())
         yield source, rel, out_dir.joinpath(*candidate.parts)
 
 

@@ -1,0 +1,221 @@
+"""anonymize_dir and `facesafe anonymize`: every input ends exactly once, fail closed."""
+
+import io
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import facesafe
+from facesafe import Manifest, anonymize_dir
+from facesafe.cli import main
+
+from _fakes import CrashingDetector, RedDetector, draw_face, reddish
+
+
+def _photo(seed: int, h: int = 96, w: int = 128, face: bool = True) -> np.ndarray:
+    image = np.random.default_rng(seed).integers(0, 200, (h, w, 3), dtype=np.uint8)
+    if face:
+        draw_face(image, 10 + seed % 40, 20, 30)
+    return image
+
+
+def _save(path: Path, image: np.ndarray, fmt: str, **options) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path, fmt, **options)
+    return path
+
+
+def _png_bomb() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    ihdr = struct.pack(">IIBBBBB", 60000, 60000, 8, 2, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", zlib.compress(b"\0" * 1000)) + chunk(b"IEND", b"")
+
+
+@pytest.fixture()
+def mixed(tmp_path: Path) -> Path:
+    """A folder mixing good photos with every kind of broken or unusual file."""
+    src = tmp_path / "src"
+    _save(src / "good.jpg", _photo(1), "JPEG", quality=95)
+    _save(src / "nested" / "deeper" / "good2.PNG", _photo(2), "PNG")
+    _save(src / "noext", _photo(3), "PNG")
+    _save(src / "ünïcode name.webp", _photo(4), "WEBP", lossless=True)
+    _save(src / "no_face.png", _photo(5, face=False), "PNG")
+    Image.fromarray(_photo(6)).convert("CMYK").save(src / "cmyk.jpg", "JPEG")
+    Image.fromarray((_photo(7)[..., 0].astype(np.uint16) * 257)).save(src / "gray16.png")
+    rgba = np.dstack([_photo(8), np.full((96, 128), 128, np.uint8)])
+    Image.fromarray(rgba, "RGBA").save(src / "alpha.png")
+    frames = [Image.fromarray(_photo(9 + i)) for i in range(3)]
+    frames[0].save(src / "anim.gif", save_all=True, append_images=frames[1:], duration=80, loop=0)
+    frames[0].save(src / "pages.tif", save_all=True, append_images=frames[1:])
+    (src / "empty.jpg").write_bytes(b"")
+    (src / "random.png").write_bytes(np.random.default_rng(0).integers(0, 256, 4096, dtype=np.uint8).tobytes())
+    good = (src / "good.jpg").read_bytes()
+    (src / "truncated.jpg").write_bytes(good[: len(good) // 2])
+    (src / "text.jpg").write_text("this is not an image\n")
+    (src / "bomb.png").write_bytes(_png_bomb())
+    (src / "notes.txt").write_text("not an image either")
+    return src
+
+
+GOOD = {"good.jpg", "nested/deeper/good2.PNG", "noext", "ünïcode name.webp", "no_face.png", "cmyk.jpg",
+        "gray16.png", "alpha.png", "anim.gif", "pages.tif"}
+BROKEN = {"empty.jpg", "random.png", "truncated.jpg", "text.jpg", "bomb.png"}
+
+
+def _rows(manifest: Path) -> dict[str, facesafe._batch._manifest.Row]:
+    with Manifest(manifest) as db:
+        return {row.rel: row for row in db.rows()}
+
+
+def test_mixed_folder_good_written_broken_failed_each_recorded_once(mixed: Path, tmp_path: Path):
+    out = tmp_path / "out"
+    report = anonymize_dir(mixed, out, method="fill", shape="box", detector=RedDetector(), workers=2)
+    assert not report.ok
+    rows = _rows(report.manifest)
+    assert set(rows) == GOOD | BROKEN | {"notes.txt"}, "every input exactly once"
+    assert {r for r, row in rows.items() if row.status == "written"} == GOOD
+    assert {r for r, row in rows.items() if row.status == "failed"} == BROKEN
+    assert all(rows[r].reason for r in BROKEN)
+    assert rows["notes.txt"].status == "skipped"
+    assert (report.written, report.failed, report.skipped) == (len(GOOD), len(BROKEN), 1)
+    written = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert len(written) == len(GOOD), written
+    for rel in GOOD:
+        row = rows[rel]
+        data = Path(row.output).read_bytes()
+        picture = facesafe._io.load_image(data)
+        for frame in picture.frames:  # the red "face" never survives
+            assert not np.all(frame == (255, 0, 0), axis=-1).any(), rel
+        assert row.output_hash and row.input_hash and row.params_key
+    assert rows["no_face.png"].faces == 0 and rows["good.jpg"].faces == 1
+    assert rows["anim.gif"].faces == 3 and len(facesafe._io.load_image(Path(rows["anim.gif"].output)).frames) == 3
+    assert report.manifest.parent == out.parent, "manifest beside the output, never inside"
+
+
+def test_cli_exit_codes_and_messages(mixed: Path, tmp_path: Path, capsys):
+    out = tmp_path / "out"
+    good = tmp_path / "good"
+    _save(good / "a.png", _photo(1), "PNG")
+    assert main(["anonymize", str(good), "--out", str(out), "--method", "fill", "--preset", "fast", "-q"]) == 0
+    assert main(["anonymize", str(mixed), "--out", str(tmp_path / "out2"), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "truncated.jpg" in err and "Traceback" not in err
+    assert main(["anonymize", str(good), "--out", str(good / "inside")]) == 2
+    assert main(["anonymize", str(good), "--out", str(tmp_path / "o3"), "--color", "00ff00"]) == 2  # --color needs fill
+    assert main(["anonymize", str(good), "--out", str(tmp_path / "o3"), "--method", "smudge"]) == 2
+
+
+def test_resume_skips_done_and_outputs_are_identical(tmp_path: Path):
+    src = tmp_path / "src"
+    for i in range(4):
+        _save(src / f"p{i}.png", _photo(i), "PNG")
+    out = tmp_path / "out"
+    first = anonymize_dir(src, out, detector=RedDetector(), workers=1)
+    before = {p.name: p.read_bytes() for p in out.iterdir()}
+    second = anonymize_dir(src, out, detector=RedDetector(), workers=1)
+    assert (first.written, second.written, second.unchanged) == (4, 0, 4)
+    assert {p.name: p.read_bytes() for p in out.iterdir()} == before
+    # a changed input is redone; a changed parameter redoes everything
+    _save(src / "p0.png", _photo(9), "PNG")
+    third = anonymize_dir(src, out, detector=RedDetector(), workers=1)
+    assert (third.written, third.unchanged) == (1, 3)
+    fourth = anonymize_dir(src, out, method="pixelate", detector=RedDetector(), workers=1)
+    assert fourth.written == 4
+
+
+def test_existing_outputs_are_not_overwritten_without_overwrite(tmp_path: Path):
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "a.png").write_bytes(b"precious")
+    report = anonymize_dir(src, out, detector=RedDetector(), workers=1)
+    assert report.failed == 1 and "exists" in report.failures[0][1]
+    assert (out / "a.png").read_bytes() == b"precious"
+    report = anonymize_dir(src, out, detector=RedDetector(), workers=1, overwrite=True)
+    assert report.written == 1 and (out / "a.png").read_bytes() != b"precious"
+
+
+def test_colliding_outputs_get_distinct_names(tmp_path: Path):
+    src = tmp_path / "src"
+    _save(src / "a.bmp", _photo(1), "BMP")
+    _save(src / "a.png", _photo(2), "PNG")
+    out = tmp_path / "out"
+    report = anonymize_dir(src, out, detector=RedDetector(), workers=1)
+    assert report.written == 2
+    assert sorted(p.name for p in out.iterdir()) == ["a.png", "a~2.png"]
+
+
+def test_hmac_rename_hides_names_and_keeps_key_beside_manifest(tmp_path: Path):
+    src = tmp_path / "src"
+    _save(src / "Jane Doe at home.png", _photo(1), "PNG")
+    out = tmp_path / "out"
+    report = anonymize_dir(src, out, detector=RedDetector(), workers=1, rename="hmac")
+    names = [p.name for p in out.iterdir()]
+    assert len(names) == 1 and "Jane" not in names[0] and names[0].endswith(".png")
+    key = report.manifest.with_name(report.manifest.name + ".key")
+    assert key.exists() and oct(key.stat().st_mode & 0o777) == "0o600"
+    again = anonymize_dir(src, out, detector=RedDetector(), workers=1, rename="hmac")
+    assert again.unchanged == 1 and [p.name for p in out.iterdir()] == names
+
+
+def test_a_file_that_kills_its_worker_fails_alone(tmp_path: Path):
+    src = tmp_path / "src"
+    for i in range(5):
+        _save(src / f"p{i}.png", _photo(i), "PNG")
+    killer = _photo(7)
+    killer[0, 0] = (0, 0, 255)
+    _save(src / "killer.png", killer, "PNG")
+    report = anonymize_dir(src, tmp_path / "out", detector=CrashingDetector(), workers=2)
+    assert report.written == 5 and report.failed == 1
+    assert report.failures[0][0].endswith("killer.png") and "died" in report.failures[0][1]
+    assert not (tmp_path / "out" / "killer.png").exists()
+
+
+def test_manifest_inside_output_is_refused(tmp_path: Path):
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    with pytest.raises(ValueError, match="manifest"):
+        anonymize_dir(src, tmp_path / "out", detector=RedDetector(), manifest=tmp_path / "out" / "m.sqlite")
+
+
+def _run_cli(args: list[str], **kwargs) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "facesafe.cli", *args], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True, **kwargs)
+
+
+def test_sigkill_twice_then_resume_gives_identical_outputs(tmp_path: Path):
+    src = tmp_path / "src"
+    for i in range(16):
+        _save(src / f"d{i % 3}" / f"p{i}.jpg", _photo(i, 200, 260), "JPEG", quality=90)
+    args = ["--method", "pixelate", "--preset", "fast", "--workers", "2", "-q"]
+    reference = tmp_path / "reference"
+    assert _run_cli(["anonymize", str(src), "--out", str(reference), *args]).wait(300) == 0
+
+    out = tmp_path / "out"
+    for delay in (2.5, 4.0):
+        proc = _run_cli(["anonymize", str(src), "--out", str(out), *args])
+        time.sleep(delay)
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(30)
+    assert _run_cli(["anonymize", str(src), "--out", str(out), *args]).wait(300) == 0
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    assert files(out) == files(reference), "outputs differ after kills and resume (or temporaries remain)"
+    with sqlite3.connect(out.with_name("out.facesafe.sqlite")) as db:
+        assert db.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall() == [("written", 16)]
