@@ -1,0 +1,462 @@
+"""Donors for synthetic replacement: faces that belong to nobody.
+
+Everything lives in *template space*: a ``SIZE x SIZE`` canvas on which the
+mean FaceMesh shape (``mean_face.npz``, built by ``scripts/make_mean_face.py``
+as the Procrustes mean of many people) is drawn frontally.
+
+- :func:`render_donor` paints a face procedurally in template space: shaded
+  skin from the mean 3-D shape, eyes, brows, nose and lips drawn from their
+  landmark contours, skin grain; every choice is drawn from the seeded
+  generator within natural ranges. No photograph is involved.
+- :class:`KSamePool` holds faces of a batch aligned to template space (in
+  memory only) and returns the average of at least ``k`` of them, after
+  Newton, Sweeney and Malin's k-Same.
+- :func:`target_geometry` places a donor on a real face: the mean shape
+  posed like the original, with the original's expression (eye and mouth
+  openness, brow raise) and only a fraction of its identity-bearing shape.
+"""
+
+from __future__ import annotations
+
+import functools
+import math
+from dataclasses import dataclass, field
+from importlib import resources
+
+import numpy as np
+
+from ._warp import Pose, fit_pose, piecewise_warp, polygon_mask
+
+__all__ = [
+    "SIZE",
+    "KSamePool",
+    "template_points",
+    "render_donor",
+    "target_geometry",
+    "ring",
+    "skin_mask",
+    "feature_polygons",
+    "align_to_template",
+]
+
+SIZE = 256  # template canvas side, pixels
+_SPAN = 0.36  # the mean face's half-width as a share of the canvas
+RING_GROW = 1.3  # padding ring around the face oval, so the donor covers the blend zone
+
+# MediaPipe FaceMesh contours (indices into the 478 points). "Right" is the
+# subject's right, on the image's left.
+FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365, 379, 378, 400, 377, 152,
+             148, 176, 149, 150, 136, 172, 58, 132, 93, 234, 127, 162, 21, 54, 103, 67, 109)  # fmt: skip
+LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
+LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
+UPPER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191, 78)
+RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
+LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
+RIGHT_UPPER_LID = (33, 246, 161, 160, 159, 158, 157, 173, 133)
+LEFT_UPPER_LID = (263, 466, 388, 387, 386, 385, 384, 398, 362)
+RIGHT_BROW = (70, 63, 105, 66, 107, 55, 65, 52, 53, 46)
+LEFT_BROW = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
+RIGHT_IRIS = (468, 469, 470, 471, 472)
+LEFT_IRIS = (473, 474, 475, 476, 477)
+NOSTRILS = ((98, 64, 240, 97), (327, 294, 460, 326))  # around each nostril
+# Expression groups: their shape inside the group is kept (vertical openness),
+# their position is pulled to the mean like the rest of the face.
+EXPRESSION_GROUPS = (
+    RIGHT_EYE + RIGHT_IRIS,
+    LEFT_EYE + LEFT_IRIS,
+    LIPS_OUTER + LIPS_INNER,
+    RIGHT_BROW,
+    LEFT_BROW,
+)
+
+
+@functools.cache
+def _mean_face() -> np.ndarray:
+    """The mean FaceMesh shape, ``(478, 3)``: x in [-1, 1] right, y down, z away from the viewer."""
+    with resources.files(__package__).joinpath("mean_face.npz").open("rb") as handle:
+        mean = np.load(handle)["mean"].astype(np.float64)
+    mean.setflags(write=False)
+    return mean
+
+
+def mean_face() -> np.ndarray:
+    """The mean 3-D FaceMesh shape shipped with facesafe (read-only)."""
+    return _mean_face()
+
+
+def template_points() -> np.ndarray:
+    """The mean shape drawn frontally on the template canvas, ``(478, 2)`` pixels."""
+    return _mean_face()[:, :2] * _SPAN * SIZE + SIZE / 2
+
+
+def ring(points: np.ndarray, grow: float = RING_GROW) -> np.ndarray:
+    """Points of the face oval pushed out by ``grow`` about its centre (the blend zone's outer edge)."""
+    oval = points[list(FACE_OVAL)]
+    centre = oval.mean(axis=0)
+    return centre + (oval - centre) * grow
+
+
+def feature_polygons(points: np.ndarray) -> dict[str, list[np.ndarray]]:
+    """The polygons of each facial feature for 478 ``points``."""
+    p = np.asarray(points, dtype=np.float64)
+    pick = lambda idx: p[list(idx)]  # noqa: E731
+    return {
+        "oval": [pick(FACE_OVAL)],
+        "eyes": [pick(RIGHT_EYE), pick(LEFT_EYE)],
+        "brows": [pick(RIGHT_BROW), pick(LEFT_BROW)],
+        "lips": [pick(LIPS_OUTER)],
+        "mouth": [pick(LIPS_INNER)],
+        "nostrils": [pick(n) for n in NOSTRILS],
+    }
+
+
+def skin_mask(shape: tuple[int, int], points: np.ndarray) -> np.ndarray:
+    """1 on the skin of the face (oval without eyes, brows, lips, nostrils), else 0."""
+    import cv2
+
+    polys = feature_polygons(points)
+    skin = polygon_mask(shape, polys["oval"])
+    features = polygon_mask(shape, polys["eyes"] + polys["brows"] + polys["lips"] + polys["nostrils"])
+    size = max(np.ptp(points[:, 0]), 1.0)
+    k = max(int(size * 0.06) | 1, 3)
+    features = cv2.dilate(features, np.ones((k, k), np.uint8))
+    return skin * (1.0 - features)
+
+
+# --------------------------------------------------------------------------- geometry
+
+
+def target_geometry(
+    points: np.ndarray,
+    *,
+    identity: float,
+    rng: np.random.Generator | None,
+    variation: float = 0.04,
+) -> tuple[np.ndarray, Pose]:
+    """Where a donor's 478 points go on a face whose FaceMesh points are ``points``.
+
+    The mean 3-D shape is posed like the original (weak perspective); of the
+    original's own shape (what the pose does not explain) only ``identity``
+    (0..1) is kept, except inside the expression groups (eyes, lips, brows),
+    whose vertical deformation is kept whole: eye and mouth openness and brow
+    raise follow the original, while their position, width and the jaw, nose
+    and face proportions are pulled to the mean. ``rng`` adds a random,
+    left-right symmetric shape of up to ``variation`` face widths, so that
+    each seed gives a different synthetic person. Returns ``(points, pose)``.
+    """
+    mean = _mean_face()
+    pts = np.asarray(points, dtype=np.float64)
+    pose = fit_pose(pts, mean)
+    shape = mean.copy()
+    if rng is not None and variation > 0:
+        shape = shape + _random_shape(rng, mean) * variation * 2
+    base = pose.project(shape)
+    residual = pts - pose.project(mean)
+    # into the face's own frame (x along the eyes' line in the image)
+    angle = math.radians(pose.roll)
+    c, s = math.cos(angle), math.sin(angle)
+    to_face = np.array([[c, -s], [s, c]])  # residual @ to_face -> face frame
+    local = residual @ to_face
+    kept = local * identity
+    for group in EXPRESSION_GROUPS:
+        idx = list(group)
+        centre = local[idx].mean(axis=0)
+        deviation = local[idx] - centre
+        kept[idx] = centre * identity + deviation * np.array([identity, 1.0])
+    return base + kept @ to_face.T, pose
+
+
+def _random_shape(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
+    """A smooth, left-right symmetric displacement field on the mean shape (about unit size)."""
+    xy = mean[:, :2]
+    out = np.zeros_like(mean)
+    for _ in range(5):
+        centre = np.array([rng.uniform(0.0, 0.7), rng.uniform(-0.8, 0.9)])
+        width = rng.uniform(0.25, 0.5)
+        push = rng.normal(0.0, 0.5, size=2)
+        for sign in (1.0, -1.0):  # the same bump on both halves, mirrored
+            c = centre * np.array([sign, 1.0])
+            weight = np.exp(-((xy - c) ** 2).sum(axis=1) / (2 * width**2))
+            out[:, 0] += weight * push[0] * sign
+            out[:, 1] += weight * push[1]
+    return out
+
+
+# --------------------------------------------------------------------------- procedural donor
+
+_IRIS = (  # (weight, rgb) — natural iris colours, brown most common
+    (0.55, (0.30, 0.18, 0.10)),
+    (0.15, (0.42, 0.30, 0.16)),
+    (0.12, (0.30, 0.42, 0.55)),
+    (0.08, (0.35, 0.42, 0.30)),
+    (0.10, (0.40, 0.42, 0.44)),
+)
+
+
+def _vertex_normals(points3d: np.ndarray, points2d: np.ndarray) -> np.ndarray:
+    from scipy.spatial import Delaunay
+
+    tri = Delaunay(points2d).simplices
+    a, b, c = (points3d[tri[:, i]] for i in range(3))
+    face_normals = np.cross(b - a, c - a)
+    face_normals *= np.sign(-face_normals[:, 2:3] + 1e-12)  # face the viewer (z < 0)
+    normals = np.zeros_like(points3d)
+    for i in range(3):
+        np.add.at(normals, tri[:, i], face_normals)
+    return normals / np.maximum(np.linalg.norm(normals, axis=1, keepdims=True), 1e-12)
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma) if sigma > 0 else image
+
+
+def _paint(canvas: np.ndarray, mask: np.ndarray, colour, opacity: float = 1.0) -> None:
+    m = np.clip(mask * opacity, 0.0, 1.0)[:, :, None]
+    canvas *= 1.0 - m
+    canvas += m * np.asarray(colour, dtype=np.float32)
+
+
+def _stroke(shape: tuple[int, int], points: np.ndarray, width: float) -> np.ndarray:
+    import cv2
+
+    mask = np.zeros(shape, dtype=np.float32)
+    pts = np.round((np.asarray(points) - 0.5) * 16).astype(np.int32)
+    cv2.polylines(mask, [pts], False, 1.0, thickness=max(int(round(width)), 1), lineType=cv2.LINE_AA, shift=4)
+    return mask
+
+
+def render_donor(rng: np.random.Generator) -> np.ndarray:
+    """A procedural face in template space: ``float32 (SIZE, SIZE, 3)`` RGB in [0, 1].
+
+    Skin shaded from the mean 3-D shape under a soft frontal-top light, with
+    grain, blush and shadows; eyes (sclera, iris, pupil, glint, lashes,
+    crease), brows with hair strokes, nostrils and lips drawn from the mean
+    contours. Colours, sizes and strengths are drawn from ``rng``. Colour and
+    lighting are later matched to the face being replaced.
+    """
+    from scipy.interpolate import LinearNDInterpolator
+
+    shape2 = (SIZE, SIZE)
+    t = template_points()
+    mean = _mean_face()
+    # --- skin with shading
+    normals = _vertex_normals(mean, t)
+    light = np.array([rng.uniform(-0.3, 0.3), -0.45, -1.0])
+    light /= np.linalg.norm(light)
+    lambert = np.clip(normals @ light, 0.0, 1.0)
+    shade = 0.45 + 0.55 * lambert
+    outer = ring(t)
+    edge_shade = np.full(len(outer), float(np.percentile(shade, 20)))
+    interp = LinearNDInterpolator(np.vstack([t, outer]), np.concatenate([shade, edge_shade]))
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+    field_ = interp(np.column_stack([xs.ravel() + 0.5, ys.ravel() + 0.5])).reshape(shape2)
+    field_ = np.where(np.isfinite(field_), field_, edge_shade[0]).astype(np.float32)
+    field_ = _blur(field_, 2.0)
+    tone = np.array([0.80, 0.62, 0.52]) * rng.uniform(0.9, 1.05)
+    skin = np.ones((SIZE, SIZE, 3), np.float32) * tone.astype(np.float32)
+    grain = _blur(rng.normal(0, 1, shape2).astype(np.float32), 0.7) * rng.uniform(0.012, 0.025)
+    blotch = _blur(rng.normal(0, 1, shape2).astype(np.float32), 5.0) * rng.uniform(0.05, 0.12)
+    skin *= (1.0 + grain + blotch)[:, :, None]
+    polys = feature_polygons(t)
+    # blush on the cheeks, red on the nose tip
+    for idx, strength in ((205, 0.5), (425, 0.5), (1, 0.35)):
+        cx, cy = t[idx]
+        blob = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * (SIZE * 0.05) ** 2)).astype(np.float32)
+        _paint(skin, blob * strength * rng.uniform(0.2, 0.45), tone * np.array([1.0, 0.72, 0.7]))
+    canvas = skin * field_[:, :, None]
+    # --- nose: shadow under the tip, nostrils
+    under = polygon_mask(shape2, [t[[98, 2, 327, 326, 164, 97]] + [0, SIZE * 0.012]])
+    _paint(canvas, _blur(under, 3.0), tone * 0.45, 0.35)
+    nostrils = polygon_mask(shape2, polys["nostrils"])
+    _paint(canvas, _blur(nostrils, 1.2), (0.16, 0.08, 0.07), rng.uniform(0.6, 0.8))
+    for side in ((98, 203, 206), (327, 423, 426)):  # soft nasolabial hint
+        _paint(canvas, _blur(_stroke(shape2, t[list(side)], 2), 2.0), tone * 0.5, rng.uniform(0.08, 0.2))
+    # --- lips
+    lip_colour = tone * np.array([0.92, 0.55, 0.55]) * rng.uniform(0.8, 1.0)
+    lips = _blur(polygon_mask(shape2, polys["lips"]), 0.8)
+    lips_field = field_[:, :, None] * lip_colour.astype(np.float32)
+    lips_field *= (1.0 + grain[:, :, None] * 2)
+    _paint(canvas, lips, (0, 0, 0), 1.0)
+    canvas += lips_field * lips[:, :, None]
+    upper = _blur(polygon_mask(shape2, [t[list(UPPER_LIP)]]), 0.8)
+    _paint(canvas, upper, lip_colour * 0.55, 0.35)
+    lower_mid = (t[14] + t[17]) / 2
+    gloss = np.exp(-((xs - lower_mid[0]) ** 2 / (SIZE * 0.04) ** 2 + (ys - lower_mid[1]) ** 2 / (SIZE * 0.012) ** 2))
+    _paint(canvas, gloss.astype(np.float32) * lips, (1.0, 0.85, 0.82), 0.18)
+    mouth = polygon_mask(shape2, polys["mouth"])
+    _paint(canvas, _blur(mouth, 0.6), (0.22, 0.09, 0.08), 0.9)
+    _paint(canvas, _blur(_stroke(shape2, t[list(LIPS_INNER[:11])], 1.5), 0.7), (0.25, 0.1, 0.09), 0.7)
+    # --- eyes
+    _, iris_colour = _choice(rng, _IRIS)
+    iris_colour = np.array(iris_colour) * rng.uniform(0.85, 1.15)
+    lash_width = rng.uniform(1.6, 2.6)
+    for contour, lid, iris in ((RIGHT_EYE, RIGHT_UPPER_LID, RIGHT_IRIS), (LEFT_EYE, LEFT_UPPER_LID, LEFT_IRIS)):
+        eye = polygon_mask(shape2, [t[list(contour)]])
+        sclera = np.array([0.86, 0.82, 0.78]) * rng.uniform(0.9, 1.0)
+        _paint(canvas, eye, sclera * 0.92, 1.0)
+        centre = t[iris[0]]
+        radius = float(np.mean(np.linalg.norm(t[list(iris[1:])] - centre, axis=1)))
+        dist = np.sqrt((xs + 0.5 - centre[0]) ** 2 + (ys + 0.5 - centre[1]) ** 2).astype(np.float32)
+        disc = np.clip(radius + 0.5 - dist, 0.0, 1.0)
+        rim = np.clip(dist / radius, 0, 1) ** 3
+        angle = np.arctan2(ys - centre[1], xs - centre[0])
+        fibres = 1.0 + 0.12 * np.sin(angle * rng.integers(17, 29) + rng.uniform(0, 6.28)).astype(np.float32)
+        iris_img = iris_colour[None, None, :] * (1.0 - 0.55 * rim)[:, :, None] * fibres[:, :, None]
+        iris_mask = disc * eye
+        _paint(canvas, iris_mask, (0, 0, 0), 1.0)
+        canvas += iris_img.astype(np.float32) * iris_mask[:, :, None]
+        pupil = np.clip(radius * rng.uniform(0.35, 0.45) + 0.5 - dist, 0.0, 1.0) * eye
+        _paint(canvas, pupil, (0.03, 0.02, 0.02), 1.0)
+        glint_c = centre + np.array([radius * 0.35, -radius * 0.35])
+        glint = np.exp(-((xs - glint_c[0]) ** 2 + (ys - glint_c[1]) ** 2) / (2 * (radius * 0.15) ** 2))
+        _paint(canvas, glint.astype(np.float32) * eye, (1, 1, 1), 0.8)
+        # shadow of the upper lid on the eyeball, lashes, crease
+        lid_pts = t[list(lid)]
+        lid_shadow = _blur(_stroke(shape2, lid_pts + [0, radius * 0.25], radius * 0.5), radius * 0.3) * eye
+        _paint(canvas, lid_shadow, (0.2, 0.12, 0.1), 0.45)
+        _paint(canvas, _blur(_stroke(shape2, lid_pts, lash_width), 0.5), (0.05, 0.03, 0.03), 0.95)
+        lower_lid = t[list(contour[:9])]
+        _paint(canvas, _blur(_stroke(shape2, lower_lid, 1.0), 0.6), tone * 0.5, 0.35)
+        crease = lid_pts[1:-1] + [0, -radius * 0.55]
+        _paint(canvas, _blur(_stroke(shape2, crease, 1.5), 1.2), tone * 0.45, rng.uniform(0.25, 0.45))
+    # --- brows: hair strokes along the brow
+    brow_colour = np.array(_choice(rng, ((0.6, (0.12, 0.08, 0.06)), (0.3, (0.22, 0.15, 0.1)), (0.1, (0.4, 0.3, 0.2))))[1])
+    hairs = _blur(rng.normal(0, 1, shape2).astype(np.float32), 0.6)
+    import cv2
+
+    hairs = cv2.GaussianBlur(hairs, (0, 0), sigmaX=2.5, sigmaY=0.4)  # strokes along x
+    hairs = np.clip(0.65 + hairs * 3.0, 0.0, 1.0)
+    brows = _blur(polygon_mask(shape2, polys["brows"]), 1.5 * rng.uniform(0.7, 1.3))
+    _paint(canvas, brows * hairs, brow_colour, rng.uniform(0.7, 0.9))
+    return np.clip(canvas, 0.0, 1.0)
+
+
+def _choice(rng: np.random.Generator, options):
+    weights = np.array([w for w, _ in options], dtype=np.float64)
+    return options[int(rng.choice(len(options), p=weights / weights.sum()))]
+
+
+# --------------------------------------------------------------------------- k-Same pool
+
+
+def align_to_template(image: np.ndarray, points: np.ndarray) -> np.ndarray:
+    """The face whose FaceMesh ``points`` are given, warped to template space: ``float32 (SIZE, SIZE, 3)``."""
+    t = template_points()
+    src = np.vstack([np.asarray(points, np.float64), ring(np.asarray(points, np.float64))])
+    dst = np.vstack([t, ring(t)])
+    warped, _ = piecewise_warp(np.asarray(image, np.float32) / 255.0, src, dst, (SIZE, SIZE))
+    return warped
+
+
+@dataclass(eq=False)
+class KSamePool:
+    """Faces of a batch aligned to the mean shape, kept in memory, averaged k at a time (k-Same).
+
+    Add every face of the batch with :meth:`add` (faces need a FaceMesh
+    ``mesh``), then pass the pool as ``Synthesize(donor=pool)``. Each face is
+    replaced by the average of the ``k`` pool faces in its k-Same cluster
+    (Newton, Sweeney & Malin, 2005): the pool is partitioned into clusters of
+    at least ``k`` mutually close faces, and every face of a cluster gets the
+    same average, so a recogniser can at best pick 1 of k. A face not in the
+    pool gets the average of its ``k`` nearest pool faces.
+
+    The aligned textures live only in this object's memory: nothing is ever
+    written to disk. Call :meth:`clear` (or drop the pool) when the batch is
+    done.
+
+    Args:
+        k: faces averaged per replacement (>= 2; default 10). With fewer than
+            ``k`` faces in the pool :meth:`average` raises ``ValueError``, and
+            :class:`Synthesize` uses the built-in synthetic donor instead
+            (and says so in its plan).
+        size: side of the aligned textures (template pixels, default 64; the
+            average is smooth, so small is enough).
+    """
+
+    k: int = 10
+    size: int = 64
+    _faces: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
+    _clusters: list[int] | None = field(default=None, init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.k, (int, np.integer)) or isinstance(self.k, bool) or self.k < 2:
+            raise ValueError(f"k must be an integer >= 2, got {self.k!r}")
+        if not isinstance(self.size, (int, np.integer)) or not 16 <= self.size <= SIZE:
+            raise ValueError(f"size must be an integer in 16..{SIZE}, got {self.size!r}")
+
+    def __len__(self) -> int:
+        return len(self._faces)
+
+    def add(self, image: np.ndarray, faces) -> int:
+        """Align and keep every face of ``image`` that has a FaceMesh ``mesh``; return how many were added."""
+        added = 0
+        for face in faces:
+            if face.mesh is None or len(face.mesh) != 478:
+                continue
+            self._faces.append(self._small(align_to_template(image, face.mesh)))
+            added += 1
+        self._clusters = None
+        return added
+
+    def clear(self) -> None:
+        """Forget every face."""
+        self._faces.clear()
+        self._clusters = None
+
+    def _small(self, texture: np.ndarray) -> np.ndarray:
+        import cv2
+
+        return cv2.resize(texture, (self.size, self.size), interpolation=cv2.INTER_AREA).astype(np.float32)
+
+    def _features(self) -> np.ndarray:
+        # compare faces by their lighting-normalised grey texture
+        stack = np.stack(self._faces).mean(axis=3).reshape(len(self._faces), -1)
+        stack = stack - stack.mean(axis=1, keepdims=True)
+        return stack / np.maximum(stack.std(axis=1, keepdims=True), 1e-6)
+
+    def _cluster(self) -> list[int]:
+        """k-Same partition: repeatedly take the face farthest from the rest's centroid and its k-1 nearest."""
+        n = len(self._faces)
+        feats = self._features()
+        labels = [-1] * n
+        remaining = list(range(n))
+        cluster = 0
+        while len(remaining) >= 2 * self.k:
+            rest = feats[remaining]
+            centroid = rest.mean(axis=0)
+            far = remaining[int(np.argmax(((rest - centroid) ** 2).sum(axis=1)))]
+            dist = ((feats[remaining] - feats[far]) ** 2).sum(axis=1)
+            members = [remaining[i] for i in np.argsort(dist, kind="stable")[: self.k]]
+            for m in members:
+                labels[m] = cluster
+            remaining = [r for r in remaining if labels[r] < 0]
+            cluster += 1
+        for r in remaining:  # the last cluster takes the k..2k-1 left over
+            labels[r] = cluster
+        return labels
+
+    def average(self, texture: np.ndarray) -> np.ndarray:
+        """The k-Same replacement for an aligned ``texture`` (``float32 (SIZE, SIZE, 3)``), upscaled to SIZE.
+
+        Raises ``ValueError`` when the pool holds fewer than ``k`` faces.
+        """
+        import cv2
+
+        if len(self._faces) < self.k:
+            raise ValueError(f"the k-Same pool holds {len(self._faces)} faces, fewer than k={self.k}")
+        if self._clusters is None:
+            self._clusters = self._cluster()
+        small = self._small(texture)
+        feats = self._features()
+        probe = small.mean(axis=2).ravel()
+        probe = (probe - probe.mean()) / max(probe.std(), 1e-6)
+        dist = ((feats - probe) ** 2).sum(axis=1)
+        nearest = int(np.argmin(dist))
+        if dist[nearest] < 1e-6 * probe.size:  # the face is in the pool: use its cluster
+            members = [i for i, c in enumerate(self._clusters) if c == self._clusters[nearest]]
+        else:
+            members = [int(i) for i in np.argsort(dist, kind="stable")[: self.k]]
+        mean = np.mean([self._faces[i] for i in members], axis=0)
+        return cv2.resize(mean, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)

@@ -1,0 +1,322 @@
+"""Synthetic face replacement: each face becomes a natural face that belongs to nobody.
+
+For every face, :class:`Synthesize`
+
+1. takes its 478 MediaPipe FaceMesh points (``Face.mesh``; the faces are meshed
+   here when the detector did not do it);
+2. fits the mean 3-D face shape to them (pose), keeps the expression (eye and
+   mouth openness, brow raise) and only ``identity`` of the original's own
+   proportions, and adds a seeded random synthetic shape
+   (:func:`._donor.target_geometry`);
+3. takes a donor texture in template space: the built-in procedural face
+   (:func:`._donor.render_donor`, seeded) or the k-Same average of the batch
+   (:class:`._donor.KSamePool`);
+4. warps it onto the new geometry with the landmark triangulation;
+5. matches colour and lighting to the original's skin (ratio of the skin's
+   low frequencies, features excluded) and blends it with a feathered mask
+   that stays inside the grown face region.
+
+Faces that are too small, too turned, or where FaceMesh finds no face get the
+``fallback`` redaction instead (never left untouched); :meth:`Synthesize.replace`
+says which.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import ClassVar
+
+import numpy as np
+
+from .._geometry import Face
+from .._protocols import Redaction
+from . import _kernels as K
+from ._donor import (
+    FACE_OVAL,
+    KSamePool,
+    align_to_template,
+    render_donor,
+    ring,
+    skin_mask,
+    target_geometry,
+    template_points,
+)
+from ._masks import face_masks
+from ._methods import Pixelate, _check_number, _check_seed, _Masked
+from ._warp import piecewise_warp, polygon_mask
+
+__all__ = ["Synthesize", "Replacement"]
+
+_WORK_WIDTH = 220.0  # faces wider than this (px) are synthesised at this width, then upscaled
+_MAX_FIT_ERROR = 0.06  # RMS pose-fit error (face widths) above which the mesh is not trusted
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """What :meth:`Synthesize.replace` did.
+
+    Attributes:
+        image: the new image.
+        donors: one entry per input face: ``"synthetic"`` (built-in donor),
+            ``"k-same"`` (pool average), ``"fallback"`` (the fallback
+            redaction was applied) or ``"off-image"`` (nothing to do).
+        reasons: per face, why it fell back (``""`` otherwise).
+    """
+
+    image: np.ndarray = field(repr=False)
+    donors: tuple[str, ...]
+    reasons: tuple[str, ...]
+
+    @property
+    def fell_back(self) -> tuple[int, ...]:
+        """Indices of the faces that got the fallback redaction."""
+        return tuple(i for i, d in enumerate(self.donors) if d == "fallback")
+
+
+@dataclass(frozen=True)
+class Synthesize(_Masked):
+    """Replace each face by a synthetic one that keeps pose, expression, skin tone and lighting.
+
+    Args:
+        seed: seeds the synthetic donor (and its random shape): same seed and
+            input, same output; another seed, another synthetic person.
+        identity: share of the original's own face proportions kept (0 = the
+            mean shape, 1 = all of them); expression is always kept.
+        variation: size of the seeded random synthetic shape, in face widths.
+        min_size: faces whose box is narrower than this (pixels) fall back.
+        max_yaw: faces turned further than this (degrees) fall back.
+        fallback: the redaction for faces that cannot be synthesised; ``None``
+            means :class:`Pixelate` with this redaction's ``shape``, ``grow``,
+            ``feather`` and ``seed``.
+        donor: ``None`` for the built-in procedural donor, or a
+            :class:`KSamePool` holding the batch's faces; when the pool holds
+            fewer than its ``k`` faces the built-in donor is used.
+        mesher: ``(image, faces) -> faces`` filling ``Face.mesh`` for faces
+            that have none; ``None`` uses MediaPipe FaceMesh.
+
+    ``shape``, ``grow`` and ``feather`` bound the region that may change, as
+    for every redaction; the synthetic face is blended inside it.
+    """
+
+    name: ClassVar[str] = "synthetic"
+
+    seed: int = 0
+    identity: float = 0.3
+    variation: float = 0.04
+    min_size: float = 24.0
+    max_yaw: float = 50.0
+    fallback: Redaction | None = None
+    donor: KSamePool | None = None
+    mesher: Callable[[np.ndarray, Sequence[Face]], Sequence[Face]] | None = field(default=None, compare=False)
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        _check_seed(self.seed)
+        for name in ("identity", "variation"):
+            _check_number(name, getattr(self, name), low=0.0)
+        if self.identity > 1.0:
+            raise ValueError(f"identity must be in [0, 1], got {self.identity!r}")
+        _check_number("min_size", self.min_size, low=0.0)
+        _check_number("max_yaw", self.max_yaw, low=0.0)
+        if self.fallback is not None and not callable(self.fallback):
+            raise TypeError(f"fallback must be a redaction (image, faces) -> image, got {self.fallback!r}")
+        if self.donor is not None and not isinstance(self.donor, KSamePool):
+            raise TypeError(f"donor must be None or a KSamePool, got {type(self.donor).__name__}")
+
+    @property
+    def effective_fallback(self) -> Redaction:
+        """The redaction applied to faces that cannot be synthesised."""
+        if self.fallback is not None:
+            return self.fallback
+        return Pixelate(shape=self.shape, grow=self.grow, feather=self.feather, seed=self.seed)
+
+    def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
+        """Return a copy of ``image`` with every face replaced (or, failing that, the fallback)."""
+        return self.replace(image, faces).image
+
+    def replace(self, image: np.ndarray, faces: Sequence[Face]) -> Replacement:
+        """Like calling the redaction, and also say which donor each face got (see :class:`Replacement`)."""
+        K.check_image(image)
+        faces = tuple(faces)
+        for face in faces:
+            if not isinstance(face, Face):
+                raise TypeError(f"faces must hold Face records, got {type(face).__name__}")
+        rgb = _as_rgb(image)
+        faces = self._meshed(rgb, faces)
+        height, width = image.shape[:2]
+        out = rgb.copy()
+        donors: list[str] = []
+        reasons: list[str] = []
+        for index, face in enumerate(faces):
+            regions = face_masks(height, width, [face], shape=self.shape, grow=self.grow, feather=self.feather)
+            if not regions:
+                donors.append("off-image")
+                reasons.append("")
+                continue
+            reason = self._unsuitable(face)
+            if reason:
+                donors.append("fallback")
+                reasons.append(reason)
+                continue
+            window, allowed = regions[0]
+            rng = K.noise_rng(self.seed, index, rgb[face.box.to_slices(width, height)])
+            donor, reason = self._one(rgb, out, face, window, allowed, rng)
+            donors.append(donor)
+            reasons.append(reason)
+        result = _from_rgb(out, image)
+        fell_back = [faces[i] for i, d in enumerate(donors) if d == "fallback"]
+        if fell_back:
+            result = self.effective_fallback(result, fell_back)
+        return Replacement(result, tuple(donors), tuple(reasons))
+
+    # ------------------------------------------------------------------ steps
+
+    def _meshed(self, image: np.ndarray, faces: tuple[Face, ...]) -> tuple[Face, ...]:
+        todo = [i for i, f in enumerate(faces) if f.mesh is None and f.box.width >= self.min_size]
+        if not todo:
+            return faces
+        if self.mesher is not None:
+            meshed = tuple(self.mesher(image, [faces[i] for i in todo]))
+        else:
+            from .._detect._mediapipe import FaceMesher
+
+            with FaceMesher() as mesher:
+                meshed = tuple(mesher(image, [faces[i] for i in todo]))
+        if len(meshed) != len(todo):
+            raise ValueError(f"mesher returned {len(meshed)} faces for {len(todo)}")
+        out = list(faces)
+        for i, face in zip(todo, meshed):
+            out[i] = face
+        return tuple(out)
+
+    def _unsuitable(self, face: Face) -> str:
+        """Why this face cannot be synthesised, or ``""``."""
+        if face.box.width < self.min_size or face.box.height < self.min_size:
+            return f"smaller than min_size={self.min_size:g} px"
+        mesh = face.mesh
+        if mesh is None or len(mesh) != 478 or not np.isfinite(mesh).all():
+            return "no FaceMesh landmarks"
+        # the mesh must be this face, not a neighbour
+        cx, cy = mesh.mean(axis=0)
+        grown = face.box.expanded(1.5)
+        if not (grown.x0 <= cx < grown.x1 and grown.y0 <= cy < grown.y1):
+            return "FaceMesh landmarks off the face box"
+        from ._donor import mean_face
+        from ._warp import fit_pose
+
+        pose = fit_pose(mesh, mean_face())
+        size = 2 * pose.scale
+        if not 0.3 * face.box.width <= size <= 3.0 * face.box.width:
+            return "FaceMesh landmarks do not fit the face box"
+        if abs(pose.yaw) > self.max_yaw or abs(pose.pitch) > self.max_yaw:
+            return f"turned more than max_yaw={self.max_yaw:g} degrees"
+        if pose.error > _MAX_FIT_ERROR:
+            return "FaceMesh landmarks do not fit a face shape"
+        return ""
+
+    def _texture(self, image: np.ndarray, mesh: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+        if self.donor is not None:
+            try:
+                return self.donor.average(align_to_template(image, mesh)), "k-same"
+            except ValueError:
+                pass  # documented: fewer than k faces in the pool -> built-in donor (reported in donors)
+        return render_donor(rng), "synthetic"
+
+    def _one(
+        self,
+        image: np.ndarray,
+        out: np.ndarray,
+        face: Face,
+        window: tuple[slice, slice],
+        allowed: np.ndarray,
+        rng: np.random.Generator,
+    ) -> tuple[str, str]:
+        """Synthesise one face into ``out`` (in place, inside ``allowed``); return ``(donor, reason)``."""
+        import cv2
+
+        height, width = image.shape[:2]
+        original = np.asarray(face.mesh, dtype=np.float64)
+        texture, donor = self._texture(image, original, rng)
+        target, pose = target_geometry(original, identity=self.identity, rng=rng, variation=self.variation)
+        # work inside the allowed window, at a bounded resolution
+        rows, cols = window
+        oy, ox = rows.start, cols.start
+        h, w = rows.stop - rows.start, cols.stop - cols.start
+        face_width = 2 * pose.scale
+        scale = min(1.0, _WORK_WIDTH / max(face_width, 1.0))
+        wh, ww = max(int(round(h * scale)), 1), max(int(round(w * scale)), 1)
+        sx, sy = ww / w, wh / h
+        to_work = lambda p: (p - [ox, oy]) * [sx, sy]  # noqa: E731
+        crop = image[rows, cols].astype(np.float32) / 255.0
+        work = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_AREA) if scale < 1.0 else crop
+        p_work, q_work = to_work(original), to_work(target)
+        t = template_points()
+        try:
+            warped, cover = piecewise_warp(
+                texture, np.vstack([t, ring(t)]), np.vstack([q_work, ring(q_work)]), (wh, ww)
+            )
+        except Exception as exc:  # scipy's Qhull rejects degenerate point sets
+            if type(exc).__name__ != "QhullError":
+                raise
+            return "fallback", "landmarks too degenerate to triangulate"
+        fw = face_width * scale
+        # colour and lighting: the original skin's low frequencies replace the donor's
+        sigma = max(0.08 * fw, 1.0)
+        lo = _skin_lowpass(work, skin_mask((wh, ww), p_work), sigma)
+        ld = _skin_lowpass(warped, skin_mask((wh, ww), q_work) * cover, sigma)
+        content = np.clip(warped * (lo / np.maximum(ld, 1e-3)), 0.0, 1.0)
+        # blend: the union of both face outlines, feathered outwards
+        hull = cv2.convexHull(np.vstack([p_work[list(FACE_OVAL)], q_work[list(FACE_OVAL)]]).astype(np.float32))
+        region = polygon_mask((wh, ww), [hull[:, 0, :]])
+        soft = max(0.04 * fw, 0.8)
+        grow_px = int(math.ceil(2 * soft))
+        region = cv2.dilate(region, np.ones((2 * grow_px + 1, 2 * grow_px + 1), np.uint8))
+        alpha = np.clip((_blur(region, soft) - 0.1) / 0.8, 0.0, 1.0) * cover
+        if scale < 1.0:
+            content = cv2.resize(content, (w, h), interpolation=cv2.INTER_CUBIC)
+            alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
+        alpha = np.clip(alpha, 0.0, 1.0) * allowed
+        K.composite(out, window, alpha, content * 255.0)
+        return donor, ""
+
+
+def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
+    import cv2
+
+    return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
+
+
+def _skin_lowpass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
+    """Normalised convolution: the local mean colour of the skin pixels (features excluded)."""
+    weight = _blur(mask, sigma)[:, :, None]
+    total = _blur(image * mask[:, :, None], sigma)
+    fallback = (image * mask[:, :, None]).sum(axis=(0, 1)) / max(float(mask.sum()), 1e-6)
+    if mask.sum() < 1.0:
+        fallback = image.reshape(-1, image.shape[2]).mean(axis=0)
+    return np.where(weight > 0.05, total / np.maximum(weight, 1e-6), fallback[None, None, :])
+
+
+def _as_rgb(image: np.ndarray) -> np.ndarray:
+    if image.ndim == 2:
+        return np.repeat(image[:, :, None], 3, axis=2)
+    if image.shape[2] in (1, 2):
+        return np.repeat(image[:, :, :1], 3, axis=2)
+    return np.ascontiguousarray(image[:, :, :3])
+
+
+def _from_rgb(rgb: np.ndarray, like: np.ndarray) -> np.ndarray:
+    """``rgb`` back in the channel layout of ``like`` (grey from luma, alpha kept)."""
+    if like.ndim == 3 and like.shape[2] == 3:
+        return rgb
+    grey = np.clip(np.rint(rgb @ np.array([0.299, 0.587, 0.114])), 0, 255).astype(np.uint8)
+    if like.ndim == 2:
+        return grey
+    out = like.copy()
+    if like.shape[2] in (1, 2):
+        out[:, :, 0] = grey
+    else:
+        out[:, :, :3] = rgb
+    return out
+
