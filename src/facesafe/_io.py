@@ -296,15 +296,16 @@ def _webp_lossless(fp: IO[bytes]) -> bool:
 
 def _orientation(im: Any, name: str | None) -> int:
     """EXIF orientation 1-8 of the current frame; 1 (with a warning) when unreadable."""
+    label = name or "<bytes>"
     try:
         value = im.getexif().get(0x0112, 1)
     except Exception as exc:  # a corrupt EXIF block must not cost the (fine) pixels
-        warnings.warn(f"{name or '<bytes>'}: unreadable EXIF ({exc}); orientation taken as 1", MetadataWarning, stacklevel=4)
+        warnings.warn(f"{label}: unreadable EXIF ({exc}); orientation taken as 1", MetadataWarning, stacklevel=4)
         return 1
-    if isinstance(value, int) and 1 <= value <= 8:
-        return value
-    warnings.warn(f"{name or '<bytes>'}: invalid EXIF orientation {value!r}; taken as 1", MetadataWarning, stacklevel=4)
-    return 1
+    if not (isinstance(value, int) and 1 <= value <= 8):
+        warnings.warn(f"{label}: invalid EXIF orientation {value!r}; orientation taken as 1", MetadataWarning, stacklevel=4)
+        return 1
+    return value
 
 
 _TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # EXIF orientation -> PIL.Image.Transpose
@@ -404,63 +405,10 @@ def load_image(src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT
             raise UnsupportedImageError(name, "not a supported image (content is not JPEG, PNG, WebP, TIFF, BMP, GIF, HEIF or AVIF)")
         cls = _plugin_class(fmt, name)
         fp.seek(0)
-        from PIL import Image
-
-        try:
-            im = cls(fp, name or "")
-        except ImageError:
-            raise
-        except Exception as exc:  # Pillow signals bad data with many exception types
-            raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
-        try:
-            width, height = im.size
-            if width <= 0 or height <= 0:
-                raise CorruptImageError(name, f"declares an empty {width}x{height} image")
-            if width * height > max_pixels:
-                raise _too_large(name, width, height, 1, max_pixels)
-            n_frames = int(getattr(im, "n_frames", 1))
-            if width * height * n_frames > max_pixels:
-                raise _too_large(name, width, height, n_frames, max_pixels)
-            lossless = {"PNG": True, "GIF": True, "BMP": True}.get(fmt, False)
-            if fmt == "TIFF":
-                lossless = im.info.get("compression") not in ("jpeg", "tiff_jpeg")
-            elif fmt == "WEBP":
-                lossless = _webp_lossless(fp)
-            icc = im.info.get("icc_profile") or None
-            convert = _ColourConverter(icc, name)
-            frames: list[np.ndarray] = []
-            alphas: list[np.ndarray | None] = []
-            durations: list[int] = []
-            for index in range(n_frames):
-                if index:
-                    im.seek(index)
-                if im.size != (width, height):
-                    if im.size[0] * im.size[1] * n_frames > max_pixels:
-                        raise _too_large(name, *im.size, n_frames, max_pixels)
-                    raise UnsupportedImageError(
-                        name, f"frame {index} is {im.size[0]}x{im.size[1]}, frame 0 is {width}x{height}; "
-                        "frames of different sizes are not supported"
-                    )
-                im.load()
-                colour, alpha = convert(im)
-                orientation = _orientation(im, name)
-                if orientation != 1:
-                    colour = colour.transpose(_TRANSPOSE[orientation])
-                    alpha = None if alpha is None else alpha.transpose(_TRANSPOSE[orientation])
-                frames.append(_readonly(np.asarray(colour)))
-                alphas.append(None if alpha is None else _readonly(np.asarray(alpha)))
-                durations.append(int(round(float(im.info.get("duration") or 0))))
-            loop = im.info.get("loop")
-        except ImageError:
-            raise
-        except Image.DecompressionBombError as exc:
-            raise ImageTooLargeError(name, f"declares too many pixels ({exc})") from exc
-        except MemoryError as exc:
-            raise ImageTooLargeError(name, "not enough memory to decode it") from exc
-        except Exception as exc:
-            raise CorruptImageError(name, f"cannot decode {fmt}: {_reason(exc)}") from exc
-        finally:
-            im.close()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            frames, alphas, durations, loop, lossless, orientation = _decode(fp, cls, fmt, name, max_pixels)
+    _reraise_warnings(caught, name, orientation)
     alpha_planes = None
     if any(a is not None for a in alphas):
         opaque = None
@@ -476,10 +424,91 @@ def load_image(src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT
         frames=tuple(frames),
         alpha=alpha_planes,
         format=fmt,
-        durations=tuple(durations) if n_frames > 1 else None,
-        loop=int(loop) if isinstance(loop, (int, float)) and n_frames > 1 else None,
+        durations=tuple(durations) if len(frames) > 1 else None,
+        loop=int(loop) if isinstance(loop, (int, float)) and len(frames) > 1 else None,
         lossless=lossless,
     )
+
+
+def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: int) -> tuple:
+    """Open with the plugin class, check the declared size, then decode and normalise every frame."""
+    from PIL import Image
+
+    try:
+        im = cls(fp, name or "")
+    except ImageError:
+        raise
+    except Exception as exc:  # Pillow signals bad data with many exception types
+        raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
+    orientation = 1
+    try:
+        width, height = im.size
+        if width <= 0 or height <= 0:
+            raise CorruptImageError(name, f"declares an empty {width}x{height} image")
+        if width * height > max_pixels:
+            raise _too_large(name, width, height, 1, max_pixels)
+        n_frames = int(getattr(im, "n_frames", 1))
+        if width * height * n_frames > max_pixels:
+            raise _too_large(name, width, height, n_frames, max_pixels)
+        lossless = {"PNG": True, "GIF": True, "BMP": True}.get(fmt, False)
+        if fmt == "TIFF":
+            lossless = im.info.get("compression") not in ("jpeg", "tiff_jpeg")
+        elif fmt == "WEBP":
+            lossless = _webp_lossless(fp)
+        icc = im.info.get("icc_profile") or None
+        convert = _ColourConverter(icc, name)
+        frames: list[np.ndarray] = []
+        alphas: list[np.ndarray | None] = []
+        durations: list[int] = []
+        for index in range(n_frames):
+            if index:
+                im.seek(index)
+            if im.size != (width, height):
+                if im.size[0] * im.size[1] * n_frames > max_pixels:
+                    raise _too_large(name, *im.size, n_frames, max_pixels)
+                raise UnsupportedImageError(
+                    name, f"frame {index} is {im.size[0]}x{im.size[1]}, frame 0 is {width}x{height}; "
+                    "frames of different sizes are not supported"
+                )
+            im.load()
+            colour, alpha = convert(im)
+            orientation = _orientation(im, name)
+            if orientation != 1:
+                colour = colour.transpose(_TRANSPOSE[orientation])
+                alpha = None if alpha is None else alpha.transpose(_TRANSPOSE[orientation])
+            frames.append(_readonly(np.asarray(colour)))
+            alphas.append(None if alpha is None else _readonly(np.asarray(alpha)))
+            durations.append(int(round(float(im.info.get("duration") or 0))))
+        loop = im.info.get("loop")
+    except ImageError:
+        raise
+    except Image.DecompressionBombError as exc:
+        raise ImageTooLargeError(name, f"declares too many pixels ({exc})") from exc
+    except MemoryError as exc:
+        raise ImageTooLargeError(name, "not enough memory to decode it") from exc
+    except Exception as exc:
+        raise CorruptImageError(name, f"cannot decode {fmt}: {_reason(exc)}") from exc
+    finally:
+        im.close()
+    return frames, alphas, durations, loop, lossless, orientation
+
+
+def _reraise_warnings(caught: list, name: str | None, orientation: int) -> None:
+    """Re-issue what Pillow warned about while decoding as MetadataWarnings naming the file."""
+    seen = set()
+    for warning in caught:
+        text = str(warning.message).strip()
+        if text in seen:
+            continue
+        seen.add(text)
+        if issubclass(warning.category, MetadataWarning):
+            warnings.warn(warning.message, stacklevel=3)
+        else:
+            warnings.warn(
+                f"{name or '<bytes>'}: damaged metadata ({text}); orientation taken as {orientation}",
+                MetadataWarning,
+                stacklevel=3,
+            )
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:

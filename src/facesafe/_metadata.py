@@ -47,6 +47,7 @@ from ._io import (
     _orientation,
     _plugin_class,
     _reason,
+    _reraise_warnings,
     _too_large,
     atomic_write_bytes,
     encode_image,
@@ -207,12 +208,16 @@ def _jpeg_orientation(data: bytes, name: str | None) -> int:
     """EXIF (or XMP) orientation as :func:`facesafe.load_image` applies it; header parse only."""
     from PIL.JpegImagePlugin import JpegImageFile
 
-    try:
-        im = JpegImageFile(io.BytesIO(data), name or "")
-    except Exception as exc:
-        raise CorruptImageError(name, f"cannot read JPEG header: {_reason(exc)}") from exc
-    with im:
-        return _orientation(im, name)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            im = JpegImageFile(io.BytesIO(data), name or "")
+        except Exception as exc:
+            raise CorruptImageError(name, f"cannot read JPEG header: {_reason(exc)}") from exc
+        with im:
+            orientation = _orientation(im, name)
+    _reraise_warnings(caught, name, orientation)
+    return orientation
 
 
 # --------------------------------------------------------------------------- stripping
