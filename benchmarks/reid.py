@@ -31,20 +31,10 @@ SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 def load_people(root: Path) -> dict[str, list[np.ndarray]]:
     """``{set/person: [RGB arrays]}``, photos sorted by name (first = gallery)."""
-    from PIL import Image, ImageOps
-
-    read = getattr(facesafe, "read_image", None)
     people: dict[str, list[np.ndarray]] = {}
     for folder in sorted(p for p in root.glob("*/*") if p.is_dir()):
-        photos = []
-        for path in sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES):
-            if read is not None:
-                image = read(path)
-                image = getattr(image, "pixels", image)
-            else:
-                with Image.open(path) as im:
-                    image = np.asarray(ImageOps.exif_transpose(im).convert("RGB"))
-            photos.append(np.ascontiguousarray(image[:, :, :3]))
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
+        photos = [facesafe.read_image(path) for path in paths]
         if photos:
             people[f"{folder.parent.name}/{folder.name}"] = photos
     return people

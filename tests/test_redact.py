@@ -340,3 +340,13 @@ def test_reidentification_on_the_astronaut(astronaut):
     assert filled.method == "fill" and filled.linkability == 0.0
     cropped = reidentification(enrolment, Crop())  # mapped back onto a canvas
     assert cropped.linkability == 0.0
+
+
+def test_audit_without_dlib_names_the_extra(monkeypatch, astronaut):
+    import sys
+
+    from facesafe.audit import enrol
+
+    monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib -> ImportError
+    with pytest.raises(ImportError, match=r"facesafe\[audit\]"):
+        enrol({"astronaut": [astronaut]})

@@ -214,7 +214,7 @@ def _redact(redaction: Callable, photo: _Photo, detector: Callable | None) -> np
 def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
     """Area under the ROC curve (Mann-Whitney U, ties counted half); NaN without both classes.
 
-    >>> roc_auc(np.array([0.9, 0.8, 0.1, 0.8]), np.array([1, 1, 0, 0]))
+    >>> roc_auc([0.9, 0.8, 0.1, 0.8], [1, 1, 0, 0])
     0.875
     """
     scores = np.asarray(scores, dtype=np.float64).ravel()
