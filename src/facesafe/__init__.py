@@ -43,6 +43,7 @@ from ._protocols import Detector, Redaction
 from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_bytes
 from ._batch import Manifest, Report, anonymize_dir
 from ._redact import REDACTIONS, Blur, Crop, Fill, Pixelate, face_mask, parse_color
+from ._redact import KSamePool, Replacement, Synthesize
 
 __version__ = "0.1.0"
 
@@ -94,6 +95,9 @@ __all__ = [
     "REDACTIONS",
     "face_mask",
     "parse_color",
+    "Synthesize",
+    "KSamePool",
+    "Replacement",
 ]
 
 # Present every export as facesafe.X, not facesafe._module.X (as httpx does).

@@ -2,5 +2,7 @@
 
 from ._masks import face_mask
 from ._methods import REDACTIONS, Blur, Crop, Fill, Pixelate, parse_color
+from ._donor import KSamePool
+from ._synthetic import Replacement, Synthesize
 
-__all__ = ["Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "face_mask", "parse_color"]
+__all__ = ["Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "face_mask", "parse_color", "Synthesize", "KSamePool", "Replacement"]

@@ -37,6 +37,7 @@ __all__ = [
     "skin_mask",
     "feature_polygons",
     "align_to_template",
+    "paint_mouth",
 ]
 
 SIZE = 256  # template canvas side, pixels
@@ -246,14 +247,14 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
     light = np.array([rng.uniform(-0.3, 0.3), -0.45, -1.0])
     light /= np.linalg.norm(light)
     lambert = np.clip(normals @ light, 0.0, 1.0)
-    shade = 0.45 + 0.55 * lambert
+    shade = 0.62 + 0.38 * lambert
     outer = ring(t)
     edge_shade = np.full(len(outer), float(np.percentile(shade, 20)))
     interp = LinearNDInterpolator(np.vstack([t, outer]), np.concatenate([shade, edge_shade]))
     ys, xs = np.mgrid[0:SIZE, 0:SIZE]
     field_ = interp(np.column_stack([xs.ravel() + 0.5, ys.ravel() + 0.5])).reshape(shape2)
     field_ = np.where(np.isfinite(field_), field_, edge_shade[0]).astype(np.float32)
-    field_ = _blur(field_, 2.0)
+    field_ = _blur(field_, 3.0)
     tone = np.array([0.80, 0.62, 0.52]) * rng.uniform(0.9, 1.05)
     skin = np.ones((SIZE, SIZE, 3), np.float32) * tone.astype(np.float32)
     grain = _blur(rng.normal(0, 1, shape2).astype(np.float32), 0.7) * rng.uniform(0.012, 0.025)
@@ -291,7 +292,7 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
     # --- eyes
     _, iris_colour = _choice(rng, _IRIS)
     iris_colour = np.array(iris_colour) * rng.uniform(0.85, 1.15)
-    lash_width = rng.uniform(1.6, 2.6)
+    lash_width = rng.uniform(1.5, 2.2)
     for contour, lid, iris in ((RIGHT_EYE, RIGHT_UPPER_LID, RIGHT_IRIS), (LEFT_EYE, LEFT_UPPER_LID, LEFT_IRIS)):
         eye = polygon_mask(shape2, [t[list(contour)]])
         sclera = np.array([0.86, 0.82, 0.78]) * rng.uniform(0.9, 1.0)
@@ -316,7 +317,7 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
         lid_pts = t[list(lid)]
         lid_shadow = _blur(_stroke(shape2, lid_pts + [0, radius * 0.25], radius * 0.5), radius * 0.3) * eye
         _paint(canvas, lid_shadow, (0.2, 0.12, 0.1), 0.45)
-        _paint(canvas, _blur(_stroke(shape2, lid_pts, lash_width), 0.5), (0.05, 0.03, 0.03), 0.95)
+        _paint(canvas, _blur(_stroke(shape2, lid_pts, lash_width), 0.7), (0.08, 0.05, 0.04), 0.8)
         lower_lid = t[list(contour[:9])]
         _paint(canvas, _blur(_stroke(shape2, lower_lid, 1.0), 0.6), tone * 0.5, 0.35)
         crease = lid_pts[1:-1] + [0, -radius * 0.55]
@@ -327,10 +328,32 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
     import cv2
 
     hairs = cv2.GaussianBlur(hairs, (0, 0), sigmaX=2.5, sigmaY=0.4)  # strokes along x
-    hairs = np.clip(0.65 + hairs * 3.0, 0.0, 1.0)
+    hairs = np.clip(0.85 + hairs * 1.5, 0.0, 1.0)
     brows = _blur(polygon_mask(shape2, polys["brows"]), 1.5 * rng.uniform(0.7, 1.3))
-    _paint(canvas, brows * hairs, brow_colour, rng.uniform(0.7, 0.9))
+    _paint(canvas, np.clip(brows * 1.3, 0, 1) * hairs, brow_colour, rng.uniform(0.55, 0.75))
     return np.clip(canvas, 0.0, 1.0)
+
+
+def paint_mouth(canvas: np.ndarray, points: np.ndarray, face_width: float, rng: np.random.Generator) -> None:
+    """Paint the inside of an open mouth (dark, teeth under the upper lip) on ``canvas`` (float RGB, in place).
+
+    Drawn where the face is, after warping: the template's closed mouth has no
+    inside to stretch.
+    """
+    inner = np.asarray(points, dtype=np.float64)[list(LIPS_INNER)]
+    gap = float(np.linalg.norm(points[13] - points[14]))
+    if gap < 0.015 * face_width:
+        return
+    shape2 = canvas.shape[:2]
+    mouth = _blur(polygon_mask(shape2, [inner]), max(face_width * 0.004, 0.4))
+    _paint(canvas, mouth, (0.16, 0.06, 0.06), 0.95)
+    # teeth: the upper inner contour moved down by part of the opening
+    top = points[[78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]]
+    down = (points[14] - points[13]) * min(0.55, 0.12 * face_width / max(gap, 1e-6))
+    teeth_poly = np.vstack([top, top[::-1] + down])
+    teeth = _blur(polygon_mask(shape2, [teeth_poly]), max(face_width * 0.004, 0.4)) * mouth
+    shade = rng.uniform(0.75, 0.9)
+    _paint(canvas, teeth, (shade, shade * 0.95, shade * 0.86), 0.9)
 
 
 def _choice(rng: np.random.Generator, options):

@@ -284,7 +284,9 @@ class Crop(_Masked):
         return image[box.to_slices()].copy()
 
 
-_CATALOGUE: dict[str, type] = {"blur": Blur, "pixelate": Pixelate, "fill": Fill, "crop": Crop}
+from ._synthetic import Synthesize  # noqa: E402  (built on this module's Pixelate)
+
+_CATALOGUE: dict[str, type] = {"blur": Blur, "pixelate": Pixelate, "fill": Fill, "crop": Crop, "synthetic": Synthesize}
 
 #: Every redaction facesafe ships, by name (read-only): ``REDACTIONS["blur"]()``.
 REDACTIONS: Mapping[str, type] = types.MappingProxyType(_CATALOGUE)

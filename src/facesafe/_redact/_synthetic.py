@@ -37,6 +37,7 @@ from ._donor import (
     FACE_OVAL,
     KSamePool,
     align_to_template,
+    paint_mouth,
     render_donor,
     ring,
     skin_mask,
@@ -105,7 +106,7 @@ class Synthesize(_Masked):
     seed: int = 0
     identity: float = 0.3
     variation: float = 0.04
-    min_size: float = 24.0
+    min_size: float = 32.0
     max_yaw: float = 50.0
     fallback: Redaction | None = None
     donor: KSamePool | None = None
@@ -266,14 +267,16 @@ class Synthesize(_Masked):
         sigma = max(0.08 * fw, 1.0)
         lo = _skin_lowpass(work, skin_mask((wh, ww), p_work), sigma)
         ld = _skin_lowpass(warped, skin_mask((wh, ww), q_work) * cover, sigma)
+        if donor == "synthetic":
+            paint_mouth(warped, q_work, fw, rng)
         content = np.clip(warped * (lo / np.maximum(ld, 1e-3)), 0.0, 1.0)
-        # blend: the union of both face outlines, feathered outwards
+        # blend: the union of both face outlines, fully inside, feathered to 0 at the outline
         hull = cv2.convexHull(np.vstack([p_work[list(FACE_OVAL)], q_work[list(FACE_OVAL)]]).astype(np.float32))
         region = polygon_mask((wh, ww), [hull[:, 0, :]])
-        soft = max(0.04 * fw, 0.8)
-        grow_px = int(math.ceil(2 * soft))
-        region = cv2.dilate(region, np.ones((2 * grow_px + 1, 2 * grow_px + 1), np.uint8))
-        alpha = np.clip((_blur(region, soft) - 0.1) / 0.8, 0.0, 1.0) * cover
+        soft = max(0.03 * fw, 0.7)
+        inset = int(math.ceil(1.5 * soft))
+        region = cv2.erode(region, np.ones((2 * inset + 1, 2 * inset + 1), np.uint8))
+        alpha = np.clip(_blur(region, soft) * 2.0, 0.0, 1.0) * cover
         if scale < 1.0:
             content = cv2.resize(content, (w, h), interpolation=cv2.INTER_CUBIC)
             alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
