@@ -44,6 +44,8 @@ from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_byt
 from ._batch import Manifest, Report, anonymize_dir
 from ._redact import REDACTIONS, Blur, Crop, Fill, Pixelate, face_mask, parse_color
 from ._redact import KSamePool, Replacement, Synthesize
+from ._report import render_report
+from ._verify import FileCheck, VerifyReport, verify
 
 __version__ = "0.1.0"
 
@@ -98,6 +100,11 @@ __all__ = [
     "Synthesize",
     "KSamePool",
     "Replacement",
+    # release checks
+    "verify",
+    "VerifyReport",
+    "FileCheck",
+    "render_report",
 ]
 
 # Present every export as facesafe.X, not facesafe._module.X (as httpx does).

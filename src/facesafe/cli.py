@@ -113,6 +113,45 @@ def inspect(paths: tuple[str, ...], as_json: bool) -> int:
     return run_inspect(list(paths), as_json=as_json)
 
 
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, path_type=str))
+@click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON object.")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="thorough", show_default=True, help="Detection preset of the re-scan.")
+@click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None, help="Report faces at or above this score [default: 0.5].")
+def verify(folder: str, as_json: bool, preset: str, min_score: float | None) -> int:
+    """Re-scan a released FOLDER for faces and metadata left; exit 1 if anything is found.
+
+    Needs no originals. Every file is checked: images (recognised by content)
+    for faces and for anything beyond their format's structural tags; any
+    other file is reported, since verify cannot vouch for it.
+    """
+    import json
+
+    from ._verify import FACE_SCORE_THRESHOLD
+    from ._verify import verify as run_verify
+
+    result = run_verify(folder, preset=preset, min_score=FACE_SCORE_THRESHOLD if min_score is None else min_score)
+    click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result))
+    return EXIT_OK if result.clean else EXIT_FAILED
+
+
+@cli.command()
+@click.option("--manifest", required=True, type=click.Path(exists=True, dir_okay=False, path_type=str), help="The run manifest (SQLite).")
+@click.option("--html", "html_path", required=True, type=click.Path(dir_okay=False, path_type=str), help="The HTML file to write.")
+@click.option("--gallery", type=click.Path(exists=True, file_okay=False, path_type=str), default=None, help="People (a sub-folder of photos each) to measure re-identification risk on.")
+@click.option("--verify", "verify_json", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None, help="Findings of `facesafe verify --json` to put in the review queue.")
+def report(manifest: str, html_path: str, gallery: str | None, verify_json: str | None) -> int:
+    """Write a self-contained HTML QA report of a run (outputs only, never originals)."""
+    from ._report import render_report
+
+    try:
+        path = render_report(manifest, html_path, gallery=gallery, verify=verify_json)
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    click.echo(f"facesafe: report {path}")
+    return EXIT_OK
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     try:

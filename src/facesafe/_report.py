@@ -1,0 +1,549 @@
+"""render_report(): one self-contained HTML page a privacy officer can read offline.
+
+The page is built from a run manifest and the *outputs* it lists; it never
+reads an original (inputs are named, never opened), so it may be shared with
+whoever may see the outputs. Everything is inline: CSS, SVG charts,
+thumbnails as ``data:`` URIs; there is no script, no external URL, no font or
+image fetched from anywhere.
+
+Sections: verdict, run summary (counts, time, parameters, versions), failures
+with reasons, charts (faces per photo, face heights, detection scores), the
+review queue, a contact sheet of output thumbnails with the detected regions
+outlined, and the re-identification risk measured on a gallery when one is
+given and the ``audit`` extra is installed.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as _dt
+import hashlib
+import html
+import io
+import os
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["LOW_SCORE", "SMALL_FACE_PX", "render_report"]
+
+#: Detections under this score are queued for review (possible partial or false detections).
+LOW_SCORE = 0.5
+#: Faces under this height (pixels) are near the detector's recall limit: their neighbours may be missed.
+SMALL_FACE_PX = 16
+THUMB_SIDE = 320
+MAX_THUMBNAILS = 400
+MAX_QUEUE = 200
+
+_CSS = """
+:root{--ink:#1d2433;--muted:#5b6478;--line:#e3e6ee;--bg:#f6f7fb;--card:#fff;--ok:#1f8a4c;--warn:#b86e00;
+--bad:#c0352b;--accent:#3552c0;--face:#ff2bd6}
+*{box-sizing:border-box}
+body{margin:0;background:var(--bg);color:var(--ink);font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,
+"Helvetica Neue",Arial,sans-serif}
+main{max-width:1180px;margin:0 auto;padding:28px 24px 60px}
+h1{font-size:26px;margin:0 0 2px}h2{font-size:19px;margin:34px 0 12px;padding-bottom:6px;border-bottom:2px solid var(--line)}
+h3{font-size:15px;margin:0 0 8px}
+.sub{color:var(--muted);margin:0 0 18px}
+nav{display:flex;flex-wrap:wrap;gap:6px 16px;font-size:13px;margin:0 0 18px}
+nav a{color:var(--accent);text-decoration:none}
+.verdict{border-radius:10px;padding:14px 18px;margin:0 0 18px;font-weight:600;font-size:16px;border-left:6px solid}
+.verdict small{display:block;font-weight:400;font-size:14px;color:var(--ink)}
+.v-ok{background:#e8f6ee;border-color:var(--ok)}.v-warn{background:#fff4e0;border-color:var(--warn)}
+.v-bad{background:#fdecea;border-color:var(--bad)}
+.cards{display:grid;grid-template-columns:repeat(auto-fill,minmax(150px,1fr));gap:12px}
+.card{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
+.card b{display:block;font-size:26px;line-height:1.2}.card span{color:var(--muted);font-size:13px}
+.card.bad b{color:var(--bad)}.card.warn b{color:var(--warn)}.card.ok b{color:var(--ok)}
+table{border-collapse:collapse;width:100%;background:var(--card);border:1px solid var(--line);border-radius:10px;
+overflow:hidden;font-size:13.5px}
+th,td{text-align:left;padding:7px 10px;border-bottom:1px solid var(--line);vertical-align:top}
+th{background:#eef0f6;font-weight:600}tr:last-child td{border-bottom:0}
+td.num{text-align:right;font-variant-numeric:tabular-nums}
+code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-break:break-all}
+.charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:14px}
+.chart{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
+.chart p{margin:4px 0 0;color:var(--muted);font-size:12.5px}
+.sheet{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
+figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;overflow:hidden}
+figure svg{display:block;width:100%;height:auto;background:#222}
+figcaption{padding:5px 8px;font-size:12px;color:var(--muted);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
+figcaption b{color:var(--ink)}
+.tag{display:inline-block;border-radius:99px;padding:1px 8px;font-size:12px;font-weight:600;margin:1px 4px 1px 0}
+.t-bad{background:#fdecea;color:var(--bad)}.t-warn{background:#fff4e0;color:var(--warn)}.t-info{background:#e9edfb;color:var(--accent)}
+.queue td.thumb{width:132px}.queue svg{width:120px;height:auto;display:block;border-radius:4px;background:#222}
+.note{color:var(--muted);font-size:13px}
+.legend i{display:inline-block;width:12px;height:12px;border:2px solid var(--face);margin:0 4px -2px 0}
+footer{margin-top:40px;color:var(--muted);font-size:12.5px}
+"""
+
+
+@dataclass
+class _Photo:
+    row: Any
+    faces: list[tuple[int, float, float, float, float, float]] = field(default_factory=list)  # frame, box, score
+    reasons: list[tuple[int, str, str]] = field(default_factory=list)  # severity (0 worst), css class, text
+    thumb: str | None = None
+    size: tuple[int, int] | None = None
+    thumb_error: str | None = None
+
+
+def _esc(value: Any) -> str:
+    return html.escape(str(value), quote=True)
+
+
+def _when(epoch: float | None) -> str:
+    if epoch is None:
+        return "—"
+    return _dt.datetime.fromtimestamp(epoch, _dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+
+
+def _duration(seconds: float | None) -> str:
+    if seconds is None:
+        return "—"
+    if seconds < 90:
+        return f"{seconds:.1f} s"
+    minutes, secs = divmod(int(round(seconds)), 60)
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min" if hours else f"{minutes} min {secs:02d} s"
+
+
+# --------------------------------------------------------------------------- charts
+
+
+def _bar_chart(bins: Sequence[tuple[str, int, str]], *, title: str, xlabel: str, note: str = "") -> str:
+    """An inline SVG bar chart of ``(label, count, colour)`` bins."""
+    width, height, left, bottom, top = 400, 210, 40, 40, 16
+    plot_w, plot_h = width - left - 10, height - bottom - top
+    peak = max([c for _, c, _ in bins] + [1])
+    step = plot_w / max(len(bins), 1)
+    parts = [f'<svg viewBox="0 0 {width} {height}" role="img" aria-label="{_esc(title)}" width="100%">']
+    for frac in (0, 0.5, 1):
+        y = top + plot_h * (1 - frac)
+        parts.append(f'<line x1="{left}" x2="{width - 10}" y1="{y:.1f}" y2="{y:.1f}" stroke="#e3e6ee"/>')
+        parts.append(f'<text x="{left - 6}" y="{y + 4:.1f}" font-size="11" text-anchor="end" fill="#5b6478">{round(peak * frac):,}</text>')
+    for i, (label, count, colour) in enumerate(bins):
+        h = plot_h * count / peak
+        x = left + i * step + step * 0.12
+        w = step * 0.76
+        y = top + plot_h - h
+        parts.append(f'<rect x="{x:.1f}" y="{y:.1f}" width="{w:.1f}" height="{h:.1f}" rx="2" fill="{colour}"><title>{_esc(label)}: {count:,}</title></rect>')
+        if count:
+            parts.append(f'<text x="{x + w / 2:.1f}" y="{y - 3:.1f}" font-size="11" text-anchor="middle" fill="#1d2433">{count:,}</text>')
+        parts.append(f'<text x="{x + w / 2:.1f}" y="{top + plot_h + 15:.1f}" font-size="10.5" text-anchor="middle" fill="#5b6478">{_esc(label)}</text>')
+    parts.append(f'<text x="{left + plot_w / 2:.1f}" y="{height - 6}" font-size="11.5" text-anchor="middle" fill="#1d2433">{_esc(xlabel)}</text>')
+    parts.append("</svg>")
+    caption = f"<p>{note}</p>" if note else ""
+    return f'<div class="chart"><h3>{_esc(title)}</h3>{"".join(parts)}{caption}</div>'
+
+
+_BLUE, _AMBER, _RED = "#3552c0", "#e0a030", "#c0352b"
+
+
+def _faces_per_photo_bins(counts: Sequence[int]) -> list[tuple[str, int, str]]:
+    edges = [(0, 0, "0"), (1, 1, "1"), (2, 2, "2"), (3, 3, "3"), (4, 5, "4–5"), (6, 9, "6–9"), (10, 19, "10–19"),
+             (20, 49, "20–49"), (50, 10**9, "50+")]  # fmt: skip
+    return [(label, sum(lo <= c <= hi for c in counts), _AMBER if hi == 0 else _BLUE) for lo, hi, label in edges]
+
+
+def _height_bins(heights: Sequence[float]) -> list[tuple[str, int, str]]:
+    edges = [(0, 10, "<10"), (10, 16, "10–16"), (16, 32, "16–32"), (32, 64, "32–64"), (64, 128, "64–128"),
+             (128, 256, "128–256"), (256, 1e12, "256+")]  # fmt: skip
+    return [(label, sum(lo <= h < hi for h in heights), _AMBER if hi <= SMALL_FACE_PX else _BLUE) for lo, hi, label in edges]
+
+
+def _score_bins(scores: Sequence[float]) -> list[tuple[str, int, str]]:
+    bins = []
+    for i in range(10):
+        lo, hi = i / 10, (i + 1) / 10
+        n = sum(lo <= s < hi or (i == 9 and s >= 1.0) for s in scores)
+        bins.append((f"{lo:.1f}", n, _AMBER if hi <= LOW_SCORE else _BLUE))
+    return bins
+
+
+# --------------------------------------------------------------------------- thumbnails
+
+
+def _thumbnail(path: str, expected_hash: str | None) -> tuple[str, tuple[int, int], str | None]:
+    """(data URI of a small JPEG of the output's first frame, output size, integrity problem or None)."""
+    from PIL import Image
+
+    from ._io import load_image
+
+    data = Path(path).read_bytes()
+    problem = None
+    if expected_hash and hashlib.sha256(data).hexdigest() != expected_hash:
+        problem = "output changed since the run (hash differs from the manifest)"
+    picture = load_image(data)
+    frame = Image.fromarray(picture.frames[0])
+    frame.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
+    buf = io.BytesIO()
+    frame.save(buf, "JPEG", quality=72)
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), picture.size, problem
+
+
+def _figure_svg(photo: _Photo, *, outline: bool) -> str:
+    width, height = photo.size or (4, 3)
+    parts = [f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet">']
+    if photo.thumb:
+        parts.append(f'<image href="{photo.thumb}" x="0" y="0" width="{width}" height="{height}"/>')
+    if outline:
+        stroke = max(1.5, max(width, height) / 220)
+        for frame, x0, y0, x1, y1, score in photo.faces:
+            if frame != 0:
+                continue
+            colour = "#ffb000" if score < LOW_SCORE or (y1 - y0) < SMALL_FACE_PX else "#ff2bd6"
+            parts.append(
+                f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="none" '
+                f'stroke="{colour}" stroke-width="{stroke:.1f}"><title>score {score:.2f}, {y1 - y0:.0f} px high</title></rect>'
+            )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+# --------------------------------------------------------------------------- gallery audit
+
+
+def _load_gallery(gallery: Path) -> dict[str, list[Any]]:
+    from ._errors import ImageError
+    from ._io import read_image
+
+    people: dict[str, list[Any]] = {}
+    for person in sorted(p for p in gallery.iterdir() if p.is_dir()):
+        photos = []
+        for path in sorted(person.iterdir()):
+            if path.is_file():
+                try:
+                    photos.append(read_image(path))
+                except ImageError:
+                    continue  # not an image (README, notes): the audit counts people, not files
+        if photos:
+            people[person.name] = photos
+    return people
+
+
+def _reid_section(gallery: str | os.PathLike[str] | None, method: str | None) -> str:
+    head = '<h2 id="reid">Re-identification risk</h2>'
+    if gallery is None:
+        return head + '<p class="note">Not measured: pass a gallery (<code>--gallery DIR</code>, one sub-folder of photos per person) to measure whether a face recogniser still matches people after this run\'s redaction.</p>'
+    try:
+        from . import audit
+
+        reidentification = getattr(audit, "reidentification")
+    except (ImportError, AttributeError) as exc:
+        return head + f'<p class="note">Unavailable: the audit extra is not installed ({_esc(exc)}). Install it with <code>pip install \'facesafe[audit]\'</code>.</p>'
+    if method in (None, "synthetic"):
+        return head + f'<p class="note">Not measured: the run\'s method ({_esc(method)}) cannot be rebuilt for the audit.</p>'
+    from ._anonymize import make_redaction
+
+    try:
+        people = _load_gallery(Path(gallery))
+        if not people:
+            raise ValueError(f"no photos in sub-folders of {gallery}")
+        from .audit import enrol
+
+        enrolment = enrol(people)
+        before = reidentification(enrolment, None)
+        after = reidentification(enrolment, make_redaction(method), method=method)
+    except ImportError as exc:
+        return head + f'<p class="note">Unavailable: {_esc(exc)}</p>'
+    except (ValueError, OSError) as exc:
+        return head + f'<p class="note">Not measured: {_esc(exc)}</p>'
+    rows = []
+    for label, r in (("Originals (the recogniser's ceiling)", before), (f"After {method} (this run's method)", after)):
+        rows.append(
+            f"<tr><td>{_esc(label)}</td><td class=num>{r.rank1:.0%}</td><td class=num>{r.chance_rank1:.0%}</td>"
+            f"<td class=num>{r.auc:.2f}</td><td class=num>{r.linkability:.0%}</td><td class=num>{r.probes}</td></tr>"
+        )
+    risk = "low" if after.rank1 <= 2 * after.chance_rank1 and after.linkability <= 0.05 else "elevated"
+    cls = "v-ok" if risk == "low" else "v-warn"
+    return head + (
+        f'<div class="verdict {cls}">Re-identification risk: {risk}'
+        f"<small>dlib's face recogniser matched {after.rank1:.0%} of redacted gallery photos to the right person "
+        f"(chance {after.chance_rank1:.0%}; {before.rank1:.0%} before redaction), {after.people} people.</small></div>"
+        "<table><tr><th>Photos</th><th>Rank-1 identified</th><th>Chance</th><th>Verification AUC</th>"
+        "<th>Linked to own original</th><th>Probes</th></tr>" + "".join(rows) + "</table>"
+        '<p class="note">Measured on the gallery\'s own photos (first photo of each person enrolled, the others '
+        "redacted with this run's method and default options, the attacker aligned on the original landmarks). "
+        "AUC 0.5 is chance. No gallery image is embedded in this report.</p>"
+    )
+
+
+# --------------------------------------------------------------------------- the page
+
+
+def _load_verify(verify: Any) -> dict[str, dict[str, Any]] | None:
+    """Verify findings by output path, from a VerifyReport, its dict or a JSON file."""
+    import json
+
+    if verify is None:
+        return None
+    if isinstance(verify, (str, os.PathLike)):
+        verify = json.loads(Path(verify).read_text())
+    if hasattr(verify, "to_dict"):
+        verify = verify.to_dict()
+    if not isinstance(verify, Mapping):
+        raise TypeError(f"verify must be a VerifyReport, its dict or a JSON path, got {type(verify).__name__}")
+    found = {}
+    for item in list(verify.get("flagged", [])) + list(verify.get("weak_only", [])):
+        found[str(Path(item["path"]).resolve())] = item
+    return found
+
+
+def render_report(
+    manifest: str | os.PathLike[str],
+    html_path: str | os.PathLike[str],
+    *,
+    gallery: str | os.PathLike[str] | None = None,
+    verify: Any = None,
+    max_thumbnails: int = MAX_THUMBNAILS,
+) -> Path:
+    """Write the HTML QA report of the run(s) recorded in ``manifest`` to ``html_path``.
+
+    Args:
+        manifest: a facesafe run manifest (SQLite).
+        html_path: where the single self-contained HTML file goes.
+        gallery: a folder of people (one sub-folder of photos each) to measure
+            re-identification risk with the ``audit`` extra; its photos are
+            never embedded.
+        verify: findings of :func:`facesafe.verify` on the outputs (a
+            VerifyReport, its ``to_dict()`` or a ``--json`` file): flagged
+            outputs join the review queue.
+        max_thumbnails: contact-sheet size limit (the review queue always
+            gets its thumbnails first).
+
+    Only outputs are read; originals are never opened. Returns ``html_path``.
+    """
+    from ._batch._manifest import Manifest
+
+    source = Path(manifest)
+    if not source.is_file():
+        raise ValueError(f"manifest: {os.fspath(manifest)!r} is not a file")
+    if not isinstance(max_thumbnails, int) or max_thumbnails < 0:
+        raise ValueError(f"max_thumbnails must be an int >= 0, got {max_thumbnails!r}")
+    verified = _load_verify(verify)
+    with Manifest(source) as db:
+        runs = db.runs()
+        rows = list(db.rows())
+    page = _render(source, runs, rows, gallery=gallery, verified=verified, max_thumbnails=max_thumbnails)
+    out = Path(html_path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page, encoding="utf-8")
+    return out
+
+
+def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, gallery: Any, verified: dict | None, max_thumbnails: int) -> str:
+    from . import __version__
+
+    last = runs[-1] if runs else {}
+    params = last.get("params", {}) if last else {}
+    hide_names = params.get("rename") is not None
+    status = Counter(r.status for r in rows)
+    written = [r for r in rows if r.status == "written"]
+    failed = [r for r in rows if r.status == "failed"]
+    pending = [r for r in rows if r.status == "pending"]
+    skipped = [r for r in rows if r.status == "skipped"]
+
+    def name(row: Any) -> str:
+        if row.output and row.status == "written":
+            try:
+                return Path(row.output).name if hide_names else row.rel
+            except TypeError:
+                return row.rel
+        return f"input sha256 {row.input_hash[:12]}…" if hide_names and row.input_hash else row.rel
+
+    photos: list[_Photo] = []
+    for row in written:
+        photo = _Photo(row)
+        for frame, boxes in enumerate(row.boxes or []):
+            for x0, y0, x1, y1, score in boxes:
+                photo.faces.append((frame, x0, y0, x1, y1, score))
+        for frame, x0, y0, x1, y1, score in photo.faces:
+            if score < LOW_SCORE:
+                photo.reasons.append((2, "t-warn", f"low-confidence detection ({score:.2f})"))
+                break
+        small = [y1 - y0 for _, _, y0, _, y1, _ in photo.faces if y1 - y0 < SMALL_FACE_PX]
+        if small:
+            photo.reasons.append((3, "t-warn", f"{len(small)} face{'s' if len(small) > 1 else ''} under {SMALL_FACE_PX} px high (near the recall limit)"))
+        if verified is not None and row.output:
+            item = verified.get(str(Path(row.output).resolve()))
+            if item:
+                if item.get("faces"):
+                    best = max(f["score"] for f in item["faces"])
+                    photo.reasons.append((0, "t-bad", f"verify still finds {len(item['faces'])} face(s) (score {best:.2f})"))
+                if item.get("metadata"):
+                    photo.reasons.append((0, "t-bad", f"verify finds metadata: {'; '.join(item['metadata'][:3])}"))
+                if item.get("error"):
+                    photo.reasons.append((0, "t-bad", f"verify: {item['error']}"))
+                if item.get("weak") and not item.get("faces"):
+                    photo.reasons.append((4, "t-info", f"verify: weak detection (score {max(f['score'] for f in item['weak']):.2f})"))
+        photos.append(photo)
+
+    queue = sorted((p for p in photos if p.reasons), key=lambda p: (min(s for s, _, _ in p.reasons), p.row.rel))
+    # thumbnails: the review queue first, then the rest in order
+    budget = max_thumbnails
+    order = queue[:MAX_QUEUE] + [p for p in photos if not p.reasons]
+    for photo in order:
+        if budget <= 0:
+            break
+        try:
+            photo.thumb, photo.size, problem = _thumbnail(photo.row.output, photo.row.output_hash)
+            if problem:
+                photo.reasons.append((1, "t-bad", problem))
+        except Exception as exc:  # a missing or unreadable output is a finding, never a crash of the report
+            photo.thumb_error = f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"
+            photo.reasons.append((1, "t-bad", f"output unreadable: {photo.thumb_error}"))
+        budget -= 1
+    queue = sorted((p for p in photos if p.reasons), key=lambda p: (min(s for s, _, _ in p.reasons), p.row.rel))
+
+    face_counts = [len(p.faces) for p in photos]
+    heights = [y1 - y0 for p in photos for _, _, y0, _, y1, _ in p.faces]
+    scores = [s for p in photos for *_, s in p.faces]
+    total_faces = sum(face_counts)
+    crop = params.get("method") == "crop" or any(p.row.method == "crop" for p in photos)
+
+    # ---- verdict
+    if failed or pending or any(s == 0 or s == 1 for p in queue for s, _, _ in p.reasons):
+        verdict_cls, verdict = "v-bad", "Not ready to release"
+        why = []
+        if failed:
+            why.append(f"{len(failed):,} input{'s' if len(failed) > 1 else ''} failed (no output was written for them)")
+        if pending:
+            why.append(f"{len(pending):,} input{'s' if len(pending) > 1 else ''} never finished (interrupted run: resume it)")
+        bad = sum(any(s <= 1 for s, _, _ in p.reasons) for p in queue)
+        if bad:
+            why.append(f"{bad:,} output{'s' if bad > 1 else ''} with a problem found after the run")
+        detail = "; ".join(why) + "."
+    elif queue:
+        verdict_cls, verdict = "v-warn", "Review before release"
+        detail = f"{len(queue):,} photo{'s' if len(queue) > 1 else ''} in the review queue; nothing failed."
+    else:
+        verdict_cls, verdict = "v-ok", "No problem found"
+        detail = "Every input was written, and no photo needs review."
+    if verified is None:
+        detail += " Outputs were not re-checked with facesafe verify (pass --verify)."
+
+    started = min((r["started"] for r in runs), default=None)
+    finished = max((r["finished"] or 0 for r in runs), default=None) or None
+    busy = sum((r["finished"] or r["started"]) - r["started"] for r in runs)
+    rate = f"{len(written) / busy:.2f} photos/s" if busy > 0 and written else "—"
+
+    def card(value: Any, label: str, cls: str = "") -> str:
+        return f'<div class="card {cls}"><b>{value}</b><span>{_esc(label)}</span></div>'
+
+    cards = "".join([
+        card(f"{len(rows):,}", "files in the manifest"),
+        card(f"{len(written):,}", "outputs written", "ok" if written else ""),
+        card(f"{total_faces:,}", "faces found and redacted"),
+        card(f"{sum(c == 0 for c in face_counts):,}", "outputs without a face found", "warn" if face_counts and 0 in face_counts else ""),
+        card(f"{len(failed):,}", "failed (nothing written)", "bad" if failed else "ok"),
+        card(f"{len(skipped):,}", "skipped (not images)"),
+        card(f"{len(pending):,}", "unfinished", "bad" if pending else ""),
+        card(f"{len(queue):,}", "in the review queue", "warn" if queue else "ok"),
+    ])  # fmt: skip
+
+    # ---- runs table
+    run_rows = []
+    for r in runs:
+        p = r.get("params", {})
+        settings = ", ".join(f"{k}={v}" for k, v in sorted(p.items()) if v is not None)
+        models = "<br>".join(f"<code>{_esc(k)}</code>: <code>{_esc(v)}</code>" for k, v in sorted(r.get("models", {}).items()))
+        took = (r["finished"] - r["started"]) if r.get("finished") else None
+        run_rows.append(
+            f"<tr><td class=num>{r['id']}</td><td>{_esc(_when(r['started']))}</td><td>{_esc(_duration(took)) if took is not None else '<b>not finished</b>'}</td>"
+            f"<td>{_esc(r['facesafe_version'])}</td><td><code>{_esc(settings)}</code></td><td>{models or '—'}</td>"
+            f"<td><code>{_esc(r.get('command') or '—')}</code></td></tr>"
+        )
+    runs_html = (
+        "<table><tr><th>Run</th><th>Started</th><th>Took</th><th>facesafe</th><th>Parameters</th><th>Models</th><th>Command</th></tr>"
+        + "".join(run_rows) + "</table>"
+    ) if run_rows else '<p class="note">The manifest records no run.</p>'
+
+    # ---- failures
+    reasons = Counter((r.reason or "unknown").split(":")[0] for r in failed)
+    if failed:
+        fail_rows = "".join(f"<tr><td><code>{_esc(name(r))}</code></td><td>{_esc(r.reason or 'unknown')}</td></tr>" for r in failed[:500])
+        more = f'<p class="note">… and {len(failed) - 500:,} more (see the manifest).</p>' if len(failed) > 500 else ""
+        summary = ", ".join(f"{_esc(k)} × {v}" for k, v in reasons.most_common())
+        failures_html = f'<p>By kind: {summary}. Nothing was written for these inputs.</p><table><tr><th>Input</th><th>Reason</th></tr>{fail_rows}</table>{more}'
+    else:
+        failures_html = '<p class="note">No input failed.</p>'
+    if pending:
+        failures_html += f'<p><b>{len(pending):,} inputs are still pending</b>: the run was interrupted before they finished. Re-run the same command to resume.</p>'
+
+    # ---- charts
+    charts = "".join([
+        _bar_chart(_faces_per_photo_bins(face_counts), title="Faces per photo", xlabel="faces found in a photo",
+                   note="Photos with no face found (amber) are worth a glance when every photo should show people."),
+        _bar_chart(_height_bins(heights), title="Face sizes", xlabel="face height (pixels)",
+                   note=f"Faces under {SMALL_FACE_PX} px (amber) are near the detector's recall limit: similar faces nearby may have been missed."),
+        _bar_chart(_score_bins(scores), title="Detection scores", xlabel="detector score (bin start)",
+                   note=f"Every detection was redacted; scores under {LOW_SCORE} (amber) are less certain: partial faces or false alarms."),
+    ])  # fmt: skip
+
+    # ---- review queue
+    if queue:
+        items = []
+        for photo in queue[:MAX_QUEUE]:
+            tags = "".join(f'<span class="tag {cls}">{_esc(text)}</span>' for _, cls, text in sorted(photo.reasons))
+            thumb = _figure_svg(photo, outline=not crop) if photo.thumb else '<span class="note">no thumbnail</span>'
+            items.append(
+                f'<tr><td class="thumb">{thumb}</td><td><code>{_esc(name(photo.row))}</code><br>{tags}</td>'
+                f"<td class=num>{len(photo.faces)}</td></tr>"
+            )
+        more = f'<p class="note">… and {len(queue) - MAX_QUEUE:,} more.</p>' if len(queue) > MAX_QUEUE else ""
+        queue_html = ('<table class="queue"><tr><th>Output</th><th>Why</th><th>Faces</th></tr>' + "".join(items) + "</table>" + more)
+    else:
+        queue_html = '<p class="note">Nothing to review.</p>'
+
+    # ---- contact sheet
+    shown = [p for p in photos if p.thumb]
+    figures = []
+    for photo in shown:
+        caption = f"<b>{len(photo.faces)}</b> face{'s' if len(photo.faces) != 1 else ''} · {_esc(name(photo.row))}"
+        figures.append(f'<figure>{_figure_svg(photo, outline=not crop)}<figcaption title="{_esc(name(photo.row))}">{caption}</figcaption></figure>')
+    sheet_note = (
+        '<p class="legend note"><i></i>detected region (what was redacted), <i style="border-color:#ffb000"></i>low score or under '
+        f"{SMALL_FACE_PX} px. Thumbnails are made from the outputs only; no original pixel is in this file.</p>"
+    )
+    if crop:
+        sheet_note = ('<p class="note">Crop run: outputs are cut-outs whose coordinates differ from the originals\', so detected regions are '
+                      "not outlined. Thumbnails are made from the outputs only; no original pixel is in this file.</p>")
+    if len(shown) < len(photos):
+        sheet_note += f'<p class="note">{len(photos) - len(shown):,} of {len(photos):,} outputs are not shown (limit {max_thumbnails:,}, or unreadable).</p>'
+    sheet = f'{sheet_note}<div class="sheet">{"".join(figures)}</div>' if figures else '<p class="note">No output to show.</p>'
+
+    reid = _reid_section(gallery, params.get("method"))
+    title = f"facesafe QA report — {source.stem}"
+    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (("summary", "Summary"), ("failures", "Failures"), ("charts", "Charts"),
+                                                         ("review", "Review queue"), ("sheet", "Contact sheet"), ("reid", "Re-identification")))
+    return f"""<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
+<meta name="referrer" content="no-referrer">
+<meta http-equiv="Content-Security-Policy" content="default-src 'none'; img-src data:; style-src 'unsafe-inline'">
+<title>{_esc(title)}</title><style>{_CSS}</style></head>
+<body><main>
+<h1>facesafe QA report</h1>
+<p class="sub">Manifest <code>{_esc(source.name)}</code> · {len(runs)} run{'s' if len(runs) != 1 else ''} · {_esc(_when(started))} → {_esc(_when(finished))} · {_esc(rate)}</p>
+<nav>{nav}</nav>
+<div class="verdict {verdict_cls}">{_esc(verdict)}<small>{_esc(detail)}</small></div>
+<h2 id="summary">Summary</h2>
+<div class="cards">{cards}</div>
+<h3 style="margin-top:18px">Runs</h3>
+{runs_html}
+<h2 id="failures">Failures</h2>
+{failures_html}
+<h2 id="charts">Detections</h2>
+<div class="charts">{charts}</div>
+<h2 id="review">Review queue</h2>
+<p class="note">Photos a person should look at, most serious first: problems found after the run, then low-confidence detections and faces near the recall limit.</p>
+{queue_html}
+<h2 id="sheet">Contact sheet</h2>
+{sheet}
+{reid}
+<footer>Generated by facesafe {_esc(__version__)} on {_esc(_when(_dt.datetime.now(_dt.timezone.utc).timestamp()))}. Self-contained: no script, no external resource.
+</footer>
+</main></body></html>
+"""
