@@ -59,3 +59,19 @@ class FailingDetector:
 
     def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
         raise RuntimeError("model exploded")
+
+
+class SlowRedDetector(RedDetector):
+    """A :class:`RedDetector` that takes ``seconds`` per image, to be caught mid-run."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+
+    def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
+        import time
+
+        time.sleep(self.seconds)
+        return super().__call__(image)
+
+    def __repr__(self) -> str:
+        return f"SlowRedDetector({self.seconds})"

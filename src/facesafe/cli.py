@@ -39,11 +39,12 @@ FORMATS = ("same", "jpeg", "png", "webp", "tiff", "heic")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs not written by this manifest.")
 @click.option("--rename", type=click.Choice(["hmac"]), default=None, help="Name outputs by a keyed hash of their path.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse images larger than this [default: 200,000,000].")
+@click.option("--scheduler", metavar="ADDRESS", default=None, help="Run on a Dask cluster, e.g. tcp://host:8786 (needs facesafe[dask]).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, only errors and the summary.")
 @click.pass_context
 def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, color: str | None,
               fmt: str, quality: int, workers: int | None, manifest: str | None, overwrite: bool, rename: str | None,
-              max_pixels: int | None, quiet: bool) -> int:
+              max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Find and redact every face in SOURCES (files or folders) into --out.
 
     Every input ends as a clean output (rebuilt from pixels, no metadata) or
@@ -63,17 +64,32 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
             options["color"] = parse_color(color)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--color") from None
+    client = None
+    if scheduler is not None:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise click.UsageError("--scheduler needs dask.distributed: pip install 'facesafe[dask]'") from None
+        try:
+            client = Client(scheduler, timeout=30)
+        except OSError as exc:
+            click.echo(f"facesafe: cannot reach the scheduler {scheduler}: {exc}", err=True)
+            return EXIT_FAILED
     try:
         report = anonymize_dir(
             list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
             quality=quality, workers=workers, manifest=manifest, overwrite=overwrite, rename=rename,
-            max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), **options,
+            max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]),
+            client=client, **options,
         )
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
     except FacesafeError as exc:
         click.echo(f"facesafe: {exc}", err=True)
         return EXIT_FAILED
+    finally:
+        if client is not None:
+            client.close()
     for path, reason in report.failures:
         click.echo(f"{path}: {reason}", err=True)
     if report.failed > len(report.failures):

@@ -196,6 +196,7 @@ def anonymize_dir(
     max_pixels: int | None = None,
     quiet: bool = True,
     command: str | None = None,
+    client: Any = None,
     **options: Any,
 ) -> Report:
     """Anonymise every image under ``sources`` into ``out_dir``.
@@ -207,7 +208,8 @@ def anonymize_dir(
             source folder. It may not lie inside a source.
         method, preset, detector, format, quality, max_pixels, options: as for
             :class:`~facesafe.Anonymizer`.
-        workers: worker processes (default: every core).
+        workers: worker processes (default: every core); ``0`` works in this
+            process (no pool). Ignored with ``client``.
         manifest: SQLite manifest path (default ``<out_dir>.facesafe.sqlite``,
             beside ``out_dir``; never inside it).
         overwrite: replace existing outputs that this manifest did not write.
@@ -215,6 +217,11 @@ def anonymize_dir(
             path (key kept beside the manifest), for names that identify people.
         quiet: no progress output.
         command: the command line, recorded in the manifest.
+        client: a ``dask.distributed.Client``: run the tasks on its cluster
+            instead of local processes. Tasks carry paths, not pixels, so the
+            workers must see the same files; each worker builds one detector.
+            Use single-threaded workers (``nthreads=1``) for outputs
+            byte-identical to a local run.
 
     Re-running the same call resumes: inputs already done with the same
     settings and unchanged bytes are not redone. Returns a :class:`Report`;
@@ -231,15 +238,15 @@ def anonymize_dir(
     if rename not in (None, "hmac"):
         raise ValueError(f"rename must be None or 'hmac', got {rename!r}")
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    if workers < 1:
-        raise ValueError(f"workers must be >= 1, got {workers}")
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
     out = Path(out_dir).resolve()
     refuse_out_inside(sources, out)
     manifest_path = Path(manifest).resolve() if manifest is not None else default_manifest_path(out)
     if manifest_path == out or out in manifest_path.parents:
         raise ValueError(f"manifest must not be inside the output folder {out} (it names the source files)")
 
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    threads = 1 if client is not None else max(1, (os.cpu_count() or 1) // max(workers, 1))
     anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
                             max_pixels=max_pixels, threads=threads, **options)
     settings = pickle.dumps(anonymizer)
@@ -263,14 +270,18 @@ def anonymize_dir(
         tasks = []
         for source, rel, output in plan_outputs(images, out, output_format=anonymizer.format, rename_key=rename_key):
             row = db.get(str(source))
-            ours = row is not None and row.output == str(output)
+            ours = db.owner_of(str(output)) == str(source)  # written or planned by an earlier run of this manifest
+            if not (overwrite or ours) and os.path.lexists(output):
+                reason = f"output {output} exists and was not written by this manifest (use --overwrite to replace it)"
+                db.record(source=str(source), rel=str(rel), status="failed", reason=reason, run_id=run_id)
+                tally.add("failed", source=str(source), reason=reason)
+                continue
             previous = None
-            if ours and row.status == "written" and row.params_key == params_key and row.input_hash and row.output_hash:
+            if ours and row is not None and row.status == "written" and row.params_key == params_key and row.output_hash:
                 previous = (row.input_hash, row.output_hash)
-            owner = db.owner_of(str(output))
-            if owner is not None and owner != str(source):
-                ours = False
-            tasks.append(Task(str(source), str(rel), str(output), replace=overwrite or ours, previous=previous))
+            # Existing outputs were ruled out above, so a retried task (a worker
+            # died after writing) may replace the identical output it wrote.
+            tasks.append(Task(str(source), str(rel), str(output), replace=True, previous=previous))
 
         progress = _Progress(len(tasks), quiet=quiet)
 
@@ -289,7 +300,15 @@ def anonymize_dir(
             progress.update(outcome.status, outcome.faces)
 
         try:
-            _execute(tasks, settings, max_file_bytes, workers, handle, plan=lambda t: db.plan(t.source, t.rel, t.output, run_id))
+            plan = lambda task: db.plan(task.source, task.rel, task.output, run_id)  # noqa: E731
+            if client is not None:
+                _execute_dask(client, tasks, settings, max_file_bytes, handle, plan=plan)
+            elif workers == 0:
+                for task in tasks:
+                    plan(task)
+                    handle(process(task, settings, max_file_bytes))
+            else:
+                _execute(tasks, settings, max_file_bytes, workers, handle, plan=plan)
             _remove_stale_temporaries({Path(t.output).parent for t in tasks})
         finally:
             progress.close()
@@ -374,6 +393,51 @@ def _execute(
                 pool = _pool(workers, settings)
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _execute_dask(
+    client: Any,
+    tasks: Sequence[Task],
+    settings: bytes,
+    max_file_bytes: int,
+    handle: Callable[[Outcome], None],
+    *,
+    plan: Callable[[Task], None],
+) -> None:
+    """Run every task on a Dask cluster, a bounded number in flight.
+
+    The scheduler retries a task whose worker died elsewhere; outputs are
+    written atomically and deterministically, so a retry replaces nothing but
+    an identical file. A task that keeps killing workers ends as failed.
+    """
+    from distributed import as_completed
+
+    window = 2 * max(1, sum(client.nthreads().values()))
+    queue = iter(tasks)
+    futures: dict[Any, Task] = {}
+
+    def submit() -> Any | None:
+        task = next(queue, None)
+        if task is None:
+            return None
+        plan(task)
+        future = client.submit(process, task, settings, max_file_bytes, pure=False, key=f"facesafe-{hashlib.sha256(task.source.encode()).hexdigest()[:20]}-{id(task)}")
+        futures[future] = task
+        return future
+
+    initial = [f for f in (submit() for _ in range(window)) if f is not None]
+    running = as_completed(initial)
+    for future in running:
+        task = futures.pop(future)
+        try:
+            handle(future.result())
+        except Exception as exc:  # KilledWorker, or a lost connection: the file failed, with why
+            now = time.time()
+            handle(Outcome(task.source, task.rel, "failed", reason=f"cluster error: {type(exc).__name__}: {exc}", started=now, finished=now))
+        future.release()
+        new = submit()
+        if new is not None:
+            running.add(new)
 
 
 def _died(task: Task) -> Outcome:

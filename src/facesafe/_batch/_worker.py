@@ -12,6 +12,7 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -70,8 +71,10 @@ class Outcome:
         return sum(len(frame) for frame in self.boxes)
 
 
-# One anonymizer per worker process, built from the run's settings on first use.
-_ANONYMIZERS: dict[bytes, Anonymizer] = {}
+# One anonymizer per worker process (per thread, for multi-threaded Dask
+# workers: detectors are not all thread-safe), built from the run's settings
+# on first use and kept for the next tasks of the same run.
+_ANONYMIZERS: dict[tuple[bytes, int], Anonymizer] = {}
 
 
 def init_worker(settings: bytes) -> None:
@@ -80,10 +83,12 @@ def init_worker(settings: bytes) -> None:
 
 
 def _anonymizer(settings: bytes) -> Anonymizer:
-    anonymizer = _ANONYMIZERS.get(settings)
+    key = (settings, threading.get_ident())
+    anonymizer = _ANONYMIZERS.get(key)
     if anonymizer is None:
-        _ANONYMIZERS.clear()
-        anonymizer = _ANONYMIZERS[settings] = pickle.loads(settings)
+        for old in [k for k in _ANONYMIZERS if k[0] != settings]:
+            _ANONYMIZERS.pop(old).close()
+        anonymizer = _ANONYMIZERS[key] = pickle.loads(settings)
     return anonymizer
 
 

@@ -1,0 +1,72 @@
+"""anonymize_dir on a local Dask cluster (processes, loopback only)."""
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from facesafe import Manifest, anonymize_dir
+
+from _fakes import RedDetector, SlowRedDetector, draw_face
+
+distributed = pytest.importorskip("distributed")
+
+
+def _folder(root: Path, n: int) -> Path:
+    for i in range(n):
+        image = np.random.default_rng(i).integers(0, 200, (80, 100, 3), dtype=np.uint8)
+        draw_face(image, 5 + i, 10, 25)
+        path = root / f"d{i % 2}" / f"p{i}.png"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(image).save(path)
+    return root
+
+
+def _files(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+@pytest.fixture(scope="module")
+def client():
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
+                                  dashboard_address=None, silence_logs=50) as cluster:
+        with distributed.Client(cluster) as client:
+            yield client
+
+
+def test_cluster_run_matches_local_run_byte_for_byte(client, tmp_path: Path):
+    src = _folder(tmp_path / "src", 8)
+    local = anonymize_dir(src, tmp_path / "local", method="pixelate", detector=RedDetector(), workers=2)
+    remote = anonymize_dir(src, tmp_path / "remote", method="pixelate", detector=RedDetector(), client=client)
+    assert local.written == remote.written == 8 and remote.ok
+    assert _files(tmp_path / "remote") == _files(tmp_path / "local")
+    with Manifest(remote.manifest) as db:
+        assert db.counts() == {"written": 8}
+
+
+def test_a_worker_killed_mid_run_loses_nothing(client, tmp_path: Path):
+    src = _folder(tmp_path / "src", 12)
+    out = tmp_path / "out"
+    import threading
+
+    def kill_one_worker_soon():
+        import time
+
+        time.sleep(1.0)
+        worker = sorted(client.scheduler_info()["workers"])[0]
+        client.run(os._exit, 1, workers=[worker], on_error="ignore")
+
+    before = set(client.scheduler_info()["workers"])
+    killer = threading.Thread(target=kill_one_worker_soon)
+    killer.start()
+    report = anonymize_dir(src, out, method="fill", detector=SlowRedDetector(0.3), client=client)
+    killer.join()
+    client.wait_for_workers(2, timeout=30)
+    assert set(client.scheduler_info()["workers"]) != before, "no worker was killed: the test proved nothing"
+    assert report.ok and report.written == 12, report.failures
+    with Manifest(report.manifest) as db:
+        rows = list(db.rows())
+    assert len(rows) == 12 and {r.status for r in rows} == {"written"}
+    assert len(_files(out)) == 12
