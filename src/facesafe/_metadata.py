@@ -396,8 +396,6 @@ def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
     Reads headers only; raises UnsupportedImageError/CorruptImageError when
     the file is not a readable image.
     """
-    from PIL import ImageCms, IptcImagePlugin
-
     data, name = _read_bytes(src)
     if not data:
         raise UnsupportedImageError(name, "empty file")
@@ -413,12 +411,24 @@ def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
     if fmt == "JPEG":
         report["segments"], report["comments"], trailing = _jpeg_segment_report(data, name)
     cls = _plugin_class(fmt, name)
-    try:
-        im = cls(io.BytesIO(data), name or "")
-    except Exception as exc:
-        raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
-    with im, warnings.catch_warnings(record=True) as caught:
+    with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
+        try:
+            im = cls(io.BytesIO(data), name or "")
+        except Exception as exc:
+            raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
+        _describe_image(im, fmt, report)
+    report["errors"].extend(str(w.message) for w in caught)
+    if trailing:
+        report["thumbnails"].append({"source": "data after end of image (e.g. MPO previews)", "bytes": trailing})
+    return report
+
+
+def _describe_image(im: Any, fmt: str, report: dict[str, Any]) -> None:
+    """Fill ``report`` from an opened (not decoded) Pillow image."""
+    from PIL import ImageCms, IptcImagePlugin
+
+    with im:
         report["size"] = list(im.size)
         report["mode"] = im.mode
         try:
@@ -429,8 +439,8 @@ def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
         try:
             report["exif"], report["gps"], ifd1 = _exif_dicts(im)
             report["orientation"] = report["exif"].get("Orientation", 1)
-            if "JPEGInterchangeFormatLength" in ifd1 or "JPEGInterchangeFormat" in ifd1:
-                report["thumbnails"].append({"source": "EXIF IFD1", "bytes": ifd1.get("JPEGInterchangeFormatLength")})
+            if ifd1:  # IFD1 describes the embedded thumbnail (JpegIFOffset / JpegIFByteCount, or strips)
+                report["thumbnails"].append({"source": "EXIF IFD1", "bytes": ifd1.get("JpegIFByteCount")})
         except Exception as exc:
             report["errors"].append(f"exif: {_reason(exc)}")
         xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
@@ -461,7 +471,3 @@ def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
         if fmt == "HEIF":
             for thumb in info.get("thumbnails", []) or []:
                 report["thumbnails"].append({"source": "HEIF thumbnail", "size": _plain(getattr(thumb, "size", None))})
-    report["errors"].extend(str(w.message) for w in caught)
-    if trailing:
-        report["thumbnails"].append({"source": "data after end of image (e.g. MPO previews)", "bytes": trailing})
-    return report

@@ -1,0 +1,104 @@
+"""``facesafe strip`` and ``facesafe inspect``: folders in, clean mirrors out, one line per problem."""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import pytest
+from _dirty import exiftool_tags, leaked_tokens, make_dirty, non_structural
+
+from facesafe.cli import main
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory, exiftool):
+    """A source folder: dirty images in every format, in sub-folders, plus a text file and a bad JPEG."""
+    root = tmp_path_factory.mktemp("tree")
+    files = make_dirty(root / "build", exiftool)
+    src = root / "src"
+    (src / "album" / "deep").mkdir(parents=True)
+    for i, (kind, path) in enumerate(sorted(files.items())):
+        folder = src / "album" / "deep" if i % 2 else src
+        shutil.copy(path, folder / f"{kind.lower()}{path.suffix}")
+    (src / "album" / "notes.txt").write_text("meeting notes, not an image")
+    return src
+
+
+def test_strip_mirrors_the_tree_and_leaves_only_structure(tree, tmp_path, exiftool, capsys):
+    out = tmp_path / "out"
+    assert main(["strip", str(tree), "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert "notes.txt: skipped" in err and "Traceback" not in err
+    outputs = sorted(p for p in out.rglob("*") if p.is_file())
+    expected = sorted(p.relative_to(tree) for p in tree.rglob("*") if p.is_file() and p.suffix != ".txt")
+    assert [p.relative_to(out).with_suffix("") for p in outputs] == [p.with_suffix("") for p in expected]
+    assert (out / "bmp.png").exists() or (out / "album" / "deep" / "bmp.png").exists()  # BMP becomes PNG
+    tags = exiftool_tags(exiftool, outputs)
+    for path in outputs:
+        assert leaked_tokens(path.read_bytes()) == [], path
+        assert non_structural(tags[path.name]) == {}, path
+
+
+def test_strip_refuses_out_inside_or_equal_to_a_source(tree, capsys):
+    assert main(["strip", str(tree), "--out", str(tree / "album" / "clean")]) == 2
+    assert main(["strip", str(tree), "--out", str(tree)]) == 2
+    assert main(["strip", str(tree / "jpeg.jpg"), "--out", str(tree)]) == 2
+    assert "inside the source folder" in capsys.readouterr().err
+    assert not (tree / "album" / "clean").exists()
+
+
+def test_strip_usage_errors_exit_2(tree, tmp_path):
+    assert main(["strip", str(tree)]) == 2  # no --out
+    assert main(["strip", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
+
+
+def test_existing_outputs_need_overwrite(tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "jpeg.jpg").write_bytes(b"already here")
+    assert main(["strip", str(tree / "jpeg.jpg"), "--out", str(out)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert (out / "jpeg.jpg").read_bytes() == b"already here"
+    assert main(["strip", str(tree / "jpeg.jpg"), "--out", str(out), "--overwrite", "--quiet"]) == 0
+    assert leaked_tokens((out / "jpeg.jpg").read_bytes()) == []
+    assert capsys.readouterr().out == ""
+
+
+def test_a_bad_file_is_one_line_and_exit_1(tree, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    data = (tree / "jpeg.jpg").read_bytes()
+    (src / "cut.jpg").write_bytes(data[:-100])
+    (src / "empty.png").write_bytes(b"")
+    shutil.copy(tree / "jpeg.jpg", src / "good.jpg")
+    out = tmp_path / "out"
+    assert main(["strip", str(src), "--out", str(out), "--quiet"]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err == [
+        f"{src / 'cut.jpg'}: truncated: the image data ends before the end-of-image marker",
+        f"{src / 'empty.png'}: named like an image (.png) but its content is an empty file",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["good.jpg"]  # nothing written for the bad file
+
+
+def test_two_inputs_for_one_output_fail_the_second(tree, tmp_path, capsys):
+    src = tmp_path / "src"
+    src.mkdir()
+    shutil.copy(next(tree.rglob("bmp.bmp")), src / "same.bmp")
+    shutil.copy(tree / "png.png", src / "same.png")
+    assert main(["strip", str(src), "--out", str(tmp_path / "out")]) == 1
+    assert "would write the same output same.png" in capsys.readouterr().err
+
+
+def test_inspect_reports_metadata(tree, tmp_path, capsys):
+    assert main(["inspect", str(tree / "jpeg.jpg"), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)[str(tree / "jpeg.jpg")]
+    assert report["exif"]["Artist"] == "FSLEAK-Artist" and report["gps"]
+    assert main(["inspect", str(tree / "png.png")]) == 0
+    text = capsys.readouterr().out
+    assert "text.Author: FSLEAK-PngText" in text and "icc: 'FSLEAK-ICCPro'" in text
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
+    assert main(["inspect", str(bad)]) == 1
+    assert str(bad) in capsys.readouterr().err
