@@ -1,0 +1,194 @@
+"""facesafe.render_report / `facesafe report`: one self-contained HTML page, outputs only."""
+
+from __future__ import annotations
+
+import base64
+import io
+import re
+import shutil
+import sqlite3
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _fakes import RedDetector, draw_face, reddish
+from PIL import Image
+
+import facesafe
+from facesafe import Manifest, anonymize_dir, write_image
+from facesafe.cli import main
+
+DATA_URI = re.compile(r'data:image/(?:jpeg|png);base64,([A-Za-z0-9+/=]+)')
+ATTR_URL = re.compile(r'''\b(?:src|href|xlink:href|action|poster|srcset)\s*=\s*["']?\s*([^"'\s>]+)''', re.I)
+CSS_URL = re.compile(r"url\(|@import", re.I)
+
+
+def _photo(seed: int, faces: list[tuple[int, int, int]]) -> np.ndarray:
+    """A blue-ish picture with pure-red squares as the faces (RedDetector finds them)."""
+    rng = np.random.default_rng(seed)
+    image = np.zeros((120, 160, 3), np.uint8)
+    image[..., 2] = 200
+    image[..., 1] = rng.integers(0, 60, (120, 160))
+    for x, y, size in faces:
+        draw_face(image, x, y, size)
+    return image
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A real batch run (fill, box masks) over photos whose faces are the only red pixels."""
+    root = tmp_path_factory.mktemp("report")
+    src = root / "in"
+    write_image(src / "two.png", _photo(1, [(10, 10, 30), (90, 40, 40)]))
+    write_image(src / "tiny.png", _photo(2, [(60, 60, 12)]))
+    write_image(src / "none.png", _photo(3, []))
+    write_image(src / "sub" / "one.jpg", _photo(4, [(40, 30, 50)]), quality=98)
+    (src / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0" + b"\0" * 50)
+    (src / "notes.txt").write_text("not an image")
+    report = anonymize_dir(src, root / "out", method="fill", shape="box", detector=RedDetector(), workers=1)
+    assert report.written == 4 and report.failed == 1
+    return root, report.manifest
+
+
+def _set_output(manifest: Path, source: str, output: Path, *, keep_hash: bool = False) -> None:
+    with sqlite3.connect(manifest) as db:
+        sql = "UPDATE files SET output = ? WHERE source = ?" if keep_hash else "UPDATE files SET output = ?, output_hash = NULL WHERE source = ?"
+        assert db.execute(sql, (str(output), source)).rowcount == 1
+
+
+def _html(path: Path) -> str:
+    return path.read_text(encoding="utf-8")
+
+
+def _embedded_images(html: str) -> list[np.ndarray]:
+    return [np.asarray(Image.open(io.BytesIO(base64.b64decode(m))).convert("RGB")) for m in DATA_URI.findall(html)]
+
+
+def test_report_is_self_contained(run, tmp_path):
+    root, manifest = run
+    page = _html(facesafe.render_report(manifest, tmp_path / "r.html"))
+    urls = ATTR_URL.findall(page)
+    assert urls, "the page has thumbnails and anchors"
+    for url in urls:
+        assert url.startswith(("data:", "#")), url
+    assert "http://" not in page and "https://" not in page
+    assert not re.search(r'''["'(]\s*//''', page)
+    assert not CSS_URL.search(page) and "<script" not in page.lower() and "<link" not in page.lower()
+
+
+def test_report_summarises_the_run(run, tmp_path):
+    root, manifest = run
+    page = _html(facesafe.render_report(manifest, tmp_path / "r.html"))
+    text = re.sub(r"<[^>]+>", " ", page)
+    text = re.sub(r"\s+", " ", text)
+    assert "Not ready to release" in text  # one input failed
+    assert "4 outputs written" in text and "4 faces found and redacted" in text and "1 failed" in text
+    assert "broken.jpg" in text and "CorruptImageError" in text
+    assert "method=fill" in text and "RedDetector()" in text
+    assert "1 face under 16 px high" in text  # tiny.png is in the review queue
+    assert len(DATA_URI.findall(page)) == 4 + 1  # contact sheet + the queued photo
+    assert page.count("<rect") >= 4  # the detected regions are outlined (plus chart bars)
+    assert "Re-identification risk" in text and "Not measured" in text
+
+
+def test_report_never_embeds_original_pixels(run, tmp_path):
+    root, manifest = run
+    page = _html(facesafe.render_report(manifest, tmp_path / "r.html"))
+    thumbs = _embedded_images(page)
+    assert len(thumbs) == 5
+    for thumb in thumbs:
+        assert thumb[..., 2].mean() > 120  # it is one of our blue photos...
+        assert not reddish(thumb).any()  # ...with no pixel of a face left
+
+
+def test_the_pixel_check_would_catch_an_unredacted_output(run, tmp_path):
+    root, manifest = run
+    leaked = tmp_path / "leaked.sqlite"
+    shutil.copy(manifest, leaked)
+    original = root / "in" / "two.png"
+    _set_output(leaked, str(original.resolve()), original)  # as if the input had been shipped
+    page = _html(facesafe.render_report(leaked, tmp_path / "r.html"))
+    assert any(reddish(t).any() for t in _embedded_images(page))
+
+
+def test_changed_outputs_and_verify_findings_join_the_review_queue(run, tmp_path):
+    root, manifest = run
+    out = root / "out"
+    copy = tmp_path / "out"
+    shutil.copytree(out, copy)
+    leaked = tmp_path / "m.sqlite"
+    shutil.copy(manifest, leaked)
+    with Manifest(leaked) as db:
+        rows = list(db.rows("written"))
+    for row in rows:
+        _set_output(leaked, row.source, copy / Path(row.output).relative_to(out), keep_hash=True)
+    write_image(copy / "none.png", _photo(5, [(5, 5, 20)]), overwrite=True)  # changed after the run
+    verified = facesafe.verify(copy, detector=RedDetector())
+    assert [f.rel for f in verified.flagged] == ["none.png"]
+    page = _html(facesafe.render_report(leaked, tmp_path / "r.html", verify=verified))
+    assert "output changed since the run" in page
+    assert "verify still finds 1 face(s) (score 0.90)" in page
+
+
+def test_crop_runs_are_not_outlined(tmp_path):
+    src = tmp_path / "in"
+    write_image(src / "a.png", _photo(1, [(10, 10, 30)]))
+    report = anonymize_dir(src, tmp_path / "out", method="crop", detector=RedDetector(), workers=1)
+    page = _html(facesafe.render_report(report.manifest, tmp_path / "r.html"))
+    assert "not outlined" in page
+    assert 'stroke="#ff2bd6"' not in page and 'stroke="#ffb000"' not in page
+
+
+def test_cli_report_and_usage_errors(run, tmp_path, capsys):
+    root, manifest = run
+    target = tmp_path / "cli.html"
+    assert main(["report", "--manifest", str(manifest), "--html", str(target)]) == 0
+    assert target.stat().st_size > 1000
+    assert main(["report", "--manifest", str(tmp_path / "nope.sqlite"), "--html", str(target)]) == 2
+    assert main(["report", "--html", str(target)]) == 2
+
+
+def test_reid_section_without_the_audit_extra_says_so(run, tmp_path, monkeypatch):
+    import sys
+
+    root, manifest = run
+    gallery = tmp_path / "gallery"
+    write_image(gallery / "alice" / "1.png", _photo(9, []))
+    monkeypatch.setitem(sys.modules, "facesafe.audit", None)  # as if the extra were not installed
+    page = _html(facesafe.render_report(manifest, tmp_path / "r.html", gallery=gallery))
+    assert "Unavailable: the audit extra is not installed" in page
+
+
+# --------------------------------------------------------------------------- a real render
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    pytest.skip("headless Chromium is not installed (apt-get install chromium); the HTML render is not checked")
+
+
+def screenshot(html: Path, png: Path, *, width: int, height: int, profile: Path) -> None:
+    """Render ``html`` in headless Chromium, offline, with a fresh profile, to ``png``."""
+    subprocess.run(
+        [_chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+         "--disable-component-update", "--disable-sync", "--disable-quic", "--hide-scrollbars", f"--user-data-dir={profile}",
+         f"--screenshot={png}", f"--window-size={width},{height}", html.resolve().as_uri()],
+        check=True, capture_output=True, timeout=120,
+    )  # fmt: skip
+
+
+def test_report_renders_in_headless_chromium(run, tmp_path):
+    root, manifest = run
+    html = facesafe.render_report(manifest, tmp_path / "r.html")
+    png = tmp_path / "shot.png"
+    screenshot(html, png, width=1100, height=1400, profile=tmp_path / "profile")
+    shot = np.asarray(Image.open(png).convert("RGB"))
+    assert shot.shape == (1400, 1100, 3)
+    assert len(np.unique(shot.reshape(-1, 3), axis=0)) > 200  # text, charts and thumbnails, not a blank page
+    # the red "not ready" verdict banner (#fdecea) and the blue bars (#3552c0) are drawn
+    assert (np.abs(shot.astype(int) - (0xFD, 0xEC, 0xEA)).sum(axis=2) < 6).sum() > 5000
+    assert (np.abs(shot.astype(int) - (0x35, 0x52, 0xC0)).sum(axis=2) < 6).sum() > 500
