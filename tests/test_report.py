@@ -192,3 +192,30 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
     # the red "not ready" verdict banner (#fdecea) and the blue bars (#3552c0) are drawn
     assert (np.abs(shot.astype(int) - (0xFD, 0xEC, 0xEA)).sum(axis=2) < 6).sum() > 5000
     assert (np.abs(shot.astype(int) - (0x35, 0x52, 0xC0)).sum(axis=2) < 6).sum() > 500
+
+
+def test_reid_section_reports_the_audit_figures(run, tmp_path, monkeypatch):
+    from facesafe import audit
+
+    root, manifest = run
+    gallery = tmp_path / "gallery"
+    for person in ("alice", "bob"):
+        for n in (1, 2):
+            write_image(gallery / person / f"{n}.png", _photo(n, [(10, 10, 30)]))
+    (gallery / "README.txt").write_text("sources")
+    calls = []
+
+    def fake_enrol(people):
+        calls.append(sorted((k, len(v)) for k, v in people.items()))
+        return "enrolment"
+
+    def fake_reid(enrolment, redaction, *, method=None):
+        rank1 = 1.0 if redaction is None else 0.5
+        return audit.ReidResult(method or "original", 2, 2, rank1, 0.9 if redaction is None else 0.5, 1.0 if redaction is None else 0.0)
+
+    monkeypatch.setattr(audit, "enrol", fake_enrol)
+    monkeypatch.setattr(audit, "reidentification", fake_reid)
+    page = _html(facesafe.render_report(manifest, tmp_path / "r.html", gallery=gallery))
+    assert calls == [[("alice", 2), ("bob", 2)]]
+    assert "Re-identification risk: low" in page and "matched 50% of redacted gallery photos" in page
+    assert "(chance 50%; 100% before redaction)" in page

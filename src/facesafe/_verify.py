@@ -235,15 +235,25 @@ def check_file(
     return FileCheck(path, rel, fmt, tuple(faces), tuple(metadata), None, tuple(weak), picture.size)
 
 
-def _walk(folder: Path) -> Iterable[tuple[Path, str]]:
-    """Every non-directory entry under ``folder`` (sorted; links not followed)."""
-    for root, dirs, files in os.walk(folder, followlinks=False):
+def _walk(folder: Path) -> Iterable[tuple[Path, str, str | None]]:
+    """``(path, rel, error)`` of every non-directory entry under ``folder``, sorted.
+
+    Unlike batch discovery, links (to files or folders) are listed, never
+    followed, and a folder that cannot be listed is an entry with its error:
+    verify must vouch for everything a release holds.
+    """
+    errors: list[OSError] = []
+    for root, dirs, files in os.walk(folder, followlinks=False, onerror=errors.append):
         dirs.sort()
         base = Path(root)
         links = [d for d in dirs if (base / d).is_symlink()]
         for name in sorted(files + links):
             path = base / name
-            yield path, path.relative_to(folder).as_posix()
+            yield path, path.relative_to(folder).as_posix(), None
+        while errors:
+            exc = errors.pop()
+            path = Path(exc.filename or folder)
+            yield path, path.relative_to(folder).as_posix() if path != folder else path.name, f"cannot list folder: {exc.strerror or exc}"
 
 
 def verify(
@@ -274,14 +284,18 @@ def verify(
     root = Path(folder)
     if not root.exists():
         raise ValueError(f"folder: {os.fspath(folder)!r} does not exist")
-    entries = [(root, root.name)] if not root.is_dir() else list(_walk(root))
+    entries = [(root, root.name, None)] if not root.is_dir() else list(_walk(root))
     own = detector is None
     if own:
         from ._detect import FaceDetector
 
         detector = FaceDetector(preset=preset)
     try:
-        files = tuple(check_file(path, detector, rel=rel, min_score=min_score, max_pixels=max_pixels) for path, rel in entries)
+        files = tuple(
+            FileCheck(path, rel, None, error=error) if error else
+            check_file(path, detector, rel=rel, min_score=min_score, max_pixels=max_pixels)
+            for path, rel, error in entries
+        )
     finally:
         if own and hasattr(detector, "close"):
             detector.close()
