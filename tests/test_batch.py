@@ -219,3 +219,33 @@ def test_sigkill_twice_then_resume_gives_identical_outputs(tmp_path: Path):
     assert files(out) == files(reference), "outputs differ after kills and resume (or temporaries remain)"
     with sqlite3.connect(out.with_name("out.facesafe.sqlite")) as db:
         assert db.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall() == [("written", 16)]
+
+
+def test_fsspec_urls_in_and_out(tmp_path: Path):
+    fsspec = pytest.importorskip("fsspec")
+    memory = fsspec.filesystem("memory")
+    buffer = io.BytesIO()
+    Image.fromarray(_photo(1)).save(buffer, "PNG")
+    memory.pipe("/facesafe-test/src/a/one.png", buffer.getvalue())
+    memory.pipe("/facesafe-test/src/garbled.jpg", b"not a jpeg")
+    memory.pipe("/facesafe-test/src/readme.txt", b"hello")
+    try:
+        with pytest.raises(ValueError, match="manifest"):
+            anonymize_dir("memory://facesafe-test/src", "memory://facesafe-test/out", detector=RedDetector(), workers=0)
+        with pytest.raises(ValueError, match="inside"):
+            anonymize_dir("memory://facesafe-test/src", "memory://facesafe-test/src/out", detector=RedDetector(),
+                          workers=0, manifest=tmp_path / "m.sqlite")
+        report = anonymize_dir("memory://facesafe-test/src", "memory://facesafe-test/out", detector=RedDetector(),
+                               workers=0, manifest=tmp_path / "m.sqlite", method="fill", shape="box")
+        assert (report.written, report.failed, report.skipped) == (1, 1, 1)
+        out = memory.cat_file("/facesafe-test/out/a/one.png")
+        assert not reddish(facesafe._io.read_image(out)).any()
+        again = anonymize_dir("memory://facesafe-test/src", "memory://facesafe-test/out", detector=RedDetector(),
+                              workers=0, manifest=tmp_path / "m.sqlite", method="fill", shape="box")
+        assert again.unchanged == 1
+        # a local output folder from URL sources, and file:// URLs, work too
+        local = anonymize_dir("memory://facesafe-test/src/a", f"file://{tmp_path}/local", detector=RedDetector(),
+                              workers=0, manifest=tmp_path / "m2.sqlite")
+        assert local.written == 1 and (tmp_path / "local" / "one.png").exists()
+    finally:
+        memory.rm("/facesafe-test", recursive=True)

@@ -12,7 +12,7 @@ import click
 
 from . import __version__
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -175,9 +175,9 @@ def main(argv: list[str] | None = None) -> int:
         code = cli.main(args=args, prog_name="facesafe", standalone_mode=False, obj={"argv": args})
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
-    except click.Abort:
-        click.echo("Aborted.", err=True)
-        return EXIT_FAILED
+    except (click.Abort, KeyboardInterrupt):
+        click.echo("facesafe: interrupted; run the same command again to resume", err=True)
+        return EXIT_INTERRUPTED
     except click.UsageError as exc:
         exc.show()
         return EXIT_USAGE

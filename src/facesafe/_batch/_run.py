@@ -25,6 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .._anonymize import Anonymizer
+from . import _fs
 from ._manifest import Manifest, default_manifest_path
 from ._worker import Outcome, Task, init_worker, process
 
@@ -110,12 +111,12 @@ def _hmac_key(manifest_path: Path) -> bytes:
 
 
 def plan_outputs(
-    found: Iterable[tuple[Path, PurePosixPath, str]],
-    out_dir: Path,
+    found: Iterable[tuple[str, PurePosixPath, str]],
+    out_dir: str,
     *,
     output_format: str | None,
     rename_key: bytes | None = None,
-) -> Iterator[tuple[Path, PurePosixPath, Path]]:
+) -> Iterator[tuple[str, PurePosixPath, str]]:
     """Map ``(source, rel, input_format)`` to ``(source, rel, output)``.
 
     Outputs mirror ``rel`` under ``out_dir``; the suffix changes only when the
@@ -140,7 +141,7 @@ def plan_outputs(
         while claim(candidate, source) is not None:
             n += 1
             candidate = base.with_name(f"{base.stem}~{n}{base.suffix}")
-        yield source, rel, out_dir.joinpath(*candidate.parts)
+        yield source, rel, _fs.join(out_dir, candidate)
 
 
 class _Progress:
@@ -228,7 +229,7 @@ def anonymize_dir(
     ``report.ok`` is false when any input failed.
     """
     from .. import __version__
-    from .._discover import discover, refuse_out_inside
+    from .._discover import refuse_out_inside
 
     started = time.monotonic()
     if isinstance(sources, (str, os.PathLike)):
@@ -240,10 +241,20 @@ def anonymize_dir(
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
-    out = Path(out_dir).resolve()
-    refuse_out_inside(sources, out)
+    sources = [_fs.localise(s) for s in sources]
+    remote = _fs.is_url(out_dir) or any(_fs.is_url(s) for s in sources)
+    if remote:
+        if manifest is None:
+            raise ValueError("manifest: a run with URLs needs an explicit local manifest path")
+        out = _fs.localise(out_dir).rstrip("/")
+        if not _fs.is_url(out):
+            out = str(Path(out).resolve())
+        _refuse_url_out_inside(sources, out)
+    else:
+        out = str(Path(_fs.localise(out_dir)).resolve())
+        refuse_out_inside(sources, out)
     manifest_path = Path(manifest).resolve() if manifest is not None else default_manifest_path(out)
-    if manifest_path == out or out in manifest_path.parents:
+    if not _fs.is_url(out) and (str(manifest_path) == out or Path(out) in manifest_path.parents):
         raise ValueError(f"manifest must not be inside the output folder {out} (it names the source files)")
 
     threads = 1 if client is not None else max(1, (os.cpu_count() or 1) // max(workers, 1))
@@ -256,22 +267,23 @@ def anonymize_dir(
     max_file_bytes = anonymizer.max_pixels * 8 + (64 << 20)
 
     tally = _Tally()
-    out.mkdir(parents=True, exist_ok=True)
+    if not _fs.is_url(out):
+        Path(out).mkdir(parents=True, exist_ok=True)
     with Manifest(manifest_path) as db:
         run_id = db.start_run(version=__version__, models=models, params=params, command=command)
         images: list[tuple[Path, PurePosixPath, str]] = []
-        for item in discover(sources, out):
-            if item.format is None:
-                db.record(source=str(item.path), rel=str(item.rel), status=item.status, reason=item.reason, run_id=run_id)
-                tally.add(item.status, source=str(item.path), reason=item.reason)
+        for location, rel, fmt, status, reason in _discover_any(sources):
+            if fmt is None:
+                db.record(source=location, rel=str(rel), status=status, reason=reason, run_id=run_id)
+                tally.add(status, source=location, reason=reason)
             else:
-                images.append((item.path, item.rel, item.format))
+                images.append((location, rel, fmt))
         rename_key = _hmac_key(manifest_path) if rename == "hmac" else None
         tasks = []
         for source, rel, output in plan_outputs(images, out, output_format=anonymizer.format, rename_key=rename_key):
             row = db.get(str(source))
             ours = db.owner_of(str(output)) == str(source)  # written or planned by an earlier run of this manifest
-            if not (overwrite or ours) and os.path.lexists(output):
+            if not (overwrite or ours) and _fs.exists(output):
                 reason = f"output {output} exists and was not written by this manifest (use --overwrite to replace it)"
                 db.record(source=str(source), rel=str(rel), status="failed", reason=reason, run_id=run_id)
                 tally.add("failed", source=str(source), reason=reason)
@@ -309,7 +321,7 @@ def anonymize_dir(
                     handle(process(task, settings, max_file_bytes))
             else:
                 _execute(tasks, settings, max_file_bytes, workers, handle, plan=plan)
-            _remove_stale_temporaries({Path(t.output).parent for t in tasks})
+            _remove_stale_temporaries({Path(t.output).parent for t in tasks if not _fs.is_url(t.output)})
         finally:
             progress.close()
             db.finish_run(run_id)
@@ -318,6 +330,37 @@ def anonymize_dir(
         skipped=tally.skipped, faces=tally.faces, failures=tuple(tally.failures), manifest=manifest_path,
         seconds=time.monotonic() - started,
     )
+
+
+def _discover_any(sources: Sequence[str]) -> Iterator[tuple[str, PurePosixPath, str | None, str, str | None]]:
+    """``(location, rel, format, status, reason)`` for every file under local or URL sources."""
+    from .._discover import discover
+    from .._io import format_for_suffix, sniff_format
+
+    for source in sources:
+        if not _fs.is_url(source):
+            for item in discover([source]):
+                yield str(item.path), item.rel, item.format, item.status, item.reason
+            continue
+        for location, rel in _fs.find(source):
+            try:
+                fmt = sniff_format(_fs.sniff(location))
+            except OSError as exc:
+                yield location, rel, None, "failed", f"cannot read: {exc}"
+                continue
+            if fmt is None and format_for_suffix(rel) is not None:
+                yield location, rel, None, "failed", f"named like an image ({rel.suffix}) but its content is not a supported image"
+            elif fmt is None:
+                yield location, rel, None, "skipped", "not an image (content is not a supported image format)"
+            else:
+                yield location, rel, fmt, "image", None
+
+
+def _refuse_url_out_inside(sources: Sequence[str], out: str) -> None:
+    for source in sources:
+        root = source.rstrip("/")
+        if out == root or out.startswith(root + "/"):
+            raise ValueError(f"out: {out!r} is inside the source {source!r}; choose another location")
 
 
 def _remove_stale_temporaries(folders: Iterable[Path]) -> None:

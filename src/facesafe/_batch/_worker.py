@@ -4,27 +4,24 @@ Tasks carry paths, never pixels. A worker builds its :class:`Anonymizer` (and
 so its detector) once per process and reuses it for every task. Whatever goes
 wrong with one file becomes a ``failed`` outcome with its reason, and nothing
 is written for it: outputs are written to a hidden temporary file in the output
-folder and renamed into place only when complete (``atomic_write_bytes``).
+folder and renamed into place only when complete (object stores write whole
+objects); see ``_fs``.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import pickle
 import threading
 import time
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 from .._anonymize import Anonymizer
 from .._errors import FacesafeError
+from . import _fs
 
 __all__ = ["Task", "Outcome", "process", "init_worker"]
-
-_CHUNK = 1 << 20
-
 
 @dataclass(frozen=True)
 class Task:
@@ -92,39 +89,28 @@ def _anonymizer(settings: bytes) -> Anonymizer:
     return anonymizer
 
 
-def _sha256_file(path: str) -> str | None:
-    digest = hashlib.sha256()
-    try:
-        with open(path, "rb") as fh:
-            while chunk := fh.read(_CHUNK):
-                digest.update(chunk)
-    except FileNotFoundError:
-        return None
-    return digest.hexdigest()
-
-
 def process(task: Task, settings: bytes, max_file_bytes: int) -> Outcome:
     """Anonymise ``task.source`` into ``task.output``; never raises for a bad file."""
     started = time.time()
     base = {"source": task.source, "rel": task.rel, "started": started}
     try:
-        size = os.path.getsize(task.source)
+        size = _fs.size(task.source)
         if size > max_file_bytes:
             return Outcome(**base, status="failed", reason=f"file is {size:,} bytes, over the {max_file_bytes:,}-byte limit", finished=time.time())
-        data = Path(task.source).read_bytes()
+        data = _fs.read_bytes(task.source)
         input_hash = hashlib.sha256(data).hexdigest()
         base["input_hash"] = input_hash
         if task.previous is not None and task.previous[0] == input_hash:
-            if _sha256_file(task.output) == task.previous[1]:
+            if _fs.sha256(task.output) == task.previous[1]:
                 return Outcome(**base, status="unchanged", output=task.output, output_hash=task.previous[1], finished=time.time())
         anonymizer = _anonymizer(settings)
-        from .._io import atomic_write_bytes, load_image
+        from .._io import load_image
 
         picture = load_image(data, max_pixels=anonymizer.max_pixels)
         base["input_format"] = picture.format
         result = anonymizer.anonymize_picture(picture)
         encoded, fmt = anonymizer.encode(result, input_format=picture.format)
-        atomic_write_bytes(task.output, encoded, overwrite=task.replace)
+        _fs.write_bytes(task.output, encoded, replace=task.replace)
         boxes = tuple(
             tuple((round(f.box.x0, 1), round(f.box.y0, 1), round(f.box.x1, 1), round(f.box.y1, 1), round(f.score, 4)) for f in frame)
             for frame in result.faces
