@@ -207,27 +207,31 @@ def _figure_svg(photo: _Photo, *, outline: bool) -> str:
 
 
 def _load_gallery(gallery: Path) -> dict[str, list[Any]]:
+    """``{person: [RGB arrays]}``: every folder under ``gallery`` that holds images is one person.
+
+    Photos are taken in name order (the first is enrolled); files that are not
+    images (READMEs, notes) are left out.
+    """
     from ._errors import ImageError
     from ._io import read_image
 
     people: dict[str, list[Any]] = {}
-    for person in sorted(p for p in gallery.iterdir() if p.is_dir()):
+    for folder in sorted([gallery, *(p for p in gallery.rglob("*") if p.is_dir())]):
         photos = []
-        for path in sorted(person.iterdir()):
-            if path.is_file():
-                try:
-                    photos.append(read_image(path))
-                except ImageError:
-                    continue  # not an image (README, notes): the audit counts people, not files
+        for path in sorted(p for p in folder.iterdir() if p.is_file()):
+            try:
+                photos.append(read_image(path))
+            except ImageError:
+                continue  # not an image: the audit counts people, not files
         if photos:
-            people[person.name] = photos
+            people[folder.relative_to(gallery).as_posix()] = photos
     return people
 
 
 def _reid_section(gallery: str | os.PathLike[str] | None, method: str | None) -> str:
     head = '<h2 id="reid">Re-identification risk</h2>'
     if gallery is None:
-        return head + '<p class="note">Not measured: pass a gallery (<code>--gallery DIR</code>, one sub-folder of photos per person) to measure whether a face recogniser still matches people after this run\'s redaction.</p>'
+        return head + '<p class="note">Not measured: pass a gallery (<code>--gallery DIR</code>, one folder of photos per person, at any depth) to measure whether a face recogniser still matches people after this run\'s redaction.</p>'
     try:
         from . import audit
 
