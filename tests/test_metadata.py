@@ -182,3 +182,54 @@ def test_read_metadata_survives_corrupt_exif():
     dirty = clean[:2] + b"\xff\xe1" + struct.pack(">H", len(garbage) + 2) + garbage + clean[2:]
     report = read_metadata(dirty)
     assert report["errors"] and report["format"] == "JPEG"
+
+
+def _jpeg_with(pixels: np.ndarray, *, exif: bytes | None = None, xmp: bytes | None = None) -> bytes:
+    buf = io.BytesIO()
+    options = {"exif": exif} if exif else {}
+    if xmp:
+        options["xmp"] = xmp
+    Image.fromarray(pixels).save(buf, "JPEG", quality=95, **options)
+    return buf.getvalue()
+
+
+@pytest.mark.parametrize("endian", ["<", ">"])
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_strip_turns_every_orientation_like_load_image(orientation, endian, tmp_path):
+    pixels = np.zeros((24, 16, 3), np.uint8)
+    pixels[:6, :4] = 255  # a marker in one corner
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    exif.endian = endian
+    source = tmp_path / "in.jpg"
+    source.write_bytes(_jpeg_with(pixels, exif=exif.tobytes()))
+    out = strip_metadata(source, tmp_path / "out.jpg")
+    expected = read_image(source)
+    got = np.asarray(Image.open(out).convert("RGB"))  # no tag left: what any viewer shows
+    assert got.shape == expected.shape
+    assert np.abs(got.astype(int) - expected).mean() < 2
+    if orientation == 1:
+        assert np.array_equal(got, expected)  # untouched pixels: lossless
+
+
+def test_strip_honours_xmp_only_orientation(tmp_path):
+    pixels = np.zeros((24, 16, 3), np.uint8)
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:Description tiff:Orientation="6"/></x:xmpmeta>'
+    source = tmp_path / "in.jpg"
+    source.write_bytes(_jpeg_with(pixels, xmp=xmp))
+    assert read_image(source).shape == (16, 24, 3)
+    assert np.asarray(Image.open(strip_metadata(source, tmp_path / "out.jpg"))).shape == (16, 24, 3)
+
+
+def test_strip_of_corrupt_exif_warns_and_stays_lossless(tmp_path):
+    from facesafe import MetadataWarning
+
+    pixels = np.full((8, 8, 3), 90, np.uint8)
+    clean = _jpeg_with(pixels)
+    garbage = b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\xff\xff" + b"\xde\xad" * 20
+    source = tmp_path / "in.jpg"
+    source.write_bytes(clean[:2] + b"\xff\xe1" + struct.pack(">H", len(garbage) + 2) + garbage + clean[2:])
+    with pytest.warns(MetadataWarning, match=str(source)):
+        out = strip_metadata(source, tmp_path / "out.jpg")
+    assert b"\xde\xad\xde\xad" not in out.read_bytes()
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(io.BytesIO(clean))))

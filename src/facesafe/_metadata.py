@@ -34,6 +34,7 @@ import io
 import os
 import pathlib
 import re
+import struct
 import warnings
 from dataclasses import dataclass
 from typing import Any
@@ -188,7 +189,7 @@ def _clean_jpeg(data: bytes, name: str | None, max_pixels: int) -> bytes | None:
             had_app1 = True
         elif seg.marker == 0xEE and data[seg.start + 4 : seg.start + 9] == b"Adobe" and seg.end - seg.start >= 16:
             adobe_transform = data[seg.start + 15]
-    if had_app1 and _jpeg_orientation(data, name) != 1:
+    if had_app1 and _jpeg_orientation(data, layout, name) != 1:
         return None
     out = bytearray(b"\xff\xd8")
     rgb_ids = layout.components == b"RGB"
@@ -204,8 +205,55 @@ def _clean_jpeg(data: bytes, name: str | None, max_pixels: int) -> bytes | None:
     return bytes(out)
 
 
-def _jpeg_orientation(data: bytes, name: str | None) -> int:
-    """EXIF (or XMP) orientation as :func:`facesafe.load_image` applies it; header parse only."""
+_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
+_XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
+
+
+def _ifd0_orientation(tiff: bytes) -> int | None:
+    """Orientation (tag 0x0112) from the first IFD of a TIFF/EXIF block; None if absent. ValueError if malformed."""
+    if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
+        raise ValueError("not a TIFF header")
+    order = "<" if tiff[:2] == b"II" else ">"
+    (offset,) = struct.unpack_from(order + "I", tiff, 4)
+    (count,) = struct.unpack_from(order + "H", tiff, offset)
+    if offset + 2 + 12 * count > len(tiff):
+        raise ValueError("IFD0 runs past the end")
+    for index in range(count):
+        tag, kind, n = struct.unpack_from(order + "HHI", tiff, offset + 2 + 12 * index)
+        if tag == 0x0112:
+            if kind != 3 or n != 1:
+                raise ValueError("unexpected orientation type")
+            return struct.unpack_from(order + "H", tiff, offset + 10 + 12 * index)[0]
+    return None
+
+
+def _jpeg_orientation(data: bytes, layout: _JpegLayout, name: str | None) -> int:
+    """EXIF (else XMP) orientation exactly as :func:`facesafe.load_image` applies it.
+
+    Well-formed blocks are read here without Pillow (fast); anything unusual
+    goes through Pillow's own reading, as load_image does, warnings included.
+    """
+    exif: bytes | None = None
+    xmp: bytes | None = None
+    for seg in layout.segments:
+        if seg.marker == 0xE1:
+            payload = data[seg.start + 4 : seg.end]
+            if payload.startswith(b"Exif\x00\x00"):
+                exif = payload[6:] if exif is None else exif + payload[6:]
+            elif payload.startswith(_XMP_HEADER):
+                xmp = payload[len(_XMP_HEADER) :]
+    try:
+        value = None if exif is None else _ifd0_orientation(exif)
+    except (ValueError, struct.error):
+        return _pillow_jpeg_orientation(data, name)
+    if value is None and xmp and (match := _XMP_ORIENTATION.search(xmp)):
+        value = int(match[2])
+    if value is None:
+        return 1
+    return value if 1 <= value <= 8 else _pillow_jpeg_orientation(data, name)
+
+
+def _pillow_jpeg_orientation(data: bytes, name: str | None) -> int:
     from PIL.JpegImagePlugin import JpegImageFile
 
     with warnings.catch_warnings(record=True) as caught:
