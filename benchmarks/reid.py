@@ -7,7 +7,7 @@ defaults, and for weak baselines measured in the same run (Gaussian blur of
 5% and 20% of the face width without noise, the issue's reference points).
 
     .venv/bin/python benchmarks/reid.py [--data DIR] [--landmarks both|original|redacted]
-        [--detector dlib|facesafe] [--extra]
+        [--detector dlib|facesafe] [--extra] [--parrot]
 
 Targets for every default: AUC <= 0.55 and linkability <= 2%.
 Exits 0 with a message when the data folder is absent (a fresh clone).
@@ -93,6 +93,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--landmarks", choices=("both", "original", "redacted"), default="both")
     parser.add_argument("--detector", choices=("dlib", "facesafe"), default="dlib")
     parser.add_argument("--extra", action="store_true", help="also score intermediate strengths")
+    parser.add_argument(
+        "--parrot", action="store_true", help="also score each default against a gallery redacted the same way"
+    )
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"{args.data} not found: the identity data lives outside the repo; nothing to measure.")
@@ -121,6 +124,11 @@ def main(argv: list[str] | None = None) -> int:
             if not passed:
                 failed.append(label)
         print(f"{label:34} {result.rank1:7.2f} {result.auc:6.3f} {result.linkability:12.1%}{ok}")
+        if args.parrot and label.endswith("(defaults)"):
+            parrot = reidentification(
+                enrolment, redaction, detector=detector, landmarks=args.landmarks, gallery="redacted"
+            )
+            print(f"{'  ... vs redacted gallery (parrot)':34} {parrot.rank1:7.2f} {parrot.auc:6.3f}")
     print(f"chance: rank-1 {1 / len(enrolment.people):.2f}, AUC 0.500; target for defaults: "
           f"AUC <= 0.55, linkability <= 2%; {time.perf_counter() - t0:.0f}s")
     if failed:

@@ -340,6 +340,10 @@ def test_reidentification_on_the_astronaut(astronaut):
     assert filled.method == "fill" and filled.linkability == 0.0
     cropped = reidentification(enrolment, Crop())  # mapped back onto a canvas
     assert cropped.linkability == 0.0
+    parrot = reidentification(enrolment, Fill(), gallery="redacted", landmarks="redacted")
+    assert (parrot.gallery, parrot.landmarks, parrot.probes) == ("redacted", "redacted", 1)
+    with pytest.raises(ValueError, match="gallery"):
+        reidentification(enrolment, Fill(), gallery="clear")
 
 
 def test_audit_without_dlib_names_the_extra(monkeypatch, astronaut):

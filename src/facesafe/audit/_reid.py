@@ -24,7 +24,10 @@ Protocol (:func:`reidentification`):
    of the two: the worse case for privacy. A redaction that changes the image
    size (``Crop``) is mapped back onto a black canvas of the original size
    through its ``region()``.
-4. Figures: *rank-1* identification against the gallery (chance =
+4. Optionally (``gallery="redacted"``) the gallery photos are redacted too:
+   a "parrot" attacker who redacts known photos the same way and matches
+   redacted against redacted faces.
+5. Figures: *rank-1* identification against the gallery (chance =
    1 / people), verification *ROC AUC* over every (probe, gallery) pair, same
    person vs different person (chance = 0.5), and *linkability*: the share of
    probes whose redacted descriptor lies within ``tolerance`` (0.6, dlib's
@@ -48,6 +51,7 @@ __all__ = ["ReidResult", "Enrolment", "enrol", "reidentification", "roc_auc"]
 # upsampled once by dlib), which finds faces of 40+ px at a bounded cost.
 _DETECT_SIDE = 1024
 LANDMARKS = ("both", "original", "redacted")
+GALLERIES = ("original", "redacted")
 
 
 def _dlib():
@@ -134,6 +138,7 @@ class ReidResult:
         linkability: share of probes within ``tolerance`` of their own original.
         skipped: photos left out because dlib found no face on the original.
         landmarks: the attacker(s) scored; ``"both"`` reports the higher figure of the two.
+        gallery: ``"original"`` or ``"redacted"`` (the parrot attacker).
     """
 
     method: str
@@ -144,6 +149,7 @@ class ReidResult:
     linkability: float
     skipped: int = 0
     landmarks: str = "both"
+    gallery: str = "original"
 
     @property
     def chance_rank1(self) -> float:
@@ -240,6 +246,7 @@ def reidentification(
     method: str | None = None,
     detector: Callable[[np.ndarray], Sequence[Face]] | None = None,
     landmarks: str = "both",
+    gallery: str = "original",
     tolerance: float = 0.6,
 ) -> ReidResult:
     """Measure how well dlib's face recogniser re-identifies ``redaction``'s outputs.
@@ -255,6 +262,9 @@ def reidentification(
         landmarks: ``"original"`` (aligned on the original's landmarks),
             ``"redacted"`` (predictor re-run on the output) or ``"both"``
             (each figure the higher of the two attackers').
+        gallery: ``"original"`` (the attacker holds clear photos of everyone)
+            or ``"redacted"`` (the gallery is redacted the same way: a
+            "parrot" attacker matching redacted against redacted faces).
         tolerance: descriptor distance under which a probe links to its original.
 
     See the module docstring for the protocol.
@@ -263,34 +273,49 @@ def reidentification(
         raise ValueError(f"landmarks must be one of {', '.join(LANDMARKS)}; got {landmarks!r}")
     if not (isinstance(tolerance, (int, float)) and tolerance > 0):
         raise ValueError(f"tolerance must be a number > 0, got {tolerance!r}")
+    if gallery not in GALLERIES:
+        raise ValueError(f"gallery must be one of {', '.join(GALLERIES)}; got {gallery!r}")
     enrolment = people if isinstance(people, Enrolment) else enrol(people)
     rec = enrolment.recogniser
     if method is None:
         method = "original" if redaction is None else getattr(redaction, "name", type(redaction).__name__)
     variants = ("original", "redacted") if landmarks == "both" else (landmarks,)
-    probed: dict[str, list[np.ndarray]] = {v: [] for v in variants}
-    for photo in enrolment.probes:
+    probed = _describe(enrolment.probes, redaction, detector, variants, rec)
+    if gallery == "redacted":
+        enrolled = _describe(enrolment.gallery, redaction, detector, variants, rec)
+    else:
+        enrolled = {v: [p.descriptor for p in enrolment.gallery] for v in variants}
+    people_n = len(enrolment.gallery)
+    if not enrolment.probes:
+        return ReidResult(method, people_n, 0, math.nan, math.nan, math.nan, enrolment.skipped, landmarks, gallery)
+    scores = [_score(enrolment, np.stack(probed[v]), np.stack(enrolled[v]), tolerance) for v in variants]
+    rank1, auc, linkability = (max(s[i] for s in scores) for i in range(3))
+    return ReidResult(
+        method, people_n, len(enrolment.probes), rank1, auc, linkability, enrolment.skipped, landmarks, gallery
+    )
+
+
+def _describe(
+    photos: Sequence[_Photo], redaction: Callable | None, detector: Callable | None, variants, rec: _Recogniser
+) -> dict[str, list[np.ndarray]]:
+    """Descriptors of each redacted photo at its original face, per landmark variant."""
+    out: dict[str, list[np.ndarray]] = {v: [] for v in variants}
+    for photo in photos:
         if redaction is None:
             for v in variants:
-                probed[v].append(photo.descriptor)
+                out[v].append(photo.descriptor)
             continue
         image = _redact(redaction, photo, detector)
         for v in variants:
             shape = photo.shape if v == "original" else rec.landmarks(image, photo.box)
-            probed[v].append(rec.describe(image, shape))
-    people_n = len(enrolment.gallery)
-    if not enrolment.probes:
-        return ReidResult(method, people_n, 0, math.nan, math.nan, math.nan, enrolment.skipped, landmarks)
-    scores = [_score(enrolment, np.stack(probed[v]), tolerance) for v in variants]
-    rank1, auc, linkability = (max(s[i] for s in scores) for i in range(3))
-    return ReidResult(
-        method, people_n, len(enrolment.probes), rank1, auc, linkability, enrolment.skipped, landmarks
-    )
+            out[v].append(rec.describe(image, shape))
+    return out
 
 
-def _score(enrolment: Enrolment, probes: np.ndarray, tolerance: float) -> tuple[float, float, float]:
-    """(rank-1, AUC, linkability) of probe descriptors against the enrolment."""
-    gallery = np.stack([p.descriptor for p in enrolment.gallery])
+def _score(
+    enrolment: Enrolment, probes: np.ndarray, gallery: np.ndarray, tolerance: float
+) -> tuple[float, float, float]:
+    """(rank-1, AUC, linkability) of probe descriptors against gallery descriptors."""
     index = {person: i for i, person in enumerate(enrolment.people)}
     truth = np.array([index[p.person] for p in enrolment.probes])
     dist = np.linalg.norm(probes[:, None, :] - gallery[None, :, :], axis=2)
