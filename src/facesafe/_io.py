@@ -639,8 +639,8 @@ def encode_image(image: np.ndarray | Picture, *, format: str, quality: int = 92)
         options.update(save_all=True, append_images=rest)
         if picture.durations is not None and fmt in ("GIF", "WEBP", "PNG", "AVIF"):
             options["duration"] = list(picture.durations)
-        if fmt in ("GIF", "WEBP", "PNG", "AVIF"):
-            options["loop"] = 0 if picture.loop is None else picture.loop
+        if fmt in ("GIF", "WEBP", "PNG", "AVIF") and picture.loop is not None:
+            options["loop"] = picture.loop  # None: the format's default (GIF: play once, others: forever)
     if fmt == "JPEG":
         options.update(quality=quality)
     elif fmt == "WEBP":
