@@ -102,3 +102,25 @@ def test_inspect_reports_metadata(tree, tmp_path, capsys):
     bad.write_bytes(b"\xff\xd8\xff\xe0garbage")
     assert main(["inspect", str(bad)]) == 1
     assert str(bad) in capsys.readouterr().err
+
+
+def test_damaged_exif_is_one_warning_line_and_still_cleaned(tmp_path, capsys):
+    import io
+    import struct
+
+    import numpy as np
+    from PIL import Image
+
+    buf = io.BytesIO()
+    Image.fromarray(np.full((8, 8, 3), 90, np.uint8)).save(buf, "JPEG")
+    clean = buf.getvalue()
+    garbage = b"Exif\x00\x00MM\x00\x2a\x00\x00\x00\x08\xff\xff" + b"\xde\xad" * 20
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "a.jpg").write_bytes(clean[:2] + b"\xff\xe1" + struct.pack(">H", len(garbage) + 2) + garbage + clean[2:])
+    assert main(["strip", str(src), "--out", str(tmp_path / "out")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "damaged metadata" in line] == [
+        line for line in err if line.startswith(f"{src / 'a.jpg'}: damaged metadata")
+    ] != []
+    assert (tmp_path / "out" / "a.jpg").read_bytes().count(b"\xde\xad") == 0

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import pathlib
+import warnings
 from typing import Any
 
 import click
@@ -48,13 +49,19 @@ def run_strip(sources: list[str], out_dir: str, *, overwrite: bool = False, quie
             continue
         dst = out.joinpath(*rel.parts)
         try:
-            strip_metadata(item.path, dst, overwrite=overwrite)
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                strip_metadata(item.path, dst, overwrite=overwrite)
         except (FacesafeError, OSError, ValueError) as exc:
             failed += 1
             reason = exc.reason if isinstance(exc, FacesafeError) and hasattr(exc, "reason") else str(exc)
             click.echo(f"{item.path}: {reason}", err=True)
             continue
         done += 1
+        if not quiet:
+            for warning in caught:  # one line each; MetadataWarnings already start with the path
+                text = str(warning.message)
+                click.echo(text if text.startswith(str(item.path)) else f"{item.path}: warning: {text}", err=True)
         if not quiet:
             click.echo(f"{item.path} -> {dst}")
     if not quiet:
