@@ -44,11 +44,12 @@ def _pixels(height: int = 40, width: int = 56) -> np.ndarray:
 
 def _save(image: Image.Image, fmt: str, **options) -> bytes:
     buf = io.BytesIO()
-    if fmt == "HEIF":
-        import pillow_heif
+    if fmt == "HEIF":  # pillow-heif's Pillow save hook, without registering it globally
+        from pillow_heif.as_plugin import _save_heif
 
-        heif = pillow_heif.from_pillow(image)
-        heif.save(buf, **options)
+        image = image.copy()
+        image.encoderinfo = options
+        _save_heif(image, buf, "")
     else:
         image.save(buf, fmt, **options)
     return buf.getvalue()
@@ -60,6 +61,21 @@ def _png(width: int, height: int, depth: int, colour_type: int, raw_rows: bytes)
 
     header = struct.pack(">IIBBBBB", width, height, depth, colour_type, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(raw_rows)) + chunk(b"IEND", b"")
+
+
+def _tiff_rgb16(pixels: np.ndarray) -> bytes:
+    """An uncompressed little-endian 16-bit RGB TIFF (Pillow cannot write one)."""
+    height, width, _ = pixels.shape
+    data = pixels.astype("<u2").tobytes()
+    bps_offset = 8 + 2 + 12 * 10 + 4
+    entries = [(256, 3, width), (257, 3, height), (258, 3, bps_offset), (259, 3, 1), (262, 3, 2),
+               (273, 4, bps_offset + 6), (277, 3, 3), (278, 3, height), (279, 4, len(data)), (284, 3, 1)]  # fmt: skip
+    out = b"II*\x00" + struct.pack("<IH", 8, len(entries))
+    for tag, kind, value in entries:
+        count = 3 if tag == 258 else 1
+        field = struct.pack("<I", value) if kind == 4 or count > 1 else struct.pack("<HH", value, 0)
+        out += struct.pack("<HHI", tag, kind, count) + field
+    return out + struct.pack("<I", 0) + struct.pack("<HHH", 16, 16, 16) + data
 
 
 def _linear_rgb_icc() -> bytes:
@@ -137,6 +153,25 @@ def test_exif_orientation_matches_exif_transpose(fmt, orientation):
     assert np.array_equal(got, expected)
 
 
+@pytest.mark.parametrize("fmt", ["HEIF", "AVIF"])
+def test_heif_and_avif_orientation_is_applied(fmt):
+    """HEIF/AVIF carry orientation as irot/imir boxes (written here from the EXIF tag): applied once, never twice."""
+    source = np.zeros((30, 20, 3), np.uint8)
+    source[:8, :6] = 255  # a white corner shows how the picture was turned
+    for orientation in range(1, 9):
+        image = Image.fromarray(source)
+        exif = image.getexif()
+        exif[0x0112] = orientation
+        expected = source if orientation == 1 else np.asarray(image.transpose(TRANSPOSE[orientation]))
+        got = read_image(_save(image, fmt, exif=exif.tobytes(), quality=100))
+        assert got.shape == expected.shape and np.abs(got.astype(int) - expected).mean() < 4, orientation
+
+
+TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+             5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+             8: Image.Transpose.ROTATE_90}  # fmt: skip
+
+
 def test_icc_profile_is_converted_to_srgb():
     grey = np.full((8, 8, 3), 128, np.uint8)
     data = _save(Image.fromarray(grey), "PNG", icc_profile=_linear_rgb_icc())
@@ -172,6 +207,11 @@ def test_grayscale_palette_cmyk_and_16_bit_become_8_bit_rgb():
     rows = b"".join(b"\x00" + row.tobytes() for row in rgb16)
     got = read_image(_png(3, 2, 16, 2, rows))
     assert got.shape == (2, 3, 3) and tuple(got[0, 0]) == (255, 128, 0)
+
+    rgb16 = np.zeros((2, 3, 3), np.uint16)
+    rgb16[..., 0], rgb16[..., 1], rgb16[..., 2] = 65535, 32896, 257 * 7
+    picture = load_image(_tiff_rgb16(rgb16))
+    assert picture.format == "TIFF" and tuple(picture.frames[0][1, 2]) == (255, 128, 7)
 
     tiff16 = io.BytesIO()
     Image.fromarray(wide).save(tiff16, "TIFF")

@@ -15,6 +15,10 @@ Reading (:func:`load_image`, :func:`read_image`)
     179 MP); facesafe applies its own, per call, ``max_pixels`` instead and never
     touches Pillow's globals. (Pillow's GIF decoder still runs its global check
     when a frame grows the canvas; that error is reported as ImageTooLargeError.)
+    HEIF is read through pillow-heif's ``HeifImageFile`` class the same way, and
+    written through pillow-heif's own API, so its opener is never registered
+    into Pillow's global registry. libheif applies HEIF's irot/imir boxes
+    itself (pillow-heif then reports orientation 1), so nothing turns twice.
 
     MPO files (JPEGs from dual-camera phones) are read as their primary image
     only: the extra MPO images are previews/disparity views of the same scene
