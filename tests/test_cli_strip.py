@@ -53,6 +53,12 @@ def test_strip_usage_errors_exit_2(tree, tmp_path):
     assert main(["strip", str(tmp_path / "missing"), "--out", str(tmp_path / "o")]) == 2
 
 
+def test_max_pixels_option(tree, tmp_path, capsys):
+    assert main(["strip", str(tree / "jpeg.jpg"), "--out", str(tmp_path / "o"), "--max-pixels", "100"]) == 1
+    assert "over the limit of 100" in capsys.readouterr().err
+    assert not (tmp_path / "o" / "jpeg.jpg").exists()
+
+
 def test_existing_outputs_need_overwrite(tree, tmp_path, capsys):
     out = tmp_path / "out"
     out.mkdir()

@@ -16,13 +16,15 @@ import click
 
 from ._discover import claim_outputs, discover, output_rel, refuse_out_inside
 from ._errors import FacesafeError
-from ._io import output_format
+from ._io import DEFAULT_MAX_PIXELS, output_format
 from ._metadata import read_metadata, strip_metadata
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
 
-def run_strip(sources: list[str], out_dir: str, *, overwrite: bool = False, quiet: bool = False) -> int:
+def run_strip(
+    sources: list[str], out_dir: str, *, overwrite: bool = False, max_pixels: int | None = None, quiet: bool = False
+) -> int:
     """Strip every image under ``sources`` into ``out_dir``; 0 if all succeeded, 1 if any failed.
 
     Raises ``ValueError`` (a usage error) when ``out_dir`` is, or is inside, a source.
@@ -51,7 +53,7 @@ def run_strip(sources: list[str], out_dir: str, *, overwrite: bool = False, quie
         try:
             with warnings.catch_warnings(record=True) as caught:
                 warnings.simplefilter("always")
-                strip_metadata(item.path, dst, overwrite=overwrite)
+                strip_metadata(item.path, dst, overwrite=overwrite, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
         except (FacesafeError, OSError, ValueError) as exc:
             failed += 1
             reason = exc.reason if isinstance(exc, FacesafeError) and hasattr(exc, "reason") else str(exc)
@@ -71,7 +73,7 @@ def run_strip(sources: list[str], out_dir: str, *, overwrite: bool = False, quie
 
 def _describe(report: dict[str, Any]) -> list[str]:
     lines = [f"  format: {report['format']}  size: {report['size'][0]}x{report['size'][1]}  mode: {report['mode']}"
-             f"  frames: {report['n_frames']}"]  # fmt: skip
+             f"  frames: {report['n_frames']}  orientation: {report['orientation']}"]  # fmt: skip
     for key in ("exif", "gps", "iptc", "text"):
         for name, value in report[key].items():
             lines.append(f"  {key}.{name}: {value}")

@@ -103,8 +103,9 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse images larger than this [default: 200,000,000].")
 @click.option("-q", "--quiet", is_flag=True, help="Only failures, no per-file lines or summary.")
-def strip(sources: tuple[str, ...], out_dir: str, overwrite: bool, quiet: bool) -> int:
+def strip(sources: tuple[str, ...], out_dir: str, overwrite: bool, max_pixels: int | None, quiet: bool) -> int:
     """Remove all metadata from the images in SOURCES (files or folders) into --out.
 
     JPEGs are cleaned losslessly (re-encoded only to turn a rotated photo
@@ -114,7 +115,7 @@ def strip(sources: tuple[str, ...], out_dir: str, overwrite: bool, quiet: bool) 
     from ._strip_cli import run_strip
 
     try:
-        return run_strip(list(sources), out_dir, overwrite=overwrite, quiet=quiet)
+        return run_strip(list(sources), out_dir, overwrite=overwrite, max_pixels=max_pixels, quiet=quiet)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
