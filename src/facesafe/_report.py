@@ -70,7 +70,7 @@ code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-b
 figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;overflow:hidden}
 figure svg{display:block;width:100%;height:auto;background:#222}
 figcaption{padding:5px 8px;font-size:12px;color:var(--muted);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
-figcaption b{color:var(--ink)}
+figcaption b{color:var(--ink)}figure.noface{border-color:#e9c27a}figure.noface figcaption b{color:var(--warn)}
 .tag{display:inline-block;border-radius:99px;padding:1px 8px;font-size:12px;font-weight:600;margin:1px 4px 1px 0}
 .t-bad{background:#fdecea;color:var(--bad)}.t-warn{background:#fff4e0;color:var(--warn)}.t-info{background:#e9edfb;color:var(--accent)}
 .queue td.thumb{width:132px}.queue svg{width:120px;height:auto;display:block;border-radius:4px;background:#222}
@@ -507,7 +507,8 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
     figures = []
     for photo in shown:
         caption = f"<b>{len(photo.faces)}</b> face{'s' if len(photo.faces) != 1 else ''} · {_esc(name(photo.row))}"
-        figures.append(f'<figure>{_figure_svg(photo, outline=not crop)}<figcaption title="{_esc(name(photo.row))}">{caption}</figcaption></figure>')
+        cls = ' class="noface"' if not photo.faces else ""
+        figures.append(f'<figure{cls}>{_figure_svg(photo, outline=not crop)}<figcaption title="{_esc(name(photo.row))}">{caption}</figcaption></figure>')
     sheet_note = (
         '<p class="legend note"><i></i>detected region (what was redacted), <i style="border-color:#ffb000"></i>low score or under '
         f"{SMALL_FACE_PX} px. Thumbnails are made from the outputs only; no original pixel is in this file.</p>"
