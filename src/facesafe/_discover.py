@@ -13,8 +13,8 @@ discover(sources, out_dir=None) -> Iterator[Found]
 Found(path: Path, rel: PurePosixPath, format: str | None, status: str, reason: str | None)
     also unpacks as ``src, rel = item``.
 
-* ``sources``: files and folders. A folder is walked recursively (sorted,
-  symlinked folders not followed); ``rel`` is the file's path relative to that
+* ``sources``: files and folders. A folder is walked recursively (its files
+  by name, then its sub-folders by name; symlinked folders not followed); ``rel`` is the file's path relative to that
   folder. A file given directly has ``rel`` = its name.
 * Inputs are recognised by their content (:func:`facesafe.sniff_format` on the
   first 32 bytes), never by their extension: ``format`` is the sniffed format,
