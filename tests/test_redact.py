@@ -354,3 +354,17 @@ def test_audit_without_dlib_names_the_extra(monkeypatch, astronaut):
     monkeypatch.setitem(sys.modules, "dlib", None)  # import dlib -> ImportError
     with pytest.raises(ImportError, match=r"facesafe\[audit\]"):
         enrol({"astronaut": [astronaut]})
+
+
+def test_rank1_shares_ties_instead_of_crediting_the_first_gallery_face():
+    from types import SimpleNamespace
+
+    from facesafe.audit._reid import _score
+
+    enrolment = SimpleNamespace(
+        people=("a", "b"),
+        probes=(SimpleNamespace(person="a", descriptor=np.ones(2)), SimpleNamespace(person="a", descriptor=np.ones(2))),
+    )
+    identical = np.zeros((2, 2))  # every probe equally far from both gallery faces
+    rank1, auc, linkability = _score(enrolment, identical, np.zeros((2, 2)), 0.6)
+    assert (rank1, auc, linkability) == (0.5, 0.5, 0.0)

@@ -133,7 +133,8 @@ class ReidResult:
         method: a label for the redaction (``"original"`` when none).
         people: people in the gallery (rank-1 chance is ``1 / people``).
         probes: redacted photos scored.
-        rank1: share of probes whose nearest gallery face is their own person.
+        rank1: share of probes whose nearest gallery face is their own person
+            (a tie between k gallery faces counts 1/k).
         auc: verification ROC AUC over (probe, gallery) pairs; 0.5 is chance.
         linkability: share of probes within ``tolerance`` of their own original.
         skipped: photos left out because dlib found no face on the original.
@@ -319,7 +320,11 @@ def _score(
     index = {person: i for i, person in enumerate(enrolment.people)}
     truth = np.array([index[p.person] for p in enrolment.probes])
     dist = np.linalg.norm(probes[:, None, :] - gallery[None, :, :], axis=2)
-    rank1 = float(np.mean(dist.argmin(axis=1) == truth))
+    # rank-1 with ties shared: a probe tied between k gallery faces (e.g. a
+    # wholly filled chip) scores 1/k if its person is among them, not a win
+    # for whichever face is listed first
+    nearest = np.isclose(dist, dist.min(axis=1, keepdims=True), rtol=0.0, atol=1e-9)
+    rank1 = float(np.mean(nearest[np.arange(len(truth)), truth] / nearest.sum(axis=1)))
     same = truth[:, None] == np.arange(len(gallery))[None, :]
     auc = roc_auc(-dist, same)
     originals = np.stack([p.descriptor for p in enrolment.probes])
