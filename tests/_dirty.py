@@ -92,11 +92,20 @@ def thumbnail_jpeg() -> bytes:
     return buf.getvalue()
 
 
+def pillow_exif() -> bytes:
+    """An EXIF block (Artist, Copyright, GPS) written by Pillow, for when exiftool is absent."""
+    exif = Image.Exif()
+    exif[0x013B] = "FSLEAK-PillowArtist"
+    exif[0x8298] = "FSLEAK-PillowCopyright"
+    exif.get_ifd(0x8825).update({1: "N", 2: (48.0, 51.0, 29.88), 27: b"ASCII\x00\x00\x00FSLEAK-PillowGPS"})
+    return exif.tobytes()
+
+
 def _pillow_file(path: pathlib.Path, fmt: str, pixels: np.ndarray) -> None:
     image = Image.fromarray(pixels)
     icc = icc_profile_bytes()
     if fmt == "JPEG":
-        image.save(path, "JPEG", quality=90, icc_profile=icc, comment=b"FSLEAK-PillowComment")
+        image.save(path, "JPEG", quality=90, icc_profile=icc, comment=b"FSLEAK-PillowComment", exif=pillow_exif())
     elif fmt == "PNG":
         from PIL.PngImagePlugin import PngInfo
 
@@ -104,11 +113,12 @@ def _pillow_file(path: pathlib.Path, fmt: str, pixels: np.ndarray) -> None:
         text.add_text("Author", "FSLEAK-PngText")
         text.add_text("Description", "FSLEAK-PngZText", zip=True)
         text.add_itxt("Title", "FSLEAK-PngIText", lang="en")
-        image.save(path, "PNG", icc_profile=icc, pnginfo=text)
+        image.save(path, "PNG", icc_profile=icc, pnginfo=text, exif=pillow_exif())
     elif fmt == "WEBP":
-        image.save(path, "WEBP", quality=90, icc_profile=icc)
+        image.save(path, "WEBP", quality=90, icc_profile=icc, exif=pillow_exif())
     elif fmt == "TIFF":
-        image.save(path, "TIFF", icc_profile=icc, compression="tiff_adobe_deflate")
+        image.save(path, "TIFF", icc_profile=icc, compression="tiff_adobe_deflate",
+                   tiffinfo={0x013B: "FSLEAK-PillowArtist", 0x010E: "FSLEAK-PillowDescription"})
     elif fmt == "GIF":
         image.save(path, "GIF", comment=b"FSLEAK-GifComment")
     elif fmt == "BMP":
@@ -118,9 +128,10 @@ def _pillow_file(path: pathlib.Path, fmt: str, pixels: np.ndarray) -> None:
 
         heif = pillow_heif.from_pillow(image)
         heif.info["icc_profile"] = icc
+        heif.info["exif"] = pillow_exif()
         heif.save(path, quality=90)
     elif fmt == "AVIF":
-        image.save(path, "AVIF", quality=90, icc_profile=icc)
+        image.save(path, "AVIF", quality=90, icc_profile=icc, exif=pillow_exif())
     else:
         raise ValueError(fmt)
 

@@ -12,10 +12,13 @@ from facesafe.cli import main
 
 
 @pytest.fixture(scope="module")
-def tree(tmp_path_factory, exiftool):
-    """A source folder: dirty images in every format, in sub-folders, plus a text file and a bad JPEG."""
+def tree(tmp_path_factory):
+    """A source folder: dirty images in every format, in sub-folders, plus a text file.
+
+    Metadata is planted with exiftool when installed, with Pillow otherwise.
+    """
     root = tmp_path_factory.mktemp("tree")
-    files = make_dirty(root / "build", exiftool)
+    files = make_dirty(root / "build", shutil.which("exiftool"))
     src = root / "src"
     (src / "album" / "deep").mkdir(parents=True)
     for i, (kind, path) in enumerate(sorted(files.items())):
@@ -25,7 +28,7 @@ def tree(tmp_path_factory, exiftool):
     return src
 
 
-def test_strip_mirrors_the_tree_and_leaves_only_structure(tree, tmp_path, exiftool, capsys):
+def test_strip_mirrors_the_tree_and_leaves_only_structure(tree, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["strip", str(tree), "--out", str(out)]) == 0
     err = capsys.readouterr().err
@@ -34,10 +37,12 @@ def test_strip_mirrors_the_tree_and_leaves_only_structure(tree, tmp_path, exifto
     expected = sorted(p.relative_to(tree) for p in tree.rglob("*") if p.is_file() and p.suffix != ".txt")
     assert [p.relative_to(out).with_suffix("") for p in outputs] == [p.with_suffix("") for p in expected]
     assert (out / "bmp.png").exists() or (out / "album" / "deep" / "bmp.png").exists()  # BMP becomes PNG
-    tags = exiftool_tags(exiftool, outputs)
+    exiftool = shutil.which("exiftool")
+    tags = exiftool_tags(exiftool, outputs) if exiftool else {}
     for path in outputs:
         assert leaked_tokens(path.read_bytes()) == [], path
-        assert non_structural(tags[path.name]) == {}, path
+        if exiftool:
+            assert non_structural(tags[path.name]) == {}, path
 
 
 def test_strip_refuses_out_inside_or_equal_to_a_source(tree, capsys):
@@ -100,7 +105,7 @@ def test_two_inputs_for_one_output_fail_the_second(tree, tmp_path, capsys):
 def test_inspect_reports_metadata(tree, tmp_path, capsys):
     assert main(["inspect", str(tree / "jpeg.jpg"), "--json"]) == 0
     report = json.loads(capsys.readouterr().out)[str(tree / "jpeg.jpg")]
-    assert report["exif"]["Artist"] == "FSLEAK-Artist" and report["gps"]
+    assert report["exif"]["Artist"].startswith("FSLEAK-") and report["gps"]
     assert main(["inspect", str(tree / "png.png")]) == 0
     text = capsys.readouterr().out
     assert "text.Author: FSLEAK-PngText" in text and "icc: 'FSLEAK-ICCPro'" in text

@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import os
 import pathlib
+import shutil
 import struct
 
 import numpy as np
@@ -30,14 +31,20 @@ KINDS = ["JPEG", "PNG", "WEBP", "TIFF", "GIF", "BMP", "HEIF", "AVIF", "MPO", "TR
 
 
 @pytest.fixture(scope="module")
-def dirty(tmp_path_factory, exiftool) -> dict[str, pathlib.Path]:
-    """One file per kind, loaded with EXIF, GPS, XMP face regions, IPTC, ICC, comments, text, thumbnails."""
-    return make_dirty(tmp_path_factory.mktemp("dirty"), exiftool)
+def judge() -> str | None:
+    """exiftool when installed; without it, metadata is planted by Pillow and only bytes are searched."""
+    return shutil.which("exiftool")
 
 
 @pytest.fixture(scope="module")
-def cleaned(dirty, tmp_path_factory, exiftool) -> dict[tuple[str, str], tuple[pathlib.Path, dict]]:
-    """``(kind, "write" | "strip") -> (output, exiftool tags)`` for every dirty file."""
+def dirty(tmp_path_factory, judge) -> dict[str, pathlib.Path]:
+    """One file per kind, loaded with EXIF, GPS, XMP face regions, IPTC, ICC, comments, text, thumbnails."""
+    return make_dirty(tmp_path_factory.mktemp("dirty"), judge)
+
+
+@pytest.fixture(scope="module")
+def cleaned(dirty, tmp_path_factory, judge) -> dict[tuple[str, str], tuple[pathlib.Path, dict | None]]:
+    """``(kind, "write" | "strip") -> (output, exiftool tags or None)`` for every dirty file."""
     out = tmp_path_factory.mktemp("clean")
     outputs = {}
     for kind, path in dirty.items():
@@ -45,8 +52,8 @@ def cleaned(dirty, tmp_path_factory, exiftool) -> dict[tuple[str, str], tuple[pa
         suffix = suffix_for(output_format(picture.format))
         outputs[kind, "write"] = write_image(out / f"write-{kind}{suffix}", picture)
         outputs[kind, "strip"] = strip_metadata(path, out / f"strip-{kind}{suffix}")
-    tags = exiftool_tags(exiftool, list(outputs.values()))
-    return {key: (path, tags[path.name]) for key, path in outputs.items()}
+    tags = exiftool_tags(judge, list(outputs.values())) if judge else {}
+    return {key: (path, tags.get(path.name)) for key, path in outputs.items()}
 
 
 def test_the_judge_sees_the_planted_metadata(dirty, exiftool):
@@ -67,7 +74,8 @@ def test_the_judge_sees_the_planted_metadata(dirty, exiftool):
 def test_outputs_carry_only_structure(cleaned, kind, how):
     path, tags = cleaned[kind, how]
     assert leaked_tokens(path.read_bytes()) == []
-    assert non_structural(tags) == {}
+    if tags is not None:
+        assert non_structural(tags) == {}
     assert load_image(path).n_frames == 1
 
 
@@ -156,7 +164,7 @@ def test_strip_output_format_follows_the_destination(dirty, tmp_path):
     assert out.read_bytes()[:4] == b"\x89PNG"
 
 
-def test_read_metadata_reports_what_was_planted(dirty):
+def test_read_metadata_reports_what_was_planted(dirty, exiftool):
     report = read_metadata(dirty["JPEG"])
     assert report["format"] == "JPEG" and report["size"] == [64, 48]
     assert report["exif"]["Artist"] == "FSLEAK-Artist" and report["exif"]["Copyright"] == "FSLEAK-Copyright"
