@@ -17,6 +17,7 @@ from facesafe import (
     CorruptImageError,
     OutputExistsError,
     UnsupportedImageError,
+    encode_image,
     load_image,
     output_format,
     read_image,
@@ -241,3 +242,20 @@ def test_strip_of_corrupt_exif_warns_and_stays_lossless(tmp_path):
         out = strip_metadata(source, tmp_path / "out.jpg")
     assert b"\xde\xad\xde\xad" not in out.read_bytes()
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(io.BytesIO(clean))))
+
+
+def test_read_metadata_of_clean_outputs_is_empty():
+    pixels = np.zeros((8, 8, 3), np.uint8)
+    for fmt in ("JPEG", "PNG", "WEBP", "TIFF", "GIF", "BMP", "HEIF", "AVIF"):
+        report = read_metadata(encode_image(pixels, format=fmt))
+        carried = {k: v for k, v in report.items() if k not in ("path", "format", "size", "mode", "n_frames",
+                                                                 "orientation", "segments") and v}  # fmt: skip
+        assert carried == {} and report["orientation"] == 1, fmt
+    tiff = read_metadata(_tiff_with_artist())
+    assert tiff["exif"] == {"Artist": "FSLEAK"}
+
+
+def _tiff_with_artist() -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(buf, "TIFF", tiffinfo={0x013B: "FSLEAK"})
+    return buf.getvalue()

@@ -365,14 +365,22 @@ def _plain(value: Any, limit: int = 300) -> Any:
         return str(value)
 
 
+# TIFF tags that describe how the pixels are stored (a TIFF's IFD0 holds them beside its metadata).
+_TIFF_STRUCTURE = frozenset({
+    254, 255, 256, 257, 258, 259, 262, 266, 273, 277, 278, 279, 282, 283, 284, 296, 317, 320, 322, 323, 324, 325,
+    338, 339, 347, 530, 531, 532,
+})  # fmt: skip
+
+
 def _exif_dicts(im: Any) -> tuple[dict, dict, dict]:
-    """(IFD0 + Exif + Interop tags, GPS tags, IFD1 thumbnail tags) by tag name."""
+    """(IFD0 + Exif + Interop tags, GPS tags, IFD1 thumbnail tags) by tag name; TIFF structure tags left out."""
     from PIL import ExifTags
 
     exif = im.getexif()
     main: dict[str, Any] = {}
+    structure = _TIFF_STRUCTURE if im.format == "TIFF" else frozenset()
     for tag, value in exif.items():
-        if tag in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.Interop):
+        if tag in (ExifTags.IFD.Exif, ExifTags.IFD.GPSInfo, ExifTags.IFD.Interop) or tag in structure:
             continue
         main[ExifTags.TAGS.get(tag, f"0x{tag:04X}")] = _plain(value)
     for ifd in (ExifTags.IFD.Exif, ExifTags.IFD.Interop):
@@ -436,7 +444,8 @@ def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
     """Report what an image file carries besides pixels, as a JSON-friendly dict.
 
     Keys: ``path``, ``format``, ``size`` ``[w, h]``, ``mode``, ``n_frames``,
-    ``orientation``, ``exif`` (IFD0/Exif tags by name), ``gps``, ``xmp``
+    ``orientation``, ``exif`` (IFD0/Exif tags by name, without the tags that
+    describe a TIFF's pixel layout), ``gps``, ``xmp``
     (text or None), ``iptc``, ``icc`` (``{"description", "bytes"}`` or None),
     ``comments``, ``text`` (PNG text chunks), ``thumbnails`` and, for JPEG,
     ``segments`` (every marker with offset, length and APPn label, plus any
