@@ -259,3 +259,14 @@ def _tiff_with_artist() -> bytes:
     buf = io.BytesIO()
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(buf, "TIFF", tiffinfo={0x013B: "FSLEAK"})
     return buf.getvalue()
+
+
+@pytest.mark.parametrize(
+    "options", [{"progressive": True}, {"restart_marker_rows": 1}, {"subsampling": 0, "quality": 100}], ids=str
+)
+def test_jpeg_strip_is_lossless_for_progressive_and_restart_markers(options, tmp_path, astronaut):
+    source = tmp_path / "in.jpg"
+    Image.fromarray(astronaut[:96, :128]).save(source, "JPEG", comment=b"FSLEAK", **options)
+    out = strip_metadata(source, tmp_path / "out.jpg")
+    assert b"FSLEAK" not in out.read_bytes()
+    assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(source)))

@@ -25,7 +25,9 @@ segments) for ``facesafe inspect``, reports and tests. It reads headers only.
 * **Every other format** is decoded and rebuilt from its pixels
   (:func:`facesafe.load_image` then :func:`facesafe.encode_image`): lossless
   sources are written losslessly, lossy ones (lossy WebP, HEIF, AVIF) are
-  re-encoded at quality :data:`REENCODE_QUALITY`.
+  re-encoded at quality :data:`REENCODE_QUALITY`. Pixels are 8-bit sRGB
+  (16-bit and ICC-tagged sources are converted on reading, see
+  :func:`facesafe.load_image`).
 """
 
 from __future__ import annotations
