@@ -7,6 +7,7 @@ import os
 import pathlib
 import shutil
 import struct
+import warnings
 
 import numpy as np
 import pytest
@@ -270,3 +271,31 @@ def test_jpeg_strip_is_lossless_for_progressive_and_restart_markers(options, tmp
     out = strip_metadata(source, tmp_path / "out.jpg")
     assert b"FSLEAK" not in out.read_bytes()
     assert np.array_equal(np.asarray(Image.open(out)), np.asarray(Image.open(source)))
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF"])
+def test_damaged_files_only_ever_raise_facesafe_errors(fmt, tmp_path, astronaut):
+    """Flipped bytes, cuts and overwrites: every outcome is a clean result or a FacesafeError, never a crash."""
+    from facesafe import FacesafeError
+
+    base = encode_image(np.ascontiguousarray(astronaut[:48, :64]), format=fmt)
+    rng = np.random.default_rng(sum(map(ord, fmt)))
+    for case in range(24):
+        data = bytearray(base)
+        if case % 3 == 0:
+            for _ in range(int(rng.integers(1, 8))):
+                data[int(rng.integers(0, len(data)))] = int(rng.integers(0, 256))
+        elif case % 3 == 1:
+            data = data[: int(rng.integers(1, len(data)))]
+        else:
+            at = int(rng.integers(0, len(data)))
+            data[at : at + 32] = rng.bytes(32)
+        out = tmp_path / f"{case}{suffix_for(fmt)}"
+        for action in (lambda: load_image(bytes(data)), lambda: read_metadata(bytes(data)),
+                       lambda: strip_metadata(bytes(data), out)):  # fmt: skip
+            try:
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore")
+                    action()
+            except FacesafeError:
+                assert not out.exists()

@@ -38,6 +38,7 @@ import pathlib
 import re
 import struct
 import warnings
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
@@ -401,6 +402,39 @@ _IPTC_NAMES = {
 }  # fmt: skip
 
 
+_MAX_TEXT = 1 << 20  # decompress at most 1 MiB of any one PNG text chunk (a zTXt can be a zip bomb)
+
+
+def _png_text(data: bytes) -> dict[str, Any]:
+    """Every tEXt/zTXt/iTXt chunk of a PNG, wherever it sits (also after the image data), without decoding pixels."""
+    text: dict[str, Any] = {}
+    pos = 8
+    while pos + 8 <= len(data):
+        length = int.from_bytes(data[pos : pos + 4], "big")
+        kind = data[pos + 4 : pos + 8]
+        body = data[pos + 8 : pos + 8 + length]
+        pos += 12 + length
+        if kind == b"IEND":
+            break
+        if kind not in (b"tEXt", b"zTXt", b"iTXt") or b"\x00" not in body:
+            continue
+        key, rest = body.split(b"\x00", 1)
+        try:
+            if kind == b"tEXt":
+                value: Any = rest
+            elif kind == b"zTXt":
+                value = zlib.decompressobj().decompress(rest[1:], _MAX_TEXT)
+            else:
+                compressed, rest = rest[0], rest[2:]
+                _lang, _translated, value = rest.split(b"\x00", 2)
+                if compressed:
+                    value = zlib.decompressobj().decompress(value, _MAX_TEXT)
+        except (ValueError, zlib.error) as exc:
+            value = f"<unreadable {kind.decode()} chunk: {exc}>"
+        text[key.decode("latin-1")] = _plain(value)
+    return text
+
+
 def _jpeg_segment_report(data: bytes, name: str | None) -> tuple[list[dict], list[str], int]:
     """(segments, COM texts, trailing byte count) of a JPEG; tolerant of truncation."""
     segments: list[dict] = [{"marker": "SOI", "offset": 0, "length": 2}]
@@ -476,15 +510,15 @@ def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
             im = cls(io.BytesIO(data), name or "")
         except Exception as exc:
             raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
-        _describe_image(im, fmt, report)
+        _describe_image(im, fmt, data, report)
     report["errors"].extend(str(w.message) for w in caught)
     if trailing:
         report["thumbnails"].append({"source": "data after end of image (e.g. MPO previews)", "bytes": trailing})
     return report
 
 
-def _describe_image(im: Any, fmt: str, report: dict[str, Any]) -> None:
-    """Fill ``report`` from an opened (not decoded) Pillow image."""
+def _describe_image(im: Any, fmt: str, data: bytes, report: dict[str, Any]) -> None:
+    """Fill ``report`` from an opened (not decoded) Pillow image and the file's bytes."""
     from PIL import ImageCms, IptcImagePlugin
 
     with im:
@@ -526,7 +560,7 @@ def _describe_image(im: Any, fmt: str, report: dict[str, Any]) -> None:
         if fmt != "JPEG" and info.get("comment"):
             report["comments"].append(_plain(info["comment"]))
         if fmt == "PNG":
-            report["text"] = {str(k): _plain(v) for k, v in getattr(im, "text", {}).items()}
+            report["text"] = _png_text(data)
         if fmt == "HEIF":
             for thumb in info.get("thumbnails", []) or []:
                 report["thumbnails"].append({"source": "HEIF thumbnail", "size": _plain(getattr(thumb, "size", None))})
