@@ -25,7 +25,7 @@ from importlib import resources
 
 import numpy as np
 
-from ._warp import Pose, fit_pose, piecewise_warp, polygon_mask
+from ._warp import Pose, fit_pose, interpolate, piecewise_warp, polygon_mask
 
 __all__ = [
     "SIZE",
@@ -237,8 +237,6 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
     contours. Colours, sizes and strengths are drawn from ``rng``. Colour and
     lighting are later matched to the face being replaced.
     """
-    from scipy.interpolate import LinearNDInterpolator
-
     shape2 = (SIZE, SIZE)
     t = template_points()
     mean = _mean_face()
@@ -247,13 +245,12 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
     light = np.array([rng.uniform(-0.3, 0.3), -0.45, -1.0])
     light /= np.linalg.norm(light)
     lambert = np.clip(normals @ light, 0.0, 1.0)
-    shade = 0.62 + 0.38 * lambert
+    shade = 0.72 + 0.28 * lambert
     outer = ring(t)
     edge_shade = np.full(len(outer), float(np.percentile(shade, 20)))
-    interp = LinearNDInterpolator(np.vstack([t, outer]), np.concatenate([shade, edge_shade]))
+    field_, covered = interpolate(np.vstack([t, outer]), np.concatenate([shade, edge_shade]), shape2)
+    field_ = np.where(covered > 0, field_[:, :, 0], edge_shade[0]).astype(np.float32)
     ys, xs = np.mgrid[0:SIZE, 0:SIZE]
-    field_ = interp(np.column_stack([xs.ravel() + 0.5, ys.ravel() + 0.5])).reshape(shape2)
-    field_ = np.where(np.isfinite(field_), field_, edge_shade[0]).astype(np.float32)
     field_ = _blur(field_, 3.0)
     tone = np.array([0.80, 0.62, 0.52]) * rng.uniform(0.9, 1.05)
     skin = np.ones((SIZE, SIZE, 3), np.float32) * tone.astype(np.float32)
@@ -288,7 +285,7 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
     _paint(canvas, gloss.astype(np.float32) * lips, (1.0, 0.85, 0.82), 0.18)
     mouth = polygon_mask(shape2, polys["mouth"])
     _paint(canvas, _blur(mouth, 0.6), (0.22, 0.09, 0.08), 0.9)
-    _paint(canvas, _blur(_stroke(shape2, t[list(LIPS_INNER[:11])], 1.5), 0.7), (0.25, 0.1, 0.09), 0.7)
+    _paint(canvas, _blur(_stroke(shape2, t[list(LIPS_INNER[:11])], 1.5), 0.7), (0.3, 0.12, 0.1), 0.5)
     # --- eyes
     _, iris_colour = _choice(rng, _IRIS)
     iris_colour = np.array(iris_colour) * rng.uniform(0.85, 1.15)
@@ -346,10 +343,10 @@ def paint_mouth(canvas: np.ndarray, points: np.ndarray, face_width: float, rng: 
         return
     shape2 = canvas.shape[:2]
     mouth = _blur(polygon_mask(shape2, [inner]), max(face_width * 0.004, 0.4))
-    _paint(canvas, mouth, (0.16, 0.06, 0.06), 0.95)
+    _paint(canvas, mouth, (0.22, 0.09, 0.08), 0.95)
     # teeth: the upper inner contour moved down by part of the opening
     top = points[[78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]]
-    down = (points[14] - points[13]) * min(0.55, 0.12 * face_width / max(gap, 1e-6))
+    down = (points[14] - points[13]) * min(0.7, 0.14 * face_width / max(gap, 1e-6))
     teeth_poly = np.vstack([top, top[::-1] + down])
     teeth = _blur(polygon_mask(shape2, [teeth_poly]), max(face_width * 0.004, 0.4)) * mouth
     shade = rng.uniform(0.75, 0.9)

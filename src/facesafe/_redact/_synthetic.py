@@ -51,7 +51,8 @@ from ._warp import piecewise_warp, polygon_mask
 __all__ = ["Synthesize", "Replacement"]
 
 _WORK_WIDTH = 220.0  # faces wider than this (px) are synthesised at this width, then upscaled
-_MAX_FIT_ERROR = 0.06  # RMS pose-fit error (face widths) above which the mesh is not trusted
+_MAX_FIT_ERROR = 0.06
+_LOWPASS = 0.08  # skin lighting is matched at this scale (std of the Gaussian, in face widths)  # RMS pose-fit error (face widths) above which the mesh is not trusted
 
 
 @dataclass(frozen=True)
@@ -263,20 +264,31 @@ class Synthesize(_Masked):
                 raise
             return "fallback", "landmarks too degenerate to triangulate"
         fw = face_width * scale
-        # colour and lighting: the original skin's low frequencies replace the donor's
-        sigma = max(0.08 * fw, 1.0)
-        lo = _skin_lowpass(work, skin_mask((wh, ww), p_work), sigma)
-        ld = _skin_lowpass(warped, skin_mask((wh, ww), q_work) * cover, sigma)
         if donor == "synthetic":
             paint_mouth(warped, q_work, fw, rng)
-        content = np.clip(warped * (lo / np.maximum(ld, 1e-3)), 0.0, 1.0)
-        # blend: the union of both face outlines, fully inside, feathered to 0 at the outline
+        # skin tone: one gain per channel, the donor's mean skin to the original's
+        skin_o = skin_mask((wh, ww), p_work)
+        skin_d = skin_mask((wh, ww), q_work) * cover
+        gain = _mean(work, skin_o) / np.maximum(_mean(warped, skin_d), 1e-3)
+        content = warped * gain
+        # grain: add noise up to the original skin's fine texture level (one number)
+        extra = math.sqrt(max(_fine_std(work, skin_o) ** 2 - _fine_std(content, skin_d) ** 2, 0.0))
+        if extra > 0:
+            grain = _blur(rng.normal(0.0, extra * 0.8, content.shape[:2]).astype(np.float32), 0.5)
+            content = content + grain[:, :, None]
+        # the region replaced: inside both face outlines (and the allowed region), feathered inwards
         hull = cv2.convexHull(np.vstack([p_work[list(FACE_OVAL)], q_work[list(FACE_OVAL)]]).astype(np.float32))
         region = polygon_mask((wh, ww), [hull[:, 0, :]])
         soft = max(0.03 * fw, 0.7)
         inset = int(math.ceil(1.5 * soft))
         region = cv2.erode(region, np.ones((2 * inset + 1, 2 * inset + 1), np.uint8))
-        alpha = np.clip(_blur(region, soft) * 2.0, 0.0, 1.0) * cover
+        allowed_work = cv2.resize(allowed, (ww, wh), interpolation=cv2.INTER_AREA) if scale < 1.0 else allowed
+        alpha = np.clip(_blur(region, soft) * 2.0, 0.0, 1.0) * cover * (allowed_work >= 0.999)
+        # lighting: a membrane (harmonic interpolation) of the difference at the region's edge,
+        # as Poisson blending does; nothing inside the original face is used
+        skin_like = _skin_like(work, skin_o)
+        content = content + _membrane(work - content, (alpha > 0.02) | ~skin_like, fw)
+        content = np.clip(content, 0.0, 1.0)
         if scale < 1.0:
             content = cv2.resize(content, (w, h), interpolation=cv2.INTER_CUBIC)
             alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -291,14 +303,59 @@ def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
 
 
-def _skin_lowpass(image: np.ndarray, mask: np.ndarray, sigma: float) -> np.ndarray:
-    """Normalised convolution: the local mean colour of the skin pixels (features excluded)."""
-    weight = _blur(mask, sigma)[:, :, None]
-    total = _blur(image * mask[:, :, None], sigma)
-    fallback = (image * mask[:, :, None]).sum(axis=(0, 1)) / max(float(mask.sum()), 1e-6)
-    if mask.sum() < 1.0:
-        fallback = image.reshape(-1, image.shape[2]).mean(axis=0)
-    return np.where(weight > 0.05, total / np.maximum(weight, 1e-6), fallback[None, None, :])
+def _mean(image: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    """Mean colour of ``image`` where ``mask`` (weights); the plain mean when the mask is empty."""
+    total = float(mask.sum())
+    if total < 1.0:
+        return image.reshape(-1, image.shape[2]).mean(axis=0)
+    return (image * mask[:, :, None]).sum(axis=(0, 1)) / total
+
+
+def _fine_std(image: np.ndarray, mask: np.ndarray) -> float:
+    """Std of the fine texture (image minus a 1.5 px blur) on the mask."""
+    fine = (image - _blur(image, 1.5)).mean(axis=2)
+    inside = mask > 0.5
+    return float(fine[inside].std()) if inside.sum() > 16 else 0.0
+
+
+def _skin_like(image: np.ndarray, skin: np.ndarray) -> np.ndarray:
+    """Pixels whose colour is close to the face's skin (hair, background and clothes are not)."""
+    inside = skin > 0.5
+    if inside.sum() < 16:
+        return np.ones(image.shape[:2], dtype=bool)
+    colours = image[inside]
+    centre = np.median(colours, axis=0)
+    spread = np.percentile(np.linalg.norm(colours - centre, axis=1), 90)
+    return np.linalg.norm(image - centre, axis=2) <= max(1.5 * spread, 0.04)
+
+
+def _membrane(difference: np.ndarray, unknown: np.ndarray, face_width: float) -> np.ndarray:
+    """The smooth (harmonic) fill of ``difference`` over ``unknown`` from its values around it.
+
+    Solved on a grid about 48 px across the face (Jacobi iterations from a
+    normalised-blur start), then resized back. Outside ``unknown`` it equals
+    a lightly smoothed ``difference``.
+    """
+    import cv2
+
+    h, w = unknown.shape
+    f = min(1.0, 48.0 / max(face_width, 1.0))
+    sh, sw = max(int(round(h * f)), 3), max(int(round(w * f)), 3)
+    diff = cv2.resize(difference.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
+    unk = cv2.resize(unknown.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.01
+    if not unk.any():
+        return np.zeros_like(difference)
+    known = (~unk).astype(np.float32)
+    sigma = max(sh, sw) / 6
+    start = _blur(diff * known[:, :, None], sigma) / np.maximum(_blur(known, sigma), 1e-4)[:, :, None]
+    m = np.where(unk[:, :, None], start, diff).astype(np.float32)
+    if known.sum() == 0:  # the whole window is face: no edge to match, keep the global tone
+        return np.zeros_like(difference)
+    for _ in range(150):
+        padded = np.pad(m, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        avg = 0.25 * (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:])
+        m = np.where(unk[:, :, None], avg, m)
+    return cv2.resize(m, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Pose", "fit_pose", "piecewise_warp", "polygon_mask"]
+__all__ = ["Pose", "fit_pose", "interpolate", "piecewise_warp", "polygon_mask"]
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,45 @@ def fit_pose(points: np.ndarray, mesh3d: np.ndarray) -> Pose:
     return Pose(scale, rotation, shift, rms / max(2 * scale, 1e-9))
 
 
+def interpolate(points: np.ndarray, values: np.ndarray, out_shape: tuple[int, int]) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation of per-point ``values`` over the Delaunay triangles of ``points``.
+
+    Evaluated at the centre of every pixel of an ``out_shape`` (rows, cols)
+    canvas. Returns ``float64 (rows, cols, D)`` values (0 outside the hull)
+    and a ``float32`` mask, 1 where a triangle covers the pixel. Triangles are
+    rasterised with OpenCV, so the cost is one pass over the pixels.
+    """
+    import cv2
+    from scipy.spatial import Delaunay
+
+    pts = np.asarray(points, dtype=np.float64)
+    vals = np.asarray(values, dtype=np.float64).reshape(len(pts), -1)
+    rows, cols = out_shape
+    simplices = Delaunay(pts).simplices
+    # which triangle covers each pixel (-1: none); pixel centres are at +0.5
+    index = np.full((rows, cols), -1.0, dtype=np.float32)
+    corners = np.round((pts[simplices] - 0.5) * 16).astype(np.int32)
+    for j, tri in enumerate(corners):
+        cv2.fillConvexPoly(index, tri, float(j), lineType=cv2.LINE_8, shift=4)
+    index = index.astype(np.int64)
+    ys, xs = np.nonzero(index >= 0)
+    out = np.zeros((rows, cols, vals.shape[1]), dtype=np.float64)
+    if len(ys):
+        tri = simplices[index[ys, xs]]
+        a, b, c = pts[tri[:, 0]], pts[tri[:, 1]], pts[tri[:, 2]]
+        e1, e2 = b - a, c - a
+        det = e1[:, 0] * e2[:, 1] - e1[:, 1] * e2[:, 0]
+        det = np.where(np.abs(det) < 1e-12, 1e-12, det)
+        px, py = xs + 0.5 - a[:, 0], ys + 0.5 - a[:, 1]
+        l1 = (px * e2[:, 1] - py * e2[:, 0]) / det
+        l2 = (e1[:, 0] * py - e1[:, 1] * px) / det
+        l0 = 1.0 - l1 - l2
+        out[ys, xs] = (
+            l0[:, None] * vals[tri[:, 0]] + l1[:, None] * vals[tri[:, 1]] + l2[:, None] * vals[tri[:, 2]]
+        )
+    return out, (index >= 0).astype(np.float32)
+
+
 def piecewise_warp(
     source: np.ndarray,
     source_points: np.ndarray,
@@ -85,25 +124,20 @@ def piecewise_warp(
     ``out_shape`` (rows, cols) and a ``float32`` coverage mask (1 inside the hull).
     """
     import cv2
-    from scipy.interpolate import LinearNDInterpolator
 
-    rows, cols = out_shape
-    src = np.asarray(source_points, dtype=np.float64)
-    dst = np.asarray(target_points, dtype=np.float64)
-    interp = LinearNDInterpolator(dst, src)
-    ys, xs = np.mgrid[0:rows, 0:cols]
-    grid = np.column_stack([xs.ravel() + 0.5, ys.ravel() + 0.5])
-    mapped = interp(grid) - 0.5  # pixel centres -> remap coordinates
-    inside = np.isfinite(mapped[:, 0])
-    mapped[~inside] = -10.0
-    map_x = mapped[:, 0].reshape(rows, cols).astype(np.float32)
-    map_y = mapped[:, 1].reshape(rows, cols).astype(np.float32)
+    mapped, inside = interpolate(target_points, source_points, out_shape)
+    mapped = mapped - 0.5  # pixel centres -> remap coordinates
+    mapped[inside == 0] = -10.0
     warped = cv2.remap(
-        np.asarray(source, dtype=np.float32), map_x, map_y, cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE
+        np.asarray(source, dtype=np.float32),
+        mapped[:, :, 0].astype(np.float32),
+        mapped[:, :, 1].astype(np.float32),
+        cv2.INTER_LINEAR,
+        borderMode=cv2.BORDER_REPLICATE,
     )
     if warped.ndim == 2 and np.ndim(source) == 3:
         warped = warped[:, :, None]
-    return warped, inside.reshape(rows, cols).astype(np.float32)
+    return warped, inside
 
 
 def polygon_mask(shape: tuple[int, int], polygons: list[np.ndarray], *, value: float = 1.0) -> np.ndarray:

@@ -1,0 +1,172 @@
+"""Synthetic replacement benchmark: private (a recogniser cannot link it) and natural (still a face).
+
+Privacy — :func:`facesafe.audit.reidentification` on ../shared/data/identity-dev
+(first photo of each person = gallery, the others replaced and probed), for
+the originals, ``Pixelate()`` as the baseline, ``Synthesize()`` (built-in
+donor) and ``Synthesize(donor=KSamePool(k))`` with every probe in the pool.
+Both attacker alignments are run (landmarks of the original / re-found on the
+output); the worse is reported. Targets: AUC <= 0.55, linkability <= 1%.
+
+Naturalness — on every identity-dev photo and the wider-dev photos: dlib's
+HOG face detector (an independent detector) runs on the original; each face
+it finds is replaced; dlib runs again on the output. Reported: the share of
+those faces dlib still finds (IoU >= 0.3; target >= 80%) and the median
+displacement of dlib's 68 landmarks between original and output (in
+inter-ocular distances: pose kept), with Pixelate() as the baseline in the
+same run.
+
+    .venv/bin/python benchmarks/synthetic.py [--data ../shared/data] [--wider N] [--k 10]
+
+Exits 0 with a message when the data folder is absent (a fresh clone).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import facesafe
+from facesafe import Box, Face
+from facesafe.audit import enrol, reidentification
+
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from reid import load_people  # noqa: E402
+
+
+def detector_faces(rec, image: np.ndarray) -> list[Face]:
+    """dlib's faces, grown upwards to the hairline as facesafe's detector boxes are (dlib stops at the brows)."""
+    faces = []
+    for b in rec.detect(image):
+        faces.append(Face(Box(b.x0, max(b.y0 - 0.25 * b.height, 0.0), b.x1, b.y1), detector="dlib"))
+    return faces
+
+
+def privacy(people, rec_holder: dict, k: int) -> None:
+    from facesafe._detect._mediapipe import FaceMesher
+
+    t0 = time.perf_counter()
+    enrolment = enrol(people)
+    rec = enrolment.recogniser
+    rec_holder["rec"] = rec
+    print(
+        f"identity-dev: {len(enrolment.people)} people, {len(enrolment.probes)} probes "
+        f"({enrolment.skipped} photos without a dlib face skipped)"
+    )
+    mesher = FaceMesher()
+    detect = lambda image: mesher(image, detector_faces(rec, image))  # noqa: E731
+    pool = facesafe.KSamePool(k=k)
+    for photo in enrolment.probes:
+        pool.add(photo.image, detect(photo.image))
+    rows = [
+        ("originals", None),
+        ("baseline Pixelate()", facesafe.Pixelate()),
+        ("Synthesize()", facesafe.Synthesize(mesher=mesher)),
+        (f"Synthesize(k-Same, k={k}, pool {len(pool)})", facesafe.Synthesize(donor=pool, mesher=mesher)),
+    ]
+    header = f"{'method':40} {'rank-1':>7} {'AUC':>6} {'linkability':>12}"
+    print(header)
+    print("-" * len(header))
+    for label, redaction in rows:
+        worst = None
+        for landmarks in ("original", "redacted"):
+            result = reidentification(enrolment, redaction, method=label, detector=detect, landmarks=landmarks)
+            if worst is None or (result.auc, result.linkability) > (worst.auc, worst.linkability):
+                worst = result
+        ok = ""
+        if label.startswith("Synthesize"):
+            ok = "  ok" if worst.auc <= 0.55 and worst.linkability <= 0.01 else "  ABOVE TARGET"
+        print(f"{label:40} {worst.rank1:7.2f} {worst.auc:6.3f} {worst.linkability:12.1%}{ok}")
+    pool.clear()
+    print(f"chance: rank-1 {1 / len(enrolment.people):.2f}, AUC 0.500 ({time.perf_counter() - t0:.0f}s)\n")
+
+
+def _landmarks68(rec, image, box):
+    import face_recognition_models
+
+    if "p68" not in rec.__dict__:
+        rec.p68 = rec.dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    shape = rec.p68(np.ascontiguousarray(image), rec._rect(box))
+    return np.array([(p.x, p.y) for p in shape.parts()], np.float64)
+
+
+def naturalness(images: list[np.ndarray], rec) -> None:
+    from facesafe._detect._mediapipe import FaceMesher
+
+    t0 = time.perf_counter()
+    mesher = FaceMesher()
+    methods = [("baseline Pixelate()", facesafe.Pixelate()), ("Synthesize()", facesafe.Synthesize(mesher=mesher))]
+    stats = {label: {"found": 0, "faces": 0, "synth": 0, "synth_found": 0, "disp": []} for label, _ in methods}
+    for image in images:
+        boxes = rec.detect(image)
+        if not boxes:
+            continue
+        faces = mesher(image, detector_faces(rec, image))
+        for label, redaction in methods:
+            s = stats[label]
+            if isinstance(redaction, facesafe.Synthesize):
+                replaced = redaction.replace(image, faces)
+                out, fell_back = replaced.image, set(replaced.fell_back)
+            else:
+                out, fell_back = redaction(image, faces), set()
+            after = rec.detect(out)
+            for i, box in enumerate(boxes):
+                found = any(box.iou(b) >= 0.3 for b in after)
+                s["faces"] += 1
+                s["found"] += found
+                if i not in fell_back:
+                    s["synth"] += 1
+                    s["synth_found"] += found
+                    a, b = _landmarks68(rec, image, box), _landmarks68(rec, out, box)
+                    iod = np.linalg.norm(a[36] - a[45])
+                    s["disp"].append(float(np.linalg.norm(a - b, axis=1).mean() / max(iod, 1e-6)))
+    print(f"{'method':24} {'dlib still finds':>17} {'(synthesised only)':>19} {'median 68-pt displacement':>26}")
+    for label, _ in methods:
+        s = stats[label]
+        only = f"{s['synth_found'] / max(s['synth'], 1):.1%} of {s['synth']}" if label.startswith("Synth") else ""
+        print(
+            f"{label:24} {s['found'] / max(s['faces'], 1):10.1%} of {s['faces']:<4} {only:>19} "
+            f"{np.median(s['disp']) if s['disp'] else float('nan'):18.3f} IOD"
+        )
+    print(f"target: >= 80% still found ({time.perf_counter() - t0:.0f}s)")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--wider", type=int, default=60, help="wider-dev photos used for naturalness")
+    parser.add_argument("--k", type=int, default=10)
+    parser.add_argument("--skip-privacy", action="store_true")
+    args = parser.parse_args(argv)
+    identity = args.data / "identity-dev"
+    if not identity.is_dir():
+        print(f"{identity} not found: the evaluation data lives outside the repo; nothing to measure.")
+        return 0
+    people = load_people(identity)
+    holder: dict = {}
+    if not args.skip_privacy:
+        privacy(people, holder, args.k)
+    rec = holder.get("rec")
+    if rec is None:
+        from facesafe.audit._reid import _Recogniser
+
+        rec = _Recogniser()
+    images = [photo for photos in people.values() for photo in photos]
+    wider = args.data / "wider-dev"
+    if args.wider and (wider / "annotations.json").is_file():
+        ann = json.loads((wider / "annotations.json").read_text())
+        # the photos with the largest faces, where dlib has something to find
+        ranked = sorted(ann["images"], key=lambda im: -max((f[3] for f in im["faces"]), default=0))
+        images += [facesafe.read_image(wider / im["file"]) for im in ranked[: args.wider]]
+    print(f"naturalness on {len(images)} photos (identity-dev and wider-dev)")
+    naturalness(images, rec)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,211 @@
+"""Synthetic replacement: determinism, fall-back, locality, k-Same, nothing on disk.
+
+Most tests give faces a ready-made FaceMesh (the mean shape, posed) so no model
+runs; one test meshes the astronaut with MediaPipe.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import numpy as np
+import pytest
+
+import facesafe
+from facesafe import Box, Face, KSamePool, Synthesize, face_mask
+from facesafe._redact._donor import SIZE, mean_face
+
+from conftest import ASTRONAUT_FACE
+
+
+def posed_mesh(box: Box, *, yaw: float = 0.0) -> np.ndarray:
+    """The mean face shape turned by ``yaw`` degrees and fitted into ``box``."""
+    a = math.radians(yaw)
+    rotation = np.array([[math.cos(a), 0.0, math.sin(a)], [0.0, 1.0, 0.0], [-math.sin(a), 0.0, math.cos(a)]])
+    points = mean_face() @ rotation.T
+    scale = box.width / 2 * 0.9
+    cx, cy = box.center
+    return points[:, :2] * scale + [cx, cy + 0.05 * box.height]
+
+
+def scene(height: int = 120, width: int = 140, seed: int = 3) -> np.ndarray:
+    """A read-only skin-toned image with gentle texture."""
+    rng = np.random.default_rng(seed)
+    base = np.array([200, 150, 130], np.float64) + rng.normal(0, 12, size=(height, width, 3))
+    image = np.clip(base, 0, 255).astype(np.uint8)
+    image.setflags(write=False)
+    return image
+
+
+BOX = Box(35, 20, 95, 100)
+FACE = Face(BOX, mesh=posed_mesh(BOX))
+
+
+def no_mesher(image, faces):
+    """A FaceMesh stand-in that finds nothing."""
+    return list(faces)
+
+
+def diff(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
+
+
+def test_same_seed_same_output_other_seed_other_face():
+    image = scene()
+    first = Synthesize(seed=1)(image, [FACE])
+    again = Synthesize(seed=1)(image, [FACE])
+    other = Synthesize(seed=2)(image, [FACE])
+    np.testing.assert_array_equal(first, again)
+    core = BOX.expanded(0.6).to_slices()
+    assert diff(first[core], other[core]) > 2.0
+
+
+def test_replaces_the_face_and_nothing_outside_the_grown_region():
+    image = scene()
+    before = image.copy()
+    synth = Synthesize()
+    result = synth.replace(image, [FACE])
+    np.testing.assert_array_equal(image, before)  # input untouched
+    assert result.donors == ("synthetic",) and result.fell_back == ()
+    out = result.image
+    assert out.shape == image.shape and out.dtype == np.uint8
+    assert not np.shares_memory(out, image)
+    inside = face_mask(*image.shape[:2], [FACE], shape=synth.shape, grow=synth.grow) > 0
+    np.testing.assert_array_equal(out[~inside], image[~inside])
+    # the eyes and mouth are drawn: the core changes well beyond the noise
+    core = BOX.expanded(0.6).to_slices()
+    assert diff(out[core], image[core]) > 8.0
+
+
+def test_box_shape_and_grow_bound_the_change():
+    image = scene()
+    synth = Synthesize(shape="box", grow=1.0)
+    out = synth(image, [FACE])
+    inside = face_mask(*image.shape[:2], [FACE], shape="box", grow=1.0) > 0
+    np.testing.assert_array_equal(out[~inside], image[~inside])
+    assert (out[inside] != image[inside]).any()
+
+
+def test_tiny_turned_and_unmeshed_faces_fall_back_and_still_change():
+    image = scene(160, 200)
+    tiny = Face(Box(5, 5, 17, 19))
+    turned_box = Box(40, 30, 100, 110)
+    turned = Face(turned_box, mesh=posed_mesh(turned_box, yaw=75))
+    unmeshed = Face(Box(120, 40, 180, 120))
+    result = Synthesize(mesher=no_mesher).replace(image, [tiny, turned, unmeshed])
+    assert result.fell_back == (0, 1, 2)
+    assert "min_size" in result.reasons[0]
+    assert "turned" in result.reasons[1]
+    assert "FaceMesh" in result.reasons[2]
+    for face in (tiny, turned, unmeshed):
+        core = face.box.expanded(0.6).to_slices()
+        assert diff(result.image[core], image[core]) > 5.0, face
+
+
+def test_fallback_is_the_given_redaction():
+    image = scene()
+    tiny = Face(Box(5, 5, 17, 19))
+    out = Synthesize(fallback=facesafe.Fill(color=(0, 255, 0))).replace(image, [tiny, FACE])
+    assert out.fell_back == (0,)
+    assert tuple(out.image[12, 11]) == (0, 255, 0)
+
+
+def test_mixed_faces_only_the_suitable_one_is_synthesised():
+    image = scene(120, 220)
+    other_box = Box(150, 30, 205, 100)
+    other = Face(other_box, mesh=posed_mesh(other_box, yaw=20))
+    result = Synthesize().replace(image, [FACE, other, Face(Box(0, 0, 8, 8))])
+    assert result.donors == ("synthetic", "synthetic", "fallback")
+
+
+def test_grayscale_and_alpha_inputs():
+    gray = scene()[:, :, 0].copy()
+    out = Synthesize()(gray, [FACE])
+    assert out.shape == gray.shape
+    inside = face_mask(*gray.shape, [FACE]) > 0
+    np.testing.assert_array_equal(out[~inside], gray[~inside])
+    rgba = np.dstack([scene(), np.full(scene().shape[:2], 77, np.uint8)])
+    out = Synthesize()(rgba, [FACE])
+    assert out.shape == rgba.shape and (out[:, :, 3] == 77).all()
+
+
+def test_parameter_errors_name_the_parameter():
+    with pytest.raises(ValueError, match="identity"):
+        Synthesize(identity=1.5)
+    with pytest.raises(ValueError, match="grow"):
+        Synthesize(grow=0.5)
+    with pytest.raises(TypeError, match="donor"):
+        Synthesize(donor="pool")
+    with pytest.raises(ValueError, match="k must"):
+        KSamePool(k=1)
+
+
+def pooled_faces(n: int) -> list[tuple[np.ndarray, Face]]:
+    """``n`` different scenes with a meshed face each."""
+    return [(scene(seed=100 + i), FACE) for i in range(n)]
+
+
+def test_pool_with_fewer_than_k_faces_uses_the_builtin_donor():
+    pool = KSamePool(k=5)
+    for image, face in pooled_faces(3):
+        pool.add(image, [face])
+    assert len(pool) == 3
+    with pytest.raises(ValueError, match="fewer than k=5"):
+        pool.average(np.zeros((SIZE, SIZE, 3), np.float32))
+    result = Synthesize(donor=pool).replace(scene(), [FACE])
+    assert result.donors == ("synthetic",)
+
+
+def test_pool_clusters_hold_at_least_k_faces_and_faces_get_their_cluster_average():
+    k = 4
+    pool = KSamePool(k=k, size=32)
+    items = pooled_faces(11)
+    for image, face in items:
+        assert pool.add(image, [face]) == 1
+    labels = pool._cluster()
+    sizes = np.bincount(labels)
+    assert sizes.min() >= k and sizes.sum() == 11
+    result = Synthesize(donor=pool).replace(items[0][0], [FACE])
+    assert result.donors == ("k-same",)
+    # two faces of the same cluster get the same average
+    same = [i for i, c in enumerate(labels) if c == labels[0]]
+    from facesafe._redact._donor import align_to_template
+
+    a = pool.average(align_to_template(items[same[0]][0], FACE.mesh))
+    b = pool.average(align_to_template(items[same[1]][0], FACE.mesh))
+    np.testing.assert_array_equal(a, b)
+    pool.clear()
+    assert len(pool) == 0
+
+
+def test_pool_and_synthesis_write_nothing_to_disk(tmp_path, monkeypatch):
+    import tempfile
+
+    work, tmp = tmp_path / "cwd", tmp_path / "tmp"
+    work.mkdir()
+    tmp.mkdir()
+    monkeypatch.chdir(work)
+    monkeypatch.setenv("TMPDIR", str(tmp))
+    monkeypatch.setattr(tempfile, "tempdir", None)  # re-read TMPDIR
+    pool = KSamePool(k=3)
+    for image, face in pooled_faces(4):
+        pool.add(image, [face])
+    Synthesize(donor=pool).replace(scene(), [FACE])
+    Synthesize().replace(scene(), [FACE])
+    written = [os.path.join(root, name) for root, _, names in os.walk(tmp_path) for name in names]
+    assert written == []
+
+
+@pytest.fixture(scope="module")
+def astronaut_result(astronaut):
+    return Synthesize(seed=0).replace(astronaut, [Face(ASTRONAUT_FACE)])
+
+
+def test_astronaut_is_meshed_and_replaced(astronaut, astronaut_result):
+    assert astronaut_result.donors == ("synthetic",)
+    out = astronaut_result.image
+    inside = face_mask(512, 512, [Face(ASTRONAUT_FACE)]) > 0
+    np.testing.assert_array_equal(out[~inside], astronaut[~inside])
+    core = ASTRONAUT_FACE.expanded(0.6).to_slices()
+    assert diff(out[core], astronaut[core]) > 8.0
