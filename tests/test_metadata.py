@@ -299,3 +299,16 @@ def test_damaged_files_only_ever_raise_facesafe_errors(fmt, tmp_path, astronaut)
                     action()
             except FacesafeError:
                 assert not out.exists()
+
+
+def test_structural_segments_with_extra_bytes_are_refused(tmp_path):
+    """Segments are copied verbatim, so one longer than its tables (room to hide data) is refused."""
+    data = _jpeg_with(np.zeros((8, 8, 3), np.uint8))
+    at = data.index(b"\xff\xdb")  # first DQT
+    length = int.from_bytes(data[at + 2 : at + 4], "big")
+    padded = data[:at + 2] + (length + 6).to_bytes(2, "big") + data[at + 4 : at + 2 + length] + b"FSLEAK" + data[at + 2 + length :]
+    source = tmp_path / "in.jpg"
+    source.write_bytes(padded)
+    with pytest.raises(CorruptImageError, match="malformed DQT"):
+        strip_metadata(source, tmp_path / "out.jpg")
+    assert not (tmp_path / "out.jpg").exists()

@@ -113,6 +113,34 @@ def _marker_name(marker: int) -> str:
     return names.get(marker, f"0x{marker:02X}")
 
 
+def _well_formed(marker: int, body: bytes) -> bool:
+    """Whether a structural segment's body is exactly the tables/header it declares (JPEG spec, annex B)."""
+    size = len(body)
+    if marker == 0xDB:  # DQT: (precision/id byte + 64 or 128 bytes) per table
+        pos = 0
+        while pos < size:
+            pos += 1 + (128 if body[pos] >> 4 else 64)
+        return pos == size and size > 0
+    if marker == 0xC4:  # DHT: (class/id byte + 16 counts + the counted symbols) per table
+        pos = 0
+        while pos < size:
+            if pos + 17 > size:
+                return False
+            pos += 17 + sum(body[pos + 1 : pos + 17])
+        return pos == size and size > 0
+    if marker in _SOF_MARKERS:
+        return size >= 6 and size == 6 + 3 * body[5]
+    if marker == 0xDA:  # SOS header: count, 2 bytes per component, 3 spectral/approximation bytes
+        return size >= 1 and size == 4 + 2 * body[0]
+    if marker == 0xDD:  # DRI
+        return size == 2
+    if marker == 0xDC:  # DNL
+        return size == 2
+    if marker == 0xCC:  # DAC: 2 bytes per conditioning entry
+        return size > 0 and size % 2 == 0
+    return True  # DHP / EXP: hierarchical mode, copied as declared
+
+
 def _scan_jpeg(data: bytes, name: str | None) -> _JpegLayout:
     """Walk a JPEG's segments up to EOI, validating lengths; CorruptImageError if it is cut short."""
     if data[:2] != b"\xff\xd8":
@@ -153,6 +181,9 @@ def _scan_jpeg(data: bytes, name: str | None) -> _JpegLayout:
         end = pos + 2 + length
         if length < 2 or end > size:
             raise CorruptImageError(name, f"truncated: {_marker_name(marker)} segment at byte {pos} runs past the end")
+        if marker in _STRUCTURAL and not _well_formed(marker, data[pos + 4 : end]):
+            # Copied verbatim, so its length must be exactly what decoders read: no room for hidden bytes.
+            raise CorruptImageError(name, f"malformed {_marker_name(marker)} segment at byte {pos}")
         if marker in _SOF_MARKERS:
             if length < 8:
                 raise CorruptImageError(name, f"{_marker_name(marker)} frame header too short")
