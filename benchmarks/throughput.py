@@ -1,0 +1,170 @@
+"""Throughput, side by side: facesafe against the tools people would otherwise use.
+
+On the photos of ../shared/data/wider-dev (or --photos DIR), one run prints
+photos/s and megapixels/s for:
+
+- the I/O floor: decode + encode only, no detection (facesafe's own reader and writer);
+- `facesafe strip` against `exiftool -all=` on the same folder;
+- `facesafe anonymize` with each preset, 2 workers;
+- deface 1.5.0 (as `pip install deface` installs it) on copies of the same photos;
+- facesafe with 1 worker against 2 workers (the balanced preset);
+- a local Dask cluster of 2 single-thread workers against the local 2-worker run.
+
+Every figure is wall time of the whole command, start-up and model loading
+included, because that is what a user waits for. Ratios are printed against
+a baseline measured in the same run: these machines are noisy.
+
+    .venv/bin/python benchmarks/throughput.py [--limit N] [--skip deface,dask,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DATA = ROOT.parent / "shared" / "data" / "wider-dev" / "images"
+BIN = Path(sys.executable).parent
+
+
+def _photos(folder: Path, limit: int | None) -> list[Path]:
+    photos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
+    return photos[:limit] if limit else photos
+
+
+def _stage(photos: list[Path], dest: Path) -> Path:
+    """Copy the photos into ``dest`` (the tools under test may write beside their inputs)."""
+    for i, photo in enumerate(photos):
+        target = dest / f"{i:04d}_{photo.name}"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(photo, target)
+    return dest
+
+
+def _megapixels(photos: list[Path]) -> float:
+    from PIL import Image
+
+    total = 0
+    for photo in photos:
+        with Image.open(photo) as im:
+            total += im.width * im.height
+    return total / 1e6
+
+
+def _timed(command: list[str], **kwargs) -> float:
+    start = time.perf_counter()
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
+    elapsed = time.perf_counter() - start
+    if done.returncode not in (0,):
+        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def io_floor(photos: list[Path]) -> float:
+    """Decode and re-encode every photo in this process (no detection)."""
+    import facesafe
+    from facesafe._io import encode_image
+
+    start = time.perf_counter()
+    for photo in photos:
+        picture = facesafe.load_image(photo)
+        encode_image(picture, format="JPEG", quality=92)
+    return time.perf_counter() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--photos", type=Path, default=DATA, help="folder of photos (default: wider-dev)")
+    parser.add_argument("--limit", type=int, default=None, help="use only the first N photos")
+    parser.add_argument("--skip", default="", help="comma-separated: io,strip,presets,deface,workers,dask")
+    args = parser.parse_args(argv)
+    if not args.photos.is_dir():
+        print(f"throughput: {args.photos} not found (../shared/data is not part of the repository); nothing measured")
+        return 0
+    skip = set(filter(None, args.skip.split(",")))
+    photos = _photos(args.photos, args.limit)
+    mp = _megapixels(photos)
+    n = len(photos)
+    print(f"{n} photos, {mp:.1f} megapixels, {os.cpu_count()} cores")
+    rows: list[tuple[str, float]] = []
+
+    def report(name: str, seconds: float, baseline: str | None = None) -> None:
+        rows.append((name, seconds))
+        ratio = ""
+        if baseline is not None:
+            base = dict(rows)[baseline]
+            ratio = f"  {base / seconds:5.2f}x the speed of {baseline}"
+        print(f"{name:<34} {seconds:7.2f} s  {n / seconds:7.2f} photos/s  {mp / seconds:6.2f} MP/s{ratio}", flush=True)
+
+    with tempfile.TemporaryDirectory(prefix="facesafe-throughput-") as tmp_name:
+        tmp = Path(tmp_name)
+        src = _stage(photos, tmp / "src")
+        facesafe_cli = [str(BIN / "facesafe")]
+
+        if "io" not in skip:
+            report("I/O floor (decode+encode, 1 proc)", io_floor(photos))
+
+        if "strip" not in skip and shutil.which("exiftool"):
+            exif_src = _stage(photos, tmp / "exif-src")
+            seconds = _timed(["exiftool", "-q", "-all=", "-overwrite_original", "-r", str(exif_src)])
+            report("exiftool -all=", seconds)
+            report("facesafe strip", _timed([*facesafe_cli, "strip", str(src), "--out", str(tmp / "strip"), "-q"]), "exiftool -all=")
+        elif "strip" not in skip:
+            print("exiftool not installed: strip comparison skipped")
+
+        if "deface" not in skip:
+            deface_src = _stage(photos, tmp / "deface-src")
+            files = [str(p) for p in sorted(deface_src.rglob("*.jpg"))]
+            report("deface 1.5.0 (blur)", _timed([str(BIN / "deface"), *files]))
+
+        if "presets" not in skip:
+            for preset in ("fast", "balanced", "thorough"):
+                seconds = _timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / f"p-{preset}"),
+                                  "--preset", preset, "--workers", "2", "-q"])
+                report(f"facesafe {preset} (2 workers)", seconds, "deface 1.5.0 (blur)" if "deface" not in skip else None)
+
+        if "workers" not in skip:
+            one = _timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / "w1"), "--workers", "1", "-q"])
+            report("facesafe balanced, 1 worker", one)
+            two = _timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / "w2"), "--workers", "2", "-q"])
+            report("facesafe balanced, 2 workers", two, "facesafe balanced, 1 worker")
+
+        if "dask" not in skip:
+            seconds = _dask_run(src, tmp / "dask")
+            report("Dask LocalCluster, 2x1 thread", seconds, "facesafe balanced, 2 workers" if "workers" not in skip else None)
+            if "workers" not in skip:
+                same = _same_files(tmp / "w2", tmp / "dask")
+                print(f"Dask outputs byte-identical to the local 2-worker run: {same}")
+    return 0
+
+
+def _dask_run(src: Path, out: Path) -> float:
+    """A local Dask cluster (2 processes x 1 thread), started before the clock, as a running cluster would be."""
+    from distributed import Client, LocalCluster
+
+    import facesafe
+
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
+                      silence_logs=50) as cluster, Client(cluster) as client:
+        start = time.perf_counter()
+        report = facesafe.anonymize_dir(src, out, client=client, manifest=out.with_name("dask.sqlite"))
+        elapsed = time.perf_counter() - start
+    if not report.ok:
+        raise SystemExit(f"dask run failed: {report.failures[:3]}")
+    return elapsed
+
+
+def _same_files(a: Path, b: Path) -> bool:
+    files_a = {p.relative_to(a): p.read_bytes() for p in a.rglob("*") if p.is_file()}
+    files_b = {p.relative_to(b): p.read_bytes() for p in b.rglob("*") if p.is_file()}
+    return files_a == files_b
+
+
+if __name__ == "__main__":
+    sys.exit(main())
