@@ -298,8 +298,47 @@ def _webp_lossless(fp: IO[bytes]) -> bool:
     return kinds == {b"VP8L"}
 
 
-def _orientation(im: Any, name: str | None) -> int:
-    """EXIF orientation 1-8 of the current frame; 1 (with a warning) when unreadable."""
+_TIFF_TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
+
+
+def exif_orientation(block: bytes) -> int | None:
+    """The orientation tag of an EXIF block's first IFD (None when absent), checking the IFD on the way.
+
+    ``block`` is TIFF-structured (``II*\\0``/``MM\\0*``), optionally after an
+    ``Exif\\0\\0`` header. Raises ValueError when the IFD or a value it points
+    to lies outside the block, or the orientation has an unexpected type.
+    """
+    if block.startswith(b"Exif\x00\x00"):
+        block = block[6:]
+    if block[:4] not in (b"II*\x00", b"MM\x00*"):
+        raise ValueError("no TIFF header")
+    order = "<" if block[:2] == b"II" else ">"
+    try:
+        (offset,) = struct.unpack_from(order + "I", block, 4)
+        (count,) = struct.unpack_from(order + "H", block, offset)
+    except struct.error:
+        raise ValueError("first IFD outside the block") from None
+    if offset + 2 + 12 * count > len(block):
+        raise ValueError(f"first IFD ({count} entries) runs past the end of the block")
+    orientation = None
+    for index in range(count):
+        tag, kind, n, pointer = struct.unpack_from(order + "HHII", block, offset + 2 + 12 * index)
+        size = _TIFF_TYPE_SIZES.get(kind, 0) * n
+        if size > 4 and pointer + size > len(block):
+            raise ValueError(f"tag 0x{tag:04X} points past the end of the block")
+        if tag == 0x0112:
+            if kind != 3 or n != 1:
+                raise ValueError("orientation tag of unexpected type")
+            orientation = struct.unpack_from(order + "H", block, offset + 10 + 12 * index)[0]
+    return orientation
+
+
+def _orientation(im: Any, name: str | None, *, check_block: bool = True) -> int:
+    """EXIF orientation 1-8 of the current frame, as Pillow reads it; 1 (with a warning) when unreadable.
+
+    With ``check_block``, a damaged EXIF block (Pillow then reads what it can)
+    also earns a :class:`MetadataWarning` naming the file.
+    """
     label = name or "<bytes>"
     try:
         value = im.getexif().get(0x0112, 1)
@@ -309,6 +348,12 @@ def _orientation(im: Any, name: str | None) -> int:
     if not (isinstance(value, int) and 1 <= value <= 8):
         warnings.warn(f"{label}: invalid EXIF orientation {value!r}; orientation taken as 1", MetadataWarning, stacklevel=4)
         return 1
+    block = im.info.get("exif")
+    if check_block and isinstance(block, bytes) and block:
+        try:
+            exif_orientation(block)
+        except ValueError as exc:
+            warnings.warn(f"{label}: damaged EXIF block ({exc}); orientation taken as {value}", MetadataWarning, stacklevel=4)
     return value
 
 
@@ -409,10 +454,7 @@ def load_image(src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT
             raise UnsupportedImageError(name, "not a supported image (content is not JPEG, PNG, WebP, TIFF, BMP, GIF, HEIF or AVIF)")
         cls = _plugin_class(fmt, name)
         fp.seek(0)
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
-            frames, alphas, durations, loop, lossless, orientation = _decode(fp, cls, fmt, name, max_pixels)
-    _reraise_warnings(caught, name, orientation)
+        frames, alphas, durations, loop, lossless = _decode(fp, cls, fmt, name, max_pixels)
     alpha_planes = None
     if any(a is not None for a in alphas):
         opaque = None
@@ -444,7 +486,6 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
         raise
     except Exception as exc:  # Pillow signals bad data with many exception types
         raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
-    orientation = 1
     try:
         width, height = im.size
         if width <= 0 or height <= 0:
@@ -476,7 +517,7 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
                 )
             im.load()
             colour, alpha = convert(im)
-            orientation = _orientation(im, name)
+            orientation = _orientation(im, name, check_block=index == 0)
             if orientation != 1:
                 colour = colour.transpose(_TRANSPOSE[orientation])
                 alpha = None if alpha is None else alpha.transpose(_TRANSPOSE[orientation])
@@ -494,25 +535,7 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
         raise CorruptImageError(name, f"cannot decode {fmt}: {_reason(exc)}") from exc
     finally:
         im.close()
-    return frames, alphas, durations, loop, lossless, orientation
-
-
-def _reraise_warnings(caught: list, name: str | None, orientation: int) -> None:
-    """Re-issue what Pillow warned about while decoding as MetadataWarnings naming the file."""
-    seen = set()
-    for warning in caught:
-        text = str(warning.message).strip()
-        if text in seen:
-            continue
-        seen.add(text)
-        if issubclass(warning.category, MetadataWarning):
-            warnings.warn(warning.message, stacklevel=3)
-        else:
-            warnings.warn(
-                f"{name or '<bytes>'}: damaged metadata ({text}); orientation taken as {orientation}",
-                MetadataWarning,
-                stacklevel=3,
-            )
+    return frames, alphas, durations, loop, lossless
 
 
 def _readonly(array: np.ndarray) -> np.ndarray:

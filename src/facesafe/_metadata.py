@@ -36,8 +36,6 @@ import io
 import os
 import pathlib
 import re
-import struct
-import warnings
 import zlib
 from dataclasses import dataclass
 from typing import Any
@@ -51,10 +49,10 @@ from ._io import (
     _orientation,
     _plugin_class,
     _reason,
-    _reraise_warnings,
     _too_large,
     atomic_write_bytes,
     encode_image,
+    exif_orientation,
     format_for_suffix,
     load_image,
     output_format,
@@ -243,24 +241,6 @@ _XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
 _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 
 
-def _ifd0_orientation(tiff: bytes) -> int | None:
-    """Orientation (tag 0x0112) from the first IFD of a TIFF/EXIF block; None if absent. ValueError if malformed."""
-    if tiff[:4] not in (b"II*\x00", b"MM\x00*"):
-        raise ValueError("not a TIFF header")
-    order = "<" if tiff[:2] == b"II" else ">"
-    (offset,) = struct.unpack_from(order + "I", tiff, 4)
-    (count,) = struct.unpack_from(order + "H", tiff, offset)
-    if offset + 2 + 12 * count > len(tiff):
-        raise ValueError("IFD0 runs past the end")
-    for index in range(count):
-        tag, kind, n = struct.unpack_from(order + "HHI", tiff, offset + 2 + 12 * index)
-        if tag == 0x0112:
-            if kind != 3 or n != 1:
-                raise ValueError("unexpected orientation type")
-            return struct.unpack_from(order + "H", tiff, offset + 10 + 12 * index)[0]
-    return None
-
-
 def _jpeg_orientation(data: bytes, layout: _JpegLayout, name: str | None) -> int:
     """EXIF (else XMP) orientation exactly as :func:`facesafe.load_image` applies it.
 
@@ -277,8 +257,8 @@ def _jpeg_orientation(data: bytes, layout: _JpegLayout, name: str | None) -> int
             elif payload.startswith(_XMP_HEADER):
                 xmp = payload[len(_XMP_HEADER) :]
     try:
-        value = None if exif is None else _ifd0_orientation(exif)
-    except (ValueError, struct.error):
+        value = None if exif is None else exif_orientation(exif)
+    except ValueError:
         return _pillow_jpeg_orientation(data, name)
     if value is None and xmp and (match := _XMP_ORIENTATION.search(xmp)):
         value = int(match[2])
@@ -290,15 +270,12 @@ def _jpeg_orientation(data: bytes, layout: _JpegLayout, name: str | None) -> int
 def _pillow_jpeg_orientation(data: bytes, name: str | None) -> int:
     from PIL.JpegImagePlugin import JpegImageFile
 
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            im = JpegImageFile(io.BytesIO(data), name or "")
-        except Exception as exc:
-            raise CorruptImageError(name, f"cannot read JPEG header: {_reason(exc)}") from exc
-        with im:
-            orientation = _orientation(im, name)
-    _reraise_warnings(caught, name, orientation)
+    try:
+        im = JpegImageFile(io.BytesIO(data), name or "")
+    except Exception as exc:
+        raise CorruptImageError(name, f"cannot read JPEG header: {_reason(exc)}") from exc
+    with im:
+        orientation = _orientation(im, name)
     return orientation
 
 
@@ -535,14 +512,11 @@ def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
     if fmt == "JPEG":
         report["segments"], report["comments"], trailing = _jpeg_segment_report(data, name)
     cls = _plugin_class(fmt, name)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        try:
-            im = cls(io.BytesIO(data), name or "")
-        except Exception as exc:
-            raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
-        _describe_image(im, fmt, data, report)
-    report["errors"].extend(str(w.message) for w in caught)
+    try:
+        im = cls(io.BytesIO(data), name or "")
+    except Exception as exc:
+        raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
+    _describe_image(im, fmt, data, report)
     if trailing:
         report["thumbnails"].append({"source": "data after end of image (e.g. MPO previews)", "bytes": trailing})
     return report
@@ -560,6 +534,12 @@ def _describe_image(im: Any, fmt: str, data: bytes, report: dict[str, Any]) -> N
         except Exception as exc:
             report["errors"].append(f"frames: {_reason(exc)}")
         info = im.info
+        block = info.get("exif")
+        if isinstance(block, bytes) and block:
+            try:
+                exif_orientation(block)
+            except ValueError as exc:
+                report["errors"].append(f"exif: damaged block ({exc})")
         try:
             report["exif"], report["gps"], ifd1 = _exif_dicts(im)
             report["orientation"] = report["exif"].get("Orientation", 1)
