@@ -441,8 +441,10 @@ def load_image(src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT
 
     Raises :class:`ImageError` subclasses naming the file: UnsupportedImageError
     (empty, not an image), CorruptImageError (truncated, undecodable),
-    ImageTooLargeError. An unreadable EXIF block or ICC profile only emits a
-    :class:`MetadataWarning` (orientation is then taken as 1, colours as sRGB).
+    ImageTooLargeError. A damaged EXIF block or unusable ICC profile only
+    emits a :class:`MetadataWarning` naming the file (orientation is then what
+    Pillow could read, else 1; colours are taken as sRGB). Pillow's own
+    warnings pass through unchanged.
     """
     _check_max_pixels(max_pixels)
     with _open_source(src) as (fp, name):
