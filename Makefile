@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 
-.PHONY: demo test install install-dev bench clean
+.PHONY: demo test install install-dev bench-deps clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -20,6 +20,13 @@ demo: install
 
 test: install-dev
 	$(BIN)/python -m pytest -n 2 -q
+
+# Baselines for benchmarks/: deface 1.5.0 with its fast onnxruntime backend,
+# which needs the `onnx` package: kept in a venv of its own, because `onnx`
+# upgrades protobuf past what mediapipe 0.10.21 accepts.
+bench-deps: install-dev
+	$(PYTHON) -m venv .bench/deface
+	.bench/deface/bin/python -m pip install --quiet deface==1.5.0 onnx onnxruntime
 
 clean:
 	rm -rf out out.manifest.sqlite build dist src/*.egg-info
