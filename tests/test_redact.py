@@ -133,6 +133,17 @@ def test_face_touching_a_border_covers_the_last_row_and_column(shape, corner):
     assert (out[cy, col] == (255, 0, 255)).all()
 
 
+@pytest.mark.parametrize("name,cls", SAME_SHAPE)
+def test_faces_across_the_corners_are_hidden_up_to_the_edge(name, cls):
+    image = textured(50, 70)
+    faces = [Face(Box(-8, -8, 12, 12)), Face(Box(58, -8, 78, 12)), Face(Box(-8, 38, 12, 58)), Face(Box(58, 38, 78, 58))]
+    out = cls()(image, faces)
+    for rows, cols in [(slice(0, 4), slice(0, 4)), (slice(0, 4), slice(66, 70)), (slice(46, 50), slice(0, 4)), (slice(46, 50), slice(66, 70))]:
+        assert changed(out[rows, cols], image[rows, cols]) > 40, (name, rows, cols)
+    inside = face_mask(50, 70, faces) > 0
+    np.testing.assert_array_equal(out[~inside], image[~inside])
+
+
 # --- masks ----------------------------------------------------------------------------------------
 
 
