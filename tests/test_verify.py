@@ -1,0 +1,220 @@
+"""facesafe.verify: faces, metadata and unreadable files left in a released folder."""
+
+from __future__ import annotations
+
+import io
+import json
+import subprocess
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import ASTRONAUT_FACE
+from PIL import Image
+
+import facesafe
+from facesafe import Blur, Box, Face, Fill, Pixelate, encode_image, write_image
+from facesafe._structure import extra_content
+from facesafe._verify import FACE_SCORE_THRESHOLD, check_file, looks_redacted
+from facesafe.cli import main
+
+FACE = Face(ASTRONAUT_FACE, 0.99)
+
+
+@pytest.fixture(scope="module")
+def detector():
+    """The thorough detector verify uses by default, loaded once."""
+    from facesafe._detect import FaceDetector
+
+    det = FaceDetector(preset="thorough")
+    yield det
+    if hasattr(det, "close"):
+        det.close()
+
+
+@pytest.fixture(scope="module")
+def redacted(astronaut):
+    """The astronaut after each real redaction facesafe offers (its face box given)."""
+    return {"blur": Blur()(astronaut, [FACE]), "pixelate": Pixelate()(astronaut, [FACE]), "fill": Fill()(astronaut, [FACE])}
+
+
+def _clean_folder(root: Path, redacted: dict[str, np.ndarray]) -> Path:
+    write_image(root / "blur.jpg", redacted["blur"])
+    write_image(root / "sub" / "pixelate.png", redacted["pixelate"])
+    write_image(root / "sub" / "fill.webp", redacted["fill"])
+    return root
+
+
+# --------------------------------------------------------------------------- structure allowlist
+
+
+@pytest.mark.parametrize("fmt", ["JPEG", "PNG", "WEBP", "TIFF", "GIF", "HEIF"])
+def test_facesafe_outputs_hold_nothing_beyond_the_structural_allowlist(astronaut, fmt):
+    alpha = np.full(astronaut.shape[:2], 200, np.uint8)
+    still = encode_image(astronaut[:64, :64], format=fmt)
+    assert extra_content(still, fmt) == ()
+    if fmt != "JPEG":
+        picture = facesafe.Picture((astronaut[:64, :64], astronaut[64:128, :64]), (alpha[:64, :64],) * 2, "PNG", durations=(100, 100))
+        assert extra_content(encode_image(picture, format=fmt), fmt) == ()
+
+
+def test_metadata_segments_and_trailing_bytes_are_named(astronaut):
+    image = Image.fromarray(astronaut[:64, :64])
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", exif=exif.tobytes(), icc_profile=b"\0" * 128, comment=b"Alice at home")
+    found = extra_content(buf.getvalue() + b"vendor trailer", "JPEG")
+    assert [f.split(" (")[0] for f in found] == ["EXIF", "ICC profile", "comment", "14 bytes after the end of the image"]
+
+    from PIL import PngImagePlugin
+
+    info = PngImagePlugin.PngInfo()
+    info.add_text("Author", "Alice")
+    buf = io.BytesIO()
+    image.save(buf, "PNG", pnginfo=info)
+    assert extra_content(buf.getvalue(), "PNG") == ("text chunk tEXt 'Author' (12 bytes)",)
+
+
+def test_a_file_whose_structure_cannot_be_walked_is_reported_not_passed():
+    found = extra_content(b"\xff\xd8\xff\xe0\x00", "JPEG")
+    assert len(found) == 1 and "not checked" in found[0]
+
+
+# --------------------------------------------------------------------------- threshold semantics
+
+
+def test_real_redactions_pass_and_the_intact_face_is_reported(tmp_path, detector, astronaut, redacted):
+    write_image(tmp_path / "original.jpg", astronaut)
+    check = check_file(tmp_path / "original.jpg", detector)
+    assert [f.looks for f in check.faces] == [None] and check.faces[0].score >= FACE_SCORE_THRESHOLD
+    assert check.faces[0].box.iou(ASTRONAUT_FACE) > 0.4
+    for name, image in redacted.items():
+        path = write_image(tmp_path / f"{name}.jpg", image)
+        found = detector(facesafe.read_image(path))  # detect once, judge twice
+        check = check_file(path, lambda image: found)
+        assert check.clean, (name, check)
+        # blur and fill leave only weak responses; the 8-cell mosaic scores high but looks redacted
+        if name == "pixelate":
+            assert [f.looks for f in check.redacted] == ["mosaic"] and check.redacted[0].score >= FACE_SCORE_THRESHOLD
+        else:
+            assert check.redacted == () and max(f.score for f in found) < FACE_SCORE_THRESHOLD
+        strict = check_file(path, lambda image: found, judge_redaction=False)
+        assert bool(strict.faces) == (name == "pixelate")
+
+
+def test_a_fine_mosaic_is_too_weak_to_count_as_redacted(tmp_path, detector, astronaut):
+    path = write_image(tmp_path / "fine.png", Pixelate(cells=16)(astronaut, [FACE]))
+    check = check_file(path, detector)
+    assert len(check.faces) == 1 and not check.clean
+
+
+def test_looks_redacted_on_synthetic_patterns():
+    rng = np.random.default_rng(0)
+    texture = rng.integers(0, 255, (300, 300, 3), dtype=np.uint8)
+    box = Box(100, 100, 200, 200)
+    assert looks_redacted(texture, box) is None
+    flat = texture.copy()
+    flat[80:220, 80:220] = 90
+    assert looks_redacted(flat, box) == "smooth"
+    mosaic = texture.copy()
+    for y in range(80, 220, 14):
+        for x in range(80, 220, 14):
+            mosaic[y : y + 14, x : x + 14] = rng.integers(0, 255, 3)
+    assert looks_redacted(mosaic, box) == "mosaic"
+
+
+# --------------------------------------------------------------------------- verify()
+
+
+def test_clean_folder_passes(tmp_path, detector, redacted):
+    folder = _clean_folder(tmp_path / "release", redacted)
+    report = facesafe.verify(folder, detector=detector)
+    assert report.clean, str(report)
+    assert sorted(f.rel for f in report.files) == ["blur.jpg", "sub/fill.webp", "sub/pixelate.png"]
+    assert all(f.size == (512, 512) for f in report.files)
+
+
+def test_face_left_metadata_left_and_stray_files_are_all_reported(tmp_path, detector, astronaut, redacted):
+    folder = tmp_path / "release"
+    # a face left: the unredacted astronaut composed into a larger grey picture
+    canvas = np.full((560, 700, 3), 128, np.uint8)
+    canvas[40:552, 150:662] = astronaut
+    write_image(folder / "composed.png", canvas)
+    # metadata left: a redacted photo saved with EXIF and GPS
+    exif = Image.Exif()
+    exif[0x010F] = "Canon"
+    exif[0x8825] = {1: "N", 2: (48.0, 51.0, 30.0), 3: "E", 4: (2.0, 21.0, 5.0)}
+    Image.fromarray(redacted["blur"]).save(folder / "gps.jpg", exif=exif)
+    (folder / "notes.txt").write_text("Alice, Bob")
+    (folder / "broken.jpg").write_bytes((folder / "gps.jpg").read_bytes()[:300])
+
+    report = facesafe.verify(folder, detector=detector)
+    assert not report.clean
+    flagged = {f.rel: f for f in report.flagged}
+    assert sorted(flagged) == ["broken.jpg", "composed.png", "gps.jpg", "notes.txt"]
+    faces = flagged["composed.png"].faces
+    assert len(faces) == 1 and faces[0].score >= FACE_SCORE_THRESHOLD
+    moved = Box(ASTRONAUT_FACE.x0 + 150, ASTRONAUT_FACE.y0 + 40, ASTRONAUT_FACE.x1 + 150, ASTRONAUT_FACE.y1 + 40)
+    assert faces[0].box.iou(moved) > 0.4
+    meta = " | ".join(flagged["gps.jpg"].metadata)
+    assert "EXIF (APP1" in meta and "gps: GPSLatitude" in meta and "Make" in meta
+    assert not flagged["gps.jpg"].faces
+    assert "not an image" in flagged["notes.txt"].error
+    assert flagged["broken.jpg"].error
+    text = str(report)
+    assert "composed.png: face at" in text and "FOUND SOMETHING" in text
+
+
+def test_verify_rejects_bad_arguments(tmp_path):
+    with pytest.raises(ValueError, match="min_score"):
+        facesafe.verify(tmp_path, detector=lambda image: (), min_score=2)
+    with pytest.raises(ValueError, match="folder"):
+        facesafe.verify(tmp_path / "missing", detector=lambda image: ())
+
+
+def test_weak_detections_are_listed_but_do_not_fail(tmp_path, astronaut):
+    write_image(tmp_path / "a.png", astronaut)
+    weak = lambda image: (Face(ASTRONAUT_FACE, 0.3),)  # noqa: E731
+    report = facesafe.verify(tmp_path, detector=weak)
+    assert report.clean and report.files[0].weak[0].score == pytest.approx(0.3)
+    assert not facesafe.verify(tmp_path, detector=weak, min_score=0.25).clean
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+def test_cli_exit_codes_and_json(tmp_path, redacted, astronaut, capsys):
+    clean = tmp_path / "clean"
+    write_image(clean / "fill.png", redacted["fill"])
+    assert main(["verify", str(clean)]) == 0
+    assert "CLEAN: 1 files checked" in capsys.readouterr().out
+
+    dirty = tmp_path / "dirty"
+    write_image(dirty / "face.jpg", astronaut)
+    assert main(["verify", str(dirty), "--json"]) == 1
+    data = json.loads(capsys.readouterr().out)
+    assert data["clean"] is False and data["with_faces"] == 1 and data["flagged"][0]["rel"] == "face.jpg"
+
+    assert main(["verify", str(tmp_path / "missing")]) == 2
+    assert main(["verify", str(clean), "--preset", "nope"]) == 2
+
+
+def test_exiftool_agrees_the_clean_outputs_carry_no_metadata(tmp_path, redacted, exiftool):
+    folder = _clean_folder(tmp_path / "release", redacted)
+    out = subprocess.run([exiftool, "-j", "-G1", "-a", "-r", str(folder)], capture_output=True, text=True, check=True)
+    groups = {key.split(":")[0] for item in json.loads(out.stdout) for key in item}
+    assert groups <= {"SourceFile", "ExifTool", "System", "File", "JFIF", "PNG", "RIFF", "Composite", "VP8", "VP8L"}, groups
+
+
+def test_links_are_reported_not_followed(tmp_path, redacted):
+    outside = tmp_path / "originals"
+    write_image(outside / "a.png", redacted["fill"])
+    release = tmp_path / "release"
+    write_image(release / "ok.png", redacted["fill"])
+    (release / "original.png").symlink_to(outside / "a.png")
+    (release / "more").symlink_to(outside, target_is_directory=True)
+    report = facesafe.verify(release, detector=lambda image: ())
+    errors = {f.rel: f.error for f in report.flagged}
+    assert sorted(errors) == ["more", "original.png"]
+    assert all("symbolic link" in e for e in errors.values())
