@@ -40,6 +40,7 @@ from ._io import (
 )
 from ._metadata import read_metadata, strip_metadata
 from ._protocols import Detector, Redaction
+from ._detect import PRESETS, FaceDetector, FaceMesher, Preset, detect_faces, mesh_faces, model_versions
 from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_bytes
 from ._batch import Manifest, Report, anonymize_dir
 from ._redact import REDACTIONS, Blur, Crop, Fill, Pixelate, face_mask, parse_color
@@ -69,6 +70,14 @@ __all__ = [
     "read_metadata",
     "strip_metadata",
     "MetadataWarning",
+    # detecting
+    "FaceDetector",
+    "detect_faces",
+    "PRESETS",
+    "Preset",
+    "FaceMesher",
+    "mesh_faces",
+    "model_versions",
     # anonymising
     "anonymize",
     "anonymize_bytes",

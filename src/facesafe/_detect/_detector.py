@@ -1,0 +1,322 @@
+"""FaceDetector: CenterFace passes chosen per image, merged into faces.
+
+How one image is processed (see :mod:`._presets` for the knobs):
+
+1. *base* pass: the whole image (shrunk to ``max_side`` if larger);
+2. *half* pass at half that scale, for large faces;
+3. optional *mirror* and *rotated* passes of the base image;
+4. *upscaled* pass: the base image is cut in tiles, and the tiles that hold a
+   small or uncertain candidate (or all tiles, in ``thorough``) are enlarged
+   and run through the network, batched by shape;
+5. all candidates are clustered across passes (:mod:`._merge`) and a cluster
+   is a face when its summed evidence reaches the threshold for its size.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from .._errors import DetectionError
+from .._geometry import Box, Face
+from ._centerface import LANDMARK_NAMES, CenterFaceNet, decode
+from ._merge import Candidates, Cluster, cluster
+from ._presets import PRESETS, Preset
+
+__all__ = ["FaceDetector", "detect_faces"]
+
+_MARGIN = 32  # base-pass px of context around each upscaled tile
+_MAX_TILE_NET = 1024  # longest side (net px) of one upscaled tile
+_BATCH = 8  # tiles per network call
+
+
+def _check_image(image: object) -> np.ndarray:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be uint8 RGB of shape (H, W, 3), got {image.dtype} {image.shape}")
+    if image.shape[0] == 0 or image.shape[1] == 0:
+        raise ValueError(f"image must not be empty, got shape {image.shape}")
+    return image
+
+
+def _resize(image: np.ndarray, w: int, h: int) -> np.ndarray:
+    if (w, h) == (image.shape[1], image.shape[0]):
+        return image
+    interp = cv2.INTER_AREA if w < image.shape[1] else cv2.INTER_LINEAR
+    return cv2.resize(image, (max(w, 1), max(h, 1)), interpolation=interp)
+
+
+def _blob(images: list[np.ndarray]) -> np.ndarray:
+    """Stack uint8 HWC images into a float32 NCHW batch padded to multiples of 32."""
+    h = max(i.shape[0] for i in images)
+    w = max(i.shape[1] for i in images)
+    ph, pw = -(-h // 32) * 32, -(-w // 32) * 32
+    blob = np.zeros((len(images), 3, ph, pw), np.float32)
+    for k, img in enumerate(images):
+        blob[k, :, : img.shape[0], : img.shape[1]] = img.transpose(2, 0, 1)
+    return blob
+
+
+class FaceDetector:
+    """Finds faces with CenterFace (onnxruntime), several passes per image.
+
+    >>> with FaceDetector(preset="fast") as detector:      # doctest: +SKIP
+    ...     faces = detector(image)
+
+    Args:
+        preset: ``"fast"``, ``"balanced"`` (default) or ``"thorough"`` (see
+            :data:`facesafe.PRESETS`), or a :class:`Preset`.
+        threads: onnxruntime intra-op threads (``None``: one per core). Batch
+            workers use 1 each.
+
+    Loads the model once, in the constructor. Calling returns a tuple of
+    :class:`~facesafe.Face` in image pixels; any model or runtime failure
+    raises :class:`~facesafe.DetectionError` (never an empty result).
+    Pickling keeps only the settings; the model is reloaded on unpickling.
+    """
+
+    def __init__(self, *, preset: str | Preset = "balanced", threads: int | None = None) -> None:
+        if isinstance(preset, Preset):
+            self._preset = preset
+        elif isinstance(preset, str):
+            if preset not in PRESETS:
+                raise ValueError(f"preset must be one of {sorted(PRESETS)}, got {preset!r}")
+            self._preset = PRESETS[preset]
+        else:
+            raise TypeError(f"preset must be a str or Preset, got {type(preset).__name__}")
+        if threads is not None and (isinstance(threads, bool) or not isinstance(threads, int) or threads < 1):
+            raise ValueError(f"threads must be None or an int >= 1, got {threads!r}")
+        self.threads = threads
+        self._net: CenterFaceNet | None = CenterFaceNet(threads=threads)
+
+    @property
+    def preset(self) -> Preset:
+        """The :class:`Preset` in use."""
+        return self._preset
+
+    # -- public protocol ---------------------------------------------------
+
+    def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
+        """Faces in ``image`` (uint8 RGB ``(H, W, 3)``), best score first."""
+        image = _check_image(image)
+        try:
+            clusters, scale, views = self._clusters(image)
+            return self._faces(clusters, scale, views, image.shape[1], image.shape[0])
+        except DetectionError:
+            raise
+        except Exception as exc:  # a bug or a runtime failure: fail closed, loudly
+            raise DetectionError(f"face detection failed: {type(exc).__name__}: {exc}") from exc
+
+    def close(self) -> None:
+        """Release the model; the detector cannot be called afterwards."""
+        self._net = None
+
+    def __enter__(self) -> FaceDetector:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        return {"preset": self._preset, "threads": self.threads}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(preset=state["preset"], threads=state["threads"])
+
+    def __repr__(self) -> str:
+        return f"FaceDetector(preset={self._preset.name!r}, threads={self.threads!r})"
+
+    # -- passes ------------------------------------------------------------
+
+    def _run(self, images: list[np.ndarray]) -> list:
+        if self._net is None:
+            raise DetectionError("the detector was closed")
+        return self._net.run(_blob(images))
+
+    def _clusters(self, image: np.ndarray) -> tuple[list[Cluster], float, list[str]]:
+        """All merged candidates of ``image``, the base-pass scale, pass names."""
+        p = self._preset
+        H, W = image.shape[:2]
+        s = min(1.0, p.max_side / max(H, W))
+        base = _resize(image, max(1, round(W * s)), max(1, round(H * s)))
+        Hb, Wb = base.shape[:2]
+        parts: list[Candidates] = []
+        views: list[str] = []
+
+        def add(name: str, raw, to_base, upright: bool) -> None:
+            view = len(views)
+            views.append(name)
+            boxes, lms = to_base(raw.boxes, raw.landmarks)
+            parts.append(
+                Candidates(
+                    boxes / s,
+                    raw.scores,
+                    lms / s,
+                    np.full(len(raw.scores), view, np.int32),
+                    np.full(len(raw.scores), upright),
+                )
+            )
+
+        ident = lambda b, l: (b, l)  # noqa: E731
+        add("base", decode(self._run([base]), 0, p.floor), ident, True)
+        if p.coarse and max(Hb, Wb) >= 128:
+            half = _resize(base, round(Wb / 2), round(Hb / 2))
+            fx, fy = Wb / half.shape[1], Hb / half.shape[0]
+            add("half", decode(self._run([half]), 0, p.floor), _scaler(fx, fy, 0, 0), True)
+        if p.flip:
+            add("mirror", decode(self._run([base[:, ::-1]]), 0, p.floor), _unflip(Wb), True)
+        for deg in p.rotations:
+            k = deg // 90
+            add(f"rot{deg}", decode(self._run([np.rot90(base, k)]), 0, p.floor), _unrotate(k, Wb, Hb), False)
+
+        if p.upscale > 0:
+            if p.upscale_everywhere:
+                cells = np.ones((math.ceil(Hb / p.tile), math.ceil(Wb / p.tile)), bool)
+            else:
+                cells = self._trigger(cluster(Candidates.concat(parts)), s, Wb, Hb)
+            view = len(views)
+            views.append("upscaled")
+            for boxes, scores, lms in self._upscaled(image, s, cells):
+                n = len(scores)
+                parts.append(Candidates(boxes, scores, lms, np.full(n, view, np.int32), np.ones(n, bool)))
+        return cluster(Candidates.concat(parts)), s, views
+
+    def _trigger(self, clusters: list[Cluster], s: float, Wb: int, Hb: int) -> np.ndarray:
+        """Tiles (base px grid) holding a small candidate worth a closer look."""
+        p = self._preset
+        cells = np.zeros((math.ceil(Hb / p.tile), math.ceil(Wb / p.tile)), bool)
+        for c in clusters:
+            x0, y0, x1, y1 = c.box * s
+            if (y1 - y0) < p.trigger_height and c.evidence >= p.trigger_score:
+                cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+                r = min(max(int(cy // p.tile), 0), cells.shape[0] - 1)
+                q = min(max(int(cx // p.tile), 0), cells.shape[1] - 1)
+                cells[r, q] = True
+        return cells
+
+    def _upscaled(self, image: np.ndarray, s: float, cells: np.ndarray):
+        """Run the marked tiles enlarged by ``upscale``; yield candidates
+        (original px) whose centre falls in the tile proper (not its margin)."""
+        p = self._preset
+        H, W = image.shape[:2]
+        Hb, Wb = round(H * s), round(W * s)
+        f = p.upscale
+        run_len = max(1, int(_MAX_TILE_NET / f - 2 * _MARGIN) // p.tile)
+        tiles = []  # (core rect, padded rect) in base px
+        for r in range(cells.shape[0]):
+            q = 0
+            while q < cells.shape[1]:
+                if not cells[r, q]:
+                    q += 1
+                    continue
+                q1 = q
+                while q1 < cells.shape[1] and cells[r, q1] and q1 - q < run_len:
+                    q1 += 1
+                core = (q * p.tile, r * p.tile, min(q1 * p.tile, Wb), min((r + 1) * p.tile, Hb))
+                pad = (
+                    max(core[0] - _MARGIN, 0), max(core[1] - _MARGIN, 0),
+                    min(core[2] + _MARGIN, Wb), min(core[3] + _MARGIN, Hb),
+                )
+                tiles.append((core, pad))
+                q = q1
+        # Crop each tile from the original image and enlarge it to f x base scale.
+        crops = []
+        for core, (x0, y0, x1, y1) in tiles:
+            ox0, oy0 = math.floor(x0 / s), math.floor(y0 / s)
+            ox1, oy1 = min(math.ceil(x1 / s), W), min(math.ceil(y1 / s), H)
+            crop = image[oy0:oy1, ox0:ox1]
+            tw, th = max(1, round((ox1 - ox0) * s * f)), max(1, round((oy1 - oy0) * s * f))
+            crops.append((core, (ox0, oy0), (ox1 - ox0) / tw, (oy1 - oy0) / th, _resize(crop, tw, th)))
+        # Batch tiles of the same padded shape.
+        groups: dict[tuple[int, int], list] = {}
+        for c in crops:
+            h, w = c[4].shape[:2]
+            groups.setdefault((-(-h // 32), -(-w // 32)), []).append(c)
+        for group in groups.values():
+            for i in range(0, len(group), _BATCH):
+                chunk = group[i : i + _BATCH]
+                out = self._run([c[4] for c in chunk])
+                for k, (core, (ox, oy), fx, fy, _) in enumerate(chunk):
+                    raw = decode(out, k, p.floor)
+                    boxes, lms = _scaler(fx, fy, ox, oy)(raw.boxes, raw.landmarks)
+                    cx = (boxes[:, 0] + boxes[:, 2]) / 2 * s
+                    cy = (boxes[:, 1] + boxes[:, 3]) / 2 * s
+                    keep = (cx >= core[0]) & (cx < core[2]) & (cy >= core[1]) & (cy < core[3])
+                    yield boxes[keep], raw.scores[keep], lms[keep]
+
+    def _faces(self, clusters: list[Cluster], s: float, views: list[str], W: int, H: int) -> tuple[Face, ...]:
+        p = self._preset
+        faces = []
+        for c in clusters:
+            h = (c.box[3] - c.box[1]) * s
+            t = p.thresholds[0 if h < 32 else 1 if h < 64 else 2 if h < 128 else 3]
+            if c.evidence < t and c.rotated_best < p.rotated_threshold:
+                continue
+            box = Box(*(float(v) for v in c.box)).clipped(W, H)
+            if box.area <= 0:
+                continue
+            lms = tuple(
+                (name, float(min(max(x, 0.0), W)), float(min(max(y, 0.0), H)))
+                for name, (x, y) in zip(LANDMARK_NAMES, c.landmarks)
+            )
+            faces.append(
+                Face(
+                    box=box,
+                    score=float(min(max(c.best, 0.0), 1.0)),
+                    landmarks=lms,
+                    detector=f"centerface/{views[c.view]}",
+                )
+            )
+        faces.sort(key=lambda f: -f.score)
+        return tuple(faces)
+
+
+def _scaler(fx: float, fy: float, ox: float, oy: float):
+    def f(boxes: np.ndarray, lms: np.ndarray):
+        b = boxes * np.array([fx, fy, fx, fy], np.float32) + np.array([ox, oy, ox, oy], np.float32)
+        l_ = lms * np.array([fx, fy], np.float32) + np.array([ox, oy], np.float32)
+        return b, l_
+
+    return f
+
+
+def _unflip(Wb: int):
+    def f(boxes: np.ndarray, lms: np.ndarray):
+        b = np.stack([Wb - boxes[:, 2], boxes[:, 1], Wb - boxes[:, 0], boxes[:, 3]], axis=1)
+        l_ = lms.copy()
+        l_[..., 0] = Wb - l_[..., 0]
+        # Mirroring swaps the subject's left and right: swap the named points back.
+        l_ = l_[:, [1, 0, 2, 4, 3]]
+        return b, l_
+
+    return f
+
+
+def _unrotate(k: int, Wb: int, Hb: int):
+    """Map points of ``np.rot90(base, k)`` back to ``base`` coordinates."""
+
+    def pt(x: np.ndarray, y: np.ndarray):
+        if k == 1:
+            return Wb - y, x
+        if k == 2:
+            return Wb - x, Hb - y
+        return y, Hb - x
+
+    def f(boxes: np.ndarray, lms: np.ndarray):
+        xa, ya = pt(boxes[:, 0], boxes[:, 1])
+        xb, yb = pt(boxes[:, 2], boxes[:, 3])
+        b = np.stack([np.minimum(xa, xb), np.minimum(ya, yb), np.maximum(xa, xb), np.maximum(ya, yb)], axis=1)
+        lx, ly = pt(lms[..., 0], lms[..., 1])
+        return b, np.stack([lx, ly], axis=-1)
+
+    return f
+
+
+def detect_faces(image: np.ndarray, *, preset: str = "balanced") -> tuple[Face, ...]:
+    """Faces in ``image`` (uint8 RGB ``(H, W, 3)``) with a one-off
+    :class:`FaceDetector`; build a detector to process many images."""
+    with FaceDetector(preset=preset) as detector:
+        return detector(image)

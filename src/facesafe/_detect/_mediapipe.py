@@ -1,0 +1,133 @@
+"""MediaPipe FaceMesh: dense landmarks (478 points) for faces already found.
+
+FaceMesh is run on a square crop around each face box (grown so the whole head
+fits), so that it sees one face at a workable size whatever the photo. The
+points come back in image pixels on :attr:`Face.mesh`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from .._errors import DetectionError
+from .._geometry import Face
+
+__all__ = ["FaceMesher", "mesh_faces"]
+
+_CROP_GROW = 2.0  # crop side = this x the longer side of the face box
+_CROP_MIN = 192  # upscale small crops to this side (FaceMesh's own input is 192 px)
+_CROP_MAX = 512  # downscale big crops to this side (saves time, loses nothing)
+N_POINTS = 478
+
+
+class FaceMesher:
+    """Fills :attr:`Face.mesh` with MediaPipe FaceMesh's 478 refined landmarks.
+
+    Load once, call on many images; use as a context manager or call
+    :meth:`close`. ``mesher(image, faces)`` returns the faces in the same order,
+    with ``mesh`` set where FaceMesh found the face in its crop (others are
+    returned unchanged).
+    """
+
+    def __init__(self, *, min_confidence: float = 0.5) -> None:
+        if not 0.0 <= min_confidence <= 1.0:
+            raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        self.min_confidence = min_confidence
+        self._mesh = None
+
+    def _model(self):
+        if self._mesh is None:
+            try:
+                from mediapipe.python.solutions import face_mesh
+
+                self._mesh = face_mesh.FaceMesh(
+                    static_image_mode=True,
+                    max_num_faces=1,
+                    refine_landmarks=True,
+                    min_detection_confidence=self.min_confidence,
+                )
+            except Exception as exc:
+                raise DetectionError(f"cannot load MediaPipe FaceMesh: {exc}") from exc
+        return self._mesh
+
+    def __call__(self, image: np.ndarray, faces: Sequence[Face]) -> tuple[Face, ...]:
+        """Return ``faces`` with :attr:`Face.mesh` filled where FaceMesh finds them."""
+        _check_image(image)
+        H, W = image.shape[:2]
+        out = []
+        for face in faces:
+            mesh = self._mesh_one(image, face, W, H)
+            out.append(face if mesh is None else dataclasses.replace(face, mesh=mesh))
+        return tuple(out)
+
+    def _mesh_one(self, image: np.ndarray, face: Face, W: int, H: int) -> np.ndarray | None:
+        cx, cy = face.box.center
+        side = max(face.box.width, face.box.height) * _CROP_GROW
+        if side < 4:
+            return None
+        x0, y0 = int(np.floor(cx - side / 2)), int(np.floor(cy - side / 2))
+        n = int(np.ceil(side))
+        # Pad with black where the crop leaves the image, so the face stays centred.
+        crop = np.zeros((n, n, 3), np.uint8)
+        sx0, sy0 = max(x0, 0), max(y0, 0)
+        sx1, sy1 = min(x0 + n, W), min(y0 + n, H)
+        if sx1 <= sx0 or sy1 <= sy0:
+            return None
+        crop[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
+        target = min(max(n, _CROP_MIN), _CROP_MAX)
+        if target != n:
+            interp = cv2.INTER_AREA if target < n else cv2.INTER_LINEAR
+            crop = cv2.resize(crop, (target, target), interpolation=interp)
+        try:
+            result = self._model().process(crop)
+        except DetectionError:
+            raise
+        except Exception as exc:
+            raise DetectionError(f"MediaPipe FaceMesh failed: {exc}") from exc
+        if not result.multi_face_landmarks:
+            return None
+        lm = result.multi_face_landmarks[0].landmark
+        pts = np.array([(p.x, p.y) for p in lm], np.float64)
+        if pts.shape != (N_POINTS, 2):
+            return None
+        pts *= n  # normalised crop coordinates -> crop pixels at original scale
+        pts[:, 0] += x0
+        pts[:, 1] += y0
+        return pts
+
+    def close(self) -> None:
+        """Release the MediaPipe graph (the mesher reloads it if called again)."""
+        if self._mesh is not None:
+            self._mesh.close()
+            self._mesh = None
+
+    def __enter__(self) -> FaceMesher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __getstate__(self) -> dict:
+        return {"min_confidence": self.min_confidence}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(**state)
+
+
+def mesh_faces(image: np.ndarray, faces: Sequence[Face]) -> tuple[Face, ...]:
+    """Return ``faces`` with :attr:`Face.mesh` (478 x 2 image pixels) filled by
+    MediaPipe FaceMesh where it finds them (others unchanged). Loads the model
+    on every call: build a :class:`FaceMesher` to mesh many images."""
+    with FaceMesher() as mesher:
+        return mesher(image, faces)
+
+
+def _check_image(image: np.ndarray) -> None:
+    if not isinstance(image, np.ndarray):
+        raise TypeError(f"image must be a numpy array, got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
+        raise ValueError(f"image must be uint8 RGB (H, W, 3), got {image.dtype} {image.shape}")

