@@ -50,6 +50,8 @@ from ._warp import piecewise_warp, polygon_mask
 
 __all__ = ["Synthesize", "Replacement"]
 
+_CONTEXT_RAMP = 0.1  # the context blur fades in over this share of the region
+_STATS_FROM = "original"
 _WORK_WIDTH = 220.0  # faces wider than this (px) are synthesised at this width, then upscaled
 _MAX_FIT_ERROR = 0.06
 _LOWPASS = 0.08  # skin lighting is matched at this scale (std of the Gaussian, in face widths)  # RMS pose-fit error (face widths) above which the mesh is not trusted
@@ -87,6 +89,10 @@ class Synthesize(_Masked):
         identity: share of the original's own face proportions kept (0 = the
             mean shape, 1 = all of them); expression is always kept.
         variation: size of the seeded random synthetic shape, in face widths.
+        context: the rest of the grown region (hair line, ears, outline) is
+            blurred with this std, as a share of the face box width, fading
+            in from the region's edge; 0 keeps it sharp. A recogniser links
+            faces by that context too (see ``docs/synthetic.md``).
         min_size: faces whose box is narrower than this (pixels) fall back.
         max_yaw: faces turned further than this (degrees) fall back.
         fallback: the redaction for faces that cannot be synthesised; ``None``
@@ -105,8 +111,9 @@ class Synthesize(_Masked):
     name: ClassVar[str] = "synthetic"
 
     seed: int = 0
-    identity: float = 0.3
-    variation: float = 0.04
+    identity: float = 0.0
+    variation: float = 0.08
+    context: float = 0.15
     min_size: float = 32.0
     max_yaw: float = 50.0
     fallback: Redaction | None = None
@@ -116,7 +123,7 @@ class Synthesize(_Masked):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_seed(self.seed)
-        for name in ("identity", "variation"):
+        for name in ("identity", "variation", "context"):
             _check_number(name, getattr(self, name), low=0.0)
         if self.identity > 1.0:
             raise ValueError(f"identity must be in [0, 1], got {self.identity!r}")
@@ -164,6 +171,8 @@ class Synthesize(_Masked):
                 continue
             window, allowed = regions[0]
             rng = K.noise_rng(self.seed, index, rgb[face.box.to_slices(width, height)])
+            if self.context > 0:
+                _blur_context(out, window, allowed, self.context * face.box.width, rng)
             donor, reason = self._one(rgb, out, face, window, allowed, rng)
             donors.append(donor)
             reasons.append(reason)
@@ -251,7 +260,7 @@ class Synthesize(_Masked):
         wh, ww = max(int(round(h * scale)), 1), max(int(round(w * scale)), 1)
         sx, sy = ww / w, wh / h
         to_work = lambda p: (p - [ox, oy]) * [sx, sy]  # noqa: E731
-        crop = image[rows, cols].astype(np.float32) / 255.0
+        crop = (image if _STATS_FROM == "original" else out)[rows, cols].astype(np.float32) / 255.0
         work = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_AREA) if scale < 1.0 else crop
         p_work, q_work = to_work(original), to_work(target)
         t = template_points()
@@ -274,7 +283,7 @@ class Synthesize(_Masked):
         # grain: add noise up to the original skin's fine texture level (one number)
         extra = math.sqrt(max(_fine_std(work, skin_o) ** 2 - _fine_std(content, skin_d) ** 2, 0.0))
         if extra > 0:
-            grain = _blur(rng.normal(0.0, extra * 0.8, content.shape[:2]).astype(np.float32), 0.5)
+            grain = _blur(rng.normal(0.0, extra * 0.5, content.shape[:2]).astype(np.float32), 0.5)
             content = content + grain[:, :, None]
         # the region replaced: inside both face outlines (and the allowed region), feathered inwards
         hull = cv2.convexHull(np.vstack([p_work[list(FACE_OVAL)], q_work[list(FACE_OVAL)]]).astype(np.float32))
@@ -295,6 +304,21 @@ class Synthesize(_Masked):
         alpha = np.clip(alpha, 0.0, 1.0) * allowed
         K.composite(out, window, alpha, content * 255.0)
         return donor, ""
+
+
+def _blur_context(
+    out: np.ndarray, window: tuple[slice, slice], allowed: np.ndarray, sigma_px: float, rng: np.random.Generator
+) -> None:
+    """Blur ``out`` inside ``allowed`` (in place), fading in over a tenth of the region from its edge."""
+    import cv2
+
+    inside = (allowed >= 0.999).astype(np.uint8)
+    if not inside.any():
+        return
+    depth = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    ramp = np.clip(depth / max(_CONTEXT_RAMP * max(inside.shape), 1e-6), 0.0, 1.0).astype(np.float32)
+    content = K.blur_region(out, window, max(sigma_px, 0.5), 2.0, rng)
+    K.composite(out, window, np.maximum(ramp, 0.0) * (allowed >= 0.999), content)
 
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
