@@ -45,7 +45,18 @@ def facesafe_detector():
     cls = getattr(facesafe, "FaceDetector", None)
     if cls is None:  # not exported yet
         from facesafe._detect import FaceDetector as cls
-    return cls(preset="balanced")
+    detector = cls(preset="balanced")
+    found: dict[int, tuple] = {}
+
+    def detect(image: np.ndarray) -> tuple:
+        # every method redacts the same enrolled arrays (alive for the whole
+        # run): detect once per photo, not once per photo and method
+        key = id(image)
+        if key not in found:
+            found[key] = (image, tuple(detector(image)))
+        return found[key][1]
+
+    return detect
 
 
 def deface_like_blur(image: np.ndarray, faces) -> np.ndarray:
