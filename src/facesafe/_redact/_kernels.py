@@ -80,9 +80,10 @@ def blur_region(
 ) -> np.ndarray:
     """A Gaussian blur (std ``sigma_px`` pixels) of ``image`` seen through ``window``, plus noise.
 
-    Blurs a context of 3 sigma around the window (reflected at image borders),
-    working at a reduced scale when sigma is large so the cost does not grow
-    with it. Returns float32 ``(h, w, colour channels)``.
+    Blurs the window with 3 sigma of context around it (reflected where the
+    image ends), working at a reduced scale when sigma is large (an area
+    resize, then about 4 pixels of sigma), so the cost does not grow with the
+    face. Returns float32 ``(h, w, colour channels)``.
     """
     import cv2  # local: importing facesafe stays light
 
@@ -92,35 +93,29 @@ def blur_region(
     pad = int(math.ceil(3 * sigma_px)) + 1
     r0, r1 = max(rows.start - pad, 0), min(rows.stop + pad, height)
     c0, c1 = max(cols.start - pad, 0), min(cols.stop + pad, width)
-    src = _as_3d(image)[r0:r1, c0:c1, :n].astype(np.float32)
-    # reflect what lies beyond the image, so the border is not darkened
-    src = cv2.copyMakeBorder(
-        src,
-        max(pad - (rows.start - r0), 0),
-        max(pad - (r1 - rows.stop), 0),
-        max(pad - (cols.start - c0), 0),
-        max(pad - (c1 - cols.stop), 0),
-        cv2.BORDER_REFLECT_101 if min(src.shape[:2]) > 1 else cv2.BORDER_REPLICATE,
-    )
-    if src.ndim == 2:
-        src = src[:, :, None]
+    src = np.ascontiguousarray(_as_3d(image)[r0:r1, c0:c1, :n])
     h, w = src.shape[:2]
-    factor = max(1, int(sigma_px // 4))  # keep about 4 pixels of sigma at the working scale
+    factor = max(1, min(int(sigma_px // 4), h, w))  # keep about 4 pixels of sigma at the working scale
     if factor > 1:
         small = cv2.resize(src, (max(w // factor, 1), max(h // factor, 1)), interpolation=cv2.INTER_AREA)
+        small = small.astype(np.float32)
         sx, sy = small.shape[1] / w, small.shape[0] / h
         # the area resize already smoothed by about factor / sqrt(12)
         s = math.sqrt(max(sigma_px**2 - factor**2 / 12.0, 0.25))
-        small = cv2.GaussianBlur(small, (0, 0), sigmaX=max(s * sx, 0.3), sigmaY=max(s * sy, 0.3))
+        small = cv2.GaussianBlur(
+            small, (0, 0), sigmaX=max(s * sx, 0.3), sigmaY=max(s * sy, 0.3), borderType=cv2.BORDER_REFLECT_101
+        )
         blurred = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
     else:
-        blurred = cv2.GaussianBlur(src, (0, 0), sigmaX=max(sigma_px, 0.3), sigmaY=max(sigma_px, 0.3))
+        sigma = max(sigma_px, 0.3)
+        blurred = cv2.GaussianBlur(
+            src.astype(np.float32), (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REFLECT_101
+        )
     if blurred.ndim == 2:
         blurred = blurred[:, :, None]
-    top, left = pad, pad
-    out = blurred[top : top + (rows.stop - rows.start), left : left + (cols.stop - cols.start)]
+    out = blurred[rows.start - r0 : rows.stop - r0, cols.start - c0 : cols.stop - c0]
     if noise > 0:
-        out = out + rng.normal(0.0, noise, size=out.shape).astype(np.float32)
+        out = out + rng.standard_normal(size=out.shape, dtype=np.float32) * np.float32(noise)
     return np.ascontiguousarray(out, dtype=np.float32)
 
 
