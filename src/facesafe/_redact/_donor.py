@@ -69,6 +69,8 @@ EXPRESSION_GROUPS = (
     RIGHT_BROW,
     LEFT_BROW,
 )
+# Share of each group's horizontal deformation kept: a smile widens the mouth.
+_KEEP_ACROSS = (0.0, 0.0, 0.6, 0.0, 0.0)
 
 
 @functools.cache
@@ -139,9 +141,10 @@ def target_geometry(
     The mean 3-D shape is posed like the original (weak perspective); of the
     original's own shape (what the pose does not explain) only ``identity``
     (0..1) is kept, except inside the expression groups (eyes, lips, brows),
-    whose vertical deformation is kept whole: eye and mouth openness and brow
-    raise follow the original, while their position, width and the jaw, nose
-    and face proportions are pulled to the mean. ``rng`` adds a random,
+    whose vertical deformation is kept whole (and 60% of the mouth's width,
+    for smiles): eye and mouth openness and brow raise follow the original,
+    while their position, the eyes' width and the jaw, nose and face
+    proportions are pulled to the mean. ``rng`` adds a random,
     left-right symmetric shape of up to ``variation`` face widths, so that
     each seed gives a different synthetic person. Returns ``(points, pose)``.
     """
@@ -159,11 +162,11 @@ def target_geometry(
     to_face = np.array([[c, -s], [s, c]])  # residual @ to_face -> face frame
     local = residual @ to_face
     kept = local * identity
-    for group in EXPRESSION_GROUPS:
+    for group, across in zip(EXPRESSION_GROUPS, _KEEP_ACROSS):
         idx = list(group)
         centre = local[idx].mean(axis=0)
         deviation = local[idx] - centre
-        kept[idx] = centre * identity + deviation * np.array([identity, 1.0])
+        kept[idx] = centre * identity + deviation * np.array([max(identity, across), 1.0])
     return base + kept @ to_face.T, pose
 
 
@@ -173,8 +176,8 @@ def _random_shape(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
     out = np.zeros_like(mean)
     for _ in range(5):
         centre = np.array([rng.uniform(0.0, 0.7), rng.uniform(-0.8, 0.9)])
-        width = rng.uniform(0.25, 0.5)
-        push = rng.normal(0.0, 0.5, size=2)
+        width = rng.uniform(0.35, 0.6)
+        push = rng.normal(0.0, 0.4, size=2)
         for sign in (1.0, -1.0):  # the same bump on both halves, mirrored
             c = centre * np.array([sign, 1.0])
             weight = np.exp(-((xy - c) ** 2).sum(axis=1) / (2 * width**2))
@@ -228,14 +231,15 @@ def _stroke(shape: tuple[int, int], points: np.ndarray, width: float) -> np.ndar
     return mask
 
 
-def render_donor(rng: np.random.Generator) -> np.ndarray:
+def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) -> np.ndarray:
     """A procedural face in template space: ``float32 (SIZE, SIZE, 3)`` RGB in [0, 1].
 
     Skin shaded from the mean 3-D shape under a soft frontal-top light, with
     grain, blush and shadows; eyes (sclera, iris, pupil, glint, lashes,
     crease), brows with hair strokes, nostrils and lips drawn from the mean
-    contours. Colours, sizes and strengths are drawn from ``rng``. Colour and
-    lighting are later matched to the face being replaced.
+    contours. Colours, sizes and strengths are drawn from ``rng``. ``tone``
+    is the unshaded skin colour (RGB in [0, 1]); lips, blush and shadows are
+    drawn relative to it.
     """
     shape2 = (SIZE, SIZE)
     t = template_points()
@@ -252,7 +256,8 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
     field_ = np.where(covered > 0, field_[:, :, 0], edge_shade[0]).astype(np.float32)
     ys, xs = np.mgrid[0:SIZE, 0:SIZE]
     field_ = _blur(field_, 3.0)
-    tone = np.array([0.80, 0.62, 0.52]) * rng.uniform(0.9, 1.05)
+    jitter = rng.uniform(0.9, 1.05)
+    tone = np.array([0.80, 0.62, 0.52]) * jitter if tone is None else np.clip(np.asarray(tone, np.float64), 0.03, 1.0)
     skin = np.ones((SIZE, SIZE, 3), np.float32) * tone.astype(np.float32)
     grain = _blur(rng.normal(0, 1, shape2).astype(np.float32), 0.7) * rng.uniform(0.012, 0.025)
     blotch = _blur(rng.normal(0, 1, shape2).astype(np.float32), 5.0) * rng.uniform(0.05, 0.12)
@@ -272,7 +277,7 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
     for side in ((98, 203, 206), (327, 423, 426)):  # soft nasolabial hint
         _paint(canvas, _blur(_stroke(shape2, t[list(side)], 2), 2.0), tone * 0.5, rng.uniform(0.08, 0.2))
     # --- lips
-    lip_colour = tone * np.array([0.92, 0.55, 0.55]) * rng.uniform(0.8, 1.0)
+    lip_colour = tone * np.array([0.92, 0.5, 0.48]) * rng.uniform(0.8, 0.95)
     lips = _blur(polygon_mask(shape2, polys["lips"]), 0.8)
     lips_field = field_[:, :, None] * lip_colour.astype(np.float32)
     lips_field *= (1.0 + grain[:, :, None] * 2)
@@ -286,13 +291,19 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
     mouth = polygon_mask(shape2, polys["mouth"])
     _paint(canvas, _blur(mouth, 0.6), (0.22, 0.09, 0.08), 0.9)
     _paint(canvas, _blur(_stroke(shape2, t[list(LIPS_INNER[:11])], 1.5), 0.7), (0.3, 0.12, 0.1), 0.5)
+    # --- eye sockets: a soft shadow between each upper lid and brow; a light nose bridge
+    for lid, brow in ((RIGHT_UPPER_LID, RIGHT_BROW), (LEFT_UPPER_LID, LEFT_BROW)):
+        socket = polygon_mask(shape2, [np.vstack([t[list(lid)], t[list(brow[5:])]])])
+        _paint(canvas, _blur(socket, 4.0), tone * 0.7, rng.uniform(0.2, 0.35))
+    bridge = _blur(_stroke(shape2, t[[168, 6, 197, 195, 5]], 3), 3.0)
+    _paint(canvas, bridge, np.minimum(tone * 1.2, 1.0), 0.18)
     # --- eyes
     _, iris_colour = _choice(rng, _IRIS)
     iris_colour = np.array(iris_colour) * rng.uniform(0.85, 1.15)
     lash_width = rng.uniform(1.5, 2.2)
     for contour, lid, iris in ((RIGHT_EYE, RIGHT_UPPER_LID, RIGHT_IRIS), (LEFT_EYE, LEFT_UPPER_LID, LEFT_IRIS)):
         eye = polygon_mask(shape2, [t[list(contour)]])
-        sclera = np.array([0.86, 0.82, 0.78]) * rng.uniform(0.9, 1.0)
+        sclera = np.array([0.8, 0.76, 0.72]) * rng.uniform(0.9, 1.0)
         _paint(canvas, eye, sclera * 0.92, 1.0)
         centre = t[iris[0]]
         radius = float(np.mean(np.linalg.norm(t[list(iris[1:])] - centre, axis=1)))
@@ -326,8 +337,8 @@ def render_donor(rng: np.random.Generator) -> np.ndarray:
 
     hairs = cv2.GaussianBlur(hairs, (0, 0), sigmaX=2.5, sigmaY=0.4)  # strokes along x
     hairs = np.clip(0.85 + hairs * 1.5, 0.0, 1.0)
-    brows = _blur(polygon_mask(shape2, polys["brows"]), 1.5 * rng.uniform(0.7, 1.3))
-    _paint(canvas, np.clip(brows * 1.3, 0, 1) * hairs, brow_colour, rng.uniform(0.55, 0.75))
+    brows = _blur(polygon_mask(shape2, polys["brows"]), 2.5 * rng.uniform(0.8, 1.3))
+    _paint(canvas, np.clip(brows * 1.8, 0, 1) * hairs, brow_colour, rng.uniform(0.5, 0.7))
     return np.clip(canvas, 0.0, 1.0)
 
 
@@ -349,8 +360,8 @@ def paint_mouth(canvas: np.ndarray, points: np.ndarray, face_width: float, rng: 
     down = (points[14] - points[13]) * min(0.7, 0.14 * face_width / max(gap, 1e-6))
     teeth_poly = np.vstack([top, top[::-1] + down])
     teeth = _blur(polygon_mask(shape2, [teeth_poly]), max(face_width * 0.004, 0.4)) * mouth
-    shade = rng.uniform(0.75, 0.9)
-    _paint(canvas, teeth, (shade, shade * 0.95, shade * 0.86), 0.9)
+    shade = rng.uniform(0.78, 0.88)
+    _paint(canvas, teeth, (shade, shade * 0.95, shade * 0.86), 0.85)
 
 
 def _choice(rng: np.random.Generator, options):
@@ -377,10 +388,12 @@ class KSamePool:
     Add every face of the batch with :meth:`add` (faces need a FaceMesh
     ``mesh``), then pass the pool as ``Synthesize(donor=pool)``. Each face is
     replaced by the average of the ``k`` pool faces in its k-Same cluster
-    (Newton, Sweeney & Malin, 2005): the pool is partitioned into clusters of
-    at least ``k`` mutually close faces, and every face of a cluster gets the
-    same average, so a recogniser can at best pick 1 of k. A face not in the
-    pool gets the average of its ``k`` nearest pool faces.
+    (Newton, Sweeney & Malin, 2005): the pool is partitioned into groups of
+    at least ``k`` faces, and every face of a group gets the same average, so
+    a recogniser can at best pick 1 of k *faces*. Groups are drawn at random
+    (seeded) rather than by similarity, so that many photos of one person do
+    not end up averaged together (k counts faces, not people). A face not in
+    the pool gets the average of its ``k`` nearest pool faces.
 
     The aligned textures live only in this object's memory: nothing is ever
     written to disk. Call :meth:`clear` (or drop the pool) when the batch is
@@ -393,10 +406,12 @@ class KSamePool:
             (and says so in its plan).
         size: side of the aligned textures (template pixels, default 64; the
             average is smooth, so small is enough).
+        seed: seeds the random grouping.
     """
 
     k: int = 10
     size: int = 64
+    seed: int = 0
     _faces: list[np.ndarray] = field(default_factory=list, init=False, repr=False)
     _clusters: list[int] | None = field(default=None, init=False, repr=False)
 
@@ -437,24 +452,18 @@ class KSamePool:
         return stack / np.maximum(stack.std(axis=1, keepdims=True), 1e-6)
 
     def _cluster(self) -> list[int]:
-        """k-Same partition: repeatedly take the face farthest from the rest's centroid and its k-1 nearest."""
+        """The k-Same partition: groups of ``k`` (the last one up to ``2k - 1``) drawn at random with ``seed``.
+
+        Newton et al. group each face with its nearest neighbours, which puts
+        several photos of one person in the same group, where they dominate
+        the average; random groups spread them out.
+        """
         n = len(self._faces)
-        feats = self._features()
-        labels = [-1] * n
-        remaining = list(range(n))
-        cluster = 0
-        while len(remaining) >= 2 * self.k:
-            rest = feats[remaining]
-            centroid = rest.mean(axis=0)
-            far = remaining[int(np.argmax(((rest - centroid) ** 2).sum(axis=1)))]
-            dist = ((feats[remaining] - feats[far]) ** 2).sum(axis=1)
-            members = [remaining[i] for i in np.argsort(dist, kind="stable")[: self.k]]
-            for m in members:
-                labels[m] = cluster
-            remaining = [r for r in remaining if labels[r] < 0]
-            cluster += 1
-        for r in remaining:  # the last cluster takes the k..2k-1 left over
-            labels[r] = cluster
+        order = np.random.default_rng(self.seed).permutation(n)
+        labels = [0] * n
+        groups = max(n // self.k, 1)
+        for rank, face in enumerate(order):
+            labels[int(face)] = min(rank // self.k, groups - 1)
         return labels
 
     def average(self, texture: np.ndarray) -> np.ndarray:

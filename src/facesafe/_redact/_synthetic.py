@@ -51,7 +51,7 @@ from ._warp import piecewise_warp, polygon_mask
 __all__ = ["Synthesize", "Replacement"]
 
 _CONTEXT_RAMP = 0.1  # the context blur fades in over this share of the region
-_STATS_FROM = "original"
+_SHADE = 0.87  # mean shading of the painted donor's skin (its tone times this is its mean colour)
 _WORK_WIDTH = 220.0  # faces wider than this (px) are synthesised at this width, then upscaled
 _MAX_FIT_ERROR = 0.06
 _LOWPASS = 0.08  # skin lighting is matched at this scale (std of the Gaussian, in face widths)  # RMS pose-fit error (face widths) above which the mesh is not trusted
@@ -102,7 +102,8 @@ class Synthesize(_Masked):
             :class:`KSamePool` holding the batch's faces; when the pool holds
             fewer than its ``k`` faces the built-in donor is used.
         mesher: ``(image, faces) -> faces`` filling ``Face.mesh`` for faces
-            that have none; ``None`` uses MediaPipe FaceMesh.
+            that have none; ``None`` uses MediaPipe FaceMesh, loaded once per
+            ``Synthesize`` object when first needed.
 
     ``shape``, ``grow`` and ``feather`` bound the region that may change, as
     for every redaction; the synthetic face is blended inside it.
@@ -119,6 +120,7 @@ class Synthesize(_Masked):
     fallback: Redaction | None = None
     donor: KSamePool | None = None
     mesher: Callable[[np.ndarray, Sequence[Face]], Sequence[Face]] | None = field(default=None, compare=False)
+    _loaded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -188,13 +190,14 @@ class Synthesize(_Masked):
         todo = [i for i, f in enumerate(faces) if f.mesh is None and f.box.width >= self.min_size]
         if not todo:
             return faces
-        if self.mesher is not None:
-            meshed = tuple(self.mesher(image, [faces[i] for i in todo]))
-        else:
-            from .._detect._mediapipe import FaceMesher
+        mesher = self.mesher
+        if mesher is None:  # loaded once per Synthesize object, on first need
+            if "mesher" not in self._loaded:
+                from .._detect._mediapipe import FaceMesher
 
-            with FaceMesher() as mesher:
-                meshed = tuple(mesher(image, [faces[i] for i in todo]))
+                self._loaded["mesher"] = FaceMesher()
+            mesher = self._loaded["mesher"]
+        meshed = tuple(mesher(image, [faces[i] for i in todo]))
         if len(meshed) != len(todo):
             raise ValueError(f"mesher returned {len(meshed)} faces for {len(todo)}")
         out = list(faces)
@@ -227,13 +230,15 @@ class Synthesize(_Masked):
             return "FaceMesh landmarks do not fit a face shape"
         return ""
 
-    def _texture(self, image: np.ndarray, mesh: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, str]:
+    def _texture(
+        self, image: np.ndarray, mesh: np.ndarray, tone: np.ndarray, rng: np.random.Generator
+    ) -> tuple[np.ndarray, str]:
         if self.donor is not None:
             try:
                 return self.donor.average(align_to_template(image, mesh)), "k-same"
             except ValueError:
                 pass  # documented: fewer than k faces in the pool -> built-in donor (reported in donors)
-        return render_donor(rng), "synthetic"
+        return render_donor(rng, tone=tone), "synthetic"
 
     def _one(
         self,
@@ -249,7 +254,6 @@ class Synthesize(_Masked):
 
         height, width = image.shape[:2]
         original = np.asarray(face.mesh, dtype=np.float64)
-        texture, donor = self._texture(image, original, rng)
         target, pose = target_geometry(original, identity=self.identity, rng=rng, variation=self.variation)
         # work inside the allowed window, at a bounded resolution
         rows, cols = window
@@ -260,9 +264,11 @@ class Synthesize(_Masked):
         wh, ww = max(int(round(h * scale)), 1), max(int(round(w * scale)), 1)
         sx, sy = ww / w, wh / h
         to_work = lambda p: (p - [ox, oy]) * [sx, sy]  # noqa: E731
-        crop = (image if _STATS_FROM == "original" else out)[rows, cols].astype(np.float32) / 255.0
+        crop = image[rows, cols].astype(np.float32) / 255.0  # colour statistics from the original
         work = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_AREA) if scale < 1.0 else crop
         p_work, q_work = to_work(original), to_work(target)
+        skin_o = skin_mask((wh, ww), p_work)
+        texture, donor = self._texture(image, original, _mean(work, skin_o) / _SHADE, rng)
         t = template_points()
         try:
             warped, cover = piecewise_warp(
@@ -275,8 +281,7 @@ class Synthesize(_Masked):
         fw = face_width * scale
         if donor == "synthetic":
             paint_mouth(warped, q_work, fw, rng)
-        # skin tone: one gain per channel, the donor's mean skin to the original's
-        skin_o = skin_mask((wh, ww), p_work)
+        # skin tone: the donor is painted in it; one gain per channel corrects what remains
         skin_d = skin_mask((wh, ww), q_work) * cover
         gain = _mean(work, skin_o) / np.maximum(_mean(warped, skin_d), 1e-3)
         content = warped * gain
