@@ -48,7 +48,7 @@ def detector_faces(rec, image: np.ndarray) -> list[Face]:
 
 
 def privacy(people, rec_holder: dict, k: int) -> None:
-    from facesafe._detect._mediapipe import FaceMesher
+    from facesafe import FaceMesher
 
     t0 = time.perf_counter()
     enrolment = enrol(people)
@@ -104,7 +104,7 @@ def _landmarks68(rec, image, box):
 
 
 def naturalness(images: list[np.ndarray], rec) -> None:
-    from facesafe._detect._mediapipe import FaceMesher
+    from facesafe import FaceMesher
 
     t0 = time.perf_counter()
     mesher = FaceMesher()

@@ -209,3 +209,24 @@ def test_astronaut_is_meshed_and_replaced(astronaut, astronaut_result):
     np.testing.assert_array_equal(out[~inside], astronaut[~inside])
     core = ASTRONAUT_FACE.expanded(0.6).to_slices()
     assert diff(out[core], astronaut[core]) > 8.0
+
+
+def test_in_the_catalogue():
+    assert facesafe.REDACTIONS["synthetic"] is Synthesize
+
+
+def test_identity_geometry_goes_to_the_mean_and_expression_stays():
+    from facesafe._redact._donor import LEFT_EYE, RIGHT_EYE, target_geometry
+
+    neutral = FACE.mesh.copy()
+    person = neutral.copy()
+    person[list(RIGHT_EYE)] -= [4.0, 0.0]  # eyes 8 px further apart: identity
+    person[list(LEFT_EYE)] += [4.0, 0.0]
+    person[[14, 87, 317, 178, 402]] += [0.0, 6.0]  # mouth opened: expression
+    base, _ = target_geometry(neutral, identity=0.0, rng=None)
+    new, pose = target_geometry(person, identity=0.0, rng=None)
+    eye_gap = lambda p: p[list(LEFT_EYE)].mean(0)[0] - p[list(RIGHT_EYE)].mean(0)[0]  # noqa: E731
+    assert abs(eye_gap(new) - eye_gap(base)) < 1.0 < eye_gap(person) - eye_gap(neutral)
+    opening = lambda p: p[14, 1] - p[13, 1]  # noqa: E731
+    assert opening(new) - opening(base) > 4.0
+    assert abs(pose.yaw) < 2.0

@@ -193,7 +193,7 @@ class Synthesize(_Masked):
         mesher = self.mesher
         if mesher is None:  # loaded once per Synthesize object, on first need
             if "mesher" not in self._loaded:
-                from .._detect._mediapipe import FaceMesher
+                from .._detect import FaceMesher
 
                 self._loaded["mesher"] = FaceMesher()
             mesher = self._loaded["mesher"]
