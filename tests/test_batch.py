@@ -206,11 +206,21 @@ def test_sigkill_twice_then_resume_gives_identical_outputs(tmp_path: Path):
     assert _run_cli(["anonymize", str(src), "--out", str(reference), *args]).wait(300) == 0
 
     out = tmp_path / "out"
-    for delay in (2.5, 4.0):
+
+    def outputs() -> int:
+        return sum(1 for p in out.rglob("*.jpg")) if out.exists() else 0
+
+    # Kill the whole process group (coordinator and workers) once the first
+    # output appears, then again a few outputs later: two moments mid-run.
+    for wanted in (1, 4):
         proc = _run_cli(["anonymize", str(src), "--out", str(out), *args])
-        time.sleep(delay)
+        deadline = time.monotonic() + 120
+        while outputs() < wanted and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert proc.poll() is None, "the run ended before it could be killed"
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(30)
+        assert outputs() < 16
     assert _run_cli(["anonymize", str(src), "--out", str(out), *args]).wait(300) == 0
 
     def files(root: Path) -> dict[str, bytes]:
