@@ -140,7 +140,8 @@ def target_geometry(
 
     The mean 3-D shape is posed like the original (weak perspective); of the
     original's own shape (what the pose does not explain) only ``identity``
-    (0..1) is kept, except inside the expression groups (eyes, lips, brows),
+    (0..1) is kept — rising to all of it at the face's outline, which shows
+    against the background anyway — except inside the expression groups (eyes, lips, brows),
     whose vertical deformation is kept whole (and 60% of the mouth's width,
     for smiles): eye and mouth openness and brow raise follow the original,
     while their position, the eyes' width and the jaw, nose and face
@@ -161,7 +162,11 @@ def target_geometry(
     c, s = math.cos(angle), math.sin(angle)
     to_face = np.array([[c, -s], [s, c]])  # residual @ to_face -> face frame
     local = residual @ to_face
-    kept = local * identity
+    # the outline stays the original's (it shows against the background anyway);
+    # inside, only ``identity`` of the original's shape is kept
+    xy = mean[:, :2] / np.array([1.0, 1.15])
+    rim = np.clip((np.linalg.norm(xy, axis=1) - 0.7) / 0.3, 0.0, 1.0)[:, None]
+    kept = local * (identity + (1.0 - identity) * rim)
     for group, across in zip(EXPRESSION_GROUPS, _KEEP_ACROSS):
         idx = list(group)
         centre = local[idx].mean(axis=0)
@@ -277,7 +282,7 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     for side in ((98, 203, 206), (327, 423, 426)):  # soft nasolabial hint
         _paint(canvas, _blur(_stroke(shape2, t[list(side)], 2), 2.0), tone * 0.5, rng.uniform(0.08, 0.2))
     # --- lips
-    lip_colour = tone * np.array([0.92, 0.5, 0.48]) * rng.uniform(0.8, 0.95)
+    lip_colour = tone * np.array([0.9, 0.58, 0.56]) * rng.uniform(0.8, 0.95)
     lips = _blur(polygon_mask(shape2, polys["lips"]), 0.8)
     lips_field = field_[:, :, None] * lip_colour.astype(np.float32)
     lips_field *= (1.0 + grain[:, :, None] * 2)
@@ -331,14 +336,14 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
         crease = lid_pts[1:-1] + [0, -radius * 0.55]
         _paint(canvas, _blur(_stroke(shape2, crease, 1.5), 1.2), tone * 0.45, rng.uniform(0.25, 0.45))
     # --- brows: hair strokes along the brow
-    brow_colour = np.array(_choice(rng, ((0.6, (0.12, 0.08, 0.06)), (0.3, (0.22, 0.15, 0.1)), (0.1, (0.4, 0.3, 0.2))))[1])
+    brow_colour = tone * rng.uniform(0.15, 0.35)
     hairs = _blur(rng.normal(0, 1, shape2).astype(np.float32), 0.6)
     import cv2
 
     hairs = cv2.GaussianBlur(hairs, (0, 0), sigmaX=2.5, sigmaY=0.4)  # strokes along x
     hairs = np.clip(0.85 + hairs * 1.5, 0.0, 1.0)
     brows = _blur(polygon_mask(shape2, polys["brows"]), 2.5 * rng.uniform(0.8, 1.3))
-    _paint(canvas, np.clip(brows * 1.8, 0, 1) * hairs, brow_colour, rng.uniform(0.5, 0.7))
+    _paint(canvas, np.clip(brows * 1.8, 0, 1) * hairs, brow_colour, rng.uniform(0.6, 0.8))
     return np.clip(canvas, 0.0, 1.0)
 
 

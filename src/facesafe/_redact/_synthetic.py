@@ -51,6 +51,7 @@ from ._warp import piecewise_warp, polygon_mask
 __all__ = ["Synthesize", "Replacement"]
 
 _CONTEXT_RAMP = 0.1  # the context blur fades in over this share of the region
+_MEMBRANE_LIMIT = 0.3  # largest lighting correction from the outline (share of full scale)
 _SHADE = 0.87  # mean shading of the painted donor's skin (its tone times this is its mean colour)
 _WORK_WIDTH = 220.0  # faces wider than this (px) are synthesised at this width, then upscaled
 _MAX_FIT_ERROR = 0.06
@@ -290,8 +291,8 @@ class Synthesize(_Masked):
         if extra > 0:
             grain = _blur(rng.normal(0.0, extra * 0.5, content.shape[:2]).astype(np.float32), 0.5)
             content = content + grain[:, :, None]
-        # the region replaced: inside both face outlines (and the allowed region), feathered inwards
-        hull = cv2.convexHull(np.vstack([p_work[list(FACE_OVAL)], q_work[list(FACE_OVAL)]]).astype(np.float32))
+        # the region replaced: inside the face outline (and the allowed region), feathered inwards
+        hull = cv2.convexHull(p_work[list(FACE_OVAL)].astype(np.float32))
         region = polygon_mask((wh, ww), [hull[:, 0, :]])
         soft = max(0.03 * fw, 0.7)
         inset = int(math.ceil(1.5 * soft))
@@ -354,8 +355,8 @@ def _skin_like(image: np.ndarray, skin: np.ndarray) -> np.ndarray:
         return np.ones(image.shape[:2], dtype=bool)
     colours = image[inside]
     centre = np.median(colours, axis=0)
-    spread = np.percentile(np.linalg.norm(colours - centre, axis=1), 90)
-    return np.linalg.norm(image - centre, axis=2) <= max(1.5 * spread, 0.04)
+    spread = np.percentile(np.linalg.norm(colours - centre, axis=1), 75)
+    return np.linalg.norm(image - centre, axis=2) <= max(1.5 * spread, 0.03)
 
 
 def _membrane(difference: np.ndarray, unknown: np.ndarray, face_width: float) -> np.ndarray:
@@ -384,6 +385,7 @@ def _membrane(difference: np.ndarray, unknown: np.ndarray, face_width: float) ->
         padded = np.pad(m, ((1, 1), (1, 1), (0, 0)), mode="edge")
         avg = 0.25 * (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:])
         m = np.where(unk[:, :, None], avg, m)
+    m = np.clip(m, -_MEMBRANE_LIMIT, _MEMBRANE_LIMIT)
     return cv2.resize(m, (w, h), interpolation=cv2.INTER_CUBIC)
 
 
