@@ -60,7 +60,9 @@ def main() -> int:
     truth = {Path(item["file"]).name: [Box.from_xywh(*f) for f in item["faces"] + item.get("ignore", [])] for item in chosen}
     labelled = {Path(item["file"]).name: [Box.from_xywh(*f) for f in item["faces"]] for item in chosen}
 
-    detector = facesafe.FaceDetector(preset="thorough")
+    from facesafe._detect import FaceDetector
+
+    detector = FaceDetector(preset="thorough")
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "out"
         t0 = time.perf_counter()
@@ -80,6 +82,7 @@ def main() -> int:
                     false += 1
                     flagged_false.add(f.rel)
         weak = sum(len(f.weak) for f in result.files)
+        looks = sum(len(f.redacted) for f in result.files)
         metadata = sum(bool(f.metadata) for f in result.files)
     print(f"anonymise ({args.method}, {args.preset}): {report.written} photos, {report.faces} faces in {t_anon:.1f} s "
           f"({report.written / t_anon:.2f} photos/s, baseline)")
@@ -87,24 +90,27 @@ def main() -> int:
           f"({len(result.files) / t_verify:.2f} files/s, {t_verify / t_anon:.2f}x the anonymising run)")
     print(f"  faces reported on labelled faces (real leftovers): {real}")
     print(f"  faces reported elsewhere (false alarms): {false} in {len(flagged_false)} of {len(result.files)} photos")
-    print(f"  weak detections listed ({WEAK_SCORE_FLOOR:g} <= score < {args.min_score:g}): {weak}; files with metadata: {metadata}")
+    print(f"  weak detections listed ({WEAK_SCORE_FLOOR:g} <= score < {args.min_score:g}): {weak}; "
+          f"confident but looking redacted: {looks}; files with metadata: {metadata}")
     print(f"  verdict: {'clean' if result.clean else f'{len(result.flagged)} files flagged'}")
 
     if args.skip_originals:
         return 0
     found = {b: [0, 0] for b in BUCKETS}
-    photos_flagged = 0
+    photos_flagged = dismissed = 0
     t0 = time.perf_counter()
     for path in sources:
         check = check_file(path, detector, min_score=args.min_score)
         photos_flagged += bool(check.faces)
+        dismissed += sum(_matches(face.box, labelled[path.name]) is not None for face in check.redacted)
         for t in labelled[path.name]:
             for lo, hi in BUCKETS:
                 if lo <= t.height < hi:
                     found[(lo, hi)][1] += 1
                     found[(lo, hi)][0] += any(_matches(face.box, [t]) for face in check.faces)
     t_orig = time.perf_counter() - t0
-    print(f"originals (unredacted): {photos_flagged}/{len(sources)} photos flagged in {t_orig:.1f} s")
+    print(f"originals (unredacted): {photos_flagged}/{len(sources)} photos flagged in {t_orig:.1f} s; "
+          f"{dismissed} intact labelled faces wrongly judged 'looks redacted'")
     for (lo, hi), (hit, n) in found.items():
         label = f"{lo}-{hi}" if hi < 10**6 else f">={lo}"
         print(f"  faces {label:>8} px: {hit}/{n} found" + (f" ({hit / n:.0%})" if n else ""))

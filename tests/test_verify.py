@@ -104,7 +104,7 @@ def test_real_redactions_pass_and_the_intact_face_is_reported(tmp_path, detector
 
 
 def test_a_fine_mosaic_is_too_weak_to_count_as_redacted(tmp_path, detector, astronaut):
-    path = write_image(tmp_path / "fine.png", Pixelate(cells=16)(astronaut, [FACE]))
+    path = write_image(tmp_path / "fine.png", Pixelate(cells=12)(astronaut, [FACE]))
     check = check_file(path, detector)
     assert len(check.faces) == 1 and not check.clean
 

@@ -24,9 +24,9 @@ Score threshold and redacted-looking faces
     fill of the astronaut (the outline and colours remain) and 0.81 on its
     8-cell mosaic, against 0.94 for the intact face. So verify reports a face
     when (1) its score is >= 0.5 and (2) its pixels do not look redacted
-    (:func:`looks_redacted`): not a coarse mosaic (at most 12 cells across:
-    a finer one, such as ``Pixelate(cells=16)``, is re-identifiable and is
-    reported) and not without fine detail compared with its surroundings.
+    (:func:`looks_redacted`): not a coarse mosaic (at most about 9.5 cells
+    across: a finer one, such as ``Pixelate(cells=16)``, is re-identifiable
+    and is reported) and not without fine detail compared with its surroundings.
     Figures and their measurement: docs/verify.md. ``min_score=`` and
     ``judge_redaction=False`` make the check stricter (more false alarms).
 """
@@ -57,10 +57,11 @@ MOSAIC_SHARE = 0.45
 #: A detection "looks blurred or filled" when its inner band-pass (LoG) energy is
 #: under this fraction of its surroundings'; intact faces: >= 0.29.
 SMOOTH_RATIO = 0.25
-#: A mosaic finer than this many cells across the face is too weak to count as
-#: redacted (12 cells: re-identification AUC 0.81, docs/redactions.md); the
-#: default Pixelate (8 cells) measures 7-11 with this estimate.
-MAX_MOSAIC_CELLS = 12.0
+#: A mosaic finer than this many cells across the face's width is too weak to
+#: count as redacted. Estimated on 25 wider-dev faces >= 40 px: the default
+#: Pixelate (8 cells) measures 4.9-8.5; 10 cells 6.6-11.3 (re-identification
+#: AUC 0.59, docs/redactions.md), 12 cells 7.3-12.1 (AUC 0.81), 16 cells 8.5-15.5.
+MAX_MOSAIC_CELLS = 9.5
 
 # read_metadata keys that describe structure, not content.
 _STRUCTURAL_KEYS = {"path", "format", "size", "mode", "n_frames", "orientation", "segments", "errors"}
@@ -169,7 +170,7 @@ class VerifyReport:
         lines = []
         for f in self.flagged:
             if f.error is not None:
-                lines.append(f"{f.rel}: unreadable: {f.error}")
+                lines.append(f"{f.rel}: {f.error}")
             for face in f.faces:
                 frame = f" frame {face.frame}" if face.frame else ""
                 x0, y0, x1, y1 = (round(v) for v in face.box.as_xyxy())
@@ -180,7 +181,7 @@ class VerifyReport:
         verdict = "CLEAN" if self.clean else "FOUND SOMETHING"
         lines.append(
             f"{verdict}: {d['checked']} files checked; {d['with_faces']} with faces, {d['with_metadata']} with metadata, "
-            f"{d['unreadable']} unreadable or not images (faces: {self.preset} detector, score >= {self.min_score:g}; "
+            f"{d['unreadable']} unreadable, not images or links (faces: {self.preset} detector, score >= {self.min_score:g}; "
             f"{d['weak']} files with weaker detections below it; {d['redacted_faces']} confident detections that look redacted)"
         )
         lines.extend(f"note: {n}" for n in self.notes)
@@ -246,8 +247,10 @@ def looks_redacted(image: np.ndarray, box: Box) -> str | None:
 
     profiles = (np.abs(np.diff(inner, axis=1)).mean(axis=0), np.abs(np.diff(inner, axis=0)).mean(axis=1))
     if sum(share(p) for p in profiles) / 2 >= MOSAIC_SHARE:
-        # cells across the face: cell edges (peaks of the profiles) in the inner 60%
-        cells = sum(_peaks(p) for p in profiles) / 2 / 0.6
+        # square cells across the face's width: cell edges (profile peaks) per face width
+        across_x = _peaks(profiles[0]) * box.width / max(inner.shape[1], 1)
+        across_y = _peaks(profiles[1]) * box.width / max(inner.shape[0], 1)
+        cells = (across_x + across_y) / 2
         return "mosaic" if cells <= MAX_MOSAIC_CELLS else None
     log = np.abs(cv2.Laplacian(cv2.GaussianBlur(patch, (0, 0), max(box.height / 24, 0.8)), cv2.CV_32F))
     ring = np.zeros(patch.shape, bool)
@@ -300,7 +303,7 @@ def check_file(
     try:
         picture = load_image(data, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
     except ImageError as exc:
-        return FileCheck(path, rel, fmt, metadata=tuple(metadata), error=getattr(exc, "reason", None) or str(exc))
+        return FileCheck(path, rel, fmt, metadata=tuple(metadata), error=f"unreadable {fmt}: {getattr(exc, 'reason', None) or exc}")
     faces: list[FaceLeft] = []
     weak: list[FaceLeft] = []
     redacted: list[FaceLeft] = []
@@ -368,7 +371,7 @@ def verify(
     """
     if not isinstance(min_score, (int, float)) or not 0.0 <= min_score <= 1.0:
         raise ValueError(f"min_score must be a number in [0, 1], got {min_score!r}")
-    root = Path(folder)
+    root = Path(folder).absolute()
     if not root.exists():
         raise ValueError(f"folder: {os.fspath(folder)!r} does not exist")
     entries = [(root, root.name, None)] if not root.is_dir() else list(_walk(root))
