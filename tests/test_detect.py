@@ -70,6 +70,10 @@ def _found(expected: Box, faces: tuple[Face, ...]) -> bool:
     return False
 
 
+def _inside(point: tuple[float, float], box: Box) -> bool:
+    return box.x0 <= point[0] < box.x1 and box.y0 <= point[1] < box.y1
+
+
 def _rotate(image: np.ndarray, box: Box, degrees: int) -> tuple[np.ndarray, Box]:
     """Turn ``image`` counter-clockwise by ``degrees`` (90/180/270) and ``box`` with it."""
     k = degrees // 90
@@ -126,7 +130,11 @@ def test_finds_several_faces_of_several_sizes(astronaut, balanced):
     faces = balanced(canvas)
     missing = [e for e in expected if not _found(e, faces)]
     assert not missing, (missing, faces)
-    assert len(faces) <= len(expected) + 1  # at most one stray detection
+    # Extra boxes on a face (a second, shifted box kept for coverage) are fine;
+    # boxes away from every face are false alarms: at most one.
+    heads = [e.expanded(2.0) for e in expected]
+    stray = [f for f in faces if not any(_inside(f.box.center, h) for h in heads)]
+    assert len(stray) <= 1, stray
 
 
 def test_every_preset_finds_the_astronaut(astronaut):

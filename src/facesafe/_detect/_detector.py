@@ -27,7 +27,7 @@ from ._presets import PRESETS, Preset
 
 __all__ = ["FaceDetector", "detect_faces"]
 
-_MARGIN = 32  # base-pass px of context around each upscaled tile
+_MARGIN = 24  # base-pass px of context around each upscaled tile
 _MAX_TILE_NET = 1024  # longest side (net px) of one upscaled tile
 _BATCH = 8  # tiles per network call
 
@@ -162,12 +162,21 @@ class FaceDetector:
 
         ident = lambda b, l: (b, l)  # noqa: E731
         add("base", decode(self._run([base]), 0, p.floor), ident, True)
+        half = None
         if p.coarse and max(Hb, Wb) >= 128:
             half = _resize(base, round(Wb / 2), round(Hb / 2))
             fx, fy = Wb / half.shape[1], Hb / half.shape[0]
             add("half", decode(self._run([half]), 0, p.floor), _scaler(fx, fy, 0, 0), True)
         if p.flip:
             add("mirror", decode(self._run([base[:, ::-1]]), 0, p.floor), _unflip(Wb), True)
+            if half is not None:
+                unflip, up = _unflip(half.shape[1]), _scaler(fx, fy, 0, 0)
+                add(
+                    "mirror-half",
+                    decode(self._run([half[:, ::-1]]), 0, p.floor),
+                    lambda b, l: up(*unflip(b, l)),
+                    True,
+                )
         for deg in p.rotations:
             k = deg // 90
             add(f"rot{deg}", decode(self._run([np.rot90(base, k)]), 0, p.floor), _unrotate(k, Wb, Hb), False)

@@ -31,7 +31,7 @@ class Preset:
             shorter than this (base-pass px)...
         trigger_score: ...whose merged score is at least this.
         tile: side of the tiles (base-pass px) the upscaled pass works on.
-        flip: also run the base pass on the mirrored image.
+        flip: also run the base (and half) pass on the mirrored image.
         rotations: also run the base pass on the image turned by these
             angles (degrees, counter-clockwise), for lying or upside-down faces.
         thresholds: minimum merged score to keep a face, for faces shorter than
@@ -68,13 +68,14 @@ class Preset:
 PRESETS = MappingProxyType(
     {
         "fast": Preset("fast", upscale=0.0),
-        "balanced": Preset("balanced"),
+        "balanced": Preset("balanced", trigger_height=48.0, trigger_score=0.05, thresholds=(0.12, 0.1, 0.15, 0.3)),
         "thorough": Preset(
             "thorough",
             upscale_everywhere=True,
             flip=True,
-            rotations=(90, 270),
+            rotations=(90, 180, 270),
             tile=256,
+            thresholds=(0.15, 0.15, 0.2, 0.4),
         ),
     }
 )
