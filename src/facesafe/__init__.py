@@ -8,10 +8,15 @@ API is what ``__all__`` lists; everything in an underscored module is private.
 >>> result = facesafe.anonymize(image)                 # doctest: +SKIP
 >>> facesafe.write_image("clean.jpg", result.image)   # doctest: +SKIP
 
-Importing facesafe loads no model: detectors load theirs when first built.
+Importing facesafe is cheap: the records and errors load at once, everything
+else on first use (PEP 562), so ``facesafe strip`` never pays for detection,
+and no model loads until a detector is built.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
 
 from ._errors import (
     CorruptImageError,
@@ -26,29 +31,56 @@ from ._errors import (
     UnsupportedImageError,
 )
 from ._geometry import Box, Face
-from ._io import (
-    DEFAULT_MAX_PIXELS,
-    MetadataWarning,
-    Picture,
-    encode_image,
-    load_image,
-    output_format,
-    read_image,
-    sniff_format,
-    suffix_for,
-    write_image,
-)
-from ._metadata import read_metadata, strip_metadata
 from ._protocols import Detector, Redaction
-from ._detect import PRESETS, FaceDetector, FaceMesher, Preset, detect_faces, mesh_faces, model_versions
-from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_bytes
-from ._batch import Manifest, Report, anonymize_dir
-from ._redact import REDACTIONS, Blur, Crop, Fill, Pixelate, face_mask, parse_color
-from ._redact import KSamePool, Replacement, Synthesize
-from ._report import render_report
-from ._verify import FileCheck, VerifyReport, verify
 
 __version__ = "0.1.0"
+
+# Every other export, by the private module that defines it; imported on first use.
+_LAZY_MODULES: dict[str, tuple[str, ...]] = {
+    "_io": ("DEFAULT_MAX_PIXELS", "MetadataWarning", "Picture", "encode_image", "load_image", "output_format",
+            "read_image", "sniff_format", "suffix_for", "write_image"),
+    "_metadata": ("read_metadata", "strip_metadata"),
+    "_detect": ("PRESETS", "FaceDetector", "FaceMesher", "Preset", "detect_faces", "mesh_faces", "model_versions"),
+    "_anonymize": ("Anonymizer", "FileResult", "Result", "anonymize", "anonymize_bytes"),
+    "_batch": ("Manifest", "Report", "anonymize_dir"),
+    "_redact": ("REDACTIONS", "Blur", "Crop", "Fill", "Pixelate", "face_mask", "parse_color", "KSamePool",
+                "Replacement", "Synthesize"),
+    "_report": ("render_report",),
+    "_verify": ("FileCheck", "VerifyReport", "verify"),
+}
+_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
+
+if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ loads these
+    from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_bytes
+    from ._batch import Manifest, Report, anonymize_dir
+    from ._detect import PRESETS, FaceDetector, FaceMesher, Preset, detect_faces, mesh_faces, model_versions
+    from ._io import (
+        DEFAULT_MAX_PIXELS,
+        MetadataWarning,
+        Picture,
+        encode_image,
+        load_image,
+        output_format,
+        read_image,
+        sniff_format,
+        suffix_for,
+        write_image,
+    )
+    from ._metadata import read_metadata, strip_metadata
+    from ._redact import (
+        REDACTIONS,
+        Blur,
+        Crop,
+        Fill,
+        KSamePool,
+        Pixelate,
+        Replacement,
+        Synthesize,
+        face_mask,
+        parse_color,
+    )
+    from ._report import render_report
+    from ._verify import FileCheck, VerifyReport, verify
 
 __all__ = [
     "__version__",
@@ -116,12 +148,31 @@ __all__ = [
     "render_report",
 ]
 
-# Present every export as facesafe.X, not facesafe._module.X (as httpx does).
-for _name in __all__:
-    _obj = globals()[_name]
-    if hasattr(_obj, "__module__") and not isinstance(_obj, str):
+
+def _present(value: Any) -> Any:
+    """Show an export as ``facesafe.X``, not ``facesafe._module.X`` (as httpx does)."""
+    if isinstance(value, type) or callable(value):
         try:
-            _obj.__module__ = "facesafe"
+            value.__module__ = "facesafe"
         except (AttributeError, TypeError):
             pass
-del _name, _obj
+    return value
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module 'facesafe' has no attribute {name!r}")
+    value = _present(getattr(importlib.import_module(f".{module}", __name__), name))
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+for _name in __all__:
+    if _name in globals() and _name != "__version__":
+        _present(globals()[_name])
+del _name

@@ -1,0 +1,40 @@
+"""The public namespace: curated, complete, and cheap to import."""
+
+import subprocess
+import sys
+
+import facesafe
+
+
+def test_every_export_resolves_and_presents_as_facesafe():
+    for name in facesafe.__all__:
+        value = getattr(facesafe, name)
+        if isinstance(value, type) and name != "__version__":
+            assert value.__module__ == "facesafe", name
+    lazy = set(facesafe._LAZY)
+    assert lazy <= set(facesafe.__all__), f"loadable but not public: {lazy - set(facesafe.__all__)}"
+    assert len(set(facesafe.__all__)) == len(facesafe.__all__), "duplicate names in __all__"
+
+
+def test_unknown_attribute_is_an_attribute_error():
+    try:
+        facesafe.no_such_thing  # noqa: B018
+    except AttributeError as exc:
+        assert "no_such_thing" in str(exc)
+    else:
+        raise AssertionError("expected AttributeError")
+
+
+def test_import_loads_no_model_runtime():
+    code = (
+        "import sys, facesafe, facesafe.cli; "
+        "heavy = [m for m in ('cv2', 'onnxruntime', 'mediapipe', 'skimage', 'dlib', 'distributed') if m in sys.modules]; "
+        "print(','.join(heavy))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "", f"importing facesafe loaded {out}"
+
+
+def test_every_public_name_has_a_docstring():
+    undocumented = [n for n in facesafe.__all__ if n != "__version__" and callable(getattr(facesafe, n)) and not getattr(facesafe, n).__doc__]
+    assert not undocumented, undocumented
