@@ -151,13 +151,13 @@ def test_pool_with_fewer_than_k_faces_uses_the_builtin_donor():
     for image, face in pooled_faces(3):
         pool.add(image, [face])
     assert len(pool) == 3
-    with pytest.raises(ValueError, match="fewer than k=5"):
+    with pytest.raises(ValueError, match=r"fewer than k \+ 1 = 6"):
         pool.average(np.zeros((SIZE, SIZE, 3), np.float32))
     result = Synthesize(donor=pool).replace(scene(), [FACE])
     assert result.donors == ("synthetic",)
 
 
-def test_pool_clusters_hold_at_least_k_faces_and_faces_get_their_cluster_average():
+def test_pool_groups_hold_k_plus_one_faces_and_faces_get_the_others_average():
     k = 4
     pool = KSamePool(k=k, size=32)
     items = pooled_faces(11)
@@ -165,16 +165,19 @@ def test_pool_clusters_hold_at_least_k_faces_and_faces_get_their_cluster_average
         assert pool.add(image, [face]) == 1
     labels = pool._cluster()
     sizes = np.bincount(labels)
-    assert sizes.min() >= k and sizes.sum() == 11
+    assert sizes.min() >= k + 1 and sizes.sum() == 11
     result = Synthesize(donor=pool).replace(items[0][0], [FACE])
     assert result.donors == ("k-same",)
-    # two faces of the same cluster get the same average
-    same = [i for i, c in enumerate(labels) if c == labels[0]]
+    # a pooled face gets the average of the other faces of its group, never its own
+    import cv2
+
     from facesafe._redact._donor import align_to_template
 
-    a = pool.average(align_to_template(items[same[0]][0], FACE.mesh))
-    b = pool.average(align_to_template(items[same[1]][0], FACE.mesh))
-    np.testing.assert_array_equal(a, b)
+    group = [i for i, c in enumerate(labels) if c == labels[0]]
+    got = pool.average(align_to_template(items[0][0], FACE.mesh))
+    others = np.mean([pool._faces[i] for i in group if i != 0], axis=0)
+    np.testing.assert_allclose(got, cv2.resize(others, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC), atol=1e-5)
+    assert len(group) - 1 >= k
     pool.clear()
     assert len(pool) == 0
 

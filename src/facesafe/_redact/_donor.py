@@ -69,6 +69,7 @@ EXPRESSION_GROUPS = (
     RIGHT_BROW,
     LEFT_BROW,
 )
+_RIM = 0.7  # mean-shape radius (1 = outline) from which the original's outline is kept
 # Share of each group's horizontal deformation kept: a smile widens the mouth.
 _KEEP_ACROSS = (0.0, 0.0, 0.6, 0.0, 0.0)
 
@@ -165,7 +166,7 @@ def target_geometry(
     # the outline stays the original's (it shows against the background anyway);
     # inside, only ``identity`` of the original's shape is kept
     xy = mean[:, :2] / np.array([1.0, 1.15])
-    rim = np.clip((np.linalg.norm(xy, axis=1) - 0.7) / 0.3, 0.0, 1.0)[:, None]
+    rim = np.clip((np.linalg.norm(xy, axis=1) - _RIM) / 0.3, 0.0, 1.0)[:, None]
     kept = local * (identity + (1.0 - identity) * rim)
     for group, across in zip(EXPRESSION_GROUPS, _KEEP_ACROSS):
         idx = list(group)
@@ -394,8 +395,10 @@ class KSamePool:
     ``mesh``), then pass the pool as ``Synthesize(donor=pool)``. Each face is
     replaced by the average of the ``k`` pool faces in its k-Same cluster
     (Newton, Sweeney & Malin, 2005): the pool is partitioned into groups of
-    at least ``k`` faces, and every face of a group gets the same average, so
-    a recogniser can at best pick 1 of k *faces*. Groups are drawn at random
+    at least ``k + 1`` faces, and every face of a group gets the average of
+    the *other* faces of its group — at least ``k`` of them, never its own
+    texture (measured: even a 1/k share of the face's own texture lets a
+    recogniser re-identify it). Groups are drawn at random
     (seeded) rather than by similarity, so that many photos of one person do
     not end up averaged together (k counts faces, not people). A face not in
     the pool gets the average of its ``k`` nearest pool faces.
@@ -406,7 +409,7 @@ class KSamePool:
 
     Args:
         k: faces averaged per replacement (>= 2; default 10). With fewer than
-            ``k`` faces in the pool :meth:`average` raises ``ValueError``, and
+            ``k + 1`` faces in the pool :meth:`average` raises ``ValueError``, and
             :class:`Synthesize` uses the built-in synthetic donor instead
             (and says so in its plan).
         size: side of the aligned textures (template pixels, default 64; the
@@ -457,29 +460,32 @@ class KSamePool:
         return stack / np.maximum(stack.std(axis=1, keepdims=True), 1e-6)
 
     def _cluster(self) -> list[int]:
-        """The k-Same partition: groups of ``k`` (the last one up to ``2k - 1``) drawn at random with ``seed``.
+        """The k-Same partition: groups of ``k + 1`` (the last one up to ``2k + 1``) drawn at random with ``seed``.
 
         Newton et al. group each face with its nearest neighbours, which puts
         several photos of one person in the same group, where they dominate
         the average; random groups spread them out.
         """
-        n = len(self._faces)
+        n, size = len(self._faces), self.k + 1
         order = np.random.default_rng(self.seed).permutation(n)
         labels = [0] * n
-        groups = max(n // self.k, 1)
+        groups = max(n // size, 1)
         for rank, face in enumerate(order):
-            labels[int(face)] = min(rank // self.k, groups - 1)
+            labels[int(face)] = min(rank // size, groups - 1)
         return labels
 
     def average(self, texture: np.ndarray) -> np.ndarray:
         """The k-Same replacement for an aligned ``texture`` (``float32 (SIZE, SIZE, 3)``), upscaled to SIZE.
 
-        Raises ``ValueError`` when the pool holds fewer than ``k`` faces.
+        Raises ``ValueError`` when the pool holds fewer than ``k + 1`` faces.
         """
         import cv2
 
-        if len(self._faces) < self.k:
-            raise ValueError(f"the k-Same pool holds {len(self._faces)} faces, fewer than k={self.k}")
+        if len(self._faces) < self.k + 1:
+            raise ValueError(
+                f"the k-Same pool holds {len(self._faces)} faces, fewer than k + 1 = {self.k + 1} "
+                f"(each face is replaced by the average of k={self.k} others)"
+            )
         if self._clusters is None:
             self._clusters = self._cluster()
         small = self._small(texture)
@@ -488,8 +494,8 @@ class KSamePool:
         probe = (probe - probe.mean()) / max(probe.std(), 1e-6)
         dist = ((feats - probe) ** 2).sum(axis=1)
         nearest = int(np.argmin(dist))
-        if dist[nearest] < 1e-6 * probe.size:  # the face is in the pool: use its cluster
-            members = [i for i, c in enumerate(self._clusters) if c == self._clusters[nearest]]
+        if dist[nearest] < 1e-6 * probe.size:  # the face is in the pool: its group, without itself
+            members = [i for i, c in enumerate(self._clusters) if c == self._clusters[nearest] and i != nearest]
         else:
             members = [int(i) for i in np.argsort(dist, kind="stable")[: self.k]]
         mean = np.mean([self._faces[i] for i in members], axis=0)
