@@ -50,6 +50,7 @@ def main() -> int:
     parser.add_argument("--preset", default="balanced")
     parser.add_argument("--keep", type=Path, default=None, help="keep the run, report and full screenshot here (outside the repo)")
     parser.add_argument("--height", type=int, default=2300, help="screenshot height (CSS px) kept in the docs image")
+    parser.add_argument("--reuse", action="store_true", help="re-render from the run and verify.json already in --keep")
     args = parser.parse_args()
     wider = DATA / "wider-dev"
     if not (wider / "annotations.json").exists():
@@ -63,6 +64,9 @@ def main() -> int:
         raise SystemExit("--keep must be outside the repository")
     out, manifest = work / "out", work / "run.facesafe.sqlite"
     t0 = time.perf_counter()
+    if args.reuse:
+        verified = json.loads((work / "verify.json").read_text())
+        return _render(work, manifest, verified, args.height)
     report = facesafe.anonymize_dir(sources, out, method=args.method, preset=args.preset, workers=1, manifest=manifest,
                                     command=f"facesafe anonymize <{len(sources)} wider-dev photos> --out out --method {args.method}")
     print(f"anonymize: {report.summary()} ({time.perf_counter() - t0:.1f} s)")
@@ -70,12 +74,16 @@ def main() -> int:
     verified = facesafe.verify(out)
     print(f"verify: {len(verified.flagged)} of {len(verified.files)} files flagged ({time.perf_counter() - t0:.1f} s)")
     (work / "verify.json").write_text(json.dumps(verified.to_dict(), indent=2))
+    return _render(work, manifest, verified, args.height)
+
+
+def _render(work: Path, manifest: Path, verified: object, height: int) -> int:
     t0 = time.perf_counter()
     gallery = DATA / "identity-dev"
     html = facesafe.render_report(manifest, work / "report.html", gallery=gallery if gallery.exists() else None, verify=verified)
     print(f"report: {html} ({html.stat().st_size / 1e6:.1f} MB, {time.perf_counter() - t0:.1f} s)")
     full = work / "report-full.png"
-    screenshot(html, full, width=1200, height=args.height, profile=work / "chromium-profile")
+    screenshot(html, full, width=1200, height=height, profile=work / "chromium-profile")
     shot = Image.open(full).convert("RGB")
     shot = shot.resize((shot.width * 3 // 4, shot.height * 3 // 4), Image.Resampling.LANCZOS)
     shot = shot.quantize(colors=128, method=Image.Quantize.MEDIANCUT, dither=Image.Dither.NONE)

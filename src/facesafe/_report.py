@@ -66,15 +66,16 @@ code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Menlo,Consolas,monospace;word-b
 .charts{display:grid;grid-template-columns:repeat(auto-fit,minmax(340px,1fr));gap:14px}
 .chart{background:var(--card);border:1px solid var(--line);border-radius:10px;padding:12px 14px}
 .chart p{margin:4px 0 0;color:var(--muted);font-size:12.5px}
-.sheet{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px}
+.sheet{display:grid;grid-template-columns:repeat(auto-fill,minmax(170px,1fr));gap:10px;align-items:start}
 figure{margin:0;background:var(--card);border:1px solid var(--line);border-radius:8px;overflow:hidden}
-figure svg{display:block;width:100%;height:auto;background:#222}
+figure svg{display:block;width:100%;height:150px;background:#222}
 figcaption{padding:5px 8px;font-size:12px;color:var(--muted);white-space:nowrap;overflow:hidden;text-overflow:ellipsis}
 figcaption b{color:var(--ink)}figure.noface{border-color:#e9c27a}figure.noface figcaption b{color:var(--warn)}
 .tag{display:inline-block;border-radius:99px;padding:1px 8px;font-size:12px;font-weight:600;margin:1px 4px 1px 0}
 .t-bad{background:#fdecea;color:var(--bad)}.t-warn{background:#fff4e0;color:var(--warn)}.t-info{background:#e9edfb;color:var(--accent)}
-.queue td.thumb{width:132px}.queue svg{width:120px;height:auto;display:block;border-radius:4px;background:#222}
+.queue td.thumb{width:132px}.queue svg{width:120px;height:90px;display:block;border-radius:4px;background:#222}
 .note{color:var(--muted);font-size:13px}
+.q-must{color:var(--bad);margin-top:14px}.q-worth{color:var(--warn);margin-top:22px}td.nowrap{white-space:nowrap}
 .legend i{display:inline-block;width:12px;height:12px;border:2px solid var(--face);margin:0 4px -2px 0}
 footer{margin-top:40px;color:var(--muted);font-size:12.5px}
 """
@@ -88,6 +89,16 @@ class _Photo:
     thumb: str | None = None
     size: tuple[int, int] | None = None
     thumb_error: str | None = None
+    weight: int = 0  # uncertain + small detections: where misses are likeliest
+
+    @property
+    def must(self) -> bool:
+        """A problem found after the run (verify, changed or unreadable output)."""
+        return any(severity <= 1 for severity, _, _ in self.reasons)
+
+
+def _queue_order(photo: _Photo) -> tuple[int, int, str]:
+    return (0 if photo.must else 1, -photo.weight, photo.row.rel)
 
 
 def _esc(value: Any) -> str:
@@ -364,13 +375,13 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
         for frame, boxes in enumerate(row.boxes or []):
             for x0, y0, x1, y1, score in boxes:
                 photo.faces.append((frame, x0, y0, x1, y1, score))
-        for frame, x0, y0, x1, y1, score in photo.faces:
-            if score < LOW_SCORE:
-                photo.reasons.append((2, "t-warn", f"low-confidence detection ({score:.2f})"))
-                break
+        low = [f[5] for f in photo.faces if f[5] < LOW_SCORE]
+        if low:
+            photo.reasons.append((2, "t-warn", f"{len(low)} uncertain detection{'s' if len(low) > 1 else ''} (score < {LOW_SCORE}, lowest {min(low):.2f})"))
         small = [y1 - y0 for _, _, y0, _, y1, _ in photo.faces if y1 - y0 < SMALL_FACE_PX]
         if small:
             photo.reasons.append((3, "t-warn", f"{len(small)} face{'s' if len(small) > 1 else ''} under {SMALL_FACE_PX} px high (near the recall limit)"))
+        photo.weight = len(low) + len(small)
         if verified is not None and row.output:
             item = verified.get(str(Path(row.output).resolve()))
             if item:
@@ -383,7 +394,7 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
                     photo.reasons.append((0, "t-bad", f"verify: {item['error']}"))
         photos.append(photo)
 
-    queue = sorted((p for p in photos if p.reasons), key=lambda p: (min(s for s, _, _ in p.reasons), p.row.rel))
+    queue = sorted((p for p in photos if p.reasons), key=_queue_order)
     # thumbnails: the review queue first, then the rest in order
     budget = max_thumbnails
     order = queue[:MAX_QUEUE] + [p for p in photos if not p.reasons]
@@ -398,7 +409,7 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
             photo.thumb_error = f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"
             photo.reasons.append((1, "t-bad", f"output unreadable: {photo.thumb_error}"))
         budget -= 1
-    queue = sorted((p for p in photos if p.reasons), key=lambda p: (min(s for s, _, _ in p.reasons), p.row.rel))
+    queue = sorted((p for p in photos if p.reasons), key=_queue_order)
 
     face_counts = [len(p.faces) for p in photos]
     heights = [y1 - y0 for p in photos for _, _, y0, _, y1, _ in p.faces]
@@ -407,20 +418,20 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
     crop = params.get("method") == "crop" or any(p.row.method == "crop" for p in photos)
 
     # ---- verdict
-    if failed or pending or any(s == 0 or s == 1 for p in queue for s, _, _ in p.reasons):
+    if failed or pending or any(p.must for p in queue):
         verdict_cls, verdict = "v-bad", "Not ready to release"
         why = []
         if failed:
             why.append(f"{len(failed):,} input{'s' if len(failed) > 1 else ''} failed (no output was written for them)")
         if pending:
             why.append(f"{len(pending):,} input{'s' if len(pending) > 1 else ''} never finished (interrupted run: resume it)")
-        bad = sum(any(s <= 1 for s, _, _ in p.reasons) for p in queue)
+        bad = sum(p.must for p in queue)
         if bad:
             why.append(f"{bad:,} output{'s' if bad > 1 else ''} with a problem found after the run")
         detail = "; ".join(why) + "."
     elif queue:
         verdict_cls, verdict = "v-warn", "Review before release"
-        detail = f"{len(queue):,} photo{'s' if len(queue) > 1 else ''} in the review queue; nothing failed."
+        detail = f"{len(queue):,} photo{'s' if len(queue) > 1 else ''} worth a look in the review queue; nothing failed."
     else:
         verdict_cls, verdict = "v-ok", "No problem found"
         detail = "Every input was written, and no photo needs review."
@@ -446,7 +457,8 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
         card(f"{len(failed):,}", "failed (nothing written)", "bad" if failed else "ok"),
         card(f"{len(skipped):,}", "skipped (not images)"),
         card(f"{len(pending):,}", "unfinished", "bad" if pending else ""),
-        card(f"{len(queue):,}", "in the review queue", "warn" if queue else "ok"),
+        card(f"{sum(p.must for p in queue):,}", "outputs that must be checked", "bad" if any(p.must for p in queue) else "ok"),
+        card(f"{sum(not p.must for p in queue):,}", "outputs worth a look", "warn" if queue else "ok"),
     ])  # fmt: skip
 
     # ---- runs table
@@ -457,7 +469,7 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
         models = "<br>".join(f"<code>{_esc(k)}</code>: <code>{_esc(v)}</code>" for k, v in sorted(r.get("models", {}).items()))
         took = (r["finished"] - r["started"]) if r.get("finished") else None
         run_rows.append(
-            f"<tr><td class=num>{r['id']}</td><td>{_esc(_when(r['started']))}</td><td>{_esc(_duration(took)) if took is not None else '<b>not finished</b>'}</td>"
+            f"<tr><td class=num>{r['id']}</td><td class=nowrap>{_esc(_when(r['started']))}</td><td class=nowrap>{_esc(_duration(took)) if took is not None else '<b>not finished</b>'}</td>"
             f"<td>{_esc(r['facesafe_version'])}</td><td><code>{_esc(settings)}</code></td><td>{models or '—'}</td>"
             f"<td><code>{_esc(r.get('command') or '—')}</code></td></tr>"
         )
@@ -489,18 +501,27 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
     ])  # fmt: skip
 
     # ---- review queue
-    if queue:
+    def queue_table(entries: list[_Photo]) -> str:
         items = []
-        for photo in queue[:MAX_QUEUE]:
+        for photo in entries[:MAX_QUEUE]:
             tags = "".join(f'<span class="tag {cls}">{_esc(text)}</span>' for _, cls, text in sorted(photo.reasons))
             thumb = _figure_svg(photo, outline=not crop) if photo.thumb else '<span class="note">no thumbnail</span>'
             items.append(
                 f'<tr><td class="thumb">{thumb}</td><td><code>{_esc(name(photo.row))}</code><br>{tags}</td>'
                 f"<td class=num>{len(photo.faces)}</td></tr>"
             )
-        more = f'<p class="note">… and {len(queue) - MAX_QUEUE:,} more.</p>' if len(queue) > MAX_QUEUE else ""
-        queue_html = ('<table class="queue"><tr><th>Output</th><th>Why</th><th>Faces</th></tr>' + "".join(items) + "</table>" + more)
-    else:
+        more = f'<p class="note">… and {len(entries) - MAX_QUEUE:,} more.</p>' if len(entries) > MAX_QUEUE else ""
+        return '<table class="queue"><tr><th>Output</th><th>Why</th><th>Faces</th></tr>' + "".join(items) + "</table>" + more
+
+    must = [p for p in queue if p.must]
+    worth = [p for p in queue if not p.must]
+    queue_html = ""
+    if must:
+        queue_html += f'<h3 class="q-must">Must check ({len(must):,})</h3>{queue_table(must)}'
+    if worth:
+        queue_html += (f'<h3 class="q-worth">Worth a look ({len(worth):,})</h3><p class="note">Crowded or uncertain photos, '
+                       f"most uncertain and small detections first: where a missed face is likeliest.</p>{queue_table(worth)}")
+    if not queue:
         queue_html = '<p class="note">Nothing to review.</p>'
 
     # ---- contact sheet
