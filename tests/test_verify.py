@@ -58,6 +58,18 @@ def test_facesafe_outputs_hold_nothing_beyond_the_structural_allowlist(astronaut
         assert extra_content(encode_image(picture, format=fmt), fmt) == ()
 
 
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".tif", ".gif", ".heic", ".avif"])
+def test_facesafe_outputs_pass_the_metadata_check(tmp_path, astronaut, suffix):
+    alpha = np.full((64, 64), 200, np.uint8)
+    pictures = [astronaut[:64, :64]]
+    if suffix != ".jpg":
+        pictures.append(facesafe.Picture((astronaut[:64, :64], astronaut[64:128, :64]), (alpha, alpha), "PNG", durations=(100, 100)))
+    for index, picture in enumerate(pictures):
+        path = write_image(tmp_path / f"{index}{suffix}", picture)
+        check = check_file(path, lambda image: ())
+        assert check.clean, check
+
+
 def test_metadata_segments_and_trailing_bytes_are_named(astronaut):
     image = Image.fromarray(astronaut[:64, :64])
     exif = Image.Exif()

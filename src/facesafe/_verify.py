@@ -193,6 +193,10 @@ def _metadata_findings(data: bytes) -> list[str]:
 
     found = []
     report = read_metadata(data)
+    if report.get("format") == "TIFF":
+        # Pillow reads a multi-page TIFF's second page as "IFD1"; the structural
+        # walk checks every page's tags against the allowlist instead.
+        report["thumbnails"] = [t for t in report.get("thumbnails", []) if t.get("source") != "EXIF IFD1"]
     for key, value in report.items():
         if key in _STRUCTURAL_KEYS or not value:
             continue
