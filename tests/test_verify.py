@@ -230,3 +230,20 @@ def test_links_are_reported_not_followed(tmp_path, redacted):
     errors = {f.rel: f.error for f in report.flagged}
     assert sorted(errors) == ["more", "original.png"]
     assert all("symbolic link" in e for e in errors.values())
+
+
+def test_workers_give_the_same_findings(tmp_path, astronaut):
+    from _fakes import RedDetector, draw_face
+
+    for index in range(4):
+        image = astronaut[:96, :96].copy()
+        if index % 2:
+            draw_face(image, 20, 20, 30)
+        write_image(tmp_path / f"{index}.png", image)
+    (tmp_path / "notes.txt").write_text("x")
+    serial = facesafe.verify(tmp_path, detector=RedDetector(), judge_redaction=False)
+    parallel = facesafe.verify(tmp_path, detector=RedDetector(), judge_redaction=False, workers=2)
+    assert [f.to_dict() for f in parallel.files] == [f.to_dict() for f in serial.files]
+    assert [f.rel for f in parallel.flagged] == ["1.png", "3.png", "notes.txt"]
+    with pytest.raises(ValueError, match="workers"):
+        facesafe.verify(tmp_path, detector=RedDetector(), workers=0)

@@ -346,6 +346,25 @@ def _walk(folder: Path) -> Iterable[tuple[Path, str, str | None]]:
             yield path, path.relative_to(folder).as_posix() if path != folder else path.name, f"cannot list folder: {exc.strerror or exc}"
 
 
+# One detector per worker process, built by the pool initializer.
+_WORKER: dict[str, Any] = {}
+
+
+def _init_worker(detector: bytes | None, preset: str, threads: int) -> None:
+    import pickle
+
+    if detector is None:
+        from ._detect import FaceDetector
+
+        _WORKER["detector"] = FaceDetector(preset=preset, threads=threads)
+    else:
+        _WORKER["detector"] = pickle.loads(detector)
+
+
+def _check_in_worker(path: Path, rel: str, options: dict[str, Any]) -> FileCheck:
+    return check_file(path, _WORKER["detector"], rel=rel, **options)
+
+
 def verify(
     folder: str | os.PathLike[str],
     *,
@@ -354,6 +373,7 @@ def verify(
     min_score: float = FACE_SCORE_THRESHOLD,
     max_pixels: int | None = None,
     judge_redaction: bool = True,
+    workers: int = 1,
 ) -> VerifyReport:
     """Re-scan a released folder for faces and metadata left behind; needs no originals.
 
@@ -361,12 +381,15 @@ def verify(
         folder: the folder (searched recursively) or a single file.
         preset: detection preset of the default detector.
         detector: any ``image -> faces`` callable (default: a
-            :class:`~facesafe.FaceDetector` with ``preset``).
+            :class:`~facesafe.FaceDetector` with ``preset``); with
+            ``workers > 1`` it must pickle.
         min_score: detections at or above this score are reported as faces.
         max_pixels: refuse (and report) images larger than this.
         judge_redaction: set confident detections that look redacted (a
             mosaic, or no fine detail; see :func:`looks_redacted`) apart
             instead of reporting them; ``False`` reports every one.
+        workers: processes checking files in parallel (each loads its own
+            detector); 1 checks them in this process.
 
     Returns a :class:`VerifyReport`; ``report.clean`` is the verdict.
 
@@ -375,24 +398,39 @@ def verify(
     """
     if not isinstance(min_score, (int, float)) or not 0.0 <= min_score <= 1.0:
         raise ValueError(f"min_score must be a number in [0, 1], got {min_score!r}")
+    if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
+        raise ValueError(f"workers must be an int >= 1, got {workers!r}")
     root = Path(folder).absolute()
     if not root.exists():
         raise ValueError(f"folder: {os.fspath(folder)!r} does not exist")
     entries = [(root, root.name, None)] if not root.is_dir() else list(_walk(root))
+    options = {"min_score": min_score, "max_pixels": max_pixels, "judge_redaction": judge_redaction}
+    checks: dict[int, FileCheck] = {i: FileCheck(p, r, None, error=e) for i, (p, r, e) in enumerate(entries) if e}
+    todo = [(i, p, r) for i, (p, r, e) in enumerate(entries) if not e]
     own = detector is None
-    if own:
-        from ._detect import FaceDetector
+    if workers > 1 and len(todo) > 1:
+        import multiprocessing
+        import pickle
+        from concurrent.futures import ProcessPoolExecutor
 
-        detector = FaceDetector(preset=preset)
-    try:
-        files = tuple(
-            FileCheck(path, rel, None, error=error) if error else
-            check_file(path, detector, rel=rel, min_score=min_score, max_pixels=max_pixels, judge_redaction=judge_redaction)
-            for path, rel, error in entries
-        )
-    finally:
-        if own and hasattr(detector, "close"):
-            detector.close()
+        workers = min(workers, len(todo))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        payload = None if own else pickle.dumps(detector)
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
+                                 initargs=(payload, preset, threads)) as pool:
+            futures = {i: pool.submit(_check_in_worker, p, r, options) for i, p, r in todo}
+            checks.update((i, future.result()) for i, future in futures.items())
+    elif todo:
+        if own:
+            from ._detect import FaceDetector
+
+            detector = FaceDetector(preset=preset)
+        try:
+            checks.update((i, check_file(p, detector, rel=r, **options)) for i, p, r in todo)
+        finally:
+            if own and hasattr(detector, "close"):
+                detector.close()
+    files = tuple(checks[i] for i in range(len(entries)))
     notes = () if entries else ("the folder holds no files",)
     label = preset if own else repr(detector)
     return VerifyReport(root.resolve(), files, label, float(min_score), notes)

@@ -136,7 +136,8 @@ def inspect(paths: tuple[str, ...], as_json: bool) -> int:
 @click.option("--preset", type=click.Choice(PRESET_NAMES), default="thorough", show_default=True, help="Detection preset of the re-scan.")
 @click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None, help="Report faces at or above this score [default: 0.5].")
 @click.option("--strict", is_flag=True, help="Also report confident detections whose pixels look redacted (mosaic, blur, fill).")
-def verify(folder: str, as_json: bool, preset: str, min_score: float | None, strict: bool) -> int:
+@click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
+def verify(folder: str, as_json: bool, preset: str, min_score: float | None, strict: bool, workers: int | None) -> int:
     """Re-scan a released FOLDER for faces and metadata left; exit 1 if anything is found.
 
     Needs no originals. Every file is checked: images (recognised by content)
@@ -144,12 +145,13 @@ def verify(folder: str, as_json: bool, preset: str, min_score: float | None, str
     other file is reported, since verify cannot vouch for it.
     """
     import json
+    import os
 
     from ._verify import FACE_SCORE_THRESHOLD
     from ._verify import verify as run_verify
 
     result = run_verify(folder, preset=preset, min_score=FACE_SCORE_THRESHOLD if min_score is None else min_score,
-                        judge_redaction=not strict)
+                        judge_redaction=not strict, workers=workers or os.cpu_count() or 1)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result))
     return EXIT_OK if result.clean else EXIT_FAILED
 
