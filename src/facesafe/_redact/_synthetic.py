@@ -12,9 +12,12 @@ For every face, :class:`Synthesize`
    (:func:`._donor.render_donor`, seeded) or the k-Same average of the batch
    (:class:`._donor.KSamePool`);
 4. warps it onto the new geometry with the landmark triangulation;
-5. matches colour and lighting to the original's skin (ratio of the skin's
-   low frequencies, features excluded) and blends it with a feathered mask
-   that stays inside the grown face region.
+5. paints it in the original's skin tone, matches the lighting with a smooth
+   membrane of the difference at the face outline (as Poisson blending does;
+   nothing from inside the original face is used), adds grain up to the
+   photo's noise level, blurs the rest of the grown region (``context``) and
+   blends the face inside the original outline with a feathered mask that
+   stays inside the grown face region.
 
 Faces that are too small, too turned, or where FaceMesh finds no face get the
 ``fallback`` redaction instead (never left untouched); :meth:`Synthesize.replace`
@@ -54,8 +57,7 @@ _CONTEXT_RAMP = 0.1  # the context blur fades in over this share of the region
 _MEMBRANE_LIMIT = 0.3  # largest lighting correction from the outline (share of full scale)
 _SHADE = 0.87  # mean shading of the painted donor's skin (its tone times this is its mean colour)
 _WORK_WIDTH = 220.0  # faces wider than this (px) are synthesised at this width, then upscaled
-_MAX_FIT_ERROR = 0.06
-_LOWPASS = 0.08  # skin lighting is matched at this scale (std of the Gaussian, in face widths)  # RMS pose-fit error (face widths) above which the mesh is not trusted
+_MAX_FIT_ERROR = 0.06  # RMS pose-fit error (face widths) above which the mesh is not trusted
 
 
 @dataclass(frozen=True)
