@@ -25,7 +25,7 @@ machine is shared, so compare the ratios to deface measured in the same run
 rather than absolute figures.
 
     .venv/bin/python benchmarks/detection.py [--limit N] [--presets fast,balanced,thorough]
-        [--deface-cli N] [--no-deface]
+        [--deface-cli N] [--no-deface] [--shape ellipse|box] [--grow 1.3]
 """
 
 from __future__ import annotations
@@ -61,11 +61,11 @@ def _score(annotations: Path, outputs: Path, ext: str) -> dict:
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def _anonymise(detect, files: list[str], out: Path) -> list[float]:
-    """read -> detect -> magenta ellipse x1.3 -> PNG for each file; seconds per photo."""
+def _anonymise(detect, files: list[str], out: Path, mask: dict | None = None) -> list[float]:
+    """read -> detect -> magenta fill (default: ellipse x1.3) -> PNG per file; seconds per photo."""
     import facesafe
 
-    fill = facesafe.Fill(color=MAGENTA)
+    fill = facesafe.Fill(color=MAGENTA, **(mask or {}))
     times = []
     for rel in files:
         start = time.perf_counter()
@@ -78,14 +78,14 @@ def _anonymise(detect, files: list[str], out: Path) -> list[float]:
     return times
 
 
-def run_facesafe(preset: str, files: list[str], out: Path) -> tuple[float, list[float]]:
+def run_facesafe(preset: str, files: list[str], out: Path, mask: dict) -> tuple[float, list[float]]:
     """Anonymise ``files`` with ``preset`` into ``out``; (model load s, per-photo s)."""
     import facesafe
 
     start = time.perf_counter()
     with facesafe.FaceDetector(preset=preset) as detector:
         load = time.perf_counter() - start
-        return load, _anonymise(detector, files, out)
+        return load, _anonymise(detector, files, out, mask)
 
 
 def run_deface_ort(files: list[str], out: Path) -> tuple[float, list[float]]:
@@ -165,6 +165,8 @@ def main(argv: list[str] | None = None) -> int:
         "--deface-cli", type=int, default=10, metavar="N",
         help="run the deface CLI (OpenCV backend) on the first N photos (0: skip)",
     )
+    parser.add_argument("--shape", default="ellipse", help="facesafe's mask shape (default: ellipse)")
+    parser.add_argument("--grow", type=float, default=1.3, help="facesafe's mask grow factor (default: 1.3)")
     args = parser.parse_args(argv)
     if not (DATA / "annotations.json").exists() or not SCORER.exists():
         print(f"benchmark skipped: {DATA} or {SCORER} is absent (a fresh clone has no ../shared)")
@@ -176,7 +178,8 @@ def main(argv: list[str] | None = None) -> int:
         ann = _subset(annotations, args.limit, tmp / "annotations.json")
         files = [im["file"] for im in json.loads(ann.read_text())["images"]]
         n_faces = sum(len(im["faces"]) for im in json.loads(ann.read_text())["images"])
-        print(f"wider-dev: {len(files)} photos, {n_faces} faces; {os.cpu_count()} CPUs; mask: ellipse x1.3 magenta")
+        mask = {"shape": args.shape, "grow": args.grow}
+        print(f"wider-dev: {len(files)} photos, {n_faces} faces; {os.cpu_count()} CPUs; mask: {args.shape} x{args.grow}")
         base_rate = None
         if not args.no_deface:
             out = tmp / "out-deface-ort"
@@ -194,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
             _report("deface CLI", _score(sub, out, ".jpg"), seconds, k, None)
         for preset in presets:
             out = tmp / f"out-{preset}"
-            load, times = run_facesafe(preset, files, out)
+            load, times = run_facesafe(preset, files, out, mask)
             _report(f"facesafe {preset}", _score(ann, out, ".png"), load + sum(times), len(files), base_rate)
             if cli_rate:
                 rate = k / (load + sum(times[:k]))

@@ -205,6 +205,11 @@ def test_input_is_not_modified_and_results_are_deterministic(astronaut, balanced
     assert balanced(image) == first
 
 
+@pytest.mark.parametrize("shape", [(1, 1, 3), (5, 300, 3), (300, 7, 3), (33, 65, 3)])
+def test_tiny_and_thin_images_are_handled(thorough, shape):
+    assert thorough(np.zeros(shape, np.uint8)) == ()
+
+
 def test_large_photo_is_capped(astronaut, monkeypatch):
     """A large photo never reaches the network at more than max_side px."""
     seen = []
