@@ -54,6 +54,7 @@ from ._warp import piecewise_warp, polygon_mask
 __all__ = ["Synthesize", "Replacement"]
 
 _CONTEXT_RAMP = 0.1  # the context blur fades in over this share of the region
+_BAND = 0.05  # width of the original's skin kept along the outline, in face widths
 _MEMBRANE_LIMIT = 0.3  # largest lighting correction from the outline (share of full scale)
 _SHADE = 0.87  # mean shading of the painted donor's skin (its tone times this is its mean colour)
 _WORK_WIDTH = 220.0  # faces wider than this (px) are synthesised at this width, then upscaled
@@ -293,18 +294,19 @@ class Synthesize(_Masked):
         if extra > 0:
             grain = _blur(rng.normal(0.0, extra * 0.5, content.shape[:2]).astype(np.float32), 0.5)
             content = content + grain[:, :, None]
-        # the region replaced: inside the face outline (and the allowed region), feathered inwards
+        # the region replaced: inside the face outline (and the allowed region), feathered inwards,
+        # leaving a band of the original's (blurred) skin along the outline to match the light on
         hull = cv2.convexHull(p_work[list(FACE_OVAL)].astype(np.float32))
-        region = polygon_mask((wh, ww), [hull[:, 0, :]])
+        outline = polygon_mask((wh, ww), [hull[:, 0, :]])
         soft = max(0.03 * fw, 0.7)
-        inset = int(math.ceil(1.5 * soft))
-        region = cv2.erode(region, np.ones((2 * inset + 1, 2 * inset + 1), np.uint8))
+        inset = int(math.ceil(1.5 * soft + _BAND * fw))
+        region = cv2.erode(outline, np.ones((2 * inset + 1, 2 * inset + 1), np.uint8))
         allowed_work = cv2.resize(allowed, (ww, wh), interpolation=cv2.INTER_AREA) if scale < 1.0 else allowed
         alpha = np.clip(_blur(region, soft) * 2.0, 0.0, 1.0) * cover * (allowed_work >= 0.999)
-        # lighting: a membrane (harmonic interpolation) of the difference at the region's edge,
-        # as Poisson blending does; nothing inside the original face is used
-        skin_like = _skin_like(work, skin_o)
-        content = content + _membrane(work - content, (alpha > 0.02) | ~skin_like, fw)
+        # lighting: a membrane (harmonic interpolation) of the difference on that band's skin,
+        # as Poisson blending does; nothing inside the replaced region is used
+        known = (outline > 0.5) & (alpha <= 0.02) & _skin_like(work, skin_o)
+        content = content + _membrane(work - content, ~known, fw)
         content = np.clip(content, 0.0, 1.0)
         if scale < 1.0:
             content = cv2.resize(content, (w, h), interpolation=cv2.INTER_CUBIC)
@@ -374,7 +376,7 @@ def _membrane(difference: np.ndarray, unknown: np.ndarray, face_width: float) ->
     f = min(1.0, 48.0 / max(face_width, 1.0))
     sh, sw = max(int(round(h * f)), 3), max(int(round(w * f)), 3)
     diff = cv2.resize(difference.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
-    unk = cv2.resize(unknown.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.01
+    unk = cv2.resize(unknown.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.5
     if not unk.any():
         return np.zeros_like(difference)
     known = (~unk).astype(np.float32)
