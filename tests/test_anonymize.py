@@ -107,3 +107,17 @@ def test_anonymize_bytes_output_has_only_pixels():
     out = Anonymizer(method="fill", detector=RedDetector())(buffer.getvalue())
     assert b"Secret Artist" not in out and b"secret comment" not in out and b"Exif" not in out
     assert Image.open(io.BytesIO(out)).format == "JPEG"
+
+
+def test_faces_that_fall_back_are_reported():
+    image = _scene(faces=((20, 30, 12),))  # too small for landmarks: synthetic falls back
+    result = anonymize(image, method="synthetic", detector=RedDetector())
+    assert result.fell_back == (0,)
+    assert not (result.image[30:42, 20:32] == image[30:42, 20:32]).all(), "a fallen-back face was left untouched"
+
+
+def test_crop_without_room_falls_back_for_every_face():
+    image = _scene(h=60, w=60, faces=((10, 10, 40),))
+    result = anonymize(image, method="crop", detector=RedDetector())
+    assert result.region is None and result.fell_back == (0,)
+    assert result.image.shape == image.shape

@@ -259,3 +259,14 @@ def test_fsspec_urls_in_and_out(tmp_path: Path):
         assert local.written == 1 and (tmp_path / "local" / "one.png").exists()
     finally:
         memory.rm("/facesafe-test", recursive=True)
+
+
+def test_manifest_records_crop_region(tmp_path: Path):
+    src = tmp_path / "src"
+    image = _photo(1, 100, 300, face=False)
+    draw_face(image, 250, 30, 30)
+    _save(src / "wide.png", image, "PNG")
+    report = anonymize_dir(src, tmp_path / "out", method="crop", detector=RedDetector(), workers=0)
+    row = _rows(report.manifest)["wide.png"]
+    x0, y0, x1, y1 = row.region
+    assert row.fell_back == 0 and x1 <= 250 and Image.open(row.output).size == (round(x1 - x0), round(y1 - y0))

@@ -36,12 +36,15 @@ class Result:
         faces: every face found, in the input image's coordinates.
         method: name of the redaction applied.
         region: for ``crop``, the part of the input that was kept; else ``None``.
+        fell_back: indices (into ``faces``) of faces that got the method's
+            fallback redaction instead (``synthetic``: too small or turned).
     """
 
     image: np.ndarray = field(repr=False)
     faces: tuple[Face, ...]
     method: str
     region: Box | None = None
+    fell_back: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -53,12 +56,15 @@ class FileResult:
         faces: the faces found, one tuple per frame.
         method: name of the redaction applied.
         region: for ``crop``, the part of every frame that was kept.
+        fell_back: per frame, how many faces got the fallback redaction
+            (``crop`` with no large enough face-free region: all of them).
     """
 
     picture: Picture = field(repr=False)
     faces: tuple[tuple[Face, ...], ...]
     method: str
     region: Box | None = None
+    fell_back: tuple[int, ...] = ()
 
     @property
     def face_count(self) -> int:
@@ -205,8 +211,18 @@ class Anonymizer:
         _check_image(image)
         faces = self.detect(image)
         region = self._region(image.shape[0], image.shape[1], faces)
-        out = self.redaction(image, faces)
-        return Result(image=out, faces=faces, method=self.method, region=region)
+        out, fell_back = self._redact(image, faces)
+        if self._is_crop() and region is None:
+            fell_back = tuple(range(len(faces)))
+        return Result(image=out, faces=faces, method=self.method, region=region, fell_back=fell_back)
+
+    def _redact(self, image: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[int, ...]]:
+        """Apply the redaction; also say which faces fell back, when it can tell."""
+        replace = getattr(self.redaction, "replace", None)
+        if callable(replace):
+            done = replace(image, faces)
+            return done.image, tuple(done.fell_back)
+        return self.redaction(image, faces), ()
 
     def anonymize_picture(self, picture: Picture) -> FileResult:
         """Detect and redact every frame of a decoded file; alpha is kept.
@@ -228,12 +244,19 @@ class Anonymizer:
             rows, cols = region.to_slices(width, height)
             frames = tuple(np.ascontiguousarray(f[rows, cols]) for f in picture.frames)
             alpha = None if picture.alpha is None else tuple(np.ascontiguousarray(a[rows, cols]) for a in picture.alpha)
-        else:
-            redact = getattr(self.redaction, "fallback", None) if self._is_crop() else self.redaction
-            frames = tuple(redact(frame, faces) if faces else frame.copy() for frame, faces in zip(picture.frames, to_hide))
+            fell_back = tuple(0 for _ in per_frame)
+        elif self._is_crop():
+            fallback = self.redaction.fallback  # type: ignore[attr-defined]
+            frames = tuple(fallback(frame, faces) if faces else frame.copy() for frame, faces in zip(picture.frames, to_hide))
             alpha = picture.alpha
+            fell_back = tuple(len(faces) for faces in per_frame)
+        else:
+            done = [self._redact(frame, faces) if faces else (frame.copy(), ()) for frame, faces in zip(picture.frames, to_hide)]
+            frames = tuple(image for image, _ in done)
+            alpha = picture.alpha
+            fell_back = tuple(len(indices) for _, indices in done)
         out = replace(picture, frames=frames, alpha=alpha)
-        return FileResult(picture=out, faces=per_frame, method=self.method, region=region)
+        return FileResult(picture=out, faces=per_frame, method=self.method, region=region, fell_back=fell_back)
 
     def encode(self, result: FileResult, *, input_format: str) -> tuple[bytes, str]:
         """Encode a result as ``(data, format)``; the format is the configured one or the input's default."""

@@ -42,6 +42,8 @@ CREATE TABLE IF NOT EXISTS files (
     input_format TEXT,
     faces INTEGER,               -- faces found over all frames
     boxes TEXT,                  -- JSON: per frame, [[x0, y0, x1, y1, score], ...]
+    fell_back INTEGER,           -- faces that got the method's fallback redaction
+    region TEXT,                 -- JSON [x0, y0, x1, y1]: the part kept by crop
     output TEXT,                 -- output path (planned while pending)
     output_hash TEXT,            -- sha256 of the output bytes
     output_format TEXT,
@@ -77,6 +79,8 @@ class Row:
     input_format: str | None
     faces: int | None
     boxes: Any
+    fell_back: int | None
+    region: Any
     output: str | None
     output_hash: str | None
     output_format: str | None
@@ -91,6 +95,7 @@ class Row:
 
 
 _COLUMNS = tuple(Row.__dataclass_fields__)
+_JSON = ("boxes", "region", "models")
 
 
 class Manifest:
@@ -169,7 +174,7 @@ class Manifest:
         unknown = set(fields) - set(_COLUMNS)
         if unknown:
             raise ValueError(f"unknown manifest fields: {sorted(unknown)}")
-        for key in ("boxes", "models"):
+        for key in _JSON:
             if key in fields and not isinstance(fields[key], (str, type(None))):
                 fields[key] = json.dumps(fields[key])
         fields.setdefault("finished", time.time())
@@ -193,7 +198,7 @@ class Manifest:
     @staticmethod
     def _row(values: tuple[Any, ...]) -> Row:
         data = dict(zip(_COLUMNS, values))
-        for key in ("boxes", "models"):
+        for key in _JSON:
             if data[key] is not None:
                 data[key] = json.loads(data[key])
         return Row(**data)

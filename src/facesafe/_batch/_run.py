@@ -304,6 +304,7 @@ def anonymize_dir(
                           run_id=run_id)
             if outcome.status != "unchanged":
                 fields.update(input_format=outcome.input_format, faces=outcome.faces, boxes=[list(map(list, f)) for f in outcome.boxes],
+                              fell_back=outcome.fell_back, region=None if outcome.region is None else list(outcome.region),
                               output_hash=outcome.output_hash, output_format=outcome.output_format, method=anonymizer.method,
                               preset=anonymizer.preset, params_key=params_key, facesafe_version=__version__, models=models,
                               started=outcome.started, finished=outcome.finished)

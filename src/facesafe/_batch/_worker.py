@@ -14,8 +14,7 @@ import hashlib
 import pickle
 import threading
 import time
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from .._anonymize import Anonymizer
 from .._errors import FacesafeError
@@ -60,7 +59,8 @@ class Outcome:
     output_format: str | None = None
     started: float = 0.0
     finished: float = 0.0
-    extra: dict[str, Any] = field(default_factory=dict)
+    fell_back: int = 0
+    region: tuple[float, float, float, float] | None = None
 
     @property
     def faces(self) -> int:
@@ -122,7 +122,8 @@ def process(task: Task, settings: bytes, max_file_bytes: int) -> Outcome:
             output=task.output,
             output_hash=hashlib.sha256(encoded).hexdigest(),
             output_format=fmt,
-            extra={"region": None if result.region is None else result.region.as_xyxy()},
+            fell_back=sum(result.fell_back),
+            region=None if result.region is None else tuple(round(v, 1) for v in result.region.as_xyxy()),
             finished=time.time(),
         )
     except FacesafeError as exc:
