@@ -38,3 +38,14 @@ def test_import_loads_no_model_runtime():
 def test_every_public_name_has_a_docstring():
     undocumented = [n for n in facesafe.__all__ if n != "__version__" and callable(getattr(facesafe, n)) and not getattr(facesafe, n).__doc__]
     assert not undocumented, undocumented
+
+
+def test_api_doc_is_up_to_date():
+    import importlib.util
+    from pathlib import Path
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "make_api_doc.py"
+    spec = importlib.util.spec_from_file_location("make_api_doc", script)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.OUT.read_text() == module.render(), "docs/api.md is stale: run scripts/make_api_doc.py"
