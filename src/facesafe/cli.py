@@ -35,6 +35,7 @@ FORMATS = ("same", "jpeg", "png", "webp", "tiff", "heic")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="same", show_default=True, help="Output format (same: the input's).")
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy outputs.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads per worker [default: cores / workers].")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=str), default=None, help="SQLite manifest [default: OUT.facesafe.sqlite beside OUT].")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs not written by this manifest.")
 @click.option("--rename", type=click.Choice(["hmac"]), default=None, help="Name outputs by a keyed hash of their path.")
@@ -43,7 +44,7 @@ FORMATS = ("same", "jpeg", "png", "webp", "tiff", "heic")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, only errors and the summary.")
 @click.pass_context
 def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, color: str | None,
-              fmt: str, quality: int, workers: int | None, manifest: str | None, overwrite: bool, rename: str | None,
+              fmt: str, quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, rename: str | None,
               max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Find and redact every face in SOURCES (files or folders) into --out.
 
@@ -78,7 +79,7 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     try:
         report = anonymize_dir(
             list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
-            quality=quality, workers=workers, manifest=manifest, overwrite=overwrite, rename=rename,
+            quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
             max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]),
             client=client, **options,
         )

@@ -191,6 +191,7 @@ def anonymize_dir(
     format: str | None = None,
     quality: int = 92,
     workers: int | None = None,
+    threads: int | None = None,
     manifest: str | os.PathLike[str] | None = None,
     overwrite: bool = False,
     rename: str | None = None,
@@ -211,6 +212,8 @@ def anonymize_dir(
             :class:`~facesafe.Anonymizer`.
         workers: worker processes (default: every core); ``0`` works in this
             process (no pool). Ignored with ``client``.
+        threads: inference threads per worker (default: cores / workers, at
+            least 1; always 1 on a Dask cluster).
         manifest: SQLite manifest path (default ``<out_dir>.facesafe.sqlite``,
             beside ``out_dir``; never inside it).
         overwrite: replace existing outputs that this manifest did not write.
@@ -257,7 +260,12 @@ def anonymize_dir(
     if not _fs.is_url(out) and (str(manifest_path) == out or Path(out) in manifest_path.parents):
         raise ValueError(f"manifest must not be inside the output folder {out} (it names the source files)")
 
-    threads = 1 if client is not None else max(1, (os.cpu_count() or 1) // max(workers, 1))
+    if threads is not None and threads < 1:
+        raise ValueError(f"threads must be >= 1, got {threads}")
+    if client is not None:
+        threads = 1
+    elif threads is None:
+        threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
                             max_pixels=max_pixels, threads=threads, **options)
     settings = pickle.dumps(anonymizer)

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import importlib.metadata
-import importlib.resources
+import pathlib
 
 from ._detector import FaceDetector, detect_faces
 from ._mediapipe import FaceMesher, mesh_faces
@@ -31,8 +31,11 @@ def model_versions() -> dict[str, str]:
     for package, path in _MODEL_FILES:
         name = path.rsplit("/", 1)[-1]
         try:
-            version = importlib.metadata.version(package)
-            data = importlib.resources.files(package).joinpath(path).read_bytes()
+            dist = importlib.metadata.distribution(package)
+            version = dist.version
+            # locate_file, not importlib.resources: importing mediapipe costs ~100 MB
+            # and a second, the batch coordinator calls this and needs neither.
+            data = pathlib.Path(str(dist.locate_file(f"{package}/{path}"))).read_bytes()
             out[name] = f"sha256:{hashlib.sha256(data).hexdigest()[:16]} {package} {version}"
         except (importlib.metadata.PackageNotFoundError, ModuleNotFoundError, OSError) as exc:
             out[name] = f"missing ({type(exc).__name__})"

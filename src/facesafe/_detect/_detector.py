@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 
-import cv2
 import numpy as np
 
 from .._errors import DetectionError
@@ -45,6 +44,8 @@ def _check_image(image: object) -> np.ndarray:
 def _resize(image: np.ndarray, w: int, h: int) -> np.ndarray:
     if (w, h) == (image.shape[1], image.shape[0]):
         return image
+    import cv2  # here, not at import: the batch coordinator imports this package too
+
     interp = cv2.INTER_AREA if w < image.shape[1] else cv2.INTER_LINEAR
     return cv2.resize(image, (max(w, 1), max(h, 1)), interpolation=interp)
 

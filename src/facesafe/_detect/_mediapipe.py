@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Sequence
 
-import cv2
 import numpy as np
 
 from .._errors import DetectionError
@@ -80,6 +79,8 @@ class FaceMesher:
         crop[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
         target = min(max(n, _CROP_MIN), _CROP_MAX)
         if target != n:
+            import cv2
+
             interp = cv2.INTER_AREA if target < n else cv2.INTER_LINEAR
             crop = cv2.resize(crop, (target, target), interpolation=interp)
         try:
