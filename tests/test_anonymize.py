@@ -3,7 +3,6 @@ import pickle
 import numpy as np
 import pytest
 
-import facesafe
 from facesafe import Anonymizer, Box, Face, Fill, anonymize
 from facesafe._io import Picture, load_image
 from facesafe._io import encode_image

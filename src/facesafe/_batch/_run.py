@@ -20,7 +20,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -97,6 +97,11 @@ class _Tally:
             self.failed += 1
             if len(self.failures) < MAX_REPORTED_FAILURES:
                 self.failures.append((source, reason or "unknown"))
+
+    def report(self, *, manifest: Path, seconds: float) -> Report:
+        """The frozen summary of these counts."""
+        counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "failures"}
+        return Report(**counts, failures=tuple(self.failures), manifest=manifest, seconds=seconds)
 
 
 def _hmac_key(manifest_path: Path) -> bytes:
@@ -307,16 +312,16 @@ def anonymize_dir(
 
         def handle(outcome: Outcome) -> None:
             status = "written" if outcome.status == "unchanged" else outcome.status
-            fields = dict(source=outcome.source, rel=outcome.rel, status=status, reason=outcome.reason,
+            row = dict(source=outcome.source, rel=outcome.rel, status=status, reason=outcome.reason,
                           input_hash=outcome.input_hash, output=outcome.output if status == "written" else None,
                           run_id=run_id)
             if outcome.status != "unchanged":
-                fields.update(input_format=outcome.input_format, faces=outcome.faces, boxes=[list(map(list, f)) for f in outcome.boxes],
+                row.update(input_format=outcome.input_format, faces=outcome.faces, boxes=[list(map(list, f)) for f in outcome.boxes],
                               fell_back=outcome.fell_back, region=None if outcome.region is None else list(outcome.region),
                               output_hash=outcome.output_hash, output_format=outcome.output_format, method=anonymizer.method,
                               preset=anonymizer.preset, params_key=params_key, facesafe_version=__version__, models=models,
                               started=outcome.started, finished=outcome.finished)
-            db.record(**fields)
+            db.record(**row)
             tally.add(outcome.status, faces=outcome.faces, source=outcome.source, reason=outcome.reason)
             progress.update(outcome.status, outcome.faces)
 
@@ -334,11 +339,7 @@ def anonymize_dir(
         finally:
             progress.close()
             db.finish_run(run_id)
-    return Report(
-        written=tally.written, without_faces=tally.without_faces, unchanged=tally.unchanged, failed=tally.failed,
-        skipped=tally.skipped, faces=tally.faces, failures=tuple(tally.failures), manifest=manifest_path,
-        seconds=time.monotonic() - started,
-    )
+    return tally.report(manifest=manifest_path, seconds=time.monotonic() - started)
 
 
 def _discover_any(sources: Sequence[str]) -> Iterator[tuple[str, PurePosixPath, str | None, str, str | None]]:
