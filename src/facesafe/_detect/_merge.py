@@ -139,15 +139,16 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     src_a, dst_a = src_a[down], dst_a[down]
     by = np.argsort(src_a, kind="stable")
     src_a, dst_a = src_a[by], dst_a[by]
-    starts = np.searchsorted(src_a, np.arange(n), side="left")
-    ends = np.searchsorted(src_a, np.arange(n), side="right")
+    heads = np.unique(src_a)  # boxes that may suppress others, in index order
+    starts = np.searchsorted(src_a, heads, side="left")
+    ends = np.searchsorted(src_a, heads, side="right")
     suppressed = np.zeros(n, bool)
-    keep = []
-    for i in order.tolist():
-        if not suppressed[i]:
-            keep.append(i)
-            suppressed[dst_a[starts[i] : ends[i]]] = True
-    return np.asarray(keep, np.intp)
+    # Only boxes that overlap a worse box need the greedy sweep; every other
+    # box is kept exactly when no kept box suppressed it.
+    for k in np.argsort(rank[heads], kind="stable").tolist():
+        if not suppressed[heads[k]]:
+            suppressed[dst_a[starts[k] : ends[k]]] = True
+    return order[~suppressed[order]]
 
 
 _CHUNK = 64  # heads per IoU block
