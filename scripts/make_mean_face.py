@@ -1,69 +1,94 @@
-"""Build ``src/facesafe/_redact/mean_face.npz``: the mean FaceMesh shape the synthetic donor uses.
+"""Build ``src/facesafe/_redact/mean_face.npz``: the reference FaceMesh shape the synthetic donor uses.
 
-The mean is a statistic of many people, so it belongs to nobody: MediaPipe
-FaceMesh (478 refined landmarks, with depth) is run on every face of at least
-60 px in the WIDER FACE dev subset (``../shared/data/wider-dev``), each mesh is
-aligned to the running mean by a 3-D similarity (generalised Procrustes
-analysis), near-frontal meshes are kept, every mesh is also mirrored (so the
-mean is left-right symmetric), and the aligned meshes are averaged. Only the
-478 x 3 mean coordinates and the left-right point pairing are written; no
-pixel, no per-face record.
+Source: the public-domain astronaut photo (``skimage.data.astronaut()``, a
+NASA portrait of Eileen Collins). mediapipe 0.10.21 ships neither its
+``canonical_face_model.obj`` nor the ``geometry_pipeline_metadata`` protobuf
+that holds the canonical mesh, and no evaluation photo may be used, so:
 
-mediapipe 0.10.21 does not ship its ``canonical_face_model.obj`` in the wheel,
-hence this script.
+1. MediaPipe FaceMesh (478 refined landmarks, with depth) is run on 9 crops of
+   the astronaut's face (3 scales x 3 in-plane rotations) and on their mirror
+   images;
+2. the left-right pairing of the 478 points is read off those pairs: a point
+   of the mirrored crop's mesh, flipped back, lands on its partner in the
+   unmirrored mesh (an optimal one-to-one assignment; it is an involution);
+3. every mesh, and its mirror image re-indexed by that pairing, is aligned to
+   the running mean by a 3-D similarity (generalised Procrustes analysis) and
+   averaged: the shape is exactly left-right symmetric;
+4. it is rotated frontal (eye corners along x, forehead-chin along y) and
+   scaled so that x spans [-1, 1].
 
-    .venv/bin/python scripts/make_mean_face.py [../shared/data/wider-dev]
+Only the 478 x 3 coordinates and the pairing are written; no pixel. The
+shape is one symmetrised, public-domain face (smiling, mouth slightly open);
+``Synthesize`` keeps the original's expression around eyes, brows and lips and
+adds a seeded random shape, so this is a reference, not anybody's identity
+handed on.
+
+    .venv/bin/python scripts/make_mean_face.py
 """
 
 from __future__ import annotations
 
-import json
-import sys
 from pathlib import Path
 
 import cv2
 import numpy as np
 
 OUT = Path(__file__).resolve().parents[1] / "src/facesafe/_redact/mean_face.npz"
+CENTRE, SIDE = (209.0, 111.0), 118.0  # the astronaut's face: centre and size in pixels
+CROP = 256
 
 
-def _meshes(root: Path) -> list[np.ndarray]:
+def _meshes() -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """FaceMesh points (in crop pixels) of each crop, and of its mirror image flipped back."""
+    import skimage.data
     from mediapipe.python.solutions import face_mesh
 
-    ann = json.loads((root / "annotations.json").read_text())
-    meshes = []
+    image = skimage.data.astronaut()
+    plain, mirrored = [], []
     with face_mesh.FaceMesh(static_image_mode=True, max_num_faces=1, refine_landmarks=True) as fm:
-        for item in ann["images"]:
-            faces = [f for f in item["faces"] if f[2] >= 60]
-            if not faces:
-                continue
-            image = cv2.cvtColor(cv2.imread(str(root / item["file"])), cv2.COLOR_BGR2RGB)
-            for x, y, w, h in faces:
-                side = int(2 * max(w, h))
-                x0, y0 = int(x + w / 2 - side / 2), int(y + h / 2 - side / 2)
-                crop = np.zeros((side, side, 3), np.uint8)
-                sx0, sy0 = max(x0, 0), max(y0, 0)
-                sx1, sy1 = min(x0 + side, image.shape[1]), min(y0 + side, image.shape[0])
-                crop[sy0 - y0 : sy1 - y0, sx0 - x0 : sx1 - x0] = image[sy0:sy1, sx0:sx1]
-                crop = cv2.resize(crop, (256, 256), interpolation=cv2.INTER_AREA)
-                result = fm.process(crop)
-                if result.multi_face_landmarks:
-                    lm = result.multi_face_landmarks[0].landmark
-                    meshes.append(np.array([(p.x, p.y, p.z) for p in lm], np.float64) * 256)
-    return meshes
+        for zoom in (1.8, 2.0, 2.2):
+            for angle in (-6.0, 0.0, 6.0):
+                matrix = cv2.getRotationMatrix2D(CENTRE, angle, CROP / (SIDE * zoom))
+                matrix[:, 2] += CROP / 2 - np.array(CENTRE)
+                crop = cv2.warpAffine(image, matrix, (CROP, CROP), flags=cv2.INTER_AREA, borderMode=cv2.BORDER_REFLECT)
+                found = []
+                for picture in (crop, np.ascontiguousarray(crop[:, ::-1])):
+                    result = fm.process(picture)
+                    if result.multi_face_landmarks:
+                        points = result.multi_face_landmarks[0].landmark
+                        found.append(np.array([(p.x, p.y, p.z) for p in points], np.float64) * CROP)
+                if len(found) == 2:
+                    plain.append(found[0])
+                    back = found[1].copy()
+                    back[:, 0] = CROP - back[:, 0]
+                    mirrored.append(back)
+    if not plain:
+        raise RuntimeError("FaceMesh found no face on the astronaut")
+    return plain, mirrored
 
 
-def _align(src: np.ndarray, dst: np.ndarray) -> tuple[np.ndarray, float]:
-    """``src`` moved onto ``dst`` by the best 3-D similarity (Umeyama); also the rotation angle (deg)."""
+def _pairing(plain: list[np.ndarray], mirrored: list[np.ndarray]) -> np.ndarray:
+    """``pair[i]``: the point that mirrors point ``i`` (an involution)."""
+    from scipy.optimize import linear_sum_assignment
+
+    cost = sum(((m[:, None, :2] - p[None, :, :2]) ** 2).sum(axis=2) for p, m in zip(plain, mirrored))
+    rows, cols = linear_sum_assignment(cost)
+    pair = np.empty(len(rows), np.int64)
+    pair[rows] = cols
+    if not (pair[pair] == np.arange(len(pair))).all():
+        raise RuntimeError("the left-right pairing is not an involution")
+    return pair
+
+
+def _align(src: np.ndarray, dst: np.ndarray) -> np.ndarray:
+    """``src`` moved onto ``dst`` by the best 3-D similarity (Umeyama)."""
     ms, md = src.mean(0), dst.mean(0)
     a, b = src - ms, dst - md
     u, s, vt = np.linalg.svd(b.T @ a)
-    d = np.sign(np.linalg.det(u @ vt))
-    fix = np.diag([1.0, 1.0, d])
+    fix = np.diag([1.0, 1.0, np.sign(np.linalg.det(u @ vt))])
     rot = u @ fix @ vt
     scale = (s * np.diag(fix)).sum() / (a**2).sum()
-    angle = np.degrees(np.arccos(np.clip((np.trace(rot) - 1) / 2, -1, 1)))
-    return scale * a @ rot.T + md, float(angle)
+    return scale * a @ rot.T + md
 
 
 def _frontal(mesh: np.ndarray) -> np.ndarray:
@@ -75,35 +100,32 @@ def _frontal(mesh: np.ndarray) -> np.ndarray:
     y /= np.linalg.norm(y)
     frame = np.stack([x, y, np.cross(x, y)])
     out = (mesh - mesh.mean(0)) @ frame.T
-    # centre x on the midline: the midpoint of the eye corners and of the nose tip
-    out[:, 0] -= (out[33, 0] + out[263, 0] + 2 * out[1, 0]) / 4
+    out[:, 0] -= (out[33, 0] + out[263, 0]) / 2
     return out
 
 
-def main(root: Path) -> None:
-    meshes = _meshes(root)
-    print(f"{len(meshes)} meshes")
-    mean = meshes[0] - meshes[0].mean(0)
-    for _ in range(5):
-        aligned = [_align(m, mean) for m in meshes]
-        kept = [a for a, angle in aligned if angle < 25]
-        mean = np.mean(kept, axis=0)
+def main() -> None:
+    plain, mirrored = _meshes()
+    pair = _pairing(plain, mirrored)
+    samples = plain + [m[pair] for m in mirrored]  # the mirror crops, re-indexed: more views of the same face
+    samples += [(s * [-1.0, 1.0, 1.0])[pair] for s in samples]  # and every mirror image: exact symmetry
+    mean = samples[0] - samples[0].mean(0)
+    for _ in range(4):
+        mean = np.mean([_align(s, mean) for s in samples], axis=0)
         mean -= mean.mean(0)
-        mean /= np.sqrt((mean**2).sum() / len(mean))
     mean = _frontal(mean)
-    # left-right pairing: each point's partner is the point nearest its mirror image
-    mirrored = mean * [-1, 1, 1]
-    pair = np.array([int(np.argmin(((mean - p) ** 2).sum(1))) for p in mirrored])
-    flips = [m * [-1, 1, 1] for m in kept]
-    flips = [f[pair] for f in flips]
-    everything = [_align(m, mean)[0] for m in kept + flips]
-    mean = np.mean(everything, axis=0)
+    mean = (mean + (mean * [-1.0, 1.0, 1.0])[pair]) / 2  # remove rounding asymmetry
     mean -= mean.mean(0)
     mean /= np.abs(mean[:, 0]).max()  # x in [-1, 1]; y down; z towards the viewer is negative
-    print(f"kept {len(kept)} near-frontal meshes (+ mirrors)")
-    np.savez_compressed(OUT, mean=mean.astype(np.float32).round(5), pair=pair.astype(np.int16), faces=len(kept))
+    print(f"{len(plain)} crops (+ mirrors); {int((pair == np.arange(len(pair))).sum())} points on the midline")
+    np.savez_compressed(
+        OUT,
+        mean=mean.astype(np.float32).round(5),
+        pair=pair.astype(np.int16),
+        source=np.array("skimage.data.astronaut (public domain), FaceMesh 478 points, symmetrised"),
+    )
     print(f"wrote {OUT}")
 
 
 if __name__ == "__main__":
-    main(Path(sys.argv[1] if len(sys.argv) > 1 else "../shared/data/wider-dev"))
+    main()

@@ -225,7 +225,8 @@ def test_identity_geometry_goes_to_the_mean_and_expression_stays():
     person = neutral.copy()
     person[list(RIGHT_EYE)] -= [4.0, 0.0]  # eyes 8 px further apart: identity
     person[list(LEFT_EYE)] += [4.0, 0.0]
-    person[[14, 87, 317, 178, 402]] += [0.0, 6.0]  # mouth opened: expression
+    lower_lip = [146, 91, 181, 84, 17, 314, 405, 321, 375, 95, 88, 178, 87, 14, 317, 402, 318, 324]
+    person[lower_lip] += [0.0, 6.0]  # mouth opened (the jaw drops): expression
     base, _ = target_geometry(neutral, identity=0.0, rng=None)
     new, pose = target_geometry(person, identity=0.0, rng=None)
     eye_gap = lambda p: p[list(LEFT_EYE)].mean(0)[0] - p[list(RIGHT_EYE)].mean(0)[0]  # noqa: E731
@@ -233,3 +234,44 @@ def test_identity_geometry_goes_to_the_mean_and_expression_stays():
     opening = lambda p: p[14, 1] - p[13, 1]  # noqa: E731
     assert opening(new) - opening(base) > 4.0
     assert abs(pose.yaw) < 2.0
+
+
+def test_reference_shape_is_symmetric_and_from_the_public_domain_astronaut():
+    from importlib import resources
+
+    with resources.files("facesafe._redact").joinpath("mean_face.npz").open("rb") as handle:
+        data = np.load(handle)
+        mean, pair, source = data["mean"], data["pair"].astype(int), str(data["source"])
+    assert "astronaut" in source and mean.shape == (478, 3)
+    np.testing.assert_array_equal(pair[pair], np.arange(478))  # a left-right pairing
+    np.testing.assert_allclose(mean, (mean * [-1, 1, 1])[pair], atol=1e-4)
+
+
+def test_closed_eyes_stay_closed_but_the_lid_shape_goes_to_the_mean():
+    from facesafe._redact._donor import RIGHT_EYE, target_geometry
+
+    person = FACE.mesh.copy()
+    eye = list(RIGHT_EYE)
+    centre_y = person[eye, 1].mean()
+    person[eye, 1] = centre_y + (person[eye, 1] - centre_y) * 0.1  # the right eye closed
+    new, _ = target_geometry(person, identity=0.0, rng=None)
+    base, _ = target_geometry(FACE.mesh, identity=0.0, rng=None)
+    height = lambda p: np.ptp(p[eye, 1])  # noqa: E731
+    assert height(new) < 0.3 * height(base)
+    # a bump on one lid (lid shape: identity) does not carry over
+    bumped = FACE.mesh.copy()
+    bumped[159, 1] -= 3.0  # the top of the upper lid, raised alone
+    moved, _ = target_geometry(bumped, identity=0.0, rng=None)
+    assert abs((moved[159, 1] - base[159, 1])) < 1.5
+
+
+def test_thin_triangles_sample_inside_their_source_triangle():
+    from facesafe._redact._warp import piecewise_warp
+
+    source = np.full((100, 100, 3), 0.5, np.float32)
+    source[:5], source[65:], source[:, :5], source[:, 80:] = 1.0, 1.0, 1.0, 1.0  # never to be sampled
+    src = np.array([[10.0, 10.0], [60.0, 10.0], [35.0, 60.0], [10.0, 60.0]])
+    dst = np.array([[5.0, 20.45], [95.0, 20.75], [50.0, 21.05], [5.0, 40.0]])  # a sliver 0.6 px high
+    warped, cover = piecewise_warp(source, src, dst, (50, 100))
+    assert cover.sum() > 0
+    assert np.abs(warped[cover > 0] - 0.5).max() < 1e-4  # extrapolated weights sampled the border

@@ -1,8 +1,9 @@
 """Donors for synthetic replacement: faces that belong to nobody.
 
 Everything lives in *template space*: a ``SIZE x SIZE`` canvas on which the
-mean FaceMesh shape (``mean_face.npz``, built by ``scripts/make_mean_face.py``
-as the Procrustes mean of many people) is drawn frontally.
+reference FaceMesh shape (``mean_face.npz``, built by
+``scripts/make_mean_face.py`` from the public-domain astronaut photo,
+symmetrised) is drawn frontally.
 
 - :func:`render_donor` paints a face procedurally in template space: shaded
   skin from the mean 3-D shape, eyes, brows, nose and lips drawn from their
@@ -11,9 +12,9 @@ as the Procrustes mean of many people) is drawn frontally.
 - :class:`KSamePool` holds faces of a batch aligned to template space (in
   memory only) and returns the average of at least ``k`` of them, after
   Newton, Sweeney and Malin's k-Same.
-- :func:`target_geometry` places a donor on a real face: the mean shape
-  posed like the original, with the original's expression (eye and mouth
-  openness, brow raise) and only a fraction of its identity-bearing shape.
+- :func:`target_geometry` places a donor on a real face: the reference shape
+  posed like the original, with the original's expression (eye openness, an
+  open mouth) and only ``identity`` of its own shape.
 """
 
 from __future__ import annotations
@@ -51,6 +52,8 @@ FACE_OVAL = (10, 338, 297, 332, 284, 251, 389, 356, 454, 323, 361, 288, 397, 365
 LIPS_OUTER = (61, 146, 91, 181, 84, 17, 314, 405, 321, 375, 291, 409, 270, 269, 267, 0, 37, 39, 40, 185)
 LIPS_INNER = (78, 95, 88, 178, 87, 14, 317, 402, 318, 324, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191)
 UPPER_LIP = (61, 185, 40, 39, 37, 0, 267, 269, 270, 409, 291, 308, 415, 310, 311, 312, 13, 82, 81, 80, 191, 78)
+_INNER_UPPER = (191, 80, 81, 82, 13, 312, 311, 310, 415)  # paired with the point below each
+_INNER_LOWER = (95, 88, 178, 87, 14, 317, 402, 318, 324)
 RIGHT_EYE = (33, 7, 163, 144, 145, 153, 154, 155, 133, 173, 157, 158, 159, 160, 161, 246)
 LEFT_EYE = (263, 249, 390, 373, 374, 380, 381, 382, 362, 398, 384, 385, 386, 387, 388, 466)
 RIGHT_UPPER_LID = (33, 246, 161, 160, 159, 158, 157, 173, 133)
@@ -60,18 +63,15 @@ LEFT_BROW = (300, 293, 334, 296, 336, 285, 295, 282, 283, 276)
 RIGHT_IRIS = (468, 469, 470, 471, 472)
 LEFT_IRIS = (473, 474, 475, 476, 477)
 NOSTRILS = ((98, 64, 240, 97), (327, 294, 460, 326))  # around each nostril
-# Expression groups: their shape inside the group is kept (vertical openness),
-# their position is pulled to the mean like the rest of the face.
-EXPRESSION_GROUPS = (
-    RIGHT_EYE + RIGHT_IRIS,
-    LEFT_EYE + LEFT_IRIS,
-    LIPS_OUTER + LIPS_INNER,
-    RIGHT_BROW,
-    LEFT_BROW,
-)
-_RIM = 0.7  # mean-shape radius (1 = outline) from which the original's outline is kept
-# Share of each group's horizontal deformation kept: a smile widens the mouth.
-_KEEP_ACROSS = (0.0, 0.0, 0.6, 0.0, 0.0)
+# Expression is kept as a few numbers per feature (a least-squares fit of the
+# original's deviation from the posed mean to these displacement fields), not
+# as the feature's own shape: lid curves, lip thickness and brow arches are
+# identity. Each field has the share of it that is kept (``identity`` raises
+# every share to at least ``identity``).
+_MOUTH_WIDTH = 0.0  # share of the mouth's widening kept (a smile widens the mouth; so does a wide mouth)
+_SMILE_GAP = 0.08  # mouth openings up to this (face widths) are a smile's, and closed
+_SMILE = 0.0  # share of the corners' lift kept (a smile is often the same in every photo of a person)
+_BROW_RAISE = 0.0  # share of the brows' vertical shift kept (a raise, or a high-set brow)
 
 
 @functools.cache
@@ -141,12 +141,11 @@ def target_geometry(
 
     The mean 3-D shape is posed like the original (weak perspective); of the
     original's own shape (what the pose does not explain) only ``identity``
-    (0..1) is kept — rising to all of it at the face's outline, which shows
-    against the background anyway — except inside the expression groups (eyes, lips, brows),
-    whose vertical deformation is kept whole (and 60% of the mouth's width,
-    for smiles): eye and mouth openness and brow raise follow the original,
-    while their position, the eyes' width and the jaw, nose and face
-    proportions are pulled to the mean. ``rng`` adds a random,
+    (0..1) is kept. The expression is kept as a few numbers fitted to each
+    feature's deviation (see :func:`_expression_fields`): the eyes' openness
+    and the mouth's opening beyond a smile's. Lid curves, lip thickness,
+    brow height and arch, the smile, the gaze, the features' positions and
+    the jaw, nose and face outline are the mean's. ``rng`` adds a random,
     left-right symmetric shape of up to ``variation`` face widths, so that
     each seed gives a different synthetic person. Returns ``(points, pose)``.
     """
@@ -163,17 +162,90 @@ def target_geometry(
     c, s = math.cos(angle), math.sin(angle)
     to_face = np.array([[c, -s], [s, c]])  # residual @ to_face -> face frame
     local = residual @ to_face
-    # the outline stays the original's (it shows against the background anyway);
-    # inside, only ``identity`` of the original's shape is kept
-    xy = mean[:, :2] / np.array([1.0, 1.15])
-    rim = np.clip((np.linalg.norm(xy, axis=1) - _RIM) / 0.3, 0.0, 1.0)[:, None]
-    kept = local * (identity + (1.0 - identity) * rim)
-    for group, across in zip(EXPRESSION_GROUPS, _KEEP_ACROSS):
-        idx = list(group)
-        centre = local[idx].mean(axis=0)
-        deviation = local[idx] - centre
-        kept[idx] = centre * identity + deviation * np.array([max(identity, across), 1.0])
-    return base + kept @ to_face.T, pose
+    kept = local * identity  # of the original's own shape, only ``identity``; then its expression
+    for idx, fields, fit in _expression_fields(mean[:, :2] * pose.scale):
+        basis = np.stack([f.ravel() for f, _ in fields], axis=1)
+        share = np.array([max(identity, w) for _, w in fields])
+        rows = np.repeat(fit, 2)  # fitted on these points only, applied to all
+        coef, *_ = np.linalg.lstsq(basis[rows], local[idx][fit].ravel(), rcond=None)
+        if idx[0] == LIPS_OUTER[0]:  # the mouth: coef[2] is how much more open it is than the mean's
+            coef[2] = _opening(coef[2], pose.scale, identity)
+        kept[idx] = (basis @ (coef * share)).reshape(-1, 2)
+    target = base + kept @ to_face.T
+    # the lips may meet, not cross: each lower inner-lip point stays below its upper partner
+    local_target = target @ to_face
+    upper, lower = list(_INNER_UPPER), list(_INNER_LOWER)
+    local_target[lower, 1] = np.maximum(local_target[lower, 1], local_target[upper, 1])
+    return local_target @ to_face.T, pose
+
+
+def _opening(change: float, scale: float, identity: float) -> float:
+    """The mouth's opening change (pixels) kept: openings within a smile's are closed, wider ones kept less that.
+
+    A smile showing the teeth is often the same in every photo of a person
+    (measured: keeping it raised the re-identification AUC by about 0.02),
+    while a mouth open to talk, shout or laugh opens well beyond it.
+    """
+    mean = _mean_face()
+    gap = (float(np.mean(mean[[14, 87, 317], 1]) - np.mean(mean[[13, 82, 312], 1])) + change / scale) * scale
+    width = 2 * scale
+    kept = max(gap - _SMILE_GAP * width, 0.0)
+    kept = identity * gap + (1.0 - identity) * kept
+    return kept - (gap - change)
+
+
+def _expression_fields(xy: np.ndarray) -> list[tuple[list[int], list[tuple[np.ndarray, float]], np.ndarray]]:
+    """Per feature: its points, ``(displacement field, share kept)`` pairs, and the points fitted.
+
+    On the mean points ``xy``. Eyes: openness (vertical scale of the lids
+    about the eye's centre), kept; gaze (the iris moving), fitted but not
+    kept. Mouth, fitted on the inner contour only (the outer one also tells
+    the lips' thickness): the jaw dropping (lower lip and inside down), kept
+    beyond a smile's opening (:func:`_opening`); the corners rising, kept at
+    ``_SMILE``; widening, at ``_MOUTH_WIDTH``. Brows: raise, kept at
+    ``_BROW_RAISE``; tilt, not kept. The position of each feature (a shift
+    of all its points) is fitted and kept only as ``identity``. (Measured on
+    identity-dev, keeping the smile or the brows' raise made the replaced
+    faces measurably easier to link; the shares are constants to try others.)
+    """
+    out = []
+
+    def shifts(n: int) -> list[tuple[np.ndarray, float]]:
+        return [(np.tile([1.0, 0.0], (n, 1)), 0.0), (np.tile([0.0, 1.0], (n, 1)), 0.0)]
+
+    for contour, iris in ((RIGHT_EYE, RIGHT_IRIS), (LEFT_EYE, LEFT_IRIS)):
+        idx = list(contour) + list(iris)
+        p = xy[idx]
+        n, m = len(idx), len(contour)
+        height = np.ptp(p[:m, 1]) / 2
+        opening = np.zeros((n, 2))
+        opening[:m, 1] = (p[:m, 1] - p[:m, 1].mean()) / max(height, 1e-9)
+        gaze_x, gaze_y = np.zeros((n, 2)), np.zeros((n, 2))
+        gaze_x[m:, 0] = 1.0
+        gaze_y[m:, 1] = 1.0
+        fields = [*shifts(n), (opening, 1.0), (gaze_x, 0.0), (gaze_y, 0.0)]
+        out.append((idx, fields, np.ones(n, bool)))
+    idx = list(LIPS_OUTER) + list(LIPS_INNER)
+    p = xy[idx]
+    n = len(idx)
+    inner = np.arange(n) >= len(LIPS_OUTER)
+    centre = p[inner].mean(axis=0)
+    half = max(np.ptp(p[inner, 0]) / 2, 1e-9)
+    profile = np.clip(1.0 - ((p[:, 0] - centre[0]) / half) ** 2, 0.0, 1.0)  # the corners stay put
+    lower = (p[:, 1] > centre[1]) * profile
+    drop = np.stack([np.zeros(n), lower], axis=1)
+    widen = np.stack([np.clip((p[:, 0] - centre[0]) / half, -1.2, 1.2), np.zeros(n)], axis=1)
+    corners = np.stack([np.zeros(n), -np.clip(((p[:, 0] - centre[0]) / half) ** 2, 0.0, 1.4)], axis=1)
+    out.append((idx, [*shifts(n), (drop, 1.0), (widen, _MOUTH_WIDTH), (corners, _SMILE)], inner))
+    for brow in (RIGHT_BROW, LEFT_BROW):
+        idx = list(brow)
+        p = xy[idx]
+        n = len(idx)
+        half = max(np.ptp(p[:, 0]) / 2, 1e-9)
+        tilt = np.stack([np.zeros(n), (p[:, 0] - p[:, 0].mean()) / half], axis=1)
+        (sx, _), (sy, _) = shifts(n)
+        out.append((idx, [(sx, 0.0), (sy, _BROW_RAISE), (tilt, 0.0)], np.ones(n, bool)))
+    return out
 
 
 def _random_shape(rng: np.random.Generator, mean: np.ndarray) -> np.ndarray:
@@ -255,7 +327,10 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     light = np.array([rng.uniform(-0.3, 0.3), -0.45, -1.0])
     light /= np.linalg.norm(light)
     lambert = np.clip(normals @ light, 0.0, 1.0)
-    shade = 0.72 + 0.28 * lambert
+    view = np.array([0.0, 0.0, -1.0])
+    halfway = (light + view) / np.linalg.norm(light + view)
+    sheen = np.clip(normals @ halfway, 0.0, 1.0) ** 12  # soft highlights: forehead, nose, cheekbones
+    shade = 0.72 + 0.28 * lambert + rng.uniform(0.04, 0.09) * sheen
     outer = ring(t)
     edge_shade = np.full(len(outer), float(np.percentile(shade, 20)))
     field_, covered = interpolate(np.vstack([t, outer]), np.concatenate([shade, edge_shade]), shape2)
@@ -282,21 +357,30 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     _paint(canvas, _blur(nostrils, 1.2), (0.16, 0.08, 0.07), rng.uniform(0.6, 0.8))
     for side in ((98, 203, 206), (327, 423, 426)):  # soft nasolabial hint
         _paint(canvas, _blur(_stroke(shape2, t[list(side)], 2), 2.0), tone * 0.5, rng.uniform(0.08, 0.2))
-    # --- lips
-    lip_colour = tone * np.array([0.9, 0.58, 0.56]) * rng.uniform(0.8, 0.95)
-    lips = _blur(polygon_mask(shape2, polys["lips"]), 0.8)
-    lips_field = field_[:, :, None] * lip_colour.astype(np.float32)
-    lips_field *= (1.0 + grain[:, :, None] * 2)
+    # --- lips: the template's mouth is drawn closed (an open mouth is painted after warping,
+    # by paint_mouth, where the replacement's lips part)
+    lip_colour = tone * np.array([0.92, 0.66, 0.64]) * rng.uniform(0.82, 0.95)
+    outer = polys["lips"][0]
+    inner = polys["mouth"][0]
+    lips = _blur(polygon_mask(shape2, [outer]), 1.3)
+    lips_field = field_[:, :, None] * lip_colour.astype(np.float32) * (1.0 + grain[:, :, None] * 1.5)
     _paint(canvas, lips, (0, 0, 0), 1.0)
     canvas += lips_field * lips[:, :, None]
-    upper = _blur(polygon_mask(shape2, [t[list(UPPER_LIP)]]), 0.8)
-    _paint(canvas, upper, lip_colour * 0.55, 0.35)
+    upper = _blur(polygon_mask(shape2, [t[list(UPPER_LIP)]]), 1.2)
+    _paint(canvas, upper, lip_colour * 0.7, 0.3)  # the upper lip faces down: darker
     lower_mid = (t[14] + t[17]) / 2
-    gloss = np.exp(-((xs - lower_mid[0]) ** 2 / (SIZE * 0.04) ** 2 + (ys - lower_mid[1]) ** 2 / (SIZE * 0.012) ** 2))
-    _paint(canvas, gloss.astype(np.float32) * lips, (1.0, 0.85, 0.82), 0.18)
-    mouth = polygon_mask(shape2, polys["mouth"])
-    _paint(canvas, _blur(mouth, 0.6), (0.22, 0.09, 0.08), 0.9)
-    _paint(canvas, _blur(_stroke(shape2, t[list(LIPS_INNER[:11])], 1.5), 0.7), (0.3, 0.12, 0.1), 0.5)
+    gloss = np.exp(-((xs - lower_mid[0]) ** 2 / (SIZE * 0.035) ** 2 + (ys - lower_mid[1]) ** 2 / (SIZE * 0.01) ** 2))
+    _paint(canvas, _blur(gloss.astype(np.float32), 1.0) * lips, np.minimum(lip_colour * 1.35, 1.0), 0.35)
+    # where the lips meet: a soft dark line along the middle of the inner contour
+    half = len(LIPS_INNER) // 2
+    lower_in, upper_in = inner[: half + 1], inner[half:][::-1]
+    upper_in = np.vstack([inner[0:1], upper_in])[: len(lower_in)]
+    seam = (lower_in + upper_in) / 2
+    _paint(canvas, _blur(_stroke(shape2, seam, 1.2), 0.9), lip_colour * 0.35, 0.6)
+    for corner in (61, 291):  # shadowed corners
+        cx, cy = t[corner]
+        blob = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * (SIZE * 0.008) ** 2)).astype(np.float32)
+        _paint(canvas, blob, tone * 0.45, 0.5)
     # --- eye sockets: a soft shadow between each upper lid and brow; a light nose bridge
     for lid, brow in ((RIGHT_UPPER_LID, RIGHT_BROW), (LEFT_UPPER_LID, LEFT_BROW)):
         socket = polygon_mask(shape2, [np.vstack([t[list(lid)], t[list(brow[5:])]])])
@@ -309,8 +393,13 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     lash_width = rng.uniform(1.5, 2.2)
     for contour, lid, iris in ((RIGHT_EYE, RIGHT_UPPER_LID, RIGHT_IRIS), (LEFT_EYE, LEFT_UPPER_LID, LEFT_IRIS)):
         eye = polygon_mask(shape2, [t[list(contour)]])
-        sclera = np.array([0.8, 0.76, 0.72]) * rng.uniform(0.9, 1.0)
-        _paint(canvas, eye, sclera * 0.92, 1.0)
+        sclera = np.array([0.8, 0.75, 0.71]) * rng.uniform(0.88, 0.98)
+        corners_ = t[[contour[0], contour[8]]]
+        mid, half_w = corners_.mean(axis=0), max(np.ptp(corners_[:, 0]) / 2, 1.0)
+        towards = np.clip(np.abs(xs - mid[0]) / half_w, 0.0, 1.0) ** 2  # the eyeball turns away at the corners
+        sclera_img = sclera[None, None, :] * (1.0 - 0.3 * towards)[:, :, None] * np.array([1.0, 0.97, 0.96])
+        _paint(canvas, eye, (0, 0, 0), 1.0)
+        canvas += sclera_img.astype(np.float32) * 0.92 * eye[:, :, None]
         centre = t[iris[0]]
         radius = float(np.mean(np.linalg.norm(t[list(iris[1:])] - centre, axis=1)))
         dist = np.sqrt((xs + 0.5 - centre[0]) ** 2 + (ys + 0.5 - centre[1]) ** 2).astype(np.float32)
@@ -331,43 +420,65 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
         lid_pts = t[list(lid)]
         lid_shadow = _blur(_stroke(shape2, lid_pts + [0, radius * 0.25], radius * 0.5), radius * 0.3) * eye
         _paint(canvas, lid_shadow, (0.2, 0.12, 0.1), 0.45)
-        _paint(canvas, _blur(_stroke(shape2, lid_pts, lash_width), 0.7), (0.08, 0.05, 0.04), 0.8)
+        _paint(canvas, _blur(_stroke(shape2, lid_pts, lash_width), 0.8), (0.08, 0.05, 0.04), 0.7)
         lower_lid = t[list(contour[:9])]
         _paint(canvas, _blur(_stroke(shape2, lower_lid, 1.0), 0.6), tone * 0.5, 0.35)
         crease = lid_pts[1:-1] + [0, -radius * 0.55]
         _paint(canvas, _blur(_stroke(shape2, crease, 1.5), 1.2), tone * 0.45, rng.uniform(0.25, 0.45))
-    # --- brows: hair strokes along the brow
-    brow_colour = tone * rng.uniform(0.15, 0.35)
-    hairs = _blur(rng.normal(0, 1, shape2).astype(np.float32), 0.6)
+    # --- brows: hair strokes along the brow, thick at the inner end and tapering outwards
     import cv2
 
-    hairs = cv2.GaussianBlur(hairs, (0, 0), sigmaX=2.5, sigmaY=0.4)  # strokes along x
-    hairs = np.clip(0.85 + hairs * 1.5, 0.0, 1.0)
-    brows = _blur(polygon_mask(shape2, polys["brows"]), 2.5 * rng.uniform(0.8, 1.3))
-    _paint(canvas, np.clip(brows * 1.8, 0, 1) * hairs, brow_colour, rng.uniform(0.6, 0.8))
+    brow_colour = tone * rng.uniform(0.22, 0.42) * np.array([1.0, 0.85, 0.75])
+    noise = rng.normal(0, 1, shape2).astype(np.float32)
+    hairs = cv2.GaussianBlur(noise, (0, 0), sigmaX=2.0, sigmaY=0.35)  # strokes along x
+    hairs = np.clip(0.85 + 0.3 * hairs / max(float(hairs.std()), 1e-6), 0.0, 1.0)
+    thickness = rng.uniform(0.8, 1.2)
+    brows = np.zeros(shape2, np.float32)
+    for brow in (RIGHT_BROW, LEFT_BROW):
+        p = t[list(brow)]
+        inner_end = p[4]  # the inner upper corner (107 or 336)
+        span = max(float(np.ptp(p[:, 0])), 1.0)
+        mask = polygon_mask(shape2, [p])
+        taper = np.clip(1.15 - np.abs(xs - inner_end[0]) / span * 0.6, 0.4, 1.0).astype(np.float32)
+        brows += mask * taper
+    brows = _blur(np.clip(brows * thickness, 0, 1), 1.4)
+    _paint(canvas, np.clip(brows * 1.4, 0, 1) * hairs, brow_colour, rng.uniform(0.65, 0.85))
     return np.clip(canvas, 0.0, 1.0)
 
 
 def paint_mouth(canvas: np.ndarray, points: np.ndarray, face_width: float, rng: np.random.Generator) -> None:
-    """Paint the inside of an open mouth (dark, teeth under the upper lip) on ``canvas`` (float RGB, in place).
+    """Paint the inside of an open mouth (dark, teeth under the upper lip), or the line where closed lips meet.
+
+    On ``canvas`` (float RGB, in place).
 
     Drawn where the face is, after warping: the template's closed mouth has no
     inside to stretch.
     """
     inner = np.asarray(points, dtype=np.float64)[list(LIPS_INNER)]
     gap = float(np.linalg.norm(points[13] - points[14]))
-    if gap < 0.015 * face_width:
-        return
     shape2 = canvas.shape[:2]
-    mouth = _blur(polygon_mask(shape2, [inner]), max(face_width * 0.004, 0.4))
-    _paint(canvas, mouth, (0.22, 0.09, 0.08), 0.95)
-    # teeth: the upper inner contour moved down by part of the opening
+    if gap < 0.03 * face_width:  # lips apart by less than this: closed, a dark line where they meet
+        seam = np.vstack([points[[78]], (points[list(_INNER_UPPER)] + points[list(_INNER_LOWER)]) / 2, points[[308]]])
+        line = _blur(_stroke(shape2, seam, max(face_width * 0.006, 0.8)), max(face_width * 0.003, 0.4))
+        _paint(canvas, line, (0.25, 0.1, 0.09), 0.55)
+        return
+    soft = max(face_width * 0.006, 0.5)
+    mouth = _blur(polygon_mask(shape2, [inner]), soft)
+    _paint(canvas, mouth, (0.2, 0.08, 0.07), 0.95)
+    # teeth: the upper inner contour moved down by part of the opening, darker towards the corners
     top = points[[78, 191, 80, 81, 82, 13, 312, 311, 310, 415, 308]]
     down = (points[14] - points[13]) * min(0.7, 0.14 * face_width / max(gap, 1e-6))
     teeth_poly = np.vstack([top, top[::-1] + down])
-    teeth = _blur(polygon_mask(shape2, [teeth_poly]), max(face_width * 0.004, 0.4)) * mouth
-    shade = rng.uniform(0.78, 0.88)
-    _paint(canvas, teeth, (shade, shade * 0.95, shade * 0.86), 0.85)
+    teeth = _blur(polygon_mask(shape2, [teeth_poly]), soft * 1.3) * mouth
+    ys, xs = np.mgrid[0 : shape2[0], 0 : shape2[1]]
+    centre = (points[78] + points[308]) / 2
+    axis = (points[308] - points[78]) / max(float(np.linalg.norm(points[308] - points[78])), 1e-6)
+    along = np.abs((xs - centre[0]) * axis[0] + (ys - centre[1]) * axis[1])
+    half = max(float(np.linalg.norm(points[308] - points[78])) / 2, 1.0)
+    fade = np.clip(1.0 - (along / half) ** 2, 0.0, 1.0).astype(np.float32)
+    shade = rng.uniform(0.72, 0.82)
+    colour = np.array([shade, shade * 0.94, shade * 0.84], np.float32)
+    _paint(canvas, teeth * (0.35 + 0.55 * fade), colour, 1.0)
 
 
 def _choice(rng: np.random.Generator, options):

@@ -4,8 +4,8 @@ For every face, :class:`Synthesize`
 
 1. takes its 478 MediaPipe FaceMesh points (``Face.mesh``; the faces are meshed
    here when the detector did not do it);
-2. fits the mean 3-D face shape to them (pose), keeps the expression (eye and
-   mouth openness, brow raise) and only ``identity`` of the original's own
+2. fits the reference 3-D face shape to them (pose), keeps the expression (eye
+   openness, an open mouth) and only ``identity`` of the original's own
    proportions, and adds a seeded random synthetic shape
    (:func:`._donor.target_geometry`);
 3. takes a donor texture in template space: the built-in procedural face
@@ -117,7 +117,7 @@ class Synthesize(_Masked):
 
     seed: int = 0
     identity: float = 0.0
-    variation: float = 0.08
+    variation: float = 0.05
     context: float = 0.15
     min_size: float = 32.0
     max_yaw: float = 50.0
@@ -272,7 +272,8 @@ class Synthesize(_Masked):
         work = cv2.resize(crop, (ww, wh), interpolation=cv2.INTER_AREA) if scale < 1.0 else crop
         p_work, q_work = to_work(original), to_work(target)
         skin_o = skin_mask((wh, ww), p_work)
-        texture, donor = self._texture(image, original, _mean(work, skin_o) / _SHADE, rng)
+        tone = _mean(work, skin_o)  # the original's mean skin colour
+        texture, donor = self._texture(image, original, tone / _SHADE, rng)
         t = template_points()
         try:
             warped, cover = piecewise_warp(
@@ -287,7 +288,7 @@ class Synthesize(_Masked):
             paint_mouth(warped, q_work, fw, rng)
         # skin tone: the donor is painted in it; one gain per channel corrects what remains
         skin_d = skin_mask((wh, ww), q_work) * cover
-        gain = _mean(work, skin_o) / np.maximum(_mean(warped, skin_d), 1e-3)
+        gain = tone / np.maximum(_mean(warped, skin_d), 1e-3)
         content = warped * gain
         # grain: add noise up to the original skin's fine texture level (one number)
         extra = math.sqrt(max(_fine_std(work, skin_o) ** 2 - _fine_std(content, skin_d) ** 2, 0.0))

@@ -103,6 +103,11 @@ def interpolate(points: np.ndarray, values: np.ndarray, out_shape: tuple[int, in
         px, py = xs + 0.5 - a[:, 0], ys + 0.5 - a[:, 1]
         l1 = (px * e2[:, 1] - py * e2[:, 0]) / det
         l2 = (e1[:, 0] * py - e1[:, 1] * px) / det
+        # pixels rasterised into a thin triangle may lie just outside it: clamp
+        # their barycentric weights (extrapolating would sample far away)
+        l1, l2 = np.clip(l1, 0.0, 1.0), np.clip(l2, 0.0, 1.0)
+        total = np.maximum(l1 + l2, 1.0)
+        l1, l2 = l1 / total, l2 / total
         l0 = 1.0 - l1 - l2
         out[ys, xs] = (
             l0[:, None] * vals[tri[:, 0]] + l1[:, None] * vals[tri[:, 1]] + l2[:, None] * vals[tri[:, 2]]
