@@ -332,6 +332,19 @@ def test_weights_are_no_longer_graph_inputs_and_outputs_are_unchanged():
         drop_initializer_inputs(b"\x08\x07not a model")
 
 
+def test_peak_thinning_keeps_what_plain_nms_keeps(astronaut, monkeypatch):
+    from facesafe._detect import _centerface
+    from facesafe._detect._detector import _blob
+
+    crowd = np.concatenate([np.concatenate([astronaut[::4, ::4]] * 4, axis=1)] * 3, axis=0)  # 12 faces
+    outputs = _centerface.CenterFaceNet(threads=1).run(_blob([crowd]))
+    thinned = _centerface.decode(outputs, 0, 0.02)
+    monkeypatch.setattr(_centerface, "_dominated", lambda ys, *a: np.zeros(len(ys), bool))
+    plain = _centerface.decode(outputs, 0, 0.02)
+    assert len(plain.scores) >= 12
+    assert sorted(map(tuple, thinned.boxes.tolist())) == sorted(map(tuple, plain.boxes.tolist()))
+
+
 def _brute_nms(boxes, scores, iou):
     from facesafe._detect._merge import _iou
 
