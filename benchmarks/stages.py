@@ -34,7 +34,7 @@ libjpeg-turbo, Pillow draft mode on a 24 MP JPEG made in memory).
 
 Nothing is written into the repository; outputs go to a temporary folder.
 
-    .venv/bin/python benchmarks/profile.py [--limit 60] [--presets fast,balanced,thorough]
+    .venv/bin/python benchmarks/stages.py [--limit 60] [--presets fast,balanced,thorough]
         [--threads 1|default] [--profile PRESET] [--codecs] [--top 15] [--clock cpu|wall]
 """
 
@@ -55,8 +55,8 @@ from pathlib import Path
 
 import numpy as np
 
-# This file shares its name with the stdlib module cProfile imports: take its folder off sys.path.
-sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != Path(__file__).resolve().parent]
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from throughput import _photos  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 DATA = ROOT.parent / "shared" / "data" / "wider-dev" / "images"
@@ -193,11 +193,6 @@ class Probe:
             return out
 
         return wrapped
-
-
-def _photos(folder: Path, limit: int | None) -> list[Path]:
-    photos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
-    return photos[:limit] if limit else photos
 
 
 def _one_photo(anonymizer, photo: Path, out: Path, probe: Probe | None) -> int:
