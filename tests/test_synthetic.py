@@ -47,6 +47,14 @@ def no_mesher(image, faces):
     return list(faces)
 
 
+def changeable(height: int, width: int, face: Face, synth: Synthesize) -> np.ndarray:
+    """Where ``synth`` may change pixels: its ``shape`` region and, with ``mesh_region``, the grown mesh outline."""
+    inside = face_mask(height, width, [face], shape=synth.shape, grow=synth.grow) > 0
+    if synth.mesh_region and face.mesh is not None:
+        inside |= face_mask(height, width, [face], shape="outline", grow=synth.grow) > 0
+    return inside
+
+
 def diff(a: np.ndarray, b: np.ndarray) -> float:
     return float(np.abs(a.astype(np.int16) - b.astype(np.int16)).mean())
 
@@ -71,7 +79,7 @@ def test_replaces_the_face_and_nothing_outside_the_grown_region():
     out = result.image
     assert out.shape == image.shape and out.dtype == np.uint8
     assert not np.shares_memory(out, image)
-    inside = face_mask(*image.shape[:2], [FACE], shape=synth.shape, grow=synth.grow) > 0
+    inside = changeable(*image.shape[:2], FACE, synth)
     np.testing.assert_array_equal(out[~inside], image[~inside])
     # the eyes and mouth are drawn: the core changes well beyond the noise
     core = BOX.expanded(0.6).to_slices()
@@ -80,7 +88,7 @@ def test_replaces_the_face_and_nothing_outside_the_grown_region():
 
 def test_box_shape_and_grow_bound_the_change():
     image = scene()
-    synth = Synthesize(shape="box", grow=1.0)
+    synth = Synthesize(shape="box", grow=1.0, mesh_region=False)
     out = synth(image, [FACE])
     inside = face_mask(*image.shape[:2], [FACE], shape="box", grow=1.0) > 0
     np.testing.assert_array_equal(out[~inside], image[~inside])
@@ -123,7 +131,7 @@ def test_grayscale_and_alpha_inputs():
     gray = scene()[:, :, 0].copy()
     out = Synthesize()(gray, [FACE])
     assert out.shape == gray.shape
-    inside = face_mask(*gray.shape, [FACE]) > 0
+    inside = changeable(*gray.shape, FACE, Synthesize())
     np.testing.assert_array_equal(out[~inside], gray[~inside])
     rgba = np.dstack([scene(), np.full(scene().shape[:2], 77, np.uint8)])
     out = Synthesize()(rgba, [FACE])
@@ -201,14 +209,21 @@ def test_pool_and_synthesis_write_nothing_to_disk(tmp_path, monkeypatch):
 
 
 @pytest.fixture(scope="module")
+def astronaut_meshed(astronaut):
+    (face,) = facesafe.FaceMesher()(astronaut, [Face(ASTRONAUT_FACE)])
+    return face
+
+
+@pytest.fixture(scope="module")
 def astronaut_result(astronaut):
     return Synthesize(seed=0).replace(astronaut, [Face(ASTRONAUT_FACE)])
 
 
-def test_astronaut_is_meshed_and_replaced(astronaut, astronaut_result):
+def test_astronaut_is_meshed_and_replaced(astronaut, astronaut_result, astronaut_meshed):
     assert astronaut_result.donors == ("synthetic",)
+    assert astronaut_meshed.mesh is not None
     out = astronaut_result.image
-    inside = face_mask(512, 512, [Face(ASTRONAUT_FACE)]) > 0
+    inside = changeable(512, 512, astronaut_meshed, Synthesize())
     np.testing.assert_array_equal(out[~inside], astronaut[~inside])
     core = ASTRONAUT_FACE.expanded(0.6).to_slices()
     assert diff(out[core], astronaut[core]) > 8.0
@@ -275,3 +290,40 @@ def test_thin_triangles_sample_inside_their_source_triangle():
     warped, cover = piecewise_warp(source, src, dst, (50, 100))
     assert cover.sum() > 0
     assert np.abs(warped[cover > 0] - 0.5).max() < 1e-4  # extrapolated weights sampled the border
+
+
+def test_mesh_region_reaches_the_forehead_above_a_short_box():
+    # a box from the brows to the chin (dlib's convention): the forehead above its ellipse still changes
+    short = Box(BOX.x0, 45, BOX.x1, BOX.y1)
+    face = Face(short, mesh=FACE.mesh)
+    image = scene()
+    ellipse = face_mask(*image.shape[:2], [face], grow=1.3) > 0
+    outline = face_mask(*image.shape[:2], [face], shape="outline", grow=1.3) > 0
+    forehead = outline & ~ellipse
+    assert forehead.sum() > 50
+    wide = Synthesize()(image, [face])
+    narrow = Synthesize(mesh_region=False)(image, [face])
+    assert (wide[forehead] != image[forehead]).any()
+    np.testing.assert_array_equal(narrow[forehead], image[forehead])
+    np.testing.assert_array_equal(wide[~(ellipse | outline)], image[~(ellipse | outline)])
+
+
+def test_context_fill_keeps_no_structure_of_what_it_covers():
+    # a dark bar across the forehead, above the face (a hair line): filled, it leaves no edge
+    box = Box(70, 40, 190, 200)
+    face = Face(box, mesh=posed_mesh(box))
+    image = scene(240, 280).copy()
+    image[42:48, 110:150] = 30
+    image.setflags(write=False)
+    bar = (slice(36, 56), slice(112, 148))
+    edge = lambda img: np.abs(np.diff(img[bar].astype(np.float64).mean(axis=(1, 2)))).max()  # noqa: E731
+    assert edge(Synthesize(context=0)(image, [face])) > 100
+    assert edge(Synthesize(context="fill")(image, [face])) < 3
+
+
+def test_context_must_be_fill_or_a_number():
+    with pytest.raises(ValueError, match="context"):
+        Synthesize(context="blur")
+    with pytest.raises(ValueError, match="context"):
+        Synthesize(context=-0.1)
+    assert Synthesize(context=0.15).context == 0.15

@@ -24,7 +24,7 @@ import numpy as np
 
 from .._geometry import Box, Face
 
-__all__ = ["SHAPES", "face_mask", "face_masks", "check_mask_options", "grown_box"]
+__all__ = ["SHAPES", "face_mask", "face_masks", "check_mask_options", "grown_box", "union_region"]
 
 SHAPES = ("box", "ellipse", "outline")
 
@@ -187,6 +187,21 @@ def face_masks(
         if one is not None:
             out.append(one)
     return out
+
+
+def union_region(
+    a: tuple[tuple[slice, slice], np.ndarray], b: tuple[tuple[slice, slice], np.ndarray]
+) -> tuple[tuple[slice, slice], np.ndarray]:
+    """The union (pixelwise maximum) of two ``((rows, cols), mask)`` regions, over the window enclosing both."""
+    (ra, ca), _ = a
+    (rb, cb), _ = b
+    rows = slice(min(ra.start, rb.start), max(ra.stop, rb.stop))
+    cols = slice(min(ca.start, cb.start), max(ca.stop, cb.stop))
+    mask = np.zeros((rows.stop - rows.start, cols.stop - cols.start), dtype=np.float32)
+    for (r, c), m in (a, b):
+        sub = mask[r.start - rows.start : r.stop - rows.start, c.start - cols.start : c.stop - cols.start]
+        np.maximum(sub, m, out=sub)
+    return (rows, cols), mask
 
 
 def face_mask(

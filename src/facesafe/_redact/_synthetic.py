@@ -15,9 +15,12 @@ For every face, :class:`Synthesize`
 5. paints it in the original's skin tone, matches the lighting with a smooth
    membrane of the difference at the face outline (as Poisson blending does;
    nothing from inside the original face is used), adds grain up to the
-   photo's noise level, blurs the rest of the grown region (``context``) and
-   blends the face inside the original outline with a feathered mask that
-   stays inside the grown face region.
+   photo's noise level, fills the rest of the grown region smoothly from the
+   colours at its edge (``context``: hair line, ears and the original's jaw
+   line inside it go) and blends the face inside the replacement's own
+   outline with a feathered mask that stays inside the grown face region
+   (the ``shape`` region and, with ``mesh_region``, the FaceMesh outline
+   grown by ``grow``: forehead to the hair line whatever the detector's box).
 
 Faces that are too small, too turned, or where FaceMesh finds no face get the
 ``fallback`` redaction instead (never left untouched); :meth:`Synthesize.replace`
@@ -47,7 +50,7 @@ from ._donor import (
     target_geometry,
     template_points,
 )
-from ._masks import face_masks
+from ._masks import face_masks, union_region
 from ._methods import Pixelate, _check_number, _check_seed, _Masked
 from ._warp import piecewise_warp, polygon_mask
 
@@ -59,6 +62,7 @@ _MEMBRANE_LIMIT = 0.3  # largest lighting correction from the outline (share of 
 _SHADE = 0.87  # mean shading of the painted donor's skin (its tone times this is its mean colour)
 _WORK_WIDTH = 220.0  # faces wider than this (px) are synthesised at this width, then upscaled
 _MAX_FIT_ERROR = 0.06  # RMS pose-fit error (face widths) above which the mesh is not trusted
+_FILL_NOISE = 2.0  # grey levels of noise on the smooth context fill (as the blurs add)
 
 
 @dataclass(frozen=True)
@@ -93,10 +97,17 @@ class Synthesize(_Masked):
         identity: share of the original's own face proportions kept (0 = the
             mean shape, 1 = all of them); expression is always kept.
         variation: size of the seeded random synthetic shape, in face widths.
-        context: the rest of the grown region (hair line, ears, outline) is
-            blurred with this std, as a share of the face box width, fading
-            in from the region's edge; 0 keeps it sharp. A recogniser links
-            faces by that context too (see ``docs/synthetic.md``).
+        context: what becomes of the rest of the grown region (hair line,
+            ears, the original's jaw line), fading in from the region's edge:
+            ``"fill"`` (default) fills it smoothly from the colours at the
+            region's edge (a harmonic membrane, as Poisson inpainting does),
+            so nothing inside it is kept; a number blurs it with that std, as
+            a share of the face box width; 0 keeps it sharp. A recogniser
+            links faces by that context too (see ``docs/synthetic.md``).
+        mesh_region: the region that may change is the ``shape`` region and
+            also the FaceMesh outline grown by ``grow`` (the forehead up to
+            the hair line, whatever the detector's box covers); ``False``
+            keeps it to the ``shape`` region alone.
         min_size: faces whose box is narrower than this (pixels) fall back.
         max_yaw: faces turned further than this (degrees) fall back.
         fallback: the redaction for faces that cannot be synthesised; ``None``
@@ -118,7 +129,8 @@ class Synthesize(_Masked):
     seed: int = 0
     identity: float = 0.0
     variation: float = 0.05
-    context: float = 0.15
+    context: float | str = "fill"
+    mesh_region: bool = True
     min_size: float = 32.0
     max_yaw: float = 50.0
     fallback: Redaction | None = None
@@ -129,8 +141,12 @@ class Synthesize(_Masked):
     def __post_init__(self) -> None:
         super().__post_init__()
         _check_seed(self.seed)
-        for name in ("identity", "variation", "context"):
+        for name in ("identity", "variation"):
             _check_number(name, getattr(self, name), low=0.0)
+        if self.context != "fill":
+            if isinstance(self.context, str):
+                raise ValueError(f"context must be 'fill' or a number >= 0, got {self.context!r}")
+            _check_number("context", self.context, low=0.0)
         if self.identity > 1.0:
             raise ValueError(f"identity must be in [0, 1], got {self.identity!r}")
         _check_number("min_size", self.min_size, low=0.0)
@@ -165,7 +181,7 @@ class Synthesize(_Masked):
         donors: list[str] = []
         reasons: list[str] = []
         for index, face in enumerate(faces):
-            regions = face_masks(height, width, [face], shape=self.shape, grow=self.grow, feather=self.feather)
+            regions = self._region(height, width, face)
             if not regions:
                 donors.append("off-image")
                 reasons.append("")
@@ -177,7 +193,9 @@ class Synthesize(_Masked):
                 continue
             window, allowed = regions[0]
             rng = K.noise_rng(self.seed, index, rgb[face.box.to_slices(width, height)])
-            if self.context > 0:
+            if self.context == "fill":
+                _fill_context(out, window, allowed, face.box.width, rng)
+            elif self.context > 0:
                 _blur_context(out, window, allowed, self.context * face.box.width, rng)
             donor, reason = self._one(rgb, out, face, window, allowed, rng)
             donors.append(donor)
@@ -189,6 +207,14 @@ class Synthesize(_Masked):
         return Replacement(result, tuple(donors), tuple(reasons))
 
     # ------------------------------------------------------------------ steps
+
+    def _region(self, height: int, width: int, face: Face) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+        """The region that may change: the ``shape`` region, with ``mesh_region`` also the grown mesh outline."""
+        regions = face_masks(height, width, [face], shape=self.shape, grow=self.grow, feather=self.feather)
+        if not (self.mesh_region and regions and face.mesh is not None and self.shape != "outline"):
+            return regions
+        outline = face_masks(height, width, [face], shape="outline", grow=self.grow, feather=self.feather)
+        return [union_region(regions[0], outline[0])] if outline else regions
 
     def _meshed(self, image: np.ndarray, faces: tuple[Face, ...]) -> tuple[Face, ...]:
         todo = [i for i, f in enumerate(faces) if f.mesh is None and f.box.width >= self.min_size]
@@ -295,9 +321,10 @@ class Synthesize(_Masked):
         if extra > 0:
             grain = _blur(rng.normal(0.0, extra * 0.5, content.shape[:2]).astype(np.float32), 0.5)
             content = content + grain[:, :, None]
-        # the region replaced: inside the face outline (and the allowed region), feathered inwards,
-        # leaving a band of the original's (blurred) skin along the outline to match the light on
-        hull = cv2.convexHull(p_work[list(FACE_OVAL)].astype(np.float32))
+        # the region replaced: inside the replacement's own outline (the reference's, not the
+        # original's jaw line) and the allowed region, feathered inwards, less a band along the
+        # outline whose original skin the light is matched on
+        hull = cv2.convexHull(q_work[list(FACE_OVAL)].astype(np.float32))
         outline = polygon_mask((wh, ww), [hull[:, 0, :]])
         soft = max(0.03 * fw, 0.7)
         inset = int(math.ceil(1.5 * soft + _BAND * fw))
@@ -317,19 +344,89 @@ class Synthesize(_Masked):
         return donor, ""
 
 
+def _fill_context(
+    out: np.ndarray, window: tuple[slice, slice], allowed: np.ndarray, face_width: float, rng: np.random.Generator
+) -> None:
+    """Fill ``out`` inside ``allowed`` smoothly from the colours at its edge (in place), fading in as the blur does.
+
+    A harmonic membrane of the pixels just outside the region: the hair
+    line, ears and jaw line inside it leave no trace, only the colours
+    around it. Grain of ``_FILL_NOISE`` grey levels is added.
+    """
+    inside = (allowed >= 0.999).astype(np.uint8)
+    if not inside.any():
+        return
+    crop = out[window].astype(np.float32)
+    fill = _harmonic_fill(crop, inside > 0, face_width)
+    fill += rng.standard_normal(size=fill.shape, dtype=np.float32) * np.float32(_FILL_NOISE)
+    _fade_in(out, window, allowed, inside, fill)
+
+
+def _harmonic_fill(image: np.ndarray, unknown: np.ndarray, face_width: float) -> np.ndarray:
+    """``image`` (float, channels last) with ``unknown`` filled by the harmonic interpolation of the pixels around it.
+
+    Without any known pixel, the window's mean colour.
+    """
+    import cv2
+
+    h, w = unknown.shape
+    small = _harmonic(image, unknown, face_width, threshold=0.01, iterations=300)
+    if small is None:
+        return np.broadcast_to(image.reshape(-1, image.shape[2]).mean(axis=0), image.shape).astype(np.float32)
+    return cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC).reshape(h, w, -1).astype(np.float32)
+
+
+def _harmonic(
+    image: np.ndarray, unknown: np.ndarray, face_width: float, *, threshold: float, iterations: int
+) -> np.ndarray | None:
+    """The harmonic fill of ``image`` over ``unknown`` from the values around it, on a small grid.
+
+    Solved on a grid about 48 px across the face (Jacobi iterations from a
+    normalised-blur start); a grid pixel is unknown when more than
+    ``threshold`` of it is. Returns the small ``(rows, cols, channels)``
+    grid, or ``None`` when no pixel is unknown or none is known.
+    """
+    import cv2
+
+    h, w = unknown.shape
+    f = min(1.0, 48.0 / max(face_width, 1.0))
+    sh, sw = max(int(round(h * f)), 3), max(int(round(w * f)), 3)
+    small = cv2.resize(image.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA).reshape(sh, sw, -1)
+    unk = cv2.resize(unknown.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > threshold
+    known = (~unk).astype(np.float32)
+    if not unk.any() or known.sum() == 0:
+        return None
+    sigma = max(sh, sw) / 6
+    start = _blur(small * known[:, :, None], sigma).reshape(small.shape)
+    start = start / np.maximum(_blur(known, sigma), 1e-4)[:, :, None]
+    m = np.where(unk[:, :, None], start, small).astype(np.float32)
+    for _ in range(iterations):
+        padded = np.pad(m, ((1, 1), (1, 1), (0, 0)), mode="edge")
+        avg = 0.25 * (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:])
+        m = np.where(unk[:, :, None], avg, m)
+    return m
+
+
+def _fade_in(
+    out: np.ndarray, window: tuple[slice, slice], allowed: np.ndarray, inside: np.ndarray, content: np.ndarray
+) -> None:
+    """Composite ``content`` over ``out`` inside ``allowed``, fading in over a tenth of the region from its edge."""
+    import cv2
+
+    depth = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
+    ramp = np.clip(depth / max(_CONTEXT_RAMP * max(inside.shape), 1e-6), 0.0, 1.0).astype(np.float32)
+    K.composite(out, window, ramp * (allowed >= 0.999), content)
+
+
 def _blur_context(
     out: np.ndarray, window: tuple[slice, slice], allowed: np.ndarray, sigma_px: float, rng: np.random.Generator
 ) -> None:
     """Blur ``out`` inside ``allowed`` (in place), fading in over a tenth of the region from its edge."""
-    import cv2
-
     inside = (allowed >= 0.999).astype(np.uint8)
     if not inside.any():
         return
-    depth = cv2.distanceTransform(np.pad(inside, 1), cv2.DIST_L2, 3)[1:-1, 1:-1]
-    ramp = np.clip(depth / max(_CONTEXT_RAMP * max(inside.shape), 1e-6), 0.0, 1.0).astype(np.float32)
-    content = K.blur_region(out, window, max(sigma_px, 0.5), 2.0, rng)
-    K.composite(out, window, np.maximum(ramp, 0.0) * (allowed >= 0.999), content)
+    content = K.blur_region(out, window, max(sigma_px, 0.5), _FILL_NOISE, rng)
+    _fade_in(out, window, allowed, inside, content)
 
 
 def _blur(image: np.ndarray, sigma: float) -> np.ndarray:
@@ -367,31 +464,19 @@ def _skin_like(image: np.ndarray, skin: np.ndarray) -> np.ndarray:
 def _membrane(difference: np.ndarray, unknown: np.ndarray, face_width: float) -> np.ndarray:
     """The smooth (harmonic) fill of ``difference`` over ``unknown`` from its values around it.
 
-    Solved on a grid about 48 px across the face (Jacobi iterations from a
-    normalised-blur start), then resized back. Outside ``unknown`` it equals
-    a lightly smoothed ``difference``.
+    Outside ``unknown`` it equals a lightly smoothed ``difference``; each
+    value is clipped to the largest lighting correction. Zero when there is
+    nothing to fill or no edge to match (the whole window is face: keep the
+    global tone).
     """
     import cv2
 
     h, w = unknown.shape
-    f = min(1.0, 48.0 / max(face_width, 1.0))
-    sh, sw = max(int(round(h * f)), 3), max(int(round(w * f)), 3)
-    diff = cv2.resize(difference.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA)
-    unk = cv2.resize(unknown.astype(np.float32), (sw, sh), interpolation=cv2.INTER_AREA) > 0.5
-    if not unk.any():
+    small = _harmonic(difference, unknown, face_width, threshold=0.5, iterations=150)
+    if small is None:
         return np.zeros_like(difference)
-    known = (~unk).astype(np.float32)
-    sigma = max(sh, sw) / 6
-    start = _blur(diff * known[:, :, None], sigma) / np.maximum(_blur(known, sigma), 1e-4)[:, :, None]
-    m = np.where(unk[:, :, None], start, diff).astype(np.float32)
-    if known.sum() == 0:  # the whole window is face: no edge to match, keep the global tone
-        return np.zeros_like(difference)
-    for _ in range(150):
-        padded = np.pad(m, ((1, 1), (1, 1), (0, 0)), mode="edge")
-        avg = 0.25 * (padded[:-2, 1:-1] + padded[2:, 1:-1] + padded[1:-1, :-2] + padded[1:-1, 2:])
-        m = np.where(unk[:, :, None], avg, m)
-    m = np.clip(m, -_MEMBRANE_LIMIT, _MEMBRANE_LIMIT)
-    return cv2.resize(m, (w, h), interpolation=cv2.INTER_CUBIC)
+    m = np.clip(small, -_MEMBRANE_LIMIT, _MEMBRANE_LIMIT)
+    return cv2.resize(m, (w, h), interpolation=cv2.INTER_CUBIC).reshape(h, w, -1)
 
 
 def _as_rgb(image: np.ndarray) -> np.ndarray:
