@@ -7,8 +7,11 @@ the originals, ``Pixelate()`` as the baseline, ``Synthesize()`` (built-in
 donor, seeds 0-2) and ``Synthesize(donor=KSamePool(k))`` with every probe in the
 pool (seeds 0-1; a hard case: one person has 7 of the 26 probes), and with the
 probes among the faces of ``--strangers`` wider-dev photos (a realistic batch).
-Both attacker alignments are run (landmarks of the original / re-found on the
-output); the worse figure of the two is reported. Targets: AUC <= 0.55,
+Faces are dlib's boxes grown upwards to the hair line (as facesafe's detector
+boxes are), or with ``--boxes dlib`` dlib's own boxes (brows to chin), as
+``benchmarks/reid.py`` hands them over. Both attacker alignments are run
+(landmarks of the original / re-found on the output); the worse figure of the
+two is reported. Targets: AUC <= 0.55,
 linkability <= 1%. Each row also gives the AUC the same replaced faces score
 when shuffled between the probes (mean over 200 shuffles): what a replacement
 that carries nothing of its original would score on these few probes; the
@@ -23,7 +26,7 @@ inter-ocular distances: pose kept), with Pixelate() as the baseline in the
 same run.
 
     .venv/bin/python benchmarks/synthetic.py [--data ../shared/data] [--wider N] [--k 10] [--strangers N]
-        [--seeds 0 1 2] [--no-ksame] [--skip-privacy]
+        [--seeds 0 1 2] [--no-ksame] [--skip-privacy] [--boxes grown|dlib]
 
 Exits 0 with a message when the data folder is absent (a fresh clone).
 """
@@ -47,11 +50,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from reid import load_people  # noqa: E402
 
 
-def detector_faces(rec, image: np.ndarray) -> list[Face]:
-    """dlib's faces, grown upwards to the hairline as facesafe's detector boxes are (dlib stops at the brows)."""
+def detector_faces(rec, image: np.ndarray, boxes: str = "grown") -> list[Face]:
+    """dlib's faces, grown upwards to the hairline as facesafe's detector boxes are (dlib stops at the brows).
+
+    With ``boxes="dlib"``, dlib's own boxes, as ``benchmarks/reid.py`` uses them.
+    """
     faces = []
     for b in rec.detect(image):
-        faces.append(Face(Box(b.x0, max(b.y0 - 0.25 * b.height, 0.0), b.x1, b.y1), detector="dlib"))
+        top = b.y0 if boxes == "dlib" else max(b.y0 - 0.25 * b.height, 0.0)
+        faces.append(Face(Box(b.x0, top, b.x1, b.y1), detector="dlib"))
     return faces
 
 
@@ -85,7 +92,9 @@ def _scores(enrolment, redaction, detect, rng: np.random.Generator) -> tuple[flo
     return tuple(float(x) for x in worst)
 
 
-def privacy(people, rec_holder: dict, k: int, strangers: list, seeds: list[int], ksame: bool) -> None:
+def privacy(
+    people, rec_holder: dict, k: int, strangers: list, seeds: list[int], ksame: bool, boxes: str = "grown"
+) -> None:
     from facesafe import FaceMesher
 
     t0 = time.perf_counter()
@@ -94,14 +103,14 @@ def privacy(people, rec_holder: dict, k: int, strangers: list, seeds: list[int],
     rec_holder["rec"] = rec
     print(
         f"identity-dev: {len(enrolment.people)} people, {len(enrolment.probes)} probes "
-        f"({enrolment.skipped} photos without a dlib face skipped)"
+        f"({enrolment.skipped} photos without a dlib face skipped); {boxes} boxes"
     )
     mesher = FaceMesher()
     meshed: dict[int, list[Face]] = {}
 
     def detect(image):  # dlib's faces, meshed once per photo (every method redacts the same arrays)
         if id(image) not in meshed:
-            meshed[id(image)] = mesher(image, detector_faces(rec, image))
+            meshed[id(image)] = mesher(image, detector_faces(rec, image, boxes))
         return meshed[id(image)]
 
     rows = [("originals", None), ("baseline Pixelate()", facesafe.Pixelate())]
@@ -203,6 +212,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="seeds of the built-in donor")
     parser.add_argument("--no-ksame", action="store_true", help="skip the k-Same rows (faster)")
     parser.add_argument("--skip-privacy", action="store_true")
+    parser.add_argument(
+        "--boxes", choices=("grown", "dlib"), default="grown",
+        help="privacy faces: dlib's boxes grown to the hair line, or dlib's own (as benchmarks/reid.py)",
+    )
     args = parser.parse_args(argv)
     identity = args.data / "identity-dev"
     if not identity.is_dir():
@@ -214,7 +227,7 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_privacy:
         has_wider = (wider / "annotations.json").is_file() and not args.no_ksame
         strangers = wider_faces(wider, args.strangers) if has_wider else []
-        privacy(people, holder, args.k, strangers, args.seeds, not args.no_ksame)
+        privacy(people, holder, args.k, strangers, args.seeds, not args.no_ksame, args.boxes)
     rec = holder.get("rec")
     if rec is None:
         from facesafe.audit._reid import _Recogniser
