@@ -69,7 +69,7 @@ PRESETS = MappingProxyType(
     {
         "fast": Preset("fast", upscale=0.0),
         "balanced": Preset(
-            "balanced", upscale=1.5, trigger_height=40.0, trigger_score=0.08, thresholds=(0.12, 0.11, 0.17, 0.3)
+            "balanced", upscale=1.5, trigger_height=40.0, trigger_score=0.08, thresholds=(0.15, 0.10, 0.13, 0.3)
         ),
         "thorough": Preset(
             "thorough",
