@@ -9,6 +9,7 @@ from __future__ import annotations
 import pickle
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import cv2
 import numpy as np
@@ -203,6 +204,21 @@ def test_input_is_not_modified_and_results_are_deterministic(astronaut, balanced
     first = balanced(image)
     assert np.array_equal(image, astronaut)
     assert balanced(image) == first
+
+
+def test_one_detector_serves_several_threads(astronaut, balanced):
+    # Each image holds the face at a different size and place, so a result
+    # handed to the wrong caller, or state shared between calls, shows.
+    images = []
+    for k, height in enumerate([24, 40, 64, 96, 128, 160, 24, 64]):
+        head, face = _head(astronaut, height)
+        canvas = _canvas(320, 400, seed=k)
+        _paste(canvas, head, 20 + 25 * k, 10 + 12 * k, face)
+        images.append(canvas)
+    expected = [balanced(image) for image in images]
+    with ThreadPoolExecutor(4) as pool:
+        for _ in range(3):
+            assert list(pool.map(balanced, images)) == expected
 
 
 @pytest.mark.parametrize("shape", [(1, 1, 3), (5, 300, 3), (300, 7, 3), (33, 65, 3)])

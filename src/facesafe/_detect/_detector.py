@@ -73,6 +73,12 @@ class FaceDetector:
         threads: onnxruntime intra-op threads (``None``: one per core). Batch
             workers use 1 each.
 
+    A detector is thread-safe: one instance can serve a thread pool over many
+    images. Built with ``threads=1`` and one pool thread per core, the passes,
+    merging and masking between network calls keep every core busy, which
+    gets more photos per second than one call at a time with every core
+    inside the network (figures in docs/detection.md).
+
     Loads the model once, in the constructor. Calling returns a tuple of
     :class:`~facesafe.Face` in image pixels; any model or runtime failure
     raises :class:`~facesafe.DetectionError` (never an empty result).
