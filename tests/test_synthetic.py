@@ -327,3 +327,9 @@ def test_context_must_be_fill_or_a_number():
     with pytest.raises(ValueError, match="context"):
         Synthesize(context=-0.1)
     assert Synthesize(context=0.15).context == 0.15
+
+
+def test_mesh_region_must_be_a_bool():
+    with pytest.raises(TypeError, match="mesh_region"):
+        Synthesize(mesh_region="False")
+    assert Synthesize(mesh_region=False).mesh_region is False

@@ -147,6 +147,8 @@ class Synthesize(_Masked):
             if isinstance(self.context, str):
                 raise ValueError(f"context must be 'fill' or a number >= 0, got {self.context!r}")
             _check_number("context", self.context, low=0.0)
+        if not isinstance(self.mesh_region, bool):
+            raise TypeError(f"mesh_region must be a bool, got {type(self.mesh_region).__name__}")
         if self.identity > 1.0:
             raise ValueError(f"identity must be in [0, 1], got {self.identity!r}")
         _check_number("min_size", self.min_size, low=0.0)
