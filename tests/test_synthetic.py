@@ -333,3 +333,20 @@ def test_mesh_region_must_be_a_bool():
     with pytest.raises(TypeError, match="mesh_region"):
         Synthesize(mesh_region="False")
     assert Synthesize(mesh_region=False).mesh_region is False
+
+
+def test_context_fill_runs_from_the_new_face_not_a_halo_of_the_surroundings():
+    # a skin-toned head on a black surround (a dark collar, dark hair): just beyond the new face's
+    # chin the fill starts from the face's own skin and fades towards black, rather than being
+    # filled from the black edge up to the face (a dark halo)
+    box = Box(70, 40, 190, 200)
+    face = Face(box, mesh=posed_mesh(box))
+    image = np.zeros((240, 280, 3), np.uint8)
+    rows, cols = box.expanded(1.15).to_slices(280, 240)
+    image[rows, cols] = scene(240, 280)[rows, cols]
+    image.setflags(write=False)
+    chin = int(face.mesh[152, 1])  # FaceMesh point 152: the chin
+    out = Synthesize()(image, [face]).astype(np.float64)
+    below = out[chin + 2 : chin + 8, 115:145].mean()
+    cheeks = out[100:130, 100:180].mean()
+    assert below > 0.4 * cheeks  # filled from the black edge alone: 0.17

@@ -15,12 +15,13 @@ For every face, :class:`Synthesize`
 5. paints it in the original's skin tone, matches the lighting with a smooth
    membrane of the difference at the face outline (as Poisson blending does;
    nothing from inside the original face is used), adds grain up to the
-   photo's noise level, fills the rest of the grown region smoothly from the
-   colours at its edge (``context``: hair line, ears and the original's jaw
-   line inside it go) and blends the face inside the replacement's own
-   outline with a feathered mask that stays inside the grown face region
-   (the ``shape`` region and, with ``mesh_region``, the FaceMesh outline
-   grown by ``grow``: forehead to the hair line whatever the detector's box).
+   photo's noise level, fills the rest of the grown region smoothly between
+   the new face's skin and the colours at the region's edge (``context``:
+   hair line, ears and the original's jaw line inside it go) and blends the
+   face inside the replacement's own outline with a feathered mask that
+   stays inside the grown face region (the ``shape`` region and, with
+   ``mesh_region``, the FaceMesh outline grown by ``grow``: forehead to the
+   hair line whatever the detector's box).
 
 Faces that are too small, too turned, or where FaceMesh finds no face get the
 ``fallback`` redaction instead (never left untouched); :meth:`Synthesize.replace`
@@ -99,11 +100,12 @@ class Synthesize(_Masked):
         variation: size of the seeded random synthetic shape, in face widths.
         context: what becomes of the rest of the grown region (hair line,
             ears, the original's jaw line), fading in from the region's edge:
-            ``"fill"`` (default) fills it smoothly from the colours at the
-            region's edge (a harmonic membrane, as Poisson inpainting does),
-            so nothing inside it is kept; a number blurs it with that std, as
-            a share of the face box width; 0 keeps it sharp. A recogniser
-            links faces by that context too (see ``docs/synthetic.md``).
+            ``"fill"`` (default) fills it smoothly between the new face's
+            skin and the colours at the region's edge (a harmonic membrane,
+            as Poisson inpainting does), so nothing inside it is kept; a
+            number blurs it with that std, as a share of the face box width;
+            0 keeps it sharp. A recogniser links faces by that context too
+            (see ``docs/synthetic.md``).
         mesh_region: the region that may change is the ``shape`` region and
             also the FaceMesh outline grown by ``grow`` (the forehead up to
             the hair line, whatever the detector's box covers); ``False``
@@ -195,11 +197,13 @@ class Synthesize(_Masked):
                 continue
             window, allowed = regions[0]
             rng = K.noise_rng(self.seed, index, rgb[face.box.to_slices(width, height)])
+            donor, reason, layer = self._one(rgb, face, window, allowed, rng)
             if self.context == "fill":
-                _fill_context(out, window, allowed, face.box.width, rng)
+                _fill_context(out, window, allowed, face.box.width, rng, layer)
             elif self.context > 0:
                 _blur_context(out, window, allowed, self.context * face.box.width, rng)
-            donor, reason = self._one(rgb, out, face, window, allowed, rng)
+            if layer is not None:
+                K.composite(out, window, *layer)
             donors.append(donor)
             reasons.append(reason)
         result = _from_rgb(out, image)
@@ -275,13 +279,15 @@ class Synthesize(_Masked):
     def _one(
         self,
         image: np.ndarray,
-        out: np.ndarray,
         face: Face,
         window: tuple[slice, slice],
         allowed: np.ndarray,
         rng: np.random.Generator,
-    ) -> tuple[str, str]:
-        """Synthesise one face into ``out`` (in place, inside ``allowed``); return ``(donor, reason)``."""
+    ) -> tuple[str, str, tuple[np.ndarray, np.ndarray] | None]:
+        """Synthesise one face: ``(donor, reason, (alpha, content))``, window-sized, alpha 0 outside ``allowed``.
+
+        The layer is ``None`` when the face falls back.
+        """
         import cv2
 
         height, width = image.shape[:2]
@@ -310,7 +316,7 @@ class Synthesize(_Masked):
         except Exception as exc:  # scipy's Qhull rejects degenerate point sets
             if type(exc).__name__ != "QhullError":
                 raise
-            return "fallback", "landmarks too degenerate to triangulate"
+            return "fallback", "landmarks too degenerate to triangulate", None
         fw = face_width * scale
         if donor == "synthetic":
             paint_mouth(warped, q_work, fw, rng)
@@ -342,24 +348,38 @@ class Synthesize(_Masked):
             content = cv2.resize(content, (w, h), interpolation=cv2.INTER_CUBIC)
             alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
         alpha = np.clip(alpha, 0.0, 1.0) * allowed
-        K.composite(out, window, alpha, content * 255.0)
-        return donor, ""
+        return donor, "", (alpha.astype(np.float32), (content * 255.0).astype(np.float32))
 
 
 def _fill_context(
-    out: np.ndarray, window: tuple[slice, slice], allowed: np.ndarray, face_width: float, rng: np.random.Generator
+    out: np.ndarray,
+    window: tuple[slice, slice],
+    allowed: np.ndarray,
+    face_width: float,
+    rng: np.random.Generator,
+    layer: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> None:
-    """Fill ``out`` inside ``allowed`` smoothly from the colours at its edge (in place), fading in as the blur does.
+    """Fill ``out`` inside ``allowed`` smoothly from the colours at its edge (in place), fading in from it.
 
-    A harmonic membrane of the pixels just outside the region: the hair
-    line, ears and jaw line inside it leave no trace, only the colours
-    around it. Grain of ``_FILL_NOISE`` grey levels is added.
+    A harmonic membrane of the pixels just outside the region and, when the
+    synthetic face's ``(alpha, content)`` layer is given, of the face itself
+    (where it is fully opaque): the fill runs from the new face's skin to
+    the colours around the region, so the forehead fades into the hair and
+    the chin into the neck, without a halo of the surroundings' colour at
+    the face's edge. The hair line, ears and jaw line inside the region
+    leave no trace. Grain of ``_FILL_NOISE`` grey levels is added.
     """
     inside = (allowed >= 0.999).astype(np.uint8)
     if not inside.any():
         return
     crop = out[window].astype(np.float32)
-    fill = _harmonic_fill(crop, inside > 0, face_width)
+    unknown = inside > 0
+    if layer is not None:
+        alpha, content = layer
+        solid = alpha >= 0.98
+        crop[solid] = content[solid]
+        unknown &= ~solid
+    fill = _harmonic_fill(crop, unknown, face_width)
     fill += rng.standard_normal(size=fill.shape, dtype=np.float32) * np.float32(_FILL_NOISE)
     _fade_in(out, window, allowed, inside, fill)
 
