@@ -425,3 +425,23 @@ def test_face_mesher_is_reusable_and_picklable(astronaut, balanced):
         a = mesher(astronaut, faces)[0].mesh
         b = pickle.loads(pickle.dumps(mesher))(astronaut, faces)[0].mesh
     assert np.allclose(a, b, atol=1.0)
+
+
+def test_face_mesher_holds_back_mediapipe_start_up_notices_only():
+    # MediaPipe's native code prints start-up notices to stderr on the first run (they would
+    # interleave with the CLI's progress bar); a line of anything else written meanwhile is kept
+    script = """
+import os, skimage.data
+from facesafe import Box, Face, FaceMesher
+class Loud(FaceMesher):
+    def _model(self):
+        model = super()._model()  # MediaPipe's graph is made here, on first need
+        os.write(2, b"something else on stderr\\n")
+        return model
+face = Loud()(skimage.data.astronaut(), [Face(Box(166, 52, 252, 170))])[0]
+print(face.mesh is not None)
+"""
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "True"
+    assert done.stderr.splitlines() == ["something else on stderr"]

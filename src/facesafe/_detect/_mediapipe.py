@@ -7,8 +7,13 @@ points come back in image pixels on :attr:`Face.mesh`.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
-from collections.abc import Sequence
+import os
+import re
+import sys
+import tempfile
+from collections.abc import Iterator, Sequence
 
 import numpy as np
 
@@ -21,6 +26,14 @@ _CROP_GROW = 2.0  # crop side = this x the longer side of the face box
 _CROP_MIN = 192  # upscale small crops to this side (FaceMesh's own input is 192 px)
 _CROP_MAX = 512  # downscale big crops to this side (saves time, loses nothing)
 N_POINTS = 478
+# What MediaPipe's native code writes to stderr (file descriptor 2, past Python) while its
+# graph starts: start-up notices, not problems. Matched whole lines only; any other line
+# written meanwhile is passed on.
+_STARTUP_CHATTER = re.compile(
+    r"INFO: Created TensorFlow Lite XNNPACK delegate for CPU\."
+    r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
+    r"|W0000 [0-9:. ]+ [0-9]+ (inference_feedback_manager|landmark_projection_calculator)\.cc:[0-9]+\] .*"
+)
 
 
 class FaceMesher:
@@ -37,6 +50,7 @@ class FaceMesher:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.min_confidence = min_confidence
         self._mesh = None
+        self._started = False  # the graph has run once (its start-up notices are behind it)
 
     def _model(self):
         if self._mesh is None:
@@ -84,7 +98,12 @@ class FaceMesher:
             interp = cv2.INTER_AREA if target < n else cv2.INTER_LINEAR
             crop = cv2.resize(crop, (target, target), interpolation=interp)
         try:
-            result = self._model().process(crop)
+            if self._started:
+                result = self._model().process(crop)
+            else:
+                with _without_startup_chatter():
+                    result = self._model().process(crop)
+                self._started = True
         except DetectionError:
             raise
         except Exception as exc:
@@ -105,6 +124,7 @@ class FaceMesher:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
+            self._started = False
 
     def __enter__(self) -> FaceMesher:
         return self
@@ -125,6 +145,34 @@ def mesh_faces(image: np.ndarray, faces: Sequence[Face]) -> tuple[Face, ...]:
     on every call: build a :class:`FaceMesher` to mesh many images."""
     with FaceMesher() as mesher:
         return mesher(image, faces)
+
+
+@contextlib.contextmanager
+def _without_startup_chatter() -> Iterator[None]:
+    """Hold back MediaPipe's start-up notices on stderr; pass on every other line written meanwhile.
+
+    The native code writes them to file descriptor 2 directly, so it is
+    pointed at a temporary file for the duration and restored after. Where
+    there is no descriptor 2 to redirect, nothing is held back.
+    """
+    try:
+        saved = os.dup(2)
+    except OSError:
+        yield
+        return
+    sys.stderr.flush()
+    with tempfile.TemporaryFile() as held:
+        os.dup2(held.fileno(), 2)
+        try:
+            yield
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+            held.seek(0)
+            for line in held.read().decode(errors="replace").splitlines(keepends=True):
+                if not _STARTUP_CHATTER.fullmatch(line.rstrip("\r\n")):
+                    sys.stderr.write(line)
+            sys.stderr.flush()
 
 
 def _check_image(image: np.ndarray) -> None:
