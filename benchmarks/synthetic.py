@@ -15,7 +15,12 @@ two is reported. Targets: AUC <= 0.55,
 linkability <= 1%. Each row also gives the AUC the same replaced faces score
 when shuffled between the probes (mean over 200 shuffles): what a replacement
 that carries nothing of its original would score on these few probes; the
-difference ("leak") is what the replacement itself still links.
+difference ("leak") is what the replacement itself still links. Then the
+spread to expect on held-out people: the AUC on ``--spread`` galleries of 14
+people drawn with replacement from these, for ``Synthesize()`` (a seed drawn
+at random per gallery) and for random strangers (every probe replaced by a
+labelled wider-dev face of someone else: nothing of anyone leaks), whose
+spread is the set size's alone.
 
 Naturalness — on every identity-dev photo and the wider-dev photos: dlib's
 HOG face detector (an independent detector) runs on the original; each face
@@ -26,7 +31,7 @@ inter-ocular distances: pose kept), with Pixelate() as the baseline in the
 same run.
 
     .venv/bin/python benchmarks/synthetic.py [--data ../shared/data] [--wider N] [--k 10] [--strangers N]
-        [--seeds 0 1 2] [--no-ksame] [--skip-privacy] [--boxes grown|dlib]
+        [--seeds 0 1 2] [--no-ksame] [--skip-privacy] [--boxes grown|dlib] [--spread 400]
 
 Exits 0 with a message when the data folder is absent (a fresh clone).
 """
@@ -73,8 +78,9 @@ def wider_faces(root: Path, limit: int) -> list[tuple[np.ndarray, list[Face]]]:
     return out
 
 
-def _scores(enrolment, redaction, detect, rng: np.random.Generator) -> tuple[float, float, float, float]:
-    """(rank-1, AUC, linkability, shuffled AUC) of one redaction, the worse of both attacker alignments."""
+def _scores(enrolment, redaction, detect, rng: np.random.Generator) -> tuple[tuple[float, ...], list[np.ndarray]]:
+    """(rank-1, AUC, linkability, shuffled AUC) of one redaction, the worse of both attacker alignments;
+    and the probe descriptors of each alignment."""
     from facesafe.audit import _reid
 
     variants = ("original", "redacted")
@@ -89,11 +95,53 @@ def _scores(enrolment, redaction, detect, rng: np.random.Generator) -> tuple[flo
         rank1, auc, link = _reid._score(enrolment, probes, gallery, 0.6)
         shuffled = [_reid._score(enrolment, probes[rng.permutation(len(probes))], gallery, 0.6)[1] for _ in range(200)]
         worst = np.maximum(worst, [rank1, auc, link, float(np.mean(shuffled))])
-    return tuple(float(x) for x in worst)
+    return tuple(float(x) for x in worst), [np.stack(found) for found in descriptors.values()]
+
+
+def _resampled_aucs(enrolment, replaced: list[list[np.ndarray]], rng: np.random.Generator, n: int) -> np.ndarray:
+    """AUCs on ``n`` galleries of people drawn with replacement from the enrolled ones (a held-out set's spread).
+
+    Each draw takes one entry of ``replaced`` (a seed: descriptors per
+    alignment) at random and scores the worse of its alignments.
+    """
+    from facesafe.audit._reid import roc_auc
+
+    gallery = np.stack([p.descriptor for p in enrolment.gallery])
+    index = {person: i for i, person in enumerate(enrolment.people)}
+    truth = np.array([index[p.person] for p in enrolment.probes])
+    out = np.empty(n)
+    for i in range(n):
+        chosen = rng.choice(len(gallery), len(gallery), replace=True)
+        probes_of = [np.nonzero(truth == person)[0] for person in chosen]
+        labels = np.concatenate([np.tile(chosen == person, (len(js), 1)) for person, js in zip(chosen, probes_of)])
+        worst = 0.0
+        for probes in replaced[rng.integers(len(replaced))]:
+            dist = np.concatenate([np.linalg.norm(probes[js][:, None] - gallery[chosen][None], axis=2) for js in probes_of])
+            worst = max(worst, roc_auc(-dist, labels))
+        out[i] = worst
+    return out
+
+
+def spread(enrolment, replaced: list[list[np.ndarray]], strangers: list, n: int, rng: np.random.Generator) -> None:
+    """Print how the AUC of the default varies between held-out sets like this one, next to random strangers'.
+
+    *Strangers*: every probe replaced by the face of someone else (dlib's
+    descriptors of labelled wider-dev faces, drawn at random): a replacement
+    that carries nothing of anyone in the gallery. Its spread is what a set of
+    this size does on its own.
+    """
+    rec = enrolment.recogniser
+    pool = np.stack([rec.describe(image, rec.landmarks(image, face.box)) for image, faces in strangers for face in faces])
+    picks = [[pool[rng.choice(len(pool), len(enrolment.probes), replace=False)]] for _ in range(50)]
+    print(f"held-out spread: AUC on {n} galleries of {len(enrolment.gallery)} people drawn with replacement")
+    for label, rows in (("Synthesize() (the seeds above)", replaced), (f"random strangers ({len(pool)} wider-dev faces)", picks)):
+        aucs = _resampled_aucs(enrolment, rows, rng, n)
+        print(f"  {label:44} mean {aucs.mean():.3f}, sd {aucs.std():.3f}, AUC <= 0.55 in {np.mean(aucs <= 0.55):.0%}")
 
 
 def privacy(
-    people, rec_holder: dict, k: int, strangers: list, seeds: list[int], ksame: bool, boxes: str = "grown"
+    people, rec_holder: dict, k: int, strangers: list, seeds: list[int], ksame: bool, boxes: str = "grown",
+    spread_n: int = 0, spread_faces: list = (),
 ) -> None:
     from facesafe import FaceMesher
 
@@ -139,8 +187,11 @@ def privacy(
     header = f"{'method (worse of both alignments)':40} {'rank-1':>7} {'AUC':>6} {'linkability':>12} {'shuffled AUC':>13} {'leak':>6}"
     print(header)
     print("-" * len(header))
+    replaced = []  # descriptors of the built-in donor's seeds, for the held-out spread
     for label, redaction in rows:
-        rank1, auc, link, shuffled = _scores(enrolment, redaction, detect, rng)
+        (rank1, auc, link, shuffled), descriptors = _scores(enrolment, redaction, detect, rng)
+        if label.startswith("Synthesize("):
+            replaced.append(descriptors)
         print(f"{label:40} {rank1:7.2f} {auc:6.3f} {link:12.1%} {shuffled:13.3f} {auc - shuffled:+6.3f}")
         if redaction is not None and not label.startswith("baseline"):
             means.setdefault(label.split("seed=")[0].rstrip("(, "), []).append((rank1, auc, link, shuffled))
@@ -150,6 +201,8 @@ def privacy(
         print(f"{'mean over seeds: ' + label:40} {r1:7.2f} {auc:6.3f} {link:12.1%} {shuffled:13.3f} {auc - shuffled:+6.3f}{ok}")
     for pool in pools:
         pool.clear()
+    if spread_n and spread_faces:
+        spread(enrolment, replaced, list(spread_faces), spread_n, rng)
     print(f"chance: rank-1 {1 / len(enrolment.people):.2f}, AUC 0.500 ({time.perf_counter() - t0:.0f}s)\n")
 
 
@@ -213,6 +266,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-ksame", action="store_true", help="skip the k-Same rows (faster)")
     parser.add_argument("--skip-privacy", action="store_true")
     parser.add_argument(
+        "--spread", type=int, default=400, metavar="N",
+        help="galleries drawn with replacement to show how the AUC varies between held-out sets (0: skip)",
+    )
+    parser.add_argument(
         "--boxes", choices=("grown", "dlib"), default="grown",
         help="privacy faces: dlib's boxes grown to the hair line, or dlib's own (as benchmarks/reid.py)",
     )
@@ -227,7 +284,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_privacy:
         has_wider = (wider / "annotations.json").is_file() and not args.no_ksame
         strangers = wider_faces(wider, args.strangers) if has_wider else []
-        privacy(people, holder, args.k, strangers, args.seeds, not args.no_ksame, args.boxes)
+        others = wider_faces(wider, 120) if args.spread and (wider / "annotations.json").is_file() else []
+        privacy(people, holder, args.k, strangers, args.seeds, not args.no_ksame, args.boxes, args.spread, others)
     rec = holder.get("rec")
     if rec is None:
         from facesafe.audit._reid import _Recogniser
