@@ -123,7 +123,10 @@ class Synthesize(_Masked):
             ``Synthesize`` object when first needed.
 
     ``shape``, ``grow`` and ``feather`` bound the region that may change, as
-    for every redaction; the synthetic face is blended inside it.
+    for every redaction; the synthetic face is blended inside it. A larger
+    ``grow`` (1.6) also replaces the hair and ears nearest the face, which a
+    recogniser uses to link replaced faces to each other (measured in
+    ``docs/synthetic.md``), at the cost of more of the head filled.
     """
 
     name: ClassVar[str] = "synthetic"
