@@ -13,6 +13,7 @@ import os
 import re
 import sys
 import tempfile
+import threading
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -34,6 +35,9 @@ _STARTUP_CHATTER = re.compile(
     r"|WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR"
     r"|W0000 [0-9:. ]+ [0-9]+ (inference_feedback_manager|landmark_projection_calculator)\.cc:[0-9]+\] .*"
 )
+# Descriptor 2 belongs to the whole process: one redirection at a time (meshers in several
+# threads start one after the other), or a second one would restore the first one's file.
+_STDERR_REDIRECT = threading.Lock()
 
 
 class FaceMesher:
@@ -152,27 +156,31 @@ def _without_startup_chatter() -> Iterator[None]:
     """Hold back MediaPipe's start-up notices on stderr; pass on every other line written meanwhile.
 
     The native code writes them to file descriptor 2 directly, so it is
-    pointed at a temporary file for the duration and restored after. Where
-    there is no descriptor 2 to redirect, nothing is held back.
+    pointed at a temporary file for the duration and restored after (what
+    other threads write to stderr meanwhile comes out after it). Where there
+    is no descriptor 2 to redirect, nothing is held back.
     """
-    try:
-        saved = os.dup(2)
-    except OSError:
-        yield
-        return
-    sys.stderr.flush()
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
+    with _STDERR_REDIRECT:
         try:
+            saved = os.dup(2)
+        except OSError:
             yield
-        finally:
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            for line in held.read().decode(errors="replace").splitlines(keepends=True):
-                if not _STARTUP_CHATTER.fullmatch(line.rstrip("\r\n")):
-                    sys.stderr.write(line)
+            return
+        try:
             sys.stderr.flush()
+            with tempfile.TemporaryFile() as held:
+                os.dup2(held.fileno(), 2)
+                try:
+                    yield
+                finally:
+                    os.dup2(saved, 2)
+                    held.seek(0)
+                    for line in held.read().decode(errors="replace").splitlines(keepends=True):
+                        if not _STARTUP_CHATTER.fullmatch(line.rstrip("\r\n")):
+                            sys.stderr.write(line)
+                    sys.stderr.flush()
+        finally:
+            os.close(saved)
 
 
 def _check_image(image: np.ndarray) -> None:
