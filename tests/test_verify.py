@@ -247,3 +247,36 @@ def test_workers_give_the_same_findings(tmp_path, astronaut):
     assert [f.rel for f in parallel.flagged] == ["1.png", "3.png", "notes.txt"]
     with pytest.raises(ValueError, match="workers"):
         facesafe.verify(tmp_path, detector=RedDetector(), workers=0)
+
+
+# --------------------------------------------------------------------------- synthetic faces
+
+
+def test_synthetic_faces_recorded_in_the_manifest_are_set_apart_and_no_other(tmp_path, detector, astronaut):
+    write_image(tmp_path / "src" / "portrait.png", astronaut)
+    out, manifest = tmp_path / "out", tmp_path / "run.sqlite"
+    report = facesafe.anonymize_dir(tmp_path / "src", out, method="synthetic", workers=0, manifest=manifest, quiet=True)
+    assert report.failed == 0
+    # a synthetic face is a face: without the manifest it fails the check
+    assert not facesafe.verify(out, detector=detector).clean
+    result = facesafe.verify(out, detector=detector, manifest=manifest)
+    assert result.clean and result.to_dict()["synthetic_faces"] >= 1
+    assert "on faces the manifest records as synthesised" in str(result)
+    # a face the manifest does not record (a file it did not write) still fails
+    write_image(out / "stray.png", astronaut)
+    flagged = facesafe.verify(out, detector=detector, manifest=manifest).flagged
+    assert [f.rel for f in flagged] == ["stray.png"]
+    (out / "stray.png").unlink()
+    # nor does it vouch for a file changed since the run: the original face put back
+    write_image(out / "portrait.png", astronaut, overwrite=True)
+    flagged = facesafe.verify(out, detector=detector, manifest=manifest).flagged
+    assert [f.rel for f in flagged] == ["portrait.png"] and flagged[0].faces
+
+
+def test_manifest_must_be_a_run_manifest(tmp_path, redacted):
+    write_image(tmp_path / "out" / "fill.png", redacted["fill"])
+    (tmp_path / "notes.sqlite").write_text("not a database")
+    with pytest.raises(ValueError, match="manifest"):
+        facesafe.verify(tmp_path / "out", manifest=tmp_path / "notes.sqlite")
+    with pytest.raises(ValueError, match="manifest"):
+        facesafe.verify(tmp_path / "out", manifest=tmp_path / "missing.sqlite")

@@ -18,6 +18,16 @@ content. For each image, verify reports:
   every file that is not an image at all (a release folder should hold
   nothing verify cannot vouch for: sidecar ``.xmp`` files, manifests, notes).
 
+Synthetic faces
+    Faces replaced by :class:`~facesafe.Synthesize` are faces, and the
+    detector finds them. Given the run's manifest (``manifest=``), verify
+    sets apart, as ``synthetic``, a confident detection that overlaps a face
+    the manifest records for that output (IoU >= 0.3, same frame), when the
+    manifest's method is ``synthetic`` and the file's SHA-256 is the one it
+    recorded. Every other face is reported as usual, so a face the run
+    missed still fails the check. This trusts the manifest's word that those
+    faces were replaced: verify cannot tell a synthetic face from a real one.
+
 Score threshold and redacted-looking faces
     The ``thorough`` preset keeps candidates down to a low score for recall,
     and it still answers on redacted heads: about 0.4 on facesafe's blur and
@@ -33,7 +43,10 @@ Score threshold and redacted-looking faces
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+import sqlite3
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -48,6 +61,9 @@ __all__ = ["FACE_SCORE_THRESHOLD", "FileCheck", "VerifyReport", "check_file", "l
 
 #: Detections at or above this score are reported as faces left in a file.
 FACE_SCORE_THRESHOLD = 0.5
+#: A detection overlapping a face the manifest records as synthesised by at least
+#: this IoU (same frame) is that face.
+SYNTHETIC_IOU = 0.3
 #: Detections below the threshold but at or above this score are listed as ``weak``.
 WEAK_SCORE_FLOOR = 0.2
 
@@ -99,6 +115,9 @@ class FileCheck:
         size: ``(width, height)`` when the file was decoded.
         redacted: detections at or above the threshold whose pixels look
             redacted (a mosaic, or no fine detail): informative, not a failure.
+        synthetic: detections at or above the threshold on a face the run's
+            manifest records as synthesised into this very file (see the
+            module docstring): informative, not a failure.
     """
 
     path: Path
@@ -110,6 +129,7 @@ class FileCheck:
     weak: tuple[FaceLeft, ...] = ()
     size: tuple[int, int] | None = None
     redacted: tuple[FaceLeft, ...] = ()
+    synthetic: tuple[FaceLeft, ...] = ()
 
     @property
     def clean(self) -> bool:
@@ -123,6 +143,7 @@ class FileCheck:
             "size": list(self.size) if self.size else None, "error": self.error,
             "faces": [f.to_dict() for f in self.faces], "metadata": list(self.metadata),
             "weak": [f.to_dict() for f in self.weak], "redacted": [f.to_dict() for f in self.redacted],
+            "synthetic": [f.to_dict() for f in self.synthetic],
         }  # fmt: skip
 
 
@@ -161,9 +182,10 @@ class VerifyReport:
             "unreadable": sum(f.error is not None for f in flagged),
             "weak": sum(bool(f.weak) for f in self.files),
             "redacted_faces": sum(len(f.redacted) for f in self.files),
+            "synthetic_faces": sum(len(f.synthetic) for f in self.files),
             "notes": list(self.notes),
             "flagged": [f.to_dict() for f in flagged],
-            "weak_only": [f.to_dict() for f in self.files if f.clean and (f.weak or f.redacted)],
+            "weak_only": [f.to_dict() for f in self.files if f.clean and (f.weak or f.redacted or f.synthetic)],
         }  # fmt: skip
 
     def __str__(self) -> str:
@@ -182,7 +204,9 @@ class VerifyReport:
         lines.append(
             f"{verdict}: {d['checked']} files checked; {d['with_faces']} with faces, {d['with_metadata']} with metadata, "
             f"{d['unreadable']} unreadable, not images or links (faces: {self.preset} detector, score >= {self.min_score:g}; "
-            f"{d['weak']} files with weaker detections below it; {d['redacted_faces']} confident detections that look redacted)"
+            f"{d['weak']} files with weaker detections below it; {d['redacted_faces']} confident detections that look redacted"
+            + (f"; {d['synthetic_faces']} on faces the manifest records as synthesised" if d["synthetic_faces"] else "")
+            + ")"
         )
         lines.extend(f"note: {n}" for n in self.notes)
         return "\n".join(lines)
@@ -276,10 +300,15 @@ def check_file(
     min_score: float = FACE_SCORE_THRESHOLD,
     max_pixels: int | None = None,
     judge_redaction: bool = True,
+    synthesised: tuple[str, tuple[tuple[Box, ...], ...]] | None = None,
 ) -> FileCheck:
     """Check one file: faces (``detector`` on every frame), metadata, readability.
 
-    Never raises for a bad file: what went wrong is the check's ``error``.
+    ``synthesised`` is ``(sha256, boxes per frame)`` of the faces a run
+    manifest records as synthesised into this file: a confident detection
+    overlapping one of them is set apart as ``synthetic`` when the file's
+    hash matches. Never raises for a bad file: what went wrong is the
+    check's ``error``.
     """
     from ._errors import ImageError
     from ._io import DEFAULT_MAX_PIXELS, load_image, sniff_format
@@ -311,18 +340,55 @@ def check_file(
     faces: list[FaceLeft] = []
     weak: list[FaceLeft] = []
     redacted: list[FaceLeft] = []
+    synthetic: list[FaceLeft] = []
+    replaced: tuple[tuple[Box, ...], ...] = ()
+    if synthesised is not None and hashlib.sha256(data).hexdigest() == synthesised[0]:
+        replaced = synthesised[1]
     for index, frame in enumerate(picture.frames):
+        recorded = replaced[index] if index < len(replaced) else ()
         for face in detector(frame):
             left = FaceLeft(index, face.box, float(face.score))
             if face.score >= min_score:
                 looks = looks_redacted(frame, face.box) if judge_redaction else None
-                if looks is None:
-                    faces.append(left)
-                else:
+                if looks is not None:
                     redacted.append(FaceLeft(index, face.box, float(face.score), looks))
+                elif any(face.box.iou(box) >= SYNTHETIC_IOU for box in recorded):
+                    synthetic.append(left)
+                else:
+                    faces.append(left)
             elif face.score >= WEAK_SCORE_FLOOR:
                 weak.append(left)
-    return FileCheck(path, rel, fmt, tuple(faces), tuple(metadata), None, tuple(weak), picture.size, tuple(redacted))
+    return FileCheck(path, rel, fmt, tuple(faces), tuple(metadata), None, tuple(weak), picture.size,
+                     tuple(redacted), tuple(synthetic))
+
+
+def _synthesised_faces(manifest: str | os.PathLike[str]) -> dict[Path, tuple[str, tuple[tuple[Box, ...], ...]]]:
+    """Read a run manifest (read-only): ``{output path: (sha256, boxes per frame)}`` of its synthetic outputs.
+
+    Only files the run wrote with ``--method synthetic`` are listed; local
+    output paths only. Raises ``ValueError`` naming the manifest when it is
+    not a facesafe manifest.
+    """
+    path = Path(manifest)
+    if not path.is_file():
+        raise ValueError(f"manifest: {os.fspath(manifest)!r} is not a file")
+    try:
+        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
+        try:
+            rows = db.execute(
+                "SELECT output, output_hash, boxes FROM files WHERE status = 'written' AND method = 'synthetic'"
+            ).fetchall()
+        finally:
+            db.close()
+    except sqlite3.Error as exc:
+        raise ValueError(f"manifest: {os.fspath(manifest)!r} is not a facesafe run manifest ({exc})") from exc
+    out: dict[Path, tuple[str, tuple[tuple[Box, ...], ...]]] = {}
+    for output, digest, boxes in rows:
+        if not output or not digest or "://" in output:
+            continue
+        frames = json.loads(boxes) if boxes else []
+        out[Path(output).resolve()] = (digest, tuple(tuple(Box(*b[:4]) for b in frame) for frame in frames))
+    return out
 
 
 def _walk(folder: Path) -> Iterable[tuple[Path, str, str | None]]:
@@ -374,6 +440,7 @@ def verify(
     max_pixels: int | None = None,
     judge_redaction: bool = True,
     workers: int = 1,
+    manifest: str | os.PathLike[str] | None = None,
 ) -> VerifyReport:
     """Re-scan a released folder for faces and metadata left behind; needs no originals.
 
@@ -390,6 +457,10 @@ def verify(
             instead of reporting them; ``False`` reports every one.
         workers: processes checking files in parallel (each loads its own
             detector); 1 checks them in this process.
+        manifest: the run manifest of a ``synthetic`` run: faces it records
+            as synthesised into a file (whose hash still matches) are set
+            apart as ``synthetic`` instead of reported (see the module
+            docstring). Other faces are reported as usual.
 
     Returns a :class:`VerifyReport`; ``report.clean`` is the verdict.
 
@@ -403,10 +474,12 @@ def verify(
     root = Path(folder).absolute()
     if not root.exists():
         raise ValueError(f"folder: {os.fspath(folder)!r} does not exist")
+    synthesised = _synthesised_faces(manifest) if manifest is not None else {}
     entries = [(root, root.name, None)] if not root.is_dir() else list(_walk(root))
     options = {"min_score": min_score, "max_pixels": max_pixels, "judge_redaction": judge_redaction}
     checks: dict[int, FileCheck] = {i: FileCheck(p, r, None, error=e) for i, (p, r, e) in enumerate(entries) if e}
-    todo = [(i, p, r) for i, (p, r, e) in enumerate(entries) if not e]
+    todo = [(i, p, r, dict(options, synthesised=synthesised.get(p.resolve())))
+            for i, (p, r, e) in enumerate(entries) if not e]
     own = detector is None
     if workers > 1 and len(todo) > 1:
         import multiprocessing
@@ -418,7 +491,7 @@ def verify(
         payload = None if own else pickle.dumps(detector)
         with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
                                  initargs=(payload, preset, threads)) as pool:
-            futures = {i: pool.submit(_check_in_worker, p, r, options) for i, p, r in todo}
+            futures = {i: pool.submit(_check_in_worker, p, r, o) for i, p, r, o in todo}
             checks.update((i, future.result()) for i, future in futures.items())
     elif todo:
         if own:
@@ -426,7 +499,7 @@ def verify(
 
             detector = FaceDetector(preset=preset)
         try:
-            checks.update((i, check_file(p, detector, rel=r, **options)) for i, p, r in todo)
+            checks.update((i, check_file(p, detector, rel=r, **o)) for i, p, r, o in todo)
         finally:
             if own and hasattr(detector, "close"):
                 detector.close()

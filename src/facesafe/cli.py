@@ -138,12 +138,17 @@ def inspect(paths: tuple[str, ...], as_json: bool) -> int:
 @click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None, help="Report faces at or above this score [default: 0.5].")
 @click.option("--strict", is_flag=True, help="Also report confident detections whose pixels look redacted (mosaic, blur, fill).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
-def verify(folder: str, as_json: bool, preset: str, min_score: float | None, strict: bool, workers: int | None) -> int:
+@click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None,
+              help="The manifest of a --method synthetic run: faces it records as synthesised are set apart, not reported.")
+def verify(folder: str, as_json: bool, preset: str, min_score: float | None, strict: bool, workers: int | None,
+           manifest: str | None) -> int:
     """Re-scan a released FOLDER for faces and metadata left; exit 1 if anything is found.
 
     Needs no originals. Every file is checked: images (recognised by content)
     for faces and for anything beyond their format's structural tags; any
-    other file is reported, since verify cannot vouch for it.
+    other file is reported, since verify cannot vouch for it. Synthetic faces
+    are faces: with --manifest, those the run records as synthesised (in
+    files it wrote, unchanged since) are listed apart; any other face fails.
     """
     import json
     import os
@@ -152,7 +157,7 @@ def verify(folder: str, as_json: bool, preset: str, min_score: float | None, str
     from ._verify import verify as run_verify
 
     result = run_verify(folder, preset=preset, min_score=FACE_SCORE_THRESHOLD if min_score is None else min_score,
-                        judge_redaction=not strict, workers=workers or os.cpu_count() or 1)
+                        judge_redaction=not strict, workers=workers or os.cpu_count() or 1, manifest=manifest)
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result))
     return EXIT_OK if result.clean else EXIT_FAILED
 
