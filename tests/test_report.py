@@ -220,3 +220,25 @@ def test_reid_section_reports_the_audit_figures(run, tmp_path, monkeypatch):
     assert calls == [[("alice", 2), ("bob", 2)]]
     assert "Re-identification risk: low" in page and "matched 50% of redacted gallery photos" in page
     assert "(chance 50%; 100% before redaction)" in page
+
+
+def test_reid_section_measures_a_synthetic_run_too(tmp_path, monkeypatch):
+    from facesafe import audit
+
+    write_image(tmp_path / "in" / "one.png", _photo(4, [(40, 30, 50)]))
+    report = anonymize_dir(tmp_path / "in", tmp_path / "out", method="synthetic", detector=RedDetector(), workers=0, quiet=True)
+    gallery = tmp_path / "gallery"
+    for person in ("alice", "bob"):
+        for n in (1, 2):
+            write_image(gallery / person / f"{n}.png", _photo(n, [(10, 10, 30)]))
+    redactions = []
+
+    def fake_reid(enrolment, redaction, *, method=None):
+        redactions.append(redaction)
+        return audit.ReidResult(method or "original", 2, 2, 0.5, 0.5, 0.0)
+
+    monkeypatch.setattr(audit, "enrol", lambda people: "enrolment")
+    monkeypatch.setattr(audit, "reidentification", fake_reid)
+    page = _html(facesafe.render_report(report.manifest, tmp_path / "r.html", gallery=gallery))
+    assert "Re-identification risk: low" in page and "After synthetic" in page
+    assert redactions[0] is None and isinstance(redactions[1], facesafe.Synthesize)

@@ -249,8 +249,8 @@ def _reid_section(gallery: str | os.PathLike[str] | None, method: str | None) ->
         reidentification = getattr(audit, "reidentification")
     except (ImportError, AttributeError) as exc:
         return head + f'<p class="note">Unavailable: the audit extra is not installed ({_esc(exc)}). Install it with <code>pip install \'facesafe[audit]\'</code>.</p>'
-    if method in (None, "synthetic"):
-        return head + f'<p class="note">Not measured: the run\'s method ({_esc(method)}) cannot be rebuilt for the audit.</p>'
+    if method is None:
+        return head + '<p class="note">Not measured: the manifest records no method to rebuild for the audit.</p>'
     from ._anonymize import make_redaction
 
     try:
