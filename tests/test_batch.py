@@ -270,3 +270,24 @@ def test_manifest_records_crop_region(tmp_path: Path):
     row = _rows(report.manifest)["wide.png"]
     x0, y0, x1, y1 = row.region
     assert row.fell_back == 0 and x1 <= 250 and Image.open(row.output).size == (round(x1 - x0), round(y1 - y0))
+
+
+def test_cli_grow_and_seed_reach_the_redaction_and_the_manifest(tmp_path: Path):
+    from facesafe._batch._manifest import Manifest
+
+    good = tmp_path / "good"
+    _save(good / "a.png", _photo(1), "PNG")
+    out = tmp_path / "out"
+    argv = ["anonymize", str(good), "--out", str(out), "--method", "pixelate", "--preset", "fast", "-q"]
+    assert main([*argv, "--grow", "1.6", "--seed", "3"]) == 0
+    with Manifest(Path(f"{out}.facesafe.sqlite")) as db:
+        (run,) = db.runs()
+        key = next(db.rows()).params_key
+    assert "grow=1.6" in run["params"]["redaction"] and "seed=3" in run["params"]["redaction"], run["params"]
+    other = tmp_path / "other"
+    assert main(["anonymize", str(good), "--out", str(other), "--method", "pixelate", "--preset", "fast", "-q"]) == 0
+    with Manifest(Path(f"{other}.facesafe.sqlite")) as db:
+        assert next(db.rows()).params_key != key  # a different setting is a different run, not a resume
+    assert main([*argv, "--seed", "-1"]) == 2
+    assert main([*argv, "--grow", "0.9"]) == 2
+    assert main(["anonymize", str(good), "--out", str(tmp_path / "o4"), "--method", "fill", "--seed", "1"]) == 2

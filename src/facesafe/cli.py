@@ -22,6 +22,7 @@ def cli() -> None:
 
 
 METHODS = ("blur", "pixelate", "fill", "crop", "synthetic")
+SEEDED_METHODS = ("blur", "pixelate", "synthetic")  # the methods with a seed option
 PRESET_NAMES = ("fast", "balanced", "thorough")
 FORMATS = ("same", "jpeg", "png", "webp", "tiff", "heic")
 
@@ -32,6 +33,11 @@ FORMATS = ("same", "jpeg", "png", "webp", "tiff", "heic")
 @click.option("--method", type=click.Choice(METHODS), default="blur", show_default=True, help="How faces are redacted.")
 @click.option("--preset", type=click.Choice(PRESET_NAMES), default="balanced", show_default=True, help="Detection preset: recall against speed.")
 @click.option("--color", metavar="RRGGBB", default=None, help="Fill colour for --method fill (default 000000).")
+@click.option("--grow", type=click.FloatRange(min=1.0), default=None,
+              help="Each face region is the detected box grown by this factor [default: 1.3]; "
+                   "--method synthetic --grow 1.6 also replaces the hair and ears nearest the face.")
+@click.option("--seed", type=click.IntRange(min=0), default=None,
+              help="Seed of the noise (blur, pixelate) or of the synthetic faces [default: 0].")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="same", show_default=True, help="Output format (same: the input's).")
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy outputs.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
@@ -44,7 +50,7 @@ FORMATS = ("same", "jpeg", "png", "webp", "tiff", "heic")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, only errors and the summary.")
 @click.pass_context
 def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, color: str | None,
-              fmt: str, quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, rename: str | None,
+              grow: float | None, seed: int | None, fmt: str, quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, rename: str | None,
               max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Find and redact every face in SOURCES (files or folders) into --out.
 
@@ -65,6 +71,12 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
             options["color"] = parse_color(color)
         except ValueError as exc:
             raise click.BadParameter(str(exc), param_hint="--color") from None
+    if grow is not None:
+        options["grow"] = grow
+    if seed is not None:
+        if method not in SEEDED_METHODS:
+            raise click.UsageError(f"--seed applies to --method {', '.join(SEEDED_METHODS)} only")
+        options["seed"] = seed
     client = None
     if scheduler is not None:
         try:
