@@ -386,8 +386,11 @@ def _synthesised_faces(manifest: str | os.PathLike[str]) -> dict[Path, tuple[str
     for output, digest, boxes in rows:
         if not output or not digest or "://" in output:
             continue
-        frames = json.loads(boxes) if boxes else []
-        out[Path(output).resolve()] = (digest, tuple(tuple(Box(*b[:4]) for b in frame) for frame in frames))
+        try:
+            frames = json.loads(boxes) if boxes else []
+            out[Path(output).resolve()] = (digest, tuple(tuple(Box(*b[:4]) for b in frame) for frame in frames))
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"manifest: {os.fspath(manifest)!r} records unreadable boxes for {output}: {exc}") from exc
     return out
 
 
