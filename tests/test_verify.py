@@ -287,3 +287,4 @@ def test_manifest_must_be_a_run_manifest(tmp_path, redacted):
         db.execute("INSERT INTO files VALUES (?, 'ab', '[[[1, 2]]]', 'written', 'synthetic')", (str(tmp_path / "out" / "fill.png"),))
     with pytest.raises(ValueError, match="manifest.*unreadable boxes"):
         facesafe.verify(tmp_path / "out", manifest=tmp_path / "broken.sqlite")
+    assert main(["verify", str(tmp_path / "out"), "--manifest", str(tmp_path / "notes.sqlite")]) == 2

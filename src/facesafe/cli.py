@@ -168,8 +168,11 @@ def verify(folder: str, as_json: bool, preset: str, min_score: float | None, str
     from ._verify import FACE_SCORE_THRESHOLD
     from ._verify import verify as run_verify
 
-    result = run_verify(folder, preset=preset, min_score=FACE_SCORE_THRESHOLD if min_score is None else min_score,
-                        judge_redaction=not strict, workers=workers or os.cpu_count() or 1, manifest=manifest)
+    try:
+        result = run_verify(folder, preset=preset, min_score=FACE_SCORE_THRESHOLD if min_score is None else min_score,
+                            judge_redaction=not strict, workers=workers or os.cpu_count() or 1, manifest=manifest)
+    except ValueError as exc:  # arguments (a manifest that is not one): usage, exit 2
+        raise click.UsageError(str(exc)) from None
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result))
     return EXIT_OK if result.clean else EXIT_FAILED
 
