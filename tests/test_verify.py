@@ -288,3 +288,19 @@ def test_manifest_must_be_a_run_manifest(tmp_path, redacted):
     with pytest.raises(ValueError, match="manifest.*unreadable boxes"):
         facesafe.verify(tmp_path / "out", manifest=tmp_path / "broken.sqlite")
     assert main(["verify", str(tmp_path / "out"), "--manifest", str(tmp_path / "notes.sqlite")]) == 2
+
+
+def test_a_detection_on_part_of_a_recorded_synthetic_face_is_that_face(tmp_path, redacted):
+    import hashlib
+
+    path = tmp_path / "out.png"
+    write_image(path, redacted["fill"])
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    big = Box(100, 100, 400, 400)
+    found = [Face(Box(150, 250, 250, 370), 0.9), Face(Box(380, 380, 480, 480), 0.9), Face(Box(120, 120, 390, 390), 0.9)]
+    check = check_file(path, lambda image: found, synthesised=(digest, ((big,),)), judge_redaction=False)
+    # a part of the big face (inside it, IoU 0.13) and the face itself are set apart; the box mostly outside is not
+    assert [f.box for f in check.synthetic] == [found[0].box, found[2].box]
+    assert [f.box for f in check.faces] == [found[1].box]
+    wrong = check_file(path, lambda image: found, synthesised=("0" * 64, ((big,),)), judge_redaction=False)
+    assert len(wrong.faces) == 3 and not wrong.synthetic  # not the file the manifest describes

@@ -22,7 +22,8 @@ Synthetic faces
     Faces replaced by :class:`~facesafe.Synthesize` are faces, and the
     detector finds them. Given the run's manifest (``manifest=``), verify
     sets apart, as ``synthetic``, a confident detection that overlaps a face
-    the manifest records for that output (IoU >= 0.3, same frame), when the
+    the manifest records for that output (IoU >= 0.3, or 70% of the
+    detection inside it: a part of a large face; same frame), when the
     manifest's method is ``synthetic`` and the file's SHA-256 is the one it
     recorded. Every other face is reported as usual, so a face the run
     missed still fails the check. This trusts the manifest's word that those
@@ -62,8 +63,12 @@ __all__ = ["FACE_SCORE_THRESHOLD", "FileCheck", "VerifyReport", "check_file", "l
 #: Detections at or above this score are reported as faces left in a file.
 FACE_SCORE_THRESHOLD = 0.5
 #: A detection overlapping a face the manifest records as synthesised by at least
-#: this IoU (same frame) is that face.
+#: this IoU (same frame) is that face ...
 SYNTHETIC_IOU = 0.3
+#: ... and so is one lying mostly inside it (this share of its area): the thorough
+#: detector also answers on parts of a large synthetic face, and every pixel
+#: there was replaced.
+SYNTHETIC_INSIDE = 0.7
 #: Detections below the threshold but at or above this score are listed as ``weak``.
 WEAK_SCORE_FLOOR = 0.2
 
@@ -352,7 +357,7 @@ def check_file(
                 looks = looks_redacted(frame, face.box) if judge_redaction else None
                 if looks is not None:
                     redacted.append(FaceLeft(index, face.box, float(face.score), looks))
-                elif any(face.box.iou(box) >= SYNTHETIC_IOU for box in recorded):
+                elif any(_on_face(face.box, box) for box in recorded):
                     synthetic.append(left)
                 else:
                     faces.append(left)
@@ -360,6 +365,13 @@ def check_file(
                 weak.append(left)
     return FileCheck(path, rel, fmt, tuple(faces), tuple(metadata), None, tuple(weak), picture.size,
                      tuple(redacted), tuple(synthetic))
+
+
+def _on_face(detection: Box, recorded: Box) -> bool:
+    """Whether ``detection`` is the synthesised face ``recorded`` (or a part of it)."""
+    if detection.iou(recorded) >= SYNTHETIC_IOU:
+        return True
+    return detection.intersection(recorded) >= SYNTHETIC_INSIDE * detection.area
 
 
 def _synthesised_faces(manifest: str | os.PathLike[str]) -> dict[Path, tuple[str, tuple[tuple[Box, ...], ...]]]:
