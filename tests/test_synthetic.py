@@ -350,3 +350,21 @@ def test_context_fill_runs_from_the_new_face_not_a_halo_of_the_surroundings():
     below = out[chin + 2 : chin + 8, 115:145].mean()
     cheeks = out[100:130, 100:180].mean()
     assert below > 0.4 * cheeks  # filled from the black edge alone: 0.17
+
+
+def test_a_face_the_pool_holds_aligned_differently_never_gets_its_own_texture():
+    import cv2
+
+    from facesafe._redact._donor import align_to_template
+
+    k = 4
+    pool = KSamePool(k=k, size=32)
+    items = pooled_faces(11)
+    for image, face in items:
+        pool.add(image, [face])
+    labels = pool._cluster()
+    # the first face again, meshed half a pixel off: not an exact pool member, but the same face
+    moved = align_to_template(items[0][0], FACE.mesh + 0.5)
+    got = pool.average(moved)
+    others = np.mean([pool._faces[i] for i, c in enumerate(labels) if c == labels[0] and i != 0], axis=0)
+    np.testing.assert_allclose(got, cv2.resize(others, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC), atol=1e-5)

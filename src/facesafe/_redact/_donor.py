@@ -512,7 +512,9 @@ class KSamePool:
     recogniser re-identify it). Groups are drawn at random
     (seeded) rather than by similarity, so that many photos of one person do
     not end up averaged together (k counts faces, not people). A face not in
-    the pool gets the average of its ``k`` nearest pool faces.
+    the pool is treated as its nearest pool face (which may be the same face,
+    aligned a little differently): it gets the average of that face's group
+    without that face.
 
     The aligned textures live only in this object's memory: nothing is ever
     written to disk. Call :meth:`clear` (or drop the pool) when the batch is
@@ -604,10 +606,10 @@ class KSamePool:
         probe = small.mean(axis=2).ravel()
         probe = (probe - probe.mean()) / max(probe.std(), 1e-6)
         dist = ((feats - probe) ** 2).sum(axis=1)
+        # the group of the nearest pool face, without that face: for a pooled face, its own group
+        # without itself; for any other face the same, because the nearest pool face may be the
+        # same face aligned a little differently (its own texture must not enter its average)
         nearest = int(np.argmin(dist))
-        if dist[nearest] < 1e-6 * probe.size:  # the face is in the pool: its group, without itself
-            members = [i for i, c in enumerate(self._clusters) if c == self._clusters[nearest] and i != nearest]
-        else:
-            members = [int(i) for i in np.argsort(dist, kind="stable")[: self.k]]
+        members = [i for i, c in enumerate(self._clusters) if c == self._clusters[nearest] and i != nearest]
         mean = np.mean([self._faces[i] for i in members], axis=0)
         return cv2.resize(mean, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)
