@@ -54,7 +54,6 @@ class FaceMesher:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
         self.min_confidence = min_confidence
         self._mesh = None
-        self._started = False  # the graph has run once (its start-up notices are behind it)
 
     def _model(self):
         if self._mesh is None:
@@ -102,12 +101,11 @@ class FaceMesher:
             interp = cv2.INTER_AREA if target < n else cv2.INTER_LINEAR
             crop = cv2.resize(crop, (target, target), interpolation=interp)
         try:
-            if self._started:
-                result = self._model().process(crop)
-            else:
+            if self._mesh is not None:
+                result = self._mesh.process(crop)
+            else:  # the graph is made and run for the first time: its start-up notices come now
                 with _without_startup_chatter():
                     result = self._model().process(crop)
-                self._started = True
         except DetectionError:
             raise
         except Exception as exc:
@@ -128,7 +126,6 @@ class FaceMesher:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
-            self._started = False
 
     def __enter__(self) -> FaceMesher:
         return self
