@@ -242,3 +242,17 @@ def test_reid_section_measures_a_synthetic_run_too(tmp_path, monkeypatch):
     page = _html(facesafe.render_report(report.manifest, tmp_path / "r.html", gallery=gallery))
     assert "Re-identification risk: low" in page and "After synthetic" in page
     assert redactions[0] is None and isinstance(redactions[1], facesafe.Synthesize)
+
+
+def test_a_file_that_is_not_a_manifest_is_refused_and_left_as_it_was(tmp_path):
+    other = tmp_path / "other.sqlite"
+    with sqlite3.connect(other) as db:
+        db.execute("CREATE TABLE notes (text TEXT)")
+    before = other.read_bytes()
+    for path in (other, tmp_path / "missing.sqlite", tmp_path):
+        with pytest.raises(ValueError, match="manifest"):
+            facesafe.render_report(path, tmp_path / "r.html")
+    assert other.read_bytes() == before  # opened read-only: no tables added to someone else's database
+    assert not (tmp_path / "r.html").exists()
+    (tmp_path / "text.sqlite").write_text("not a database")
+    assert main(["report", "--manifest", str(tmp_path / "text.sqlite"), "--html", str(tmp_path / "r.html")]) == 2

@@ -280,11 +280,11 @@ def test_manifest_must_be_a_run_manifest(tmp_path, redacted):
         facesafe.verify(tmp_path / "out", manifest=tmp_path / "notes.sqlite")
     with pytest.raises(ValueError, match="manifest"):
         facesafe.verify(tmp_path / "out", manifest=tmp_path / "missing.sqlite")
-    import sqlite3
+    from facesafe._batch._manifest import Manifest
 
-    with sqlite3.connect(tmp_path / "broken.sqlite") as db:  # a manifest whose boxes are garbage
-        db.execute("CREATE TABLE files (output TEXT, output_hash TEXT, boxes TEXT, status TEXT, method TEXT)")
-        db.execute("INSERT INTO files VALUES (?, 'ab', '[[[1, 2]]]', 'written', 'synthetic')", (str(tmp_path / "out" / "fill.png"),))
+    with Manifest(tmp_path / "broken.sqlite") as db:  # a manifest whose boxes are garbage
+        db.record(source="/in/fill.png", rel="fill.png", status="written", output=str(tmp_path / "out" / "fill.png"),
+                  output_hash="ab", boxes="[[[1, 2]]]", method="synthetic")
     with pytest.raises(ValueError, match="manifest.*unreadable boxes"):
         facesafe.verify(tmp_path / "out", manifest=tmp_path / "broken.sqlite")
     assert main(["verify", str(tmp_path / "out"), "--manifest", str(tmp_path / "notes.sqlite")]) == 2

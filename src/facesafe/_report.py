@@ -331,17 +331,13 @@ def render_report(
 
     Only outputs are read; originals are never opened. Returns ``html_path``.
     """
-    from ._batch._manifest import Manifest
+    from ._batch._manifest import read_manifest
 
     source = Path(manifest)
-    if not source.is_file():
-        raise ValueError(f"manifest: {os.fspath(manifest)!r} is not a file")
     if not isinstance(max_thumbnails, int) or max_thumbnails < 0:
         raise ValueError(f"max_thumbnails must be an int >= 0, got {max_thumbnails!r}")
     verified = _load_verify(verify)
-    with Manifest(source) as db:
-        runs = db.runs()
-        rows = list(db.rows())
+    runs, rows = read_manifest(source)
     page = _render(source, runs, rows, gallery=gallery, verified=verified, max_thumbnails=max_thumbnails)
     out = Path(html_path)
     out.parent.mkdir(parents=True, exist_ok=True)

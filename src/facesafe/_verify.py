@@ -45,9 +45,7 @@ Score threshold and redacted-looking faces
 from __future__ import annotations
 
 import hashlib
-import json
 import os
-import sqlite3
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -381,28 +379,18 @@ def _synthesised_faces(manifest: str | os.PathLike[str]) -> dict[Path, tuple[str
     output paths only. Raises ``ValueError`` naming the manifest when it is
     not a facesafe manifest.
     """
-    path = Path(manifest)
-    if not path.is_file():
-        raise ValueError(f"manifest: {os.fspath(manifest)!r} is not a file")
-    try:
-        db = sqlite3.connect(f"{path.absolute().as_uri()}?mode=ro", uri=True)
-        try:
-            rows = db.execute(
-                "SELECT output, output_hash, boxes FROM files WHERE status = 'written' AND method = 'synthetic'"
-            ).fetchall()
-        finally:
-            db.close()
-    except sqlite3.Error as exc:
-        raise ValueError(f"manifest: {os.fspath(manifest)!r} is not a facesafe run manifest ({exc})") from exc
+    from ._batch._manifest import read_manifest
+
+    _, rows = read_manifest(manifest)
     out: dict[Path, tuple[str, tuple[tuple[Box, ...], ...]]] = {}
-    for output, digest, boxes in rows:
-        if not output or not digest or "://" in output:
+    for row in rows:
+        if row.status != "written" or row.method != "synthetic" or not row.output_hash or "://" in (row.output or "://"):
             continue
         try:
-            frames = json.loads(boxes) if boxes else []
-            out[Path(output).resolve()] = (digest, tuple(tuple(Box(*b[:4]) for b in frame) for frame in frames))
+            frames = tuple(tuple(Box(*b[:4]) for b in frame) for frame in row.boxes or [])
         except (ValueError, TypeError) as exc:
-            raise ValueError(f"manifest: {os.fspath(manifest)!r} records unreadable boxes for {output}: {exc}") from exc
+            raise ValueError(f"manifest: {os.fspath(manifest)!r} records unreadable boxes for {row.output}: {exc}") from exc
+        out[Path(row.output).resolve()] = (row.output_hash, frames)
     return out
 
 

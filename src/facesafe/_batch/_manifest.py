@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Manifest", "Row", "default_manifest_path"]
+__all__ = ["Manifest", "Row", "default_manifest_path", "read_manifest"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -67,6 +67,22 @@ def default_manifest_path(out_dir: str | os.PathLike[str]) -> Path:
     return out.with_name(out.name + ".facesafe.sqlite")
 
 
+def read_manifest(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[Row]]:
+    """The runs and rows of the manifest at ``path``, opened read-only (nothing is written to it).
+
+    Raises ``ValueError`` naming the file when it is missing or is not a
+    facesafe run manifest.
+    """
+    source = Path(path)
+    if not source.is_file():
+        raise ValueError(f"manifest: {os.fspath(path)!r} is not a file")
+    try:
+        with Manifest(source, read_only=True) as db:
+            return db.runs(), list(db.rows())
+    except (sqlite3.Error, ValueError, TypeError) as exc:
+        raise ValueError(f"manifest: {os.fspath(path)!r} is not a facesafe run manifest ({exc})") from exc
+
+
 @dataclass(frozen=True)
 class Row:
     """One input's record (see the ``files`` table for the fields)."""
@@ -99,10 +115,17 @@ _JSON = ("boxes", "region", "models")
 
 
 class Manifest:
-    """A manifest database; open with ``Manifest(path)`` and use as a context manager."""
+    """A manifest database; open with ``Manifest(path)`` and use as a context manager.
 
-    def __init__(self, path: str | os.PathLike[str]) -> None:
+    ``read_only=True`` opens an existing file for reading only: no schema is
+    created and nothing is written to it (see :func:`read_manifest`).
+    """
+
+    def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.path = Path(path)
+        if read_only:
+            self._db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True)
+            return
         self.path.parent.mkdir(parents=True, exist_ok=True)
         self._db = sqlite3.connect(self.path, isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
