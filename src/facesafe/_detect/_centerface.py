@@ -68,10 +68,10 @@ class CenterFaceNet:
 
     def __init__(self, *, threads: int | None = None) -> None:
         try:
-            import onnxruntime as ort
-
+            from .._ort import onnxruntime
             from ._onnx import drop_initializer_inputs, dynamicize_dims
 
+            ort = onnxruntime()
             model = dynamicize_dims(drop_initializer_inputs(model_bytes()), _DYNAMIC)
             opts = ort.SessionOptions()
             opts.log_severity_level = 3  # errors only: the graph has unused initializers
@@ -94,9 +94,9 @@ class CenterFaceNet:
                 # A large input grows onnxruntime's memory arena by hundreds of MB;
                 # hand that back after the run so workers stay bounded on huge
                 # photos, while ordinary inputs keep the arena's speed.
-                import onnxruntime as ort
+                from .._ort import onnxruntime
 
-                options = ort.RunOptions()
+                options = onnxruntime().RunOptions()
                 options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
             return self._session.run(_OUTPUTS, {_INPUT: batch}, options)
         except Exception as exc:
