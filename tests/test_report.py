@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
 import re
 import shutil
@@ -107,27 +108,82 @@ def test_the_pixel_check_would_catch_an_unredacted_output(run, tmp_path):
     leaked = tmp_path / "leaked.sqlite"
     shutil.copy(manifest, leaked)
     original = root / "in" / "two.png"
-    _set_output(leaked, str(original.resolve()), original)  # as if the input had been shipped
+    _set_output(leaked, str(original.resolve()), original)  # as if the run itself had shipped the input...
+    with sqlite3.connect(leaked) as db:  # ...and vouched for it with its hash
+        db.execute("UPDATE files SET output_hash = ? WHERE source = ?", (hashlib.sha256(original.read_bytes()).hexdigest(), str(original.resolve())))
     page = _html(facesafe.render_report(leaked, tmp_path / "r.html"))
     assert any(reddish(t).any() for t in _embedded_images(page))
+    assert _shows(page, original)  # the comparison the tests below rely on does see it
+
+
+def _shows(page: str, picture_path: Path) -> bool:
+    """Whether any image embedded in ``page`` is a thumbnail of ``picture_path`` (pixels compared, not strings).
+
+    Both are low-passed (4x4 means) before comparing, so JPEG's loss on the
+    photos' noise does not hide a match: a thumbnail of the same photo differs
+    by ~3 levels on average, another of these photos by ~20 or more.
+    """
+    picture = Image.open(picture_path).convert("RGB")
+    for thumb in _embedded_images(page):
+        size = (thumb.shape[1], thumb.shape[0])
+        expected = np.asarray(picture.resize(size, Image.Resampling.LANCZOS).reduce(4)).astype(int)
+        if np.abs(np.asarray(Image.fromarray(thumb).reduce(4)).astype(int) - expected).mean() < 10:
+            return True
+    return False
+
+
+def _tampered(run, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the run's outputs and manifest (pointing at the copy) to tamper with."""
+    root, manifest = run
+    out, copy = root / "out", tmp_path / "out"
+    shutil.copytree(out, copy)
+    moved = tmp_path / "m.sqlite"
+    shutil.copy(manifest, moved)
+    with Manifest(moved) as db:
+        rows = list(db.rows("written"))
+    for row in rows:
+        _set_output(moved, row.source, copy / Path(row.output).relative_to(out), keep_hash=True)
+    return copy, moved
+
+
+def test_an_original_planted_over_an_output_is_never_shown(run, tmp_path):
+    root, _ = run
+    out, manifest = _tampered(run, tmp_path)
+    original = root / "in" / "two.png"
+    shutil.copy(original, out / "two.png")  # the unredacted photo, where the release expects its redaction
+    for limit in (400, 1):  # whether it is the one photo the thumbnail budget reaches or one of many
+        page = _html(facesafe.render_report(manifest, tmp_path / "r.html", max_thumbnails=limit))
+        assert not _shows(page, original)
+        assert not any(reddish(t).any() for t in _embedded_images(page))
+        text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+        assert "changed since the run: not shown" in text
+        assert "Must check (1)" in text and "Not ready to release" in text
+    page = _html(facesafe.render_report(manifest, tmp_path / "r.html"))
+    assert len(_embedded_images(page)) == 3 + 1  # the three untouched outputs are still shown (tiny.png twice: queue and sheet)
+    assert page.count("changed since the run: not shown") == 2  # in "Must check" and in the contact sheet
+
+
+def test_missing_and_unvouched_outputs_are_placeholders(run, tmp_path):
+    root, _ = run
+    out, manifest = _tampered(run, tmp_path)
+    (out / "tiny.png").unlink()
+    with sqlite3.connect(manifest) as db:  # a row the manifest holds no hash for cannot be vouched for
+        assert db.execute("UPDATE files SET output_hash = NULL WHERE output = ?", (str(out / "two.png"),)).rowcount == 1
+    page = _html(facesafe.render_report(manifest, tmp_path / "r.html"))
+    text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+    assert "missing: not shown" in text and "not vouched for by the manifest: not shown" in text
+    assert not _shows(page, out / "two.png")  # its bytes are fine, but nothing vouches for them
+    assert _shows(page, out / "none.png")  # the comparison does see an output that is shown
+    assert len(_embedded_images(page)) == 2 and "Must check (2)" in text  # none.png and one.jpg, in the sheet only
 
 
 def test_changed_outputs_and_verify_findings_join_the_review_queue(run, tmp_path):
-    root, manifest = run
-    out = root / "out"
-    copy = tmp_path / "out"
-    shutil.copytree(out, copy)
-    leaked = tmp_path / "m.sqlite"
-    shutil.copy(manifest, leaked)
-    with Manifest(leaked) as db:
-        rows = list(db.rows("written"))
-    for row in rows:
-        _set_output(leaked, row.source, copy / Path(row.output).relative_to(out), keep_hash=True)
+    copy, leaked = _tampered(run, tmp_path)
     write_image(copy / "none.png", _photo(5, [(5, 5, 20)]), overwrite=True)  # changed after the run
     verified = facesafe.verify(copy, detector=RedDetector(), judge_redaction=False)  # drawn faces are flat
     assert [f.rel for f in verified.flagged] == ["none.png"]
     page = _html(facesafe.render_report(leaked, tmp_path / "r.html", verify=verified))
-    assert "output changed since the run" in page
+    assert "output changed since the run" in page and "changed since the run: not shown" in page
     assert "verify still finds 1 face(s) (score 0.90)" in page
 
 

@@ -2,7 +2,10 @@
 
 The page is built from a run manifest and the *outputs* it lists; it never
 reads an original (inputs are named, never opened), so it may be shared with
-whoever may see the outputs. Everything is inline: CSS, SVG charts,
+whoever may see the outputs. It shows only pixels it has vouched for: an
+output is thumbnailed only when its bytes hash to what the manifest recorded;
+one changed since the run, missing or without a recorded hash is a named
+placeholder and a "Must check" finding. Everything is inline: CSS, SVG charts,
 thumbnails as ``data:`` URIs; there is no script, no external URL, no font or
 image fetched from anywhere.
 
@@ -75,6 +78,8 @@ figcaption b{color:var(--ink)}figure.noface{border-color:#e9c27a}figure.noface f
 .t-bad{background:#fdecea;color:var(--bad)}.t-warn{background:#fff4e0;color:var(--warn)}.t-info{background:#e9edfb;color:var(--accent)}
 .queue td.thumb{width:132px}.queue svg{width:120px;height:90px;display:block;border-radius:4px;background:#222}
 .note{color:var(--muted);font-size:13px}
+.withheld{display:flex;align-items:center;justify-content:center;text-align:center;height:150px;padding:8px;background:#fdecea;
+color:var(--bad);font-size:12.5px;font-weight:600}.queue .withheld{width:120px;height:90px;border-radius:4px}
 .q-must{color:var(--bad);margin-top:14px}.q-worth{color:var(--warn);margin-top:22px}td.nowrap{white-space:nowrap}
 .legend i{display:inline-block;width:12px;height:12px;border:2px solid var(--face);margin:0 4px -2px 0}
 footer{margin-top:40px;color:var(--muted);font-size:12.5px}
@@ -88,7 +93,7 @@ class _Photo:
     reasons: list[tuple[int, str, str]] = field(default_factory=list)  # severity (0 worst), css class, text
     thumb: str | None = None
     size: tuple[int, int] | None = None
-    thumb_error: str | None = None
+    withheld: str | None = None  # why the output's pixels are not shown (placeholder text); None when not checked or shown
     weight: int = 0  # uncertain + small detections: where misses are likeliest
 
     @property
@@ -177,22 +182,51 @@ def _score_bins(scores: Sequence[float]) -> list[tuple[str, int, str]]:
 # --------------------------------------------------------------------------- thumbnails
 
 
-def _thumbnail(path: str, expected_hash: str | None) -> tuple[str, tuple[int, int], str | None]:
-    """(data URI of a small JPEG of the output's first frame, output size, integrity problem or None)."""
+class _Withheld(Exception):
+    """An output whose pixels the report may not show: ``label`` names why (placeholder), ``reason`` explains it (queue tag)."""
+
+    def __init__(self, label: str, reason: str) -> None:
+        super().__init__(reason)
+        self.label, self.reason = label, reason
+
+
+def _vouched_bytes(path: str, expected_hash: str | None) -> bytes:
+    """The output's bytes, when their sha256 is the one the manifest recorded for it.
+
+    Anything else (changed since the run, missing, no recorded hash,
+    unreadable) raises :class:`_Withheld`: the report shows no pixel it has
+    not checked against the manifest.
+    """
+    if not expected_hash:
+        raise _Withheld("not vouched for by the manifest", "output has no hash in the manifest: its pixels are not shown")
+    try:
+        data = Path(path).read_bytes()
+    except FileNotFoundError:
+        raise _Withheld("missing", "output missing (deleted or moved since the run)") from None
+    except (OSError, TypeError, ValueError) as exc:
+        raise _Withheld("unreadable", f"output unreadable: {type(exc).__name__}: {exc}") from None
+    if hashlib.sha256(data).hexdigest() != expected_hash:
+        raise _Withheld("changed since the run", "output changed since the run (hash differs from the manifest)")
+    return data
+
+
+def _thumbnail(data: bytes) -> tuple[str, tuple[int, int]]:
+    """(data URI of a small JPEG of the first frame of these vouched output bytes, output size)."""
     from PIL import Image
 
     from ._io import load_image
 
-    data = Path(path).read_bytes()
-    problem = None
-    if expected_hash and hashlib.sha256(data).hexdigest() != expected_hash:
-        problem = "output changed since the run (hash differs from the manifest)"
     picture = load_image(data)
     frame = Image.fromarray(picture.frames[0])
     frame.thumbnail((THUMB_SIDE, THUMB_SIDE), Image.Resampling.LANCZOS)
     buf = io.BytesIO()
     frame.save(buf, "JPEG", quality=72)
-    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), picture.size, problem
+    return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), picture.size
+
+
+def _placeholder(photo: _Photo) -> str:
+    """Where a thumbnail would be: the problem named, no pixel of the file."""
+    return f'<div class="withheld">{_esc(photo.withheld)}: not shown</div>'
 
 
 def _figure_svg(photo: _Photo, *, outline: bool) -> str:
@@ -392,18 +426,20 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
 
     queue = sorted((p for p in photos if p.reasons), key=_queue_order)
     # thumbnails: the review queue first, then the rest in order
+    # every output is checked against the manifest; the thumbnail budget limits only what is drawn
     budget = max_thumbnails
-    order = queue[:MAX_QUEUE] + [p for p in photos if not p.reasons]
+    order = queue[:MAX_QUEUE] + [p for p in photos if not p.reasons] + queue[MAX_QUEUE:]
     for photo in order:
-        if budget <= 0:
-            break
         try:
-            photo.thumb, photo.size, problem = _thumbnail(photo.row.output, photo.row.output_hash)
-            if problem:
-                photo.reasons.append((1, "t-bad", problem))
-        except Exception as exc:  # a missing or unreadable output is a finding, never a crash of the report
-            photo.thumb_error = f"{type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"
-            photo.reasons.append((1, "t-bad", f"output unreadable: {photo.thumb_error}"))
+            data = _vouched_bytes(photo.row.output, photo.row.output_hash)
+            if budget > 0:
+                photo.thumb, photo.size = _thumbnail(data)
+        except _Withheld as exc:
+            photo.withheld = exc.label
+            photo.reasons.append((1, "t-bad", exc.reason))
+        except Exception as exc:  # vouched bytes that do not decode: a finding, never a crash of the report
+            photo.withheld = "unreadable"
+            photo.reasons.append((1, "t-bad", f"output unreadable: {type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"))
         budget -= 1
     queue = sorted((p for p in photos if p.reasons), key=_queue_order)
 
@@ -501,7 +537,10 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
         items = []
         for photo in entries[:MAX_QUEUE]:
             tags = "".join(f'<span class="tag {cls}">{_esc(text)}</span>' for _, cls, text in sorted(photo.reasons))
-            thumb = _figure_svg(photo, outline=not crop) if photo.thumb else '<span class="note">no thumbnail</span>'
+            if photo.thumb:
+                thumb = _figure_svg(photo, outline=not crop)
+            else:
+                thumb = _placeholder(photo) if photo.withheld else '<span class="note">no thumbnail</span>'
             items.append(
                 f'<tr><td class="thumb">{thumb}</td><td><code>{_esc(name(photo.row))}</code><br>{tags}</td>'
                 f"<td class=num>{len(photo.faces)}</td></tr>"
@@ -523,10 +562,11 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
     # ---- contact sheet
     shown = [p for p in photos if p.thumb]
     figures = []
-    for photo in shown:
+    for photo in (p for p in photos if p.thumb or p.withheld):
         caption = f"<b>{len(photo.faces)}</b> face{'s' if len(photo.faces) != 1 else ''} · {_esc(name(photo.row))}"
         cls = ' class="noface"' if not photo.faces else ""
-        figures.append(f'<figure{cls}>{_figure_svg(photo, outline=not crop)}<figcaption title="{_esc(name(photo.row))}">{caption}</figcaption></figure>')
+        picture = _figure_svg(photo, outline=not crop) if photo.thumb else _placeholder(photo)
+        figures.append(f'<figure{cls}>{picture}<figcaption title="{_esc(name(photo.row))}">{caption}</figcaption></figure>')
     sheet_note = (
         '<p class="legend note"><i></i>detected region (what was redacted), <i style="border-color:#ffb000"></i>low score or under '
         f"{SMALL_FACE_PX} px. Thumbnails are made from the outputs only; no original pixel is in this file.</p>"
@@ -535,7 +575,7 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
         sheet_note = ('<p class="note">Crop run: outputs are cut-outs whose coordinates differ from the originals\', so detected regions are '
                       "not outlined. Thumbnails are made from the outputs only; no original pixel is in this file.</p>")
     if len(shown) < len(photos):
-        sheet_note += f'<p class="note">{len(photos) - len(shown):,} of {len(photos):,} outputs are not shown (limit {max_thumbnails:,}, or unreadable).</p>'
+        sheet_note += f'<p class="note">{len(photos) - len(shown):,} of {len(photos):,} outputs are not shown (limit {max_thumbnails:,}, or not vouched for by the manifest).</p>'
     sheet = f'{sheet_note}<div class="sheet">{"".join(figures)}</div>' if figures else '<p class="note">No output to show.</p>'
 
     reid = _reid_section(gallery, params.get("method"))
