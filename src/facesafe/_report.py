@@ -26,19 +26,26 @@ import io
 import os
 from collections import Counter
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-__all__ = ["LOW_SCORE", "SMALL_FACE_PX", "render_report"]
+from ._review import (
+    LOW_SCORE,
+    MAX_QUEUE,
+    SMALL_FACE_PX,
+    Item,
+    Look,
+    Review,
+    build_review,
+)
 
-#: Detections under this score are queued for review (possible partial or false detections).
-LOW_SCORE = 0.5
-#: Faces under this height (pixels) are near the detector's recall limit: their neighbours may be missed.
-SMALL_FACE_PX = 16
+if TYPE_CHECKING:
+    from ._batch._manifest import Row
+
+__all__ = ["render_report"]
+
 THUMB_SIDE = 320
 MAX_THUMBNAILS = 400
-MAX_QUEUE = 200
 
 _CSS = """
 :root{--ink:#1d2433;--muted:#5b6478;--line:#e3e6ee;--bg:#f6f7fb;--card:#fff;--ok:#1f8a4c;--warn:#b86e00;
@@ -84,26 +91,6 @@ color:var(--bad);font-size:12.5px;font-weight:600}.queue .withheld{width:120px;h
 .legend i{display:inline-block;width:12px;height:12px;border:2px solid var(--face);margin:0 4px -2px 0}
 footer{margin-top:40px;color:var(--muted);font-size:12.5px}
 """
-
-
-@dataclass
-class _Photo:
-    row: Any
-    faces: list[tuple[int, float, float, float, float, float]] = field(default_factory=list)  # frame, box, score
-    reasons: list[tuple[int, str, str]] = field(default_factory=list)  # severity (0 worst), css class, text
-    thumb: str | None = None
-    size: tuple[int, int] | None = None
-    withheld: str | None = None  # why the output's pixels are not shown (placeholder text); None when not checked or shown
-    weight: int = 0  # uncertain + small detections: where misses are likeliest
-
-    @property
-    def must(self) -> bool:
-        """A problem found after the run (verify, changed or unreadable output)."""
-        return any(severity <= 1 for severity, _, _ in self.reasons)
-
-
-def _queue_order(photo: _Photo) -> tuple[int, int, str]:
-    return (0 if photo.must else 1, -photo.weight, photo.row.rel)
 
 
 def _esc(value: Any) -> str:
@@ -224,28 +211,49 @@ def _thumbnail(data: bytes) -> tuple[str, tuple[int, int]]:
     return "data:image/jpeg;base64," + base64.b64encode(buf.getvalue()).decode("ascii"), picture.size
 
 
-def _placeholder(photo: _Photo) -> str:
+def _look(row: Row, draw: bool) -> Look:
+    """Read one written output: check it against the manifest and, when ``draw``, thumbnail those very bytes."""
+    try:
+        data = _vouched_bytes(row.output, row.output_hash)  # type: ignore[arg-type]
+        if not draw:
+            return Look()
+        thumb, size = _thumbnail(data)
+        return Look(thumb=thumb, size=size)
+    except _Withheld as exc:
+        return Look(withheld=exc.label, problem=exc.reason)
+    except Exception as exc:  # vouched bytes that do not decode: a finding, never a crash of the report
+        return Look(withheld="unreadable", problem=f"output unreadable: {type(exc).__name__}: {getattr(exc, 'reason', None) or exc}")
+
+
+def _placeholder(item: Item) -> str:
     """Where a thumbnail would be: the problem named, no pixel of the file."""
-    return f'<div class="withheld">{_esc(photo.withheld)}: not shown</div>'
+    return f'<div class="withheld">{_esc(item.look.withheld)}: not shown</div>'
 
 
-def _figure_svg(photo: _Photo, *, outline: bool) -> str:
-    width, height = photo.size or (4, 3)
+def _figure_svg(item: Item, *, outline: bool) -> str:
+    width, height = item.look.size or (4, 3)
     parts = [f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="xMidYMid meet">']
-    if photo.thumb:
-        parts.append(f'<image href="{photo.thumb}" x="0" y="0" width="{width}" height="{height}"/>')
+    if item.look.thumb:
+        parts.append(f'<image href="{item.look.thumb}" x="0" y="0" width="{width}" height="{height}"/>')
     if outline:
         stroke = max(1.5, max(width, height) / 220)
-        for frame, x0, y0, x1, y1, score in photo.faces:
-            if frame != 0:
+        for face in item.detections:
+            if face.frame != 0:
                 continue
-            colour = "#ffb000" if score < LOW_SCORE or (y1 - y0) < SMALL_FACE_PX else "#ff2bd6"
+            colour = "#ffb000" if face.doubtful else "#ff2bd6"
             parts.append(
-                f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="none" '
-                f'stroke="{colour}" stroke-width="{stroke:.1f}"><title>score {score:.2f}, {y1 - y0:.0f} px high</title></rect>'
+                f'<rect x="{face.x0:.1f}" y="{face.y0:.1f}" width="{face.x1 - face.x0:.1f}" height="{face.height:.1f}" fill="none" '
+                f'stroke="{colour}" stroke-width="{stroke:.1f}"><title>score {face.score:.2f}, {face.height:.0f} px high</title></rect>'
             )
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _picture(item: Item, *, outline: bool) -> str:
+    """The item's thumbnail, or the placeholder that says why there is none."""
+    if item.look.thumb:
+        return _figure_svg(item, outline=outline)
+    return _placeholder(item) if item.look.withheld else '<span class="note">no thumbnail</span>'
 
 
 # --------------------------------------------------------------------------- gallery audit
@@ -379,121 +387,48 @@ def render_report(
     return out
 
 
-def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, gallery: Any, verified: dict | None, max_thumbnails: int) -> str:
-    from . import __version__
-
-    last = runs[-1] if runs else {}
-    params = last.get("params", {}) if last else {}
-    hide_names = params.get("rename") is not None
-    status = Counter(r.status for r in rows)
-    written = [r for r in rows if r.status == "written"]
-    failed = [r for r in rows if r.status == "failed"]
-    pending = [r for r in rows if r.status == "pending"]
-    skipped = [r for r in rows if r.status == "skipped"]
-
-    def name(row: Any) -> str:
-        if row.output and row.status == "written":
-            try:
-                return Path(row.output).name if hide_names else row.rel
-            except TypeError:
-                return row.rel
-        return f"input sha256 {row.input_hash[:12]}…" if hide_names and row.input_hash else row.rel
-
-    photos: list[_Photo] = []
-    for row in written:
-        photo = _Photo(row)
-        for frame, boxes in enumerate(row.boxes or []):
-            for x0, y0, x1, y1, score in boxes:
-                photo.faces.append((frame, x0, y0, x1, y1, score))
-        low = [f[5] for f in photo.faces if f[5] < LOW_SCORE]
-        if low:
-            photo.reasons.append((2, "t-warn", f"{len(low)} uncertain detection{'s' if len(low) > 1 else ''} (score < {LOW_SCORE}, lowest {min(low):.2f})"))
-        small = [y1 - y0 for _, _, y0, _, y1, _ in photo.faces if y1 - y0 < SMALL_FACE_PX]
-        if small:
-            photo.reasons.append((3, "t-warn", f"{len(small)} face{'s' if len(small) > 1 else ''} under {SMALL_FACE_PX} px high (near the recall limit)"))
-        photo.weight = len(low) + len(small)
-        if verified is not None and row.output:
+def _findings(rows: Sequence[Row], verified: Mapping[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
+    """Verify's flagged items by the manifest's ``output`` they concern (paths resolved here, not in the model)."""
+    if verified is None:
+        return None
+    found = {}
+    for row in rows:
+        if row.status == "written" and row.output:
             item = verified.get(str(Path(row.output).resolve()))
             if item:
-                if item.get("faces"):
-                    best = max(f["score"] for f in item["faces"])
-                    photo.reasons.append((0, "t-bad", f"verify still finds {len(item['faces'])} face(s) (score {best:.2f})"))
-                if item.get("metadata"):
-                    photo.reasons.append((0, "t-bad", f"verify finds metadata: {'; '.join(item['metadata'][:3])}"))
-                if item.get("error"):
-                    photo.reasons.append((0, "t-bad", f"verify: {item['error']}"))
-        photos.append(photo)
+                found[row.output] = item
+    return found
 
-    queue = sorted((p for p in photos if p.reasons), key=_queue_order)
-    # thumbnails: the review queue first, then the rest in order
-    # every output is checked against the manifest; the thumbnail budget limits only what is drawn
-    budget = max_thumbnails
-    order = queue[:MAX_QUEUE] + [p for p in photos if not p.reasons] + queue[MAX_QUEUE:]
-    for photo in order:
-        try:
-            data = _vouched_bytes(photo.row.output, photo.row.output_hash)
-            if budget > 0:
-                photo.thumb, photo.size = _thumbnail(data)
-        except _Withheld as exc:
-            photo.withheld = exc.label
-            photo.reasons.append((1, "t-bad", exc.reason))
-        except Exception as exc:  # vouched bytes that do not decode: a finding, never a crash of the report
-            photo.withheld = "unreadable"
-            photo.reasons.append((1, "t-bad", f"output unreadable: {type(exc).__name__}: {getattr(exc, 'reason', None) or exc}"))
-        budget -= 1
-    queue = sorted((p for p in photos if p.reasons), key=_queue_order)
 
-    face_counts = [len(p.faces) for p in photos]
-    heights = [y1 - y0 for p in photos for _, _, y0, _, y1, _ in p.faces]
-    scores = [s for p in photos for *_, s in p.faces]
-    total_faces = sum(face_counts)
-    crop = params.get("method") == "crop" or any(p.row.method == "crop" for p in photos)
+def _render(source: Path, runs: list[dict[str, Any]], rows: list[Row], *, gallery: Any, verified: dict | None, max_thumbnails: int) -> str:
+    review = build_review(runs, rows, findings=_findings(rows, verified), look=_look, max_thumbnails=max_thumbnails)
+    return _page(source, review, reid=_reid_section(gallery, review.params.get("method")))
 
-    # ---- verdict
-    if failed or pending or any(p.must for p in queue):
-        verdict_cls, verdict = "v-bad", "Not ready to release"
-        why = []
-        if failed:
-            why.append(f"{len(failed):,} input{'s' if len(failed) > 1 else ''} failed (no output was written for them)")
-        if pending:
-            why.append(f"{len(pending):,} input{'s' if len(pending) > 1 else ''} never finished (interrupted run: resume it)")
-        bad = sum(p.must for p in queue)
-        if bad:
-            why.append(f"{bad:,} output{'s' if bad > 1 else ''} with a problem found after the run")
-        detail = "; ".join(why) + "."
-    elif queue:
-        verdict_cls, verdict = "v-warn", "Review before release"
-        detail = f"{len(queue):,} photo{'s' if len(queue) > 1 else ''} worth a look in the review queue; nothing failed."
-    else:
-        verdict_cls, verdict = "v-ok", "No problem found"
-        detail = "Every input was written, and no photo needs review."
-    if verified is None:
-        detail += " Outputs were not re-checked with facesafe verify (pass --verify)."
-    else:
-        hits = sum(any(text.startswith("verify") for _, _, text in p.reasons) for p in photos)
-        detail += f" facesafe verify flagged {hits:,} output{'s' if hits != 1 else ''}." if hits else " facesafe verify found nothing in the outputs."
 
-    started = min((r["started"] for r in runs), default=None)
-    finished = max((r["finished"] or 0 for r in runs), default=None) or None
-    busy = sum((r["finished"] or r["started"]) - r["started"] for r in runs)
-    rate = f"{len(written) / busy:.2f} photos/s" if busy > 0 and written else "—"
+# --------------------------------------------------------------------------- the view
 
-    def card(value: Any, label: str, cls: str = "") -> str:
-        return f'<div class="card {cls}"><b>{value}</b><span>{_esc(label)}</span></div>'
 
-    cards = "".join([
-        card(f"{len(rows):,}", "files in the manifest"),
-        card(f"{len(written):,}", "outputs written", "ok" if written else ""),
-        card(f"{total_faces:,}", "faces found and redacted"),
-        card(f"{sum(c == 0 for c in face_counts):,}", "outputs without a face found", "warn" if face_counts and 0 in face_counts else ""),
-        card(f"{len(failed):,}", "failed (nothing written)", "bad" if failed else "ok"),
-        card(f"{len(skipped):,}", "skipped (not images)"),
-        card(f"{len(pending):,}", "unfinished", "bad" if pending else ""),
-        card(f"{sum(p.must for p in queue):,}", "outputs that must be checked", "bad" if any(p.must for p in queue) else "ok"),
-        card(f"{sum(not p.must for p in queue):,}", "outputs worth a look", "warn" if queue else "ok"),
+def _card(value: Any, label: str, cls: str = "") -> str:
+    return f'<div class="card {cls}"><b>{value}</b><span>{_esc(label)}</span></div>'
+
+
+def _cards(review: Review) -> str:
+    face_counts = [len(item.detections) for item in review.items]
+    failed, pending, queue = len(review.failures), review.pending, review.queue
+    return "".join([
+        _card(f"{review.files:,}", "files in the manifest"),
+        _card(f"{len(review.items):,}", "outputs written", "ok" if review.items else ""),
+        _card(f"{sum(face_counts):,}", "faces found and redacted"),
+        _card(f"{sum(c == 0 for c in face_counts):,}", "outputs without a face found", "warn" if face_counts and 0 in face_counts else ""),
+        _card(f"{failed:,}", "failed (nothing written)", "bad" if failed else "ok"),
+        _card(f"{review.skipped:,}", "skipped (not images)"),
+        _card(f"{pending:,}", "unfinished", "bad" if pending else ""),
+        _card(f"{len(review.must):,}", "outputs that must be checked", "bad" if review.must else "ok"),
+        _card(f"{len(review.worth):,}", "outputs worth a look", "warn" if queue else "ok"),
     ])  # fmt: skip
 
-    # ---- runs table
+
+def _runs_table(runs: Sequence[Mapping[str, Any]]) -> str:
     run_rows = []
     for r in runs:
         p = r.get("params", {})
@@ -505,83 +440,102 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
             f"<td>{_esc(r['facesafe_version'])}</td><td><code>{_esc(settings)}</code></td><td>{models or '—'}</td>"
             f"<td><code>{_esc(r.get('command') or '—')}</code></td></tr>"
         )
-    runs_html = (
+    return (
         "<table><tr><th>Run</th><th>Started</th><th>Took</th><th>facesafe</th><th>Parameters</th><th>Models</th><th>Command</th></tr>"
         + "".join(run_rows) + "</table>"
     ) if run_rows else '<p class="note">The manifest records no run.</p>'
 
-    # ---- failures
-    reasons = Counter((r.reason or "unknown").split(":")[0] for r in failed)
-    if failed:
-        fail_rows = "".join(f"<tr><td><code>{_esc(name(r))}</code></td><td>{_esc(r.reason or 'unknown')}</td></tr>" for r in failed[:500])
-        more = f'<p class="note">… and {len(failed) - 500:,} more (see the manifest).</p>' if len(failed) > 500 else ""
-        summary = ", ".join(f"{_esc(k)} × {v}" for k, v in reasons.most_common())
-        failures_html = f'<p>By kind: {summary}. Nothing was written for these inputs.</p><table><tr><th>Input</th><th>Reason</th></tr>{fail_rows}</table>{more}'
-    else:
-        failures_html = '<p class="note">No input failed.</p>'
-    if pending:
-        failures_html += f'<p><b>{len(pending):,} inputs are still pending</b>: the run was interrupted before they finished. Re-run the same command to resume.</p>'
 
-    # ---- charts
-    charts = "".join([
-        _bar_chart(_faces_per_photo_bins(face_counts), title="Faces per photo", xlabel="faces found in a photo",
+def _failures_html(review: Review) -> str:
+    failed = review.failures
+    if failed:
+        kinds = Counter(f.reason.split(":")[0] for f in failed)
+        fail_rows = "".join(f"<tr><td><code>{_esc(f.name)}</code></td><td>{_esc(f.reason)}</td></tr>" for f in failed[:500])
+        more = f'<p class="note">… and {len(failed) - 500:,} more (see the manifest).</p>' if len(failed) > 500 else ""
+        summary = ", ".join(f"{_esc(k)} × {v}" for k, v in kinds.most_common())
+        text = f'<p>By kind: {summary}. Nothing was written for these inputs.</p><table><tr><th>Input</th><th>Reason</th></tr>{fail_rows}</table>{more}'
+    else:
+        text = '<p class="note">No input failed.</p>'
+    if review.pending:
+        text += f'<p><b>{review.pending:,} inputs are still pending</b>: the run was interrupted before they finished. Re-run the same command to resume.</p>'
+    return text
+
+
+def _charts(review: Review) -> str:
+    detections = [face for item in review.items for face in item.detections]
+    return "".join([
+        _bar_chart(_faces_per_photo_bins([len(item.detections) for item in review.items]), title="Faces per photo", xlabel="faces found in a photo",
                    note="Photos with no face found (amber) are worth a glance when every photo should show people."),
-        _bar_chart(_height_bins(heights), title="Face sizes", xlabel="face height (pixels)",
+        _bar_chart(_height_bins([face.height for face in detections]), title="Face sizes", xlabel="face height (pixels)",
                    note=f"Faces under {SMALL_FACE_PX} px (amber) are near the detector's recall limit: similar faces nearby may have been missed."),
-        _bar_chart(_score_bins(scores), title="Detection scores", xlabel="detector score (bin start)",
+        _bar_chart(_score_bins([face.score for face in detections]), title="Detection scores", xlabel="detector score (bin start)",
                    note=f"Every detection was redacted; scores under {LOW_SCORE} (amber) are less certain: partial faces or false alarms."),
     ])  # fmt: skip
 
-    # ---- review queue
-    def queue_table(entries: list[_Photo]) -> str:
-        items = []
-        for photo in entries[:MAX_QUEUE]:
-            tags = "".join(f'<span class="tag {cls}">{_esc(text)}</span>' for _, cls, text in sorted(photo.reasons))
-            if photo.thumb:
-                thumb = _figure_svg(photo, outline=not crop)
-            else:
-                thumb = _placeholder(photo) if photo.withheld else '<span class="note">no thumbnail</span>'
-            items.append(
-                f'<tr><td class="thumb">{thumb}</td><td><code>{_esc(name(photo.row))}</code><br>{tags}</td>'
-                f"<td class=num>{len(photo.faces)}</td></tr>"
-            )
-        more = f'<p class="note">… and {len(entries) - MAX_QUEUE:,} more.</p>' if len(entries) > MAX_QUEUE else ""
-        return '<table class="queue"><tr><th>Output</th><th>Why</th><th>Faces</th></tr>' + "".join(items) + "</table>" + more
 
-    must = [p for p in queue if p.must]
-    worth = [p for p in queue if not p.must]
-    queue_html = ""
-    if must:
-        queue_html += f'<h3 class="q-must">Must check ({len(must):,})</h3>{queue_table(must)}'
-    if worth:
-        queue_html += (f'<h3 class="q-worth">Worth a look ({len(worth):,})</h3><p class="note">Crowded or uncertain photos, '
-                       f"most uncertain and small detections first: where a missed face is likeliest.</p>{queue_table(worth)}")
-    if not queue:
-        queue_html = '<p class="note">Nothing to review.</p>'
+def _queue_table(entries: Sequence[Item], *, outline: bool) -> str:
+    rows = []
+    for item in entries[:MAX_QUEUE]:
+        tags = "".join(f'<span class="tag {"t-bad" if reason.must else "t-warn"}">{_esc(reason.text)}</span>' for reason in item.reasons)
+        rows.append(
+            f'<tr><td class="thumb">{_picture(item, outline=outline)}</td><td><code>{_esc(item.name)}</code><br>{tags}</td>'
+            f"<td class=num>{len(item.detections)}</td></tr>"
+        )
+    more = f'<p class="note">… and {len(entries) - MAX_QUEUE:,} more.</p>' if len(entries) > MAX_QUEUE else ""
+    return '<table class="queue"><tr><th>Output</th><th>Why</th><th>Faces</th></tr>' + "".join(rows) + "</table>" + more
 
-    # ---- contact sheet
-    shown = [p for p in photos if p.thumb]
+
+def _queue_html(review: Review) -> str:
+    if not review.queue:
+        return '<p class="note">Nothing to review.</p>'
+    text = ""
+    if review.must:
+        text += f'<h3 class="q-must">Must check ({len(review.must):,})</h3>{_queue_table(review.must, outline=not review.crop)}'
+    if review.worth:
+        text += (f'<h3 class="q-worth">Worth a look ({len(review.worth):,})</h3><p class="note">Crowded or uncertain photos, '
+                 f"most uncertain and small detections first: where a missed face is likeliest.</p>{_queue_table(review.worth, outline=not review.crop)}")
+    return text
+
+
+def _sheet(review: Review) -> str:
     figures = []
-    for photo in (p for p in photos if p.thumb or p.withheld):
-        caption = f"<b>{len(photo.faces)}</b> face{'s' if len(photo.faces) != 1 else ''} · {_esc(name(photo.row))}"
-        cls = ' class="noface"' if not photo.faces else ""
-        picture = _figure_svg(photo, outline=not crop) if photo.thumb else _placeholder(photo)
-        figures.append(f'<figure{cls}>{picture}<figcaption title="{_esc(name(photo.row))}">{caption}</figcaption></figure>')
-    sheet_note = (
+    for item in (i for i in review.items if i.look.thumb or i.look.withheld):
+        n = len(item.detections)
+        caption = f"<b>{n}</b> face{'s' if n != 1 else ''} · {_esc(item.name)}"
+        cls = ' class="noface"' if not n else ""
+        figures.append(f'<figure{cls}>{_picture(item, outline=not review.crop)}<figcaption title="{_esc(item.name)}">{caption}</figcaption></figure>')
+    note = (
         '<p class="legend note"><i></i>detected region (what was redacted), <i style="border-color:#ffb000"></i>low score or under '
         f"{SMALL_FACE_PX} px. Thumbnails are made from the outputs only; no original pixel is in this file.</p>"
     )
-    if crop:
-        sheet_note = ('<p class="note">Crop run: outputs are cut-outs whose coordinates differ from the originals\', so detected regions are '
-                      "not outlined. Thumbnails are made from the outputs only; no original pixel is in this file.</p>")
-    if len(shown) < len(photos):
-        sheet_note += f'<p class="note">{len(photos) - len(shown):,} of {len(photos):,} outputs are not shown (limit {max_thumbnails:,}, or not vouched for by the manifest).</p>'
-    sheet = f'{sheet_note}<div class="sheet">{"".join(figures)}</div>' if figures else '<p class="note">No output to show.</p>'
+    if review.crop:
+        note = ('<p class="note">Crop run: outputs are cut-outs whose coordinates differ from the originals\', so detected regions are '
+                "not outlined. Thumbnails are made from the outputs only; no original pixel is in this file.</p>")
+    shown, total = len(review.shown), len(review.items)
+    if shown < total:
+        note += f'<p class="note">{total - shown:,} of {total:,} outputs are not shown (limit {review.max_thumbnails:,}, or not vouched for by the manifest).</p>'
+    return f'{note}<div class="sheet">{"".join(figures)}</div>' if figures else '<p class="note">No output to show.</p>'
 
-    reid = _reid_section(gallery, params.get("method"))
+
+def _subtitle(source: Path, review: Review) -> str:
+    runs = review.runs
+    started = min((r["started"] for r in runs), default=None)
+    finished = max((r["finished"] or 0 for r in runs), default=None) or None
+    busy = sum((r["finished"] or r["started"]) - r["started"] for r in runs)
+    rate = f"{len(review.items) / busy:.2f} photos/s" if busy > 0 and review.items else "—"
+    return (f"Manifest <code>{_esc(source.name)}</code> · {len(runs)} run{'s' if len(runs) != 1 else ''} · "
+            f"{_esc(_when(started))} → {_esc(_when(finished))} · {_esc(rate)}")
+
+
+_NAV = "".join(f'<a href="#{a}">{t}</a>' for a, t in (("summary", "Summary"), ("failures", "Failures"), ("charts", "Charts"),
+                                                      ("review", "Review queue"), ("sheet", "Contact sheet"), ("reid", "Re-identification")))
+
+
+def _page(source: Path, review: Review, *, reid: str) -> str:
+    from . import __version__
+
+    verdict = review.verdict
     title = f"facesafe QA report — {source.stem}"
-    nav = "".join(f'<a href="#{a}">{t}</a>' for a, t in (("summary", "Summary"), ("failures", "Failures"), ("charts", "Charts"),
-                                                         ("review", "Review queue"), ("sheet", "Contact sheet"), ("reid", "Re-identification")))
     return f"""<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1">
 <meta name="referrer" content="no-referrer">
@@ -589,22 +543,22 @@ def _render(source: Path, runs: list[dict[str, Any]], rows: list[Any], *, galler
 <title>{_esc(title)}</title><style>{_CSS}</style></head>
 <body><main>
 <h1>facesafe QA report</h1>
-<p class="sub">Manifest <code>{_esc(source.name)}</code> · {len(runs)} run{'s' if len(runs) != 1 else ''} · {_esc(_when(started))} → {_esc(_when(finished))} · {_esc(rate)}</p>
-<nav>{nav}</nav>
-<div class="verdict {verdict_cls}">{_esc(verdict)}<small>{_esc(detail)}</small></div>
+<p class="sub">{_subtitle(source, review)}</p>
+<nav>{_NAV}</nav>
+<div class="verdict v-{verdict.level}">{_esc(verdict.title)}<small>{_esc(verdict.detail)}</small></div>
 <h2 id="summary">Summary</h2>
-<div class="cards">{cards}</div>
+<div class="cards">{_cards(review)}</div>
 <h3 style="margin-top:18px">Runs</h3>
-{runs_html}
+{_runs_table(review.runs)}
 <h2 id="failures">Failures</h2>
-{failures_html}
+{_failures_html(review)}
 <h2 id="charts">Detections</h2>
-<div class="charts">{charts}</div>
+<div class="charts">{_charts(review)}</div>
 <h2 id="review">Review queue</h2>
 <p class="note">Photos a person should look at, most serious first: problems found after the run, then low-confidence detections and faces near the recall limit.</p>
-{queue_html}
+{_queue_html(review)}
 <h2 id="sheet">Contact sheet</h2>
-{sheet}
+{_sheet(review)}
 {reid}
 <footer>Generated by facesafe {_esc(__version__)} on {_esc(_when(_dt.datetime.now(_dt.timezone.utc).timestamp()))}. Self-contained: no script, no external resource.
 </footer>
