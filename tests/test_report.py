@@ -187,6 +187,17 @@ def test_changed_outputs_and_verify_findings_join_the_review_queue(run, tmp_path
     assert "verify still finds 1 face(s) (score 0.90)" in page
 
 
+def test_fallbacks_are_tagged_in_the_review_queue(run, tmp_path):
+    root, manifest = run
+    copy = tmp_path / "m.sqlite"
+    shutil.copy(manifest, copy)
+    with sqlite3.connect(copy) as db:
+        assert db.execute("UPDATE files SET fell_back = 1 WHERE rel = 'none.png'").rowcount == 1
+    page = _html(facesafe.render_report(copy, tmp_path / "r.html"))
+    assert '<span class="tag t-info">1 face got the fallback redaction instead of fill</span>' in page
+    assert "Worth a look (2)" in page
+
+
 def test_crop_runs_are_not_outlined(tmp_path):
     src = tmp_path / "in"
     write_image(src / "a.png", _photo(1, [(10, 10, 30)]))

@@ -123,3 +123,13 @@ def test_renamed_runs_name_outputs_not_sources():
 def test_crop_runs_are_marked(method, crop):
     runs = [{**RUNS[0], "params": {"method": method}}]
     assert _review([_row("a.png", BIG, method=method)], runs=runs).crop is crop
+
+
+def test_fallbacks_are_worth_a_look():
+    runs = [{**RUNS[0], "params": {"method": "synthetic"}}]
+    rows = [_row("a.png", BIG, method="synthetic"), _row("b.png", BIG, BIG, fell_back=2, method="synthetic")]
+    review = _review(rows, runs=runs)
+    assert (review.verdict.level, review.verdict.title) == ("warn", "Review before release")
+    [item] = review.worth
+    assert item.name == "b.png" and [r.text for r in item.reasons] == ["2 faces got the fallback redaction instead of synthetic"]
+    assert not item.must

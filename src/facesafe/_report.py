@@ -30,9 +30,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ._review import (
+    FELL_BACK,
     LOW_SCORE,
     MAX_QUEUE,
+    NOT_AS_WRITTEN,
+    SMALL,
     SMALL_FACE_PX,
+    UNCERTAIN,
+    VERIFY_FINDING,
     Item,
     Look,
     Review,
@@ -473,10 +478,13 @@ def _charts(review: Review) -> str:
     ])  # fmt: skip
 
 
+_TAG = {VERIFY_FINDING: "t-bad", NOT_AS_WRITTEN: "t-bad", UNCERTAIN: "t-warn", SMALL: "t-warn", FELL_BACK: "t-info"}
+
+
 def _queue_table(entries: Sequence[Item], *, outline: bool) -> str:
     rows = []
     for item in entries[:MAX_QUEUE]:
-        tags = "".join(f'<span class="tag {"t-bad" if reason.must else "t-warn"}">{_esc(reason.text)}</span>' for reason in item.reasons)
+        tags = "".join(f'<span class="tag {_TAG[reason.severity]}">{_esc(reason.text)}</span>' for reason in item.reasons)
         rows.append(
             f'<tr><td class="thumb">{_picture(item, outline=outline)}</td><td><code>{_esc(item.name)}</code><br>{tags}</td>'
             f"<td class=num>{len(item.detections)}</td></tr>"

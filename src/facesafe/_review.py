@@ -12,10 +12,13 @@ Review rules, most serious first (``Reason.severity``):
 1. the output is not as the run left it (changed, missing, unreadable, no
    recorded hash): its pixels are withheld;
 2. uncertain detections (score under :data:`LOW_SCORE`);
-3. faces under :data:`SMALL_FACE_PX` high (near the recall limit).
+3. faces under :data:`SMALL_FACE_PX` high (near the recall limit);
+4. faces that got the method's fallback redaction (a crop that could not
+   keep enough of the photo and blurred it, a synthetic face too small or
+   turned and pixelated): the output is not what the method promises.
 
-0 and 1 are found after the run and *must* be checked; 2 and 3 are worth a
-look, the photos with the most such detections first.
+0 and 1 are found after the run and *must* be checked; 2 to 4 are worth a
+look, the photos with the most uncertain and small detections first.
 """
 
 from __future__ import annotations
@@ -29,7 +32,10 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 if TYPE_CHECKING:
     from ._batch._manifest import Row
 
-__all__ = ["LOW_SCORE", "MAX_QUEUE", "SMALL_FACE_PX", "Detection", "Item", "Look", "Reason", "Review", "Verdict", "build_review"]
+__all__ = [
+    "FELL_BACK", "LOW_SCORE", "MAX_QUEUE", "NOT_AS_WRITTEN", "SMALL", "SMALL_FACE_PX", "UNCERTAIN", "VERIFY_FINDING",
+    "Detection", "Failure", "Item", "Look", "Reason", "Review", "Verdict", "build_review",
+]  # fmt: skip
 
 #: Detections under this score are queued for review (possible partial or false detections).
 LOW_SCORE = 0.5
@@ -38,7 +44,8 @@ SMALL_FACE_PX = 16
 #: The review queue gets its thumbnails first, up to this many photos.
 MAX_QUEUE = 200
 
-VERIFY_FINDING, NOT_AS_WRITTEN, UNCERTAIN, SMALL = 0, 1, 2, 3
+#: Reason severities, most serious first (see the module docstring).
+VERIFY_FINDING, NOT_AS_WRITTEN, UNCERTAIN, SMALL, FELL_BACK = 0, 1, 2, 3, 4
 
 
 class Detection(NamedTuple):
@@ -215,6 +222,9 @@ def _assess(row: Row, findings: Mapping[str, Mapping[str, Any]] | None, *, hide_
     small = [d for d in detections if d.height < SMALL_FACE_PX]
     if small:
         reasons.append(Reason(SMALL, f"{len(small)} {_plural(len(small), 'face')} under {SMALL_FACE_PX} px high (near the recall limit)"))
+    if row.fell_back:
+        instead = f" instead of {row.method}" if row.method else ""
+        reasons.append(Reason(FELL_BACK, f"{row.fell_back} {_plural(row.fell_back, 'face')} got the fallback redaction{instead}"))
     finding = findings.get(row.output) if findings is not None and row.output else None
     if finding:
         if finding.get("faces"):
