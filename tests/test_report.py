@@ -5,10 +5,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
+import os
 import re
 import shutil
 import sqlite3
 import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -216,7 +218,7 @@ def test_cli_report_and_usage_errors(run, tmp_path, capsys):
     assert main(["report", "--html", str(target)]) == 2
 
 
-def test_reid_section_without_the_audit_extra_says_so(run, tmp_path, monkeypatch):
+def test_reid_section_without_the_audit_extra_says_so(run, tmp_path, monkeypatch, capsys):
     import sys
 
     root, manifest = run
@@ -224,8 +226,51 @@ def test_reid_section_without_the_audit_extra_says_so(run, tmp_path, monkeypatch
     write_image(gallery / "alice" / "1.png", _photo(9, []))
     monkeypatch.setitem(sys.modules, "facesafe.audit", None)  # as if the extra were not installed
     monkeypatch.delattr(facesafe, "audit", raising=False)  # an earlier import left it on the package
-    page = _html(facesafe.render_report(manifest, tmp_path / "r.html", gallery=gallery))
+    with pytest.warns(UserWarning, match="re-identification risk not measured: the audit extra is not installed"):
+        page = _html(facesafe.render_report(manifest, tmp_path / "r.html", gallery=gallery))
     assert "Unavailable: the audit extra is not installed" in page
+    assert main(["report", "--manifest", str(manifest), "--html", str(tmp_path / "cli.html"), "--gallery", str(gallery)]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"facesafe: warning: {gallery}: re-identification risk not measured: the audit extra")
+    assert err[0].endswith("install it with pip install 'facesafe[audit]'")
+    assert "Unavailable: the audit extra is not installed" in _html(tmp_path / "cli.html")
+
+
+def _unprivileged(argv: list[str]) -> subprocess.CompletedProcess:
+    """Run the CLI in a subprocess that file permissions apply to (root runs it without CAP_DAC_OVERRIDE)."""
+    prefix = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+    return subprocess.run([*prefix, sys.executable, "-m", "facesafe.cli", *argv], capture_output=True, text=True, timeout=120)
+
+
+def test_an_html_path_that_cannot_be_written_is_one_line_and_exit_1(run, tmp_path, capsys):
+    _, manifest = run
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    try:
+        for target in (locked / "qa.html", locked / "sub" / "qa.html"):
+            done = _unprivileged(["report", "--manifest", str(manifest), "--html", str(target)])
+            err = done.stderr.strip().splitlines()
+            assert done.returncode == 1 and len(err) == 1, done.stderr
+            assert err[0].startswith(f"facesafe: {target}: ") and "Permission denied" in err[0]
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+    (tmp_path / "dir.html").mkdir()  # a folder in the way, and a file where a folder should be: no permissions involved
+    (tmp_path / "file").write_text("x")
+    for target, problem in ((tmp_path / "dir.html", "cannot write: Is a directory"), (tmp_path / "file" / "qa.html", "cannot create folder")):
+        with pytest.raises(facesafe.OutputError, match=problem):
+            facesafe.render_report(manifest, target)
+    target = tmp_path / "file" / "qa.html"  # (the CLI refuses a folder as --html itself: a usage error)
+    assert main(["report", "--manifest", str(manifest), "--html", str(target)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"facesafe: {target}: cannot create folder {target.parent}: "), err
+    assert [p.name for p in tmp_path.iterdir() if p.name.endswith("facesafe-tmp")] == []  # no temporary left behind
 
 
 # --------------------------------------------------------------------------- a real render

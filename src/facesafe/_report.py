@@ -24,11 +24,13 @@ import hashlib
 import html
 import io
 import os
+import warnings
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ._io import atomic_write_bytes
 from ._review import (
     FELL_BACK,
     LOW_SCORE,
@@ -286,18 +288,21 @@ def _load_gallery(gallery: Path) -> dict[str, list[Any]]:
     return people
 
 
-def _reid_section(gallery: str | os.PathLike[str] | None, method: str | None) -> str:
+def _reid_section(gallery: str | os.PathLike[str] | None, method: str | None) -> tuple[str, str | None]:
+    """(the section's HTML, why the given gallery could not be measured, or None)."""
     head = '<h2 id="reid">Re-identification risk</h2>'
     if gallery is None:
-        return head + '<p class="note">Not measured: pass a gallery (<code>--gallery DIR</code>, one folder of photos per person, at any depth) to measure whether a face recogniser still matches people after this run\'s redaction.</p>'
+        return head + '<p class="note">Not measured: pass a gallery (<code>--gallery DIR</code>, one folder of photos per person, at any depth) to measure whether a face recogniser still matches people after this run\'s redaction.</p>', None
     try:
         from . import audit
 
         reidentification = getattr(audit, "reidentification")
     except (ImportError, AttributeError) as exc:
-        return head + f'<p class="note">Unavailable: the audit extra is not installed ({_esc(exc)}). Install it with <code>pip install \'facesafe[audit]\'</code>.</p>'
+        why = f"the audit extra is not installed ({exc})"
+        return head + f'<p class="note">Unavailable: {_esc(why)}. Install it with <code>pip install \'facesafe[audit]\'</code>.</p>', f"{why}; install it with pip install 'facesafe[audit]'"
     if method is None:
-        return head + '<p class="note">Not measured: the manifest records no method to rebuild for the audit.</p>'
+        why = "the manifest records no method to rebuild for the audit"
+        return head + f'<p class="note">Not measured: {why}.</p>', why
     from ._anonymize import make_redaction
 
     try:
@@ -310,9 +315,9 @@ def _reid_section(gallery: str | os.PathLike[str] | None, method: str | None) ->
         before = reidentification(enrolment, None)
         after = reidentification(enrolment, make_redaction(method), method=method)
     except ImportError as exc:
-        return head + f'<p class="note">Unavailable: {_esc(exc)}</p>'
+        return head + f'<p class="note">Unavailable: {_esc(exc)}</p>', str(exc)
     except (ValueError, OSError) as exc:
-        return head + f'<p class="note">Not measured: {_esc(exc)}</p>'
+        return head + f'<p class="note">Not measured: {_esc(exc)}</p>', str(exc)
     rows = []
     for label, r in (("Originals (the recogniser's ceiling)", before), (f"After {method} (this run's method)", after)):
         rows.append(
@@ -330,7 +335,7 @@ def _reid_section(gallery: str | os.PathLike[str] | None, method: str | None) ->
         '<p class="note">Measured on the gallery\'s own photos (first photo of each person enrolled, the others '
         "redacted with this run's method and default options, the attacker aligned on the original landmarks). "
         "AUC 0.5 is chance. No gallery image is embedded in this report.</p>"
-    )
+    ), None
 
 
 # --------------------------------------------------------------------------- the page
@@ -376,7 +381,16 @@ def render_report(
         max_thumbnails: contact-sheet size limit (the review queue always
             gets its thumbnails first).
 
-    Only outputs are read; originals are never opened. Returns ``html_path``.
+    Only outputs are read; originals are never opened. The page is written
+    atomically (replacing an earlier report). Returns ``html_path``.
+
+    Raises:
+        ValueError: ``manifest`` is not a facesafe run manifest, or a bad argument.
+        OutputError: the page cannot be written there (an unwritable folder,
+            a folder in the way, a full disk); nothing is left at ``html_path``.
+
+    A ``gallery`` that cannot be measured (the ``audit`` extra is missing, no
+    photos in it) is said in the page and in a ``UserWarning``.
     """
     from ._batch._manifest import read_manifest
 
@@ -385,11 +399,11 @@ def render_report(
         raise ValueError(f"max_thumbnails must be an int >= 0, got {max_thumbnails!r}")
     verified = _load_verify(verify)
     runs, rows = read_manifest(source)
-    page = _render(source, runs, rows, gallery=gallery, verified=verified, max_thumbnails=max_thumbnails)
-    out = Path(html_path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page, encoding="utf-8")
-    return out
+    review = build_review(runs, rows, findings=_findings(rows, verified), look=_look, max_thumbnails=max_thumbnails)
+    reid, unmeasured = _reid_section(gallery, review.params.get("method"))
+    if unmeasured:
+        warnings.warn(f"{os.fspath(gallery)}: re-identification risk not measured: {unmeasured}", UserWarning, stacklevel=2)  # type: ignore[arg-type]
+    return atomic_write_bytes(html_path, _page(source, review, reid=reid).encode("utf-8"), overwrite=True)
 
 
 def _findings(rows: Sequence[Row], verified: Mapping[str, dict[str, Any]] | None) -> dict[str, dict[str, Any]] | None:
@@ -403,11 +417,6 @@ def _findings(rows: Sequence[Row], verified: Mapping[str, dict[str, Any]] | None
             if item:
                 found[row.output] = item
     return found
-
-
-def _render(source: Path, runs: list[dict[str, Any]], rows: list[Row], *, gallery: Any, verified: dict | None, max_thumbnails: int) -> str:
-    review = build_review(runs, rows, findings=_findings(rows, verified), look=_look, max_thumbnails=max_thumbnails)
-    return _page(source, review, reid=_reid_section(gallery, review.params.get("method")))
 
 
 # --------------------------------------------------------------------------- the view

@@ -184,12 +184,23 @@ def verify(folder: str, as_json: bool, preset: str, min_score: float | None, str
 @click.option("--verify", "verify_json", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None, help="Findings of `facesafe verify --json` to put in the review queue.")
 def report(manifest: str, html_path: str, gallery: str | None, verify_json: str | None) -> int:
     """Write a self-contained HTML QA report of a run (outputs only, never originals)."""
+    import warnings
+
+    from ._errors import OutputError
     from ._report import render_report
 
     try:
-        path = render_report(manifest, html_path, gallery=gallery, verify=verify_json)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            path = render_report(manifest, html_path, gallery=gallery, verify=verify_json)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
+    except OutputError as exc:  # one line naming the path and the problem, never a traceback
+        click.echo(f"facesafe: {exc}", err=True)
+        return EXIT_FAILED
+    finally:
+        for warning in caught:  # e.g. a --gallery the audit extra is not installed to measure
+            click.echo(f"facesafe: warning: {warning.message}", err=True)
     click.echo(f"facesafe: report {path}")
     return EXIT_OK
 
