@@ -291,3 +291,14 @@ def test_cli_grow_and_seed_reach_the_redaction_and_the_manifest(tmp_path: Path):
     assert main([*argv, "--seed", "-1"]) == 2
     assert main([*argv, "--grow", "0.9"]) == 2
     assert main(["anonymize", str(good), "--out", str(tmp_path / "o4"), "--method", "fill", "--seed", "1"]) == 2
+
+
+def test_a_closed_manifest_is_one_file_that_readers_leave_alone(tmp_path: Path):
+    path = tmp_path / "run.facesafe.sqlite"
+    with Manifest(path) as db:
+        db.start_run(version="0", models={}, params={}, command=None)
+        assert (tmp_path / "run.facesafe.sqlite-wal").exists()  # WAL while it is written
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.facesafe.sqlite"]
+    with Manifest(path, read_only=True) as db:
+        assert db._db.execute("SELECT count(*) FROM runs").fetchone() == (1,)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run.facesafe.sqlite"]  # no -wal, no -shm left by a reader

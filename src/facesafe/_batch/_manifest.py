@@ -123,6 +123,7 @@ class Manifest:
 
     def __init__(self, path: str | os.PathLike[str], *, read_only: bool = False) -> None:
         self.path = Path(path)
+        self._read_only = read_only
         if read_only:
             self._db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True)
             return
@@ -133,7 +134,19 @@ class Manifest:
         self._db.executescript(SCHEMA)
 
     def close(self) -> None:
-        """Close the database."""
+        """Close the database.
+
+        A manifest written to is left in rollback-journal mode, one file: a
+        reader (verify, report) of a file in WAL mode would create ``-wal``
+        and ``-shm`` files beside it and leave them there.
+        """
+        if not self._read_only:
+            try:
+                self._db.execute("PRAGMA journal_mode=DELETE")
+            except sqlite3.OperationalError as exc:
+                if "locked" not in str(exc):
+                    raise
+                # Another run has it open: it stays in WAL mode, and that run's close switches it.
         self._db.close()
 
     def __enter__(self) -> Manifest:
