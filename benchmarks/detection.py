@@ -110,7 +110,9 @@ def run_deface_ort(files: list[str], out: Path) -> tuple[float, list[float]]:
     """deface 1.5.0's CenterFace class on onnxruntime (as with ``onnx`` installed)."""
     import importlib.resources
 
-    import onnxruntime
+    from facesafe._ort import onnxruntime as _onnxruntime
+
+    onnxruntime = _onnxruntime()  # telemetry off, before deface's module sees onnxruntime
     from deface.centerface import CenterFace
 
     import facesafe
@@ -151,7 +153,7 @@ def run_deface(files: list[str], tmp: Path, out: Path) -> float:
     deface = Path(sys.executable).parent / "deface"
     cmd = [str(deface), "--replacewith", "img", "--replaceimg", str(magenta), *map(str, staged)]
     start = time.perf_counter()
-    subprocess.run(cmd, check=True, capture_output=True)
+    subprocess.run(cmd, check=True, capture_output=True, env=dict(os.environ, ORT_DISABLE_TELEMETRY="1"))  # see facesafe._ort
     seconds = time.perf_counter() - start
     for i, rel in enumerate(files):
         produced = src / f"{i:04d}_anonymized.jpg"

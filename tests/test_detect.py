@@ -310,11 +310,11 @@ def test_importing_facesafe_loads_no_model_runtime():
 
 
 def test_graph_edit_makes_dims_symbolic_and_checks_names():
-    import onnxruntime as ort
-
     from facesafe._detect._centerface import _DYNAMIC, model_bytes
     from facesafe._detect._onnx import dynamicize_dims
+    from facesafe._ort import onnxruntime
 
+    ort = onnxruntime()  # telemetry off in the test process, too
     raw = model_bytes()
     model = dynamicize_dims(raw, _DYNAMIC)
     session = ort.InferenceSession(model, providers=["CPUExecutionProvider"])
@@ -329,11 +329,11 @@ def test_graph_edit_makes_dims_symbolic_and_checks_names():
 
 
 def test_weights_are_no_longer_graph_inputs_and_outputs_are_unchanged():
-    import onnxruntime as ort
-
     from facesafe._detect._centerface import _DYNAMIC, model_bytes
     from facesafe._detect._onnx import drop_initializer_inputs, dynamicize_dims
+    from facesafe._ort import onnxruntime
 
+    ort = onnxruntime()
     raw = dynamicize_dims(model_bytes(), _DYNAMIC)
     lean = drop_initializer_inputs(raw)
     before = ort.InferenceSession(raw, providers=["CPUExecutionProvider"])
