@@ -422,6 +422,10 @@ _WORKER: dict[str, Any] = {}
 def _init_worker(detector: bytes | None, preset: str, threads: int) -> None:
     import pickle
 
+    from ._caches import private_caches_until_exit
+
+    private_caches_until_exit()
+
     if detector is None:
         from ._detect import FaceDetector
 

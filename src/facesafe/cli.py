@@ -11,6 +11,7 @@ import sys
 import click
 
 from . import __version__
+from ._caches import private_caches
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -209,7 +210,8 @@ def main(argv: list[str] | None = None) -> int:
     """Run the CLI with ``argv`` (default: ``sys.argv[1:]``); return the exit code."""
     try:
         args = sys.argv[1:] if argv is None else list(argv)
-        code = cli.main(args=args, prog_name="facesafe", standalone_mode=False, obj={"argv": args})
+        with private_caches():  # this process and its workers are facesafe's own
+            code = cli.main(args=args, prog_name="facesafe", standalone_mode=False, obj={"argv": args})
     except click.exceptions.Exit as exc:
         return int(exc.exit_code)
     except (click.Abort, KeyboardInterrupt):

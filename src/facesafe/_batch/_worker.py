@@ -17,6 +17,7 @@ import time
 from dataclasses import dataclass
 
 from .._anonymize import Anonymizer
+from .._caches import private_caches_until_exit
 from .._errors import FacesafeError
 from . import _fs
 
@@ -76,6 +77,7 @@ _ANONYMIZERS: dict[tuple[bytes, int], Anonymizer] = {}
 
 def init_worker(settings: bytes) -> None:
     """Process-pool initializer: build the anonymizer (and load models) once."""
+    private_caches_until_exit()
     _anonymizer(settings).detector  # noqa: B018 - load the models now, not in the first task
 
 
