@@ -131,7 +131,7 @@ def run_deface_ort(files: list[str], out: Path) -> tuple[float, list[float]]:
     def detect(image):
         dets, _ = cf(image, threshold=0.2)  # deface's default threshold
         H, W = image.shape[:2]
-        return [facesafe.Face(facesafe.Box(*map(float, d[:4])).clipped(W, H), float(d[4])) for d in dets]
+        return [facesafe.Face(facesafe.Box(*map(float, d[:4])).clipped(width=W, height=H), float(d[4])) for d in dets]
 
     return load, _anonymise(detect, files, out)
 

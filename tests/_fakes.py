@@ -11,7 +11,7 @@ import os
 import numpy as np
 from scipy import ndimage
 
-from facesafe import Box, Face
+from facesafe import Box, Face, Redacted
 
 RED = (255, 0, 0)
 
@@ -75,3 +75,57 @@ class SlowRedDetector(RedDetector):
 
     def __repr__(self) -> str:
         return f"SlowRedDetector({self.seconds})"
+
+
+class NoMesher:
+    """A FaceMesh stand-in that finds nothing (a new object, with a new ``repr``, every time)."""
+
+    def __call__(self, image: np.ndarray, faces):
+        return list(faces)
+
+
+class Invert:
+    """A redaction written only against the :class:`facesafe.Redaction` protocol.
+
+    Inverts each face box; faces narrower than ``min_size`` get its fallback,
+    black, and are reported.
+    """
+
+    def __init__(self, min_size: int = 0) -> None:
+        self.min_size = min_size
+
+    def redact(self, image: np.ndarray, faces, /) -> Redacted:
+        out = image.copy()
+        fell_back = []
+        for i, face in enumerate(faces):
+            window = face.box.to_slices(width=image.shape[1], height=image.shape[0])
+            if face.box.width < self.min_size:
+                out[window] = 0
+                fell_back.append(i)
+            else:
+                out[window] = 255 - out[window]
+        return Redacted(out, fell_back=tuple(fell_back))
+
+    def region(self, faces, *, width: int, height: int):
+        return None
+
+    def fingerprint(self) -> str:
+        return f"Invert(min_size={self.min_size})"
+
+
+class KeepAbove(Invert):
+    """A protocol-only redaction that cuts the frame: keeps the rows above the top-most face."""
+
+    def region(self, faces, *, width: int, height: int):
+        top = min((f.box.y0 for f in faces), default=float(height))
+        return Box(0, 0, width, int(top)) if top >= 1 else None
+
+    def fingerprint(self) -> str:
+        return "KeepAbove()"
+
+
+class KeepAll(Invert):
+    """A broken redaction: it claims to keep the whole frame, faces and all."""
+
+    def region(self, faces, *, width: int, height: int):
+        return Box(0, 0, width, height)

@@ -7,7 +7,7 @@ from facesafe import Anonymizer, Box, Face, Fill, anonymize
 from facesafe._io import Picture, load_image
 from facesafe._io import encode_image
 
-from _fakes import FailingDetector, RedDetector, draw_face
+from _fakes import FailingDetector, Invert, KeepAbove, KeepAll, RedDetector, draw_face
 
 
 def _scene(h=120, w=160, faces=((20, 30, 24),)):
@@ -120,3 +120,88 @@ def test_crop_without_room_falls_back_for_every_face():
     result = anonymize(image, method="crop", detector=RedDetector())
     assert result.region is None and result.fell_back == (0,)
     assert result.image.shape == image.shape
+
+
+# --- the redaction contract: a method written only against facesafe.Redaction ---------------------
+
+
+def test_a_protocol_only_redaction_works_and_reports_its_fallbacks():
+    image = _scene(faces=((20, 30, 24), (100, 60, 8)))
+    result = anonymize(image, method=Invert(min_size=10), detector=RedDetector())
+    big, small = result.faces
+    assert result.fell_back == (1,) and result.region is None and result.method == "Invert"
+    assert (result.image[30:54, 20:44] == 255 - image[30:54, 20:44]).all()
+    assert (result.image[60:68, 100:108] == 0).all()
+    outside = np.ones(image.shape[:2], bool)
+    outside[30:54, 20:44] = outside[60:68, 100:108] = False
+    assert np.array_equal(result.image[outside], image[outside])
+    assert Anonymizer(method=Invert(3), detector=RedDetector()).settings()["redaction"] == "Invert(min_size=3)"
+
+
+def test_a_protocol_only_redaction_can_cut_the_frame():
+    image = _scene(faces=((20, 50, 24),))
+    result = anonymize(image, method=KeepAbove(), detector=RedDetector())
+    assert result.region == Box(0, 0, 160, 50) and result.fell_back == ()
+    np.testing.assert_array_equal(result.image, image[:50])
+
+
+def test_a_region_that_keeps_a_face_is_refused():
+    from facesafe import RedactionError
+
+    with pytest.raises(RedactionError, match="holds part of the face"):
+        anonymize(_scene(), method=KeepAll(), detector=RedDetector())
+
+
+def test_plain_callables_are_redactions_and_may_not_change_the_size():
+    from facesafe import RedactionError
+
+    image = _scene()
+    result = anonymize(image, method=lambda im, faces: 255 - im, detector=RedDetector())
+    np.testing.assert_array_equal(result.image, 255 - image)
+    assert result.fell_back == ()
+    with pytest.raises(RedactionError, match="keeps the size"):
+        anonymize(image, method=lambda im, faces: im[:10], detector=RedDetector())
+    with pytest.raises(TypeError, match="method"):
+        Anonymizer(method=42)
+
+
+def test_fell_back_is_per_frame_indices_into_that_frames_faces():
+    # frame 1's small face falls back; frames 0 and 2 also hide it (their neighbour's face), yet
+    # only the frame where it was found reports it, as an index into that frame's faces
+    frames = (_scene(faces=((20, 30, 24),)), _scene(faces=((20, 30, 24), (100, 60, 8))), _scene(faces=()))
+    picture = Picture(frames, None, "GIF")
+    with Anonymizer(method=Invert(min_size=10), detector=RedDetector()) as anonymizer:
+        result = anonymizer.anonymize_picture(picture)
+    assert [len(f) for f in result.faces] == [1, 2, 0]
+    assert result.fell_back == ((), (1,), ()) and result.fell_back_count == 1
+    assert (result.picture.frames[0][60:68, 100:108] == 0).all(), "a neighbour frame's face is hidden too"
+
+
+def test_crop_cuts_every_frame_alike_and_reports_no_fallback():
+    frames = (_scene(faces=((120, 30, 24),)), _scene(faces=((120, 60, 24),)))
+    with Anonymizer(method="crop", detector=RedDetector()) as anonymizer:
+        result = anonymizer.anonymize_picture(Picture(frames, None, "GIF"))
+    assert result.region is not None and result.fell_back == ((), ())
+    rows, cols = result.region.to_slices()
+    for before, after in zip(frames, result.picture.frames):
+        np.testing.assert_array_equal(after, before[rows, cols])
+
+
+# --- sizes: width and height by keyword, on a non-square image ---------------------------------------
+
+
+def test_regions_land_where_the_face_is_on_a_non_square_image():
+    from facesafe import face_mask
+
+    image = _scene(h=40, w=160, faces=((120, 8, 20),))  # wide: a swapped size would misplace or clip it
+    face = Face(Box(120, 8, 140, 28))
+    mask = face_mask([face], width=160, height=40, shape="box", grow=1.0)
+    assert mask.shape == (40, 160) and mask[8:28, 120:140].min() == 1 and mask.sum() == 20 * 20
+    result = anonymize(image, method="fill", detector=RedDetector(), shape="box", grow=1.0, color=(0, 255, 0))
+    changed = np.any(result.image != image, axis=-1)
+    assert np.array_equal(changed, mask > 0)
+    assert Box(100, -5, 170, 30).clipped(width=160, height=40) == Box(100, 0, 160, 30)
+    with pytest.raises(TypeError):
+        Box(0, 0, 1, 1).clipped(160, 40)  # keyword-only: a swap cannot happen silently
+    with pytest.raises(TypeError):
+        face_mask([face], 160, 40)

@@ -17,7 +17,7 @@ import facesafe
 from facesafe import Manifest, anonymize_dir
 from facesafe.cli import main
 
-from _fakes import CrashingDetector, RedDetector, draw_face, reddish
+from _fakes import CrashingDetector, Invert, NoMesher, RedDetector, draw_face, reddish
 
 
 def _photo(seed: int, h: int = 96, w: int = 128, face: bool = True) -> np.ndarray:
@@ -302,3 +302,33 @@ def test_a_closed_manifest_is_one_file_that_readers_leave_alone(tmp_path: Path):
     with Manifest(path, read_only=True) as db:
         assert db._db.execute("SELECT count(*) FROM runs").fetchone() == (1,)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["run.facesafe.sqlite"]  # no -wal, no -shm left by a reader
+
+
+def test_a_protocol_only_redaction_runs_through_anonymize_dir_and_resumes(tmp_path: Path):
+    src = tmp_path / "src"
+    image = _photo(1, face=False)
+    draw_face(image, 10, 20, 30)
+    draw_face(image, 90, 60, 6)  # small: falls back
+    _save(src / "a.png", image, "PNG")
+    out = tmp_path / "out"
+    report = anonymize_dir(src, out, method=Invert(min_size=10), detector=RedDetector(), workers=1)
+    row = _rows(report.manifest)["a.png"]
+    assert (row.status, row.faces, row.fell_back, row.method) == ("written", 2, 1, "Invert")
+    written = np.asarray(Image.open(row.output))
+    np.testing.assert_array_equal(written[20:50, 10:40], 255 - image[20:50, 10:40])
+    assert (written[60:66, 90:96] == 0).all()
+    again = anonymize_dir(src, out, method=Invert(min_size=10), detector=RedDetector(), workers=1)
+    assert (again.written, again.unchanged) == (0, 1)
+
+
+def test_synthesize_with_a_mesher_resumes(tmp_path: Path):
+    # the mesher is a runtime helper: a new one (with a new repr) each run must not redo the run
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    out = tmp_path / "out"
+    methods = [facesafe.Synthesize(mesher=NoMesher()) for _ in range(2)]  # both alive: two reprs
+    assert repr(methods[0]) != repr(methods[1]) and methods[0].fingerprint() == methods[1].fingerprint()
+    first = anonymize_dir(src, out, method=methods[0], detector=RedDetector(), workers=0)
+    second = anonymize_dir(src, out, method=methods[1], detector=RedDetector(), workers=0)
+    assert (first.written, second.written, second.unchanged) == (1, 0, 1)
+    assert _rows(first.manifest)["a.png"].fell_back == 1  # no mesh: the face got the fallback

@@ -45,7 +45,7 @@ def _canvas(h: int, w: int, seed: int = 0) -> np.ndarray:
 
 def _head(astronaut: np.ndarray, face_height: float) -> tuple[np.ndarray, Box]:
     """The head crop scaled so the face is ``face_height`` px tall, and its face box."""
-    rows, cols = HEAD.to_slices(512, 512)
+    rows, cols = HEAD.to_slices(width=512, height=512)
     head = astronaut[rows, cols]
     f = face_height / FACE_IN_HEAD.height
     size = (max(1, round(head.shape[1] * f)), max(1, round(head.shape[0] * f)))

@@ -20,16 +20,16 @@ def test_expanded_scales_about_centre_and_adds_margin():
 
 
 def test_clipped_keeps_inside_and_handles_outside():
-    assert Box(-5, -5, 20, 20).clipped(10, 8) == Box(0, 0, 10, 8)
-    outside = Box(50, 50, 60, 60).clipped(10, 10)
+    assert Box(-5, -5, 20, 20).clipped(width=10, height=8) == Box(0, 0, 10, 8)
+    outside = Box(50, 50, 60, 60).clipped(width=10, height=10)
     assert outside.area == 0
 
 
 def test_to_slices_rounds_outwards_and_reaches_last_row_and_column():
-    rows, cols = Box(0.5, 0.5, 9.2, 9.9).to_slices(10, 10)
+    rows, cols = Box(0.5, 0.5, 9.2, 9.9).to_slices(width=10, height=10)
     assert (rows.start, rows.stop, cols.start, cols.stop) == (0, 10, 0, 10)
     image = np.zeros((10, 10), bool)
-    image[Box(7.1, 7.1, 12, 12).to_slices(10, 10)] = True
+    image[Box(7.1, 7.1, 12, 12).to_slices(width=10, height=10)] = True
     assert image[9, 9] and image[7, 7] and not image[6, 6]
 
 

@@ -69,7 +69,7 @@ def test_changes_only_the_grown_faces_and_hides_each_core(name, cls):
     faces = [FACE, Face(Box(55, 5, 70, 22))]
     out = cls()(image, faces)
     assert out.shape == image.shape and out.dtype == image.dtype
-    inside = face_mask(60, 80, faces) > 0
+    inside = face_mask(faces, width=80, height=60) > 0
     np.testing.assert_array_equal(out[~inside], image[~inside])
     for face in faces:
         assert changed(out[core(face.box)], image[core(face.box)]) > 40, name
@@ -140,7 +140,7 @@ def test_faces_across_the_corners_are_hidden_up_to_the_edge(name, cls):
     out = cls()(image, faces)
     for rows, cols in [(slice(0, 4), slice(0, 4)), (slice(0, 4), slice(66, 70)), (slice(46, 50), slice(0, 4)), (slice(46, 50), slice(66, 70))]:
         assert changed(out[rows, cols], image[rows, cols]) > 40, (name, rows, cols)
-    inside = face_mask(50, 70, faces) > 0
+    inside = face_mask(faces, width=70, height=50) > 0
     np.testing.assert_array_equal(out[~inside], image[~inside])
 
 
@@ -149,9 +149,9 @@ def test_faces_across_the_corners_are_hidden_up_to_the_edge(name, cls):
 
 def test_ellipse_reaches_the_grown_box_edges_and_lies_inside_the_box():
     face = Face(Box(10.3, 8.6, 30.2, 33.9))
-    ellipse = face_mask(50, 50, [face], shape="ellipse") > 0
-    box = face_mask(50, 50, [face], shape="box") > 0
-    rows, cols = face.box.expanded(1.3).to_slices(50, 50)
+    ellipse = face_mask([face], width=50, height=50, shape="ellipse") > 0
+    box = face_mask([face], width=50, height=50, shape="box") > 0
+    rows, cols = face.box.expanded(1.3).to_slices(width=50, height=50)
     assert not (ellipse & ~box).any()
     assert box[rows, cols].all() and box.sum() == (rows.stop - rows.start) * (cols.stop - cols.start)
     ys, xs = np.nonzero(ellipse)
@@ -162,14 +162,14 @@ def test_ellipse_reaches_the_grown_box_edges_and_lies_inside_the_box():
 def test_outline_is_the_grown_hull_of_the_mesh_and_falls_back_to_ellipse():
     mesh = np.array([[20, 10], [30, 20], [20, 30], [10, 20], [20, 20]], dtype=float)  # a diamond
     face = Face(Box(10, 10, 30, 30), mesh=mesh)
-    outline = face_mask(40, 40, [face], shape="outline", grow=1.0) > 0
+    outline = face_mask([face], width=40, height=40, shape="outline", grow=1.0) > 0
     assert outline[20, 10] and outline[20, 29] and outline[10, 20] and outline[29, 20]
     assert not outline[11, 11] and not outline[28, 28]  # the diamond's corners are not the box's
-    grown = face_mask(40, 40, [face], shape="outline", grow=1.5) > 0
+    grown = face_mask([face], width=40, height=40, shape="outline", grow=1.5) > 0
     assert grown[20, 6] and not outline[20, 6]
     no_mesh = Face(Box(10, 10, 30, 30))
     np.testing.assert_array_equal(
-        face_mask(40, 40, [no_mesh], shape="outline"), face_mask(40, 40, [no_mesh], shape="ellipse")
+        face_mask([no_mesh], width=40, height=40, shape="outline"), face_mask([no_mesh], width=40, height=40, shape="ellipse")
     )
 
 
@@ -177,8 +177,8 @@ def test_outline_is_the_grown_hull_of_the_mesh_and_falls_back_to_ellipse():
 def test_feather_only_adds_coverage(shape):
     mesh = np.array([[20, 8], [33, 20], [20, 34], [8, 20]], dtype=float)
     faces = [Face(Box(8, 8, 34, 34), mesh=mesh)]
-    hard = face_mask(50, 50, faces, shape=shape)
-    soft = face_mask(50, 50, faces, shape=shape, feather=0.3)
+    hard = face_mask(faces, width=50, height=50, shape=shape)
+    soft = face_mask(faces, width=50, height=50, shape=shape, feather=0.3)
     assert soft.dtype == np.float32 and 0.0 <= soft.min() and soft.max() <= 1.0
     assert (soft >= hard).all()
     assert (soft[hard == 1] == 1).all()
@@ -189,9 +189,9 @@ def test_feather_only_adds_coverage(shape):
 def test_feathered_redaction_keeps_the_hard_region_fully_redacted():
     image = textured()
     out = Fill(feather=0.5)(image, [FACE])
-    hard = face_mask(60, 80, [FACE]) == 1
+    hard = face_mask([FACE], width=80, height=60) == 1
     assert (out[hard] == 0).all()
-    soft = face_mask(60, 80, [FACE], feather=0.5)
+    soft = face_mask([FACE], width=80, height=60, feather=0.5)
     assert ((soft > 0) & ~hard).any()
     np.testing.assert_array_equal(out[soft == 0], image[soft == 0])
 
@@ -243,7 +243,7 @@ def test_crop_keeps_the_largest_face_free_rectangle():
     image = textured(100, 200)
     face = Face(Box(20, 30, 40, 60))  # grown x1.3: 17..43 x 25.5..64.5
     crop = Crop(min_share=0.1)
-    box = crop.region(100, 200, [face])
+    box = crop.region([face], width=200, height=100)
     assert box == Box(43, 0, 200, 100)
     out = crop(image, [face])
     np.testing.assert_array_equal(out, image[:, 43:])
@@ -254,24 +254,24 @@ def test_crop_never_keeps_any_grown_face():
     for _ in range(30):
         h, w = rng.integers(20, 120, size=2)
         faces = [Face(Box.from_xywh(*rng.uniform(-10, 100, 2), *rng.uniform(1, 40, 2))) for _ in range(rng.integers(1, 5))]
-        box = Crop(min_share=0.0).region(int(h), int(w), faces)
+        box = Crop(min_share=0.0).region(faces, width=int(w), height=int(h))
         if box is None:
             continue
         for face in faces:
-            assert face.box.expanded(1.3).clipped(int(w), int(h)).intersection(box) == 0
+            assert face.box.expanded(1.3).clipped(width=int(w), height=int(h)).intersection(box) == 0
 
 
 def test_crop_falls_back_when_the_free_region_is_too_small():
     image = textured()
     face = Face(Box(25, 15, 55, 45))
-    assert Crop(min_share=0.9).region(60, 80, [face]) is None
+    assert Crop(min_share=0.9).region([face], width=80, height=60) is None
     out = Crop(min_share=0.9, fallback=Fill(color=(255, 0, 255)))(image, [face])
     assert out.shape == image.shape and (out[core(face.box)] == (255, 0, 255)).all()
     default = Crop(min_share=0.9, grow=1.5)
     assert default.fallback == Blur(grow=1.5)
     np.testing.assert_array_equal(default(image, [face]), Blur(grow=1.5)(image, [face]))
     everything = Face(Box(-10, -10, 100, 100))
-    assert Crop(min_share=0.0).region(60, 80, [everything]) is None
+    assert Crop(min_share=0.0).region([everything], width=80, height=60) is None
 
 
 def test_largest_free_rectangle_matches_brute_force():
@@ -290,7 +290,7 @@ def test_largest_free_rectangle_matches_brute_force():
              for y0, y1 in itertools.combinations(range(h + 1), 2) if grid[y0:y1, x0:x1].all()),
             default=0,
         )
-        rect = largest_free_rectangle(h, w, blocked)
+        rect = largest_free_rectangle(blocked, width=w, height=h)
         area = 0 if rect is None else (rect[2] - rect[0]) * (rect[3] - rect[1])
         assert area == best
         if rect is not None:
@@ -312,7 +312,7 @@ def test_largest_free_rectangle_matches_brute_force():
         (lambda: Fill(color="zzzzzz"), "color"),
         (lambda: Fill(color=(0, 0, 256)), "color"),
         (lambda: Crop(min_share=1.5), "min_share"),
-        (lambda: face_mask(10, 10, [], grow=0.5), "grow"),
+        (lambda: face_mask([], width=10, height=10, grow=0.5), "grow"),
     ],
 )
 def test_parameter_errors_name_the_parameter(make, param):

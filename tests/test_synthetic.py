@@ -49,9 +49,9 @@ def no_mesher(image, faces):
 
 def changeable(height: int, width: int, face: Face, synth: Synthesize) -> np.ndarray:
     """Where ``synth`` may change pixels: its ``shape`` region and, with ``mesh_region``, the grown mesh outline."""
-    inside = face_mask(height, width, [face], shape=synth.shape, grow=synth.grow) > 0
+    inside = face_mask([face], width=width, height=height, shape=synth.shape, grow=synth.grow) > 0
     if synth.mesh_region and face.mesh is not None:
-        inside |= face_mask(height, width, [face], shape="outline", grow=synth.grow) > 0
+        inside |= face_mask([face], width=width, height=height, shape="outline", grow=synth.grow) > 0
     return inside
 
 
@@ -90,7 +90,7 @@ def test_box_shape_and_grow_bound_the_change():
     image = scene()
     synth = Synthesize(shape="box", grow=1.0, mesh_region=False)
     out = synth(image, [FACE])
-    inside = face_mask(*image.shape[:2], [FACE], shape="box", grow=1.0) > 0
+    inside = face_mask([FACE], width=image.shape[1], height=image.shape[0], shape="box", grow=1.0) > 0
     np.testing.assert_array_equal(out[~inside], image[~inside])
     assert (out[inside] != image[inside]).any()
 
@@ -297,8 +297,8 @@ def test_mesh_region_reaches_the_forehead_above_a_short_box():
     short = Box(BOX.x0, 45, BOX.x1, BOX.y1)
     face = Face(short, mesh=FACE.mesh)
     image = scene()
-    ellipse = face_mask(*image.shape[:2], [face], grow=1.3) > 0
-    outline = face_mask(*image.shape[:2], [face], shape="outline", grow=1.3) > 0
+    ellipse = face_mask([face], width=image.shape[1], height=image.shape[0], grow=1.3) > 0
+    outline = face_mask([face], width=image.shape[1], height=image.shape[0], shape="outline", grow=1.3) > 0
     forehead = outline & ~ellipse
     assert forehead.sum() > 50
     wide = Synthesize()(image, [face])
@@ -342,7 +342,7 @@ def test_context_fill_runs_from_the_new_face_not_a_halo_of_the_surroundings():
     box = Box(70, 40, 190, 200)
     face = Face(box, mesh=posed_mesh(box))
     image = np.zeros((240, 280, 3), np.uint8)
-    rows, cols = box.expanded(1.15).to_slices(280, 240)
+    rows, cols = box.expanded(1.15).to_slices(width=280, height=240)
     image[rows, cols] = scene(240, 280)[rows, cols]
     image.setflags(write=False)
     chin = int(face.mesh[152, 1])  # FaceMesh point 152: the chin
@@ -368,3 +368,20 @@ def test_a_face_the_pool_holds_aligned_differently_never_gets_its_own_texture():
     got = pool.average(moved)
     others = np.mean([pool._faces[i] for i, c in enumerate(labels) if c == labels[0] and i != 0], axis=0)
     np.testing.assert_allclose(got, cv2.resize(others, (SIZE, SIZE), interpolation=cv2.INTER_CUBIC), atol=1e-5)
+
+
+def test_fingerprint_leaves_the_mesher_out_and_hashes_the_pool_in():
+    assert Synthesize(mesher=no_mesher).fingerprint() == Synthesize(mesher=lambda image, faces: faces).fingerprint()
+    assert Synthesize(seed=1).fingerprint() != Synthesize(seed=2).fingerprint()
+    pools = [KSamePool(k=2, size=32) for _ in range(3)]
+    items = pooled_faces(4)
+    for pool, chosen in zip(pools, (items[:3], items[:3], items[1:])):
+        for image, face in chosen:
+            pool.add(image, [face])
+    same, also_same, other = pools
+    assert same.fingerprint() == also_same.fingerprint()
+    assert same.fingerprint() != other.fingerprint(), "pools of different faces must not share a resume key"
+    assert Synthesize(donor=same).fingerprint() != Synthesize(donor=other).fingerprint()
+    before = same.fingerprint()
+    same.add(items[3][0], [items[3][1]])
+    assert same.fingerprint() != before

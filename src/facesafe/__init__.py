@@ -31,7 +31,7 @@ from ._errors import (
     UnsupportedImageError,
 )
 from ._geometry import Box, Face
-from ._protocols import Detector, Redaction
+from ._protocols import Detector, Redacted, Redaction
 
 __version__ = "0.1.0"
 
@@ -89,6 +89,7 @@ __all__ = [
     "Face",
     "Detector",
     "Redaction",
+    "Redacted",
     # reading and writing images, metadata
     "Picture",
     "load_image",

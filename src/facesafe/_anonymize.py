@@ -8,14 +8,15 @@ what batch workers build once per process, and it pickles as its settings only.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from ._errors import RedactionError
 from ._geometry import Box, Face
-from ._protocols import Detector, Redaction
+from ._protocols import Detector, Redaction, as_redaction, kept_region
 
 if TYPE_CHECKING:  # pragma: no cover
     from ._io import Picture
@@ -34,9 +35,13 @@ class Result:
         image: the redacted ``uint8`` RGB image (a new array).
         faces: every face found, in the input image's coordinates.
         method: name of the redaction applied.
-        region: for ``crop``, the part of the input that was kept; else ``None``.
-        fell_back: indices (into ``faces``) of faces that got the method's
-            fallback redaction instead (``synthetic``: too small or turned).
+        region: the part of the input that was kept when the method cuts
+            faces out of frame (``crop``, see :meth:`Redaction.region
+            <facesafe.Redaction.region>`); else ``None``.
+        fell_back: indices (into ``faces``, ascending) of the faces that got
+            the method's fallback redaction instead of its own
+            (``synthetic``: too small or turned; ``crop``: all of them when no
+            large enough face-free region was found).
     """
 
     image: np.ndarray = field(repr=False)
@@ -54,29 +59,36 @@ class FileResult:
         picture: the redacted frames (alpha kept, cropped alike for ``crop``).
         faces: the faces found, one tuple per frame.
         method: name of the redaction applied.
-        region: for ``crop``, the part of every frame that was kept.
-        fell_back: per frame, how many faces got the fallback redaction
-            (``crop`` with no large enough face-free region: all of them).
+        region: the part of every frame that was kept (``crop``), else ``None``.
+        fell_back: per frame, as :attr:`Result.fell_back`: indices (into that
+            frame's ``faces``) of the faces that got the fallback redaction.
     """
 
     picture: Picture = field(repr=False)
     faces: tuple[tuple[Face, ...], ...]
     method: str
     region: Box | None = None
-    fell_back: tuple[int, ...] = ()
+    fell_back: tuple[tuple[int, ...], ...] = ()
 
     @property
     def face_count(self) -> int:
         """Faces found over all frames."""
         return sum(len(f) for f in self.faces)
 
+    @property
+    def fell_back_count(self) -> int:
+        """Faces that got the fallback redaction, over all frames."""
+        return sum(len(f) for f in self.fell_back)
 
-def make_redaction(method: str | Redaction, **options: Any) -> Redaction:
+
+def make_redaction(
+    method: str | Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray], **options: Any
+) -> Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray]:
     """The redaction for ``method``: a catalogue name with its options, or a redaction as is."""
     if not isinstance(method, str):
         if options:
             raise TypeError("options can only be given with a method name, not a redaction object")
-        if not callable(method):
+        if not (isinstance(method, Redaction) or callable(method)):
             raise TypeError(f"method must be a name or a redaction, got {type(method).__name__}")
         return method
     from ._redact import REDACTIONS
@@ -113,7 +125,8 @@ class Anonymizer:
 
     Args:
         method: a catalogue name (``"blur"``, ``"pixelate"``, ``"fill"``,
-            ``"crop"``, ...) or a redaction object.
+            ``"crop"``, ...), any :class:`~facesafe.Redaction`, or a plain
+            callable ``(image, faces) -> image`` that keeps the size.
         preset: detection preset, used when no ``detector`` is given.
         detector: any :class:`~facesafe.Detector`; default: a
             :class:`~facesafe.FaceDetector` with ``preset``.
@@ -130,7 +143,7 @@ class Anonymizer:
     def __init__(
         self,
         *,
-        method: str | Redaction = DEFAULT_METHOD,
+        method: str | Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray] = DEFAULT_METHOD,
         preset: str = DEFAULT_PRESET,
         detector: Detector | None = None,
         format: str | None = None,
@@ -142,6 +155,7 @@ class Anonymizer:
         from ._io import DEFAULT_MAX_PIXELS
 
         self.redaction = make_redaction(method, **options)
+        self._redaction = as_redaction(self.redaction)
         self.method = _method_name(self.redaction)
         self.preset = preset
         self.format = None if format is None else format.upper()
@@ -186,10 +200,10 @@ class Anonymizer:
         return state
 
     def settings(self) -> dict[str, Any]:
-        """Everything that decides the output, as plain JSON-able values."""
+        """Everything that decides the output, as plain JSON-able values (a batch run resumes when they are equal)."""
         return {
             "method": self.method,
-            "redaction": repr(self.redaction),
+            "redaction": self._redaction.fingerprint(),
             "preset": self.preset if self._own_detector else repr(self._detector),
             "format": self.format,
             "quality": self.quality,
@@ -209,19 +223,25 @@ class Anonymizer:
         """Detect and redact every face of one ``uint8`` RGB image."""
         _check_image(image)
         faces = self.detect(image)
-        region = self._region(image.shape[0], image.shape[1], faces)
-        out, fell_back = self._redact(image, faces)
-        if self._is_crop() and region is None:
-            fell_back = tuple(range(len(faces)))
+        region = self._kept(faces, width=image.shape[1], height=image.shape[0])
+        if region is not None:
+            out, fell_back = image[region.to_slices()].copy(), ()
+        else:
+            out, fell_back = self._redact(image, faces)
         return Result(image=out, faces=faces, method=self.method, region=region, fell_back=fell_back)
 
     def _redact(self, image: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[int, ...]]:
-        """Apply the redaction; also say which faces fell back, when it can tell."""
-        replace = getattr(self.redaction, "replace", None)
-        if callable(replace):
-            done = replace(image, faces)
-            return done.image, tuple(done.fell_back)
-        return self.redaction(image, faces), ()
+        """Redact ``faces`` keeping the frame; also say which fell back. A size change is refused."""
+        done = self._redaction.redact(image, faces)
+        if done.image.shape != image.shape:
+            raise RedactionError(
+                f"{self.redaction!r} returned shape {done.image.shape} for {image.shape}: redact() keeps "
+                "the size (a method that cuts the frame says so with region())"
+            )
+        return done.image, tuple(done.fell_back)
+
+    def _kept(self, faces: Sequence[Face], *, width: int, height: int) -> Box | None:
+        return kept_region(self._redaction, faces, width=width, height=height)
 
     def anonymize_picture(self, picture: Picture) -> FileResult:
         """Detect and redact every frame of a decoded file; alpha is kept.
@@ -232,30 +252,33 @@ class Anonymizer:
         every frame, so all frames keep one size.
         """
         per_frame = tuple(self.detect(frame) for frame in picture.frames)
-        n = len(per_frame)
-        to_hide = [
-            tuple(f for j in range(max(0, i - 1), min(n, i + 2)) for f in per_frame[j]) for i in range(n)
-        ]
         height, width = picture.frames[0].shape[:2]
-        all_faces = tuple(f for faces in per_frame for f in faces)
-        region = self._region(height, width, all_faces)
+        region = self._kept(tuple(f for faces in per_frame for f in faces), width=width, height=height)
         if region is not None:
-            rows, cols = region.to_slices(width, height)
+            rows, cols = region.to_slices(width=width, height=height)
             frames = tuple(np.ascontiguousarray(f[rows, cols]) for f in picture.frames)
             alpha = None if picture.alpha is None else tuple(np.ascontiguousarray(a[rows, cols]) for a in picture.alpha)
-            fell_back = tuple(0 for _ in per_frame)
-        elif self._is_crop():
-            fallback = self.redaction.fallback  # type: ignore[attr-defined]
-            frames = tuple(fallback(frame, faces) if faces else frame.copy() for frame, faces in zip(picture.frames, to_hide))
-            alpha = picture.alpha
-            fell_back = tuple(len(faces) for faces in per_frame)
+            fell_back: tuple[tuple[int, ...], ...] = tuple(() for _ in per_frame)
         else:
-            done = [self._redact(frame, faces) if faces else (frame.copy(), ()) for frame, faces in zip(picture.frames, to_hide)]
+            done = [self._redact_frame(frame, per_frame, i) for i, frame in enumerate(picture.frames)]
             frames = tuple(image for image, _ in done)
             alpha = picture.alpha
-            fell_back = tuple(len(indices) for _, indices in done)
+            fell_back = tuple(indices for _, indices in done)
         out = replace(picture, frames=frames, alpha=alpha)
         return FileResult(picture=out, faces=per_frame, method=self.method, region=region, fell_back=fell_back)
+
+    def _redact_frame(
+        self, frame: np.ndarray, per_frame: tuple[tuple[Face, ...], ...], i: int
+    ) -> tuple[np.ndarray, tuple[int, ...]]:
+        """Frame ``i`` with the faces of frames ``i - 1 .. i + 1`` redacted; which of its own faces fell back."""
+        before = per_frame[i - 1] if i > 0 else ()
+        own = per_frame[i]
+        hide = before + own + (per_frame[i + 1] if i + 1 < len(per_frame) else ())
+        if not hide:
+            return frame.copy(), ()
+        image, fell_back = self._redact(frame, hide)
+        start = len(before)
+        return image, tuple(k - start for k in fell_back if start <= k < start + len(own))
 
     def encode(self, result: FileResult, *, input_format: str) -> tuple[bytes, str]:
         """Encode a result as ``(data, format)``; the format is the configured one or the input's default."""
@@ -274,14 +297,6 @@ class Anonymizer:
 
     __call__ = anonymize_bytes
 
-    def _is_crop(self) -> bool:
-        return hasattr(self.redaction, "region") and hasattr(self.redaction, "fallback")
-
-    def _region(self, height: int, width: int, faces: Sequence[Face]) -> Box | None:
-        if not self._is_crop():
-            return None
-        return self.redaction.region(height, width, faces)  # type: ignore[attr-defined]
-
     def __repr__(self) -> str:
         return f"Anonymizer(method={self.method!r}, redaction={self.redaction!r}, preset={self.preset!r}, format={self.format!r})"
 
@@ -289,7 +304,7 @@ class Anonymizer:
 def anonymize(
     image: np.ndarray,
     *,
-    method: str | Redaction = DEFAULT_METHOD,
+    method: str | Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray] = DEFAULT_METHOD,
     preset: str = DEFAULT_PRESET,
     detector: Detector | None = None,
     **options: Any,
@@ -299,7 +314,8 @@ def anonymize(
     Args:
         image: ``uint8`` RGB array of shape ``(H, W, 3)``; not modified.
         method: ``"blur"`` (default), ``"pixelate"``, ``"fill"``, ``"crop"``,
-            ``"synthetic"``, or any :class:`~facesafe.Redaction` object.
+            ``"synthetic"``, any :class:`~facesafe.Redaction`, or a plain
+            callable ``(image, faces) -> image`` that keeps the size.
         preset: detection preset (``"fast"``, ``"balanced"``, ``"thorough"``),
             used when ``detector`` is not given.
         detector: any :class:`~facesafe.Detector`. Building the default one

@@ -5,7 +5,9 @@ image as displayed (after EXIF orientation), ``x`` grows to the right and ``y``
 downwards, the top-left corner of the image is ``(0, 0)``, and a box covers
 ``x0 <= x < x1`` and ``y0 <= y < y1`` (end exclusive). Coordinates are floats;
 :meth:`Box.to_slices` rounds *outwards*, so that turning a box into pixels never
-shrinks what it covers.
+shrinks what it covers. Image sizes are passed by keyword, ``width=`` and
+``height=``, everywhere in facesafe: a swap would misplace regions on
+non-square images without an error.
 """
 
 from __future__ import annotations
@@ -86,7 +88,7 @@ class Box:
         hw, hh = max(hw, 0.0), max(hh, 0.0)
         return Box(cx - hw, cy - hh, cx + hw, cy + hh)
 
-    def clipped(self, width: int, height: int) -> Box:
+    def clipped(self, *, width: int, height: int) -> Box:
         """The part of the box inside an image of ``width`` x ``height`` pixels.
 
         A box wholly outside the image becomes an empty box on its border.
@@ -97,7 +99,7 @@ class Box:
         y1 = min(max(self.y1, y0), float(height))
         return Box(x0, y0, x1, y1)
 
-    def to_slices(self, width: int | None = None, height: int | None = None) -> tuple[slice, slice]:
+    def to_slices(self, *, width: int | None = None, height: int | None = None) -> tuple[slice, slice]:
         """``(rows, cols)`` slices covering every pixel the box touches.
 
         Rounds outwards (``floor`` of the start, ``ceil`` of the end). When the

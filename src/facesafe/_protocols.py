@@ -1,20 +1,42 @@
 """The two extension points: detectors and redactions.
 
-Both are structural protocols: any callable with the right shape qualifies, no
-base class or registration needed. A test can pass ``lambda image: faces`` as a
-detector.
+Both are structural protocols: implement the methods, no base class or
+registration needed.
+
+- A :class:`Detector` is any callable ``image -> faces``; a test can pass
+  ``lambda image: faces``.
+- A :class:`Redaction` states everything :class:`~facesafe.Anonymizer`, the
+  batch runner and the audit need to know about a method, so that nobody asks
+  a redaction what it can do with ``hasattr``:
+
+  - ``redact(image, faces)`` returns a :class:`Redacted`: the redacted image,
+    always of the input's size, and which faces got the method's fallback
+    redaction;
+  - ``region(faces, *, width, height)`` is ``None``, or the part of the frame
+    to keep when the method cuts the faces out of frame (``crop``); the kept
+    part holds no face, and every frame of an animation is cut alike;
+  - ``fingerprint()`` is a string equal for two redactions exactly when they
+    give equal outputs, runtime-only helpers (a mesher) left out and data
+    that decides the output (a k-Same pool's faces) hashed in: it decides
+    whether a batch run resumes.
+
+  A plain callable ``(image, faces) -> image`` (same size) is a redaction too:
+  :func:`as_redaction` wraps it (its fingerprint is its ``repr``, so a lambda
+  never resumes).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Protocol, runtime_checkable
 
 import numpy as np
 
-from ._geometry import Face
+from ._errors import RedactionError
+from ._geometry import Box, Face
 
-__all__ = ["Detector", "Redaction"]
+__all__ = ["Detector", "Redaction", "Redacted", "as_redaction", "kept_region"]
 
 
 @runtime_checkable
@@ -28,12 +50,98 @@ class Detector(Protocol):
     def __call__(self, image: np.ndarray, /) -> Sequence[Face]: ...
 
 
-@runtime_checkable
-class Redaction(Protocol):
-    """Anything that hides faces: ``redaction(image, faces) -> new image``.
+@dataclass(frozen=True)
+class Redacted:
+    """What :meth:`Redaction.redact` did to one image.
 
-    Must not mutate ``image``, must be deterministic, and must change nothing
-    outside the (grown) face regions. Returns a new ``uint8`` RGB array.
+    Attributes:
+        image: the new image, of the input's size, shape and dtype.
+        fell_back: indices (into the faces given, ascending) of the faces
+            that got the method's fallback redaction instead of its own
+            (``synthetic``: too small or turned; ``crop``: every face, since
+            ``redact`` is only called when the frame is kept whole).
     """
 
-    def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray: ...
+    image: np.ndarray = field(repr=False)
+    fell_back: tuple[int, ...] = ()
+
+
+@runtime_checkable
+class Redaction(Protocol):
+    """Anything that hides faces (see the module docstring for the contract).
+
+    Every method must not mutate ``image``, must be deterministic, and must
+    change nothing outside the (grown) face regions. Images are ``uint8``
+    ``(H, W)`` or ``(H, W, C)``; faces are in the image's pixel coordinates.
+    The methods facesafe ships are also callable, ``redaction(image, faces)
+    -> image``, which applies :meth:`region` and then :meth:`redact`.
+    """
+
+    def redact(self, image: np.ndarray, faces: Sequence[Face], /) -> Redacted:
+        """Redact every face in place of the frame: a new image of the same size."""
+        ...
+
+    def region(self, faces: Sequence[Face], *, width: int, height: int) -> Box | None:
+        """The part of a ``width`` x ``height`` frame to keep, holding no face; ``None`` keeps the whole frame."""
+        ...
+
+    def fingerprint(self) -> str:
+        """Equal for two redactions exactly when they give equal outputs (decides resuming)."""
+        ...
+
+
+@dataclass(frozen=True)
+class _Plain:
+    """A plain callable ``(image, faces) -> image`` seen as a :class:`Redaction`."""
+
+    function: Callable[[np.ndarray, Sequence[Face]], np.ndarray]
+
+    def redact(self, image: np.ndarray, faces: Sequence[Face], /) -> Redacted:
+        out = self.function(image, faces)
+        if not isinstance(out, np.ndarray) or out.shape != image.shape:
+            got = out.shape if isinstance(out, np.ndarray) else type(out).__name__
+            raise RedactionError(
+                f"{self.function!r} returned {got} for an image of shape {image.shape}; a redaction keeps the "
+                "size (one that cuts the frame implements the Redaction protocol's region())"
+            )
+        return Redacted(out)
+
+    def region(self, faces: Sequence[Face], *, width: int, height: int) -> Box | None:
+        return None
+
+    def fingerprint(self) -> str:
+        return repr(self.function)
+
+    def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
+        return self.redact(image, faces).image
+
+    def __repr__(self) -> str:
+        return repr(self.function)
+
+
+def as_redaction(redaction: Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray]) -> Redaction:
+    """``redaction`` itself when it implements :class:`Redaction`, else a plain callable wrapped as one."""
+    if isinstance(redaction, Redaction):
+        return redaction
+    if not callable(redaction):
+        raise TypeError(f"redaction must be a Redaction or a callable (image, faces) -> image, got {type(redaction).__name__}")
+    return _Plain(redaction)
+
+
+def kept_region(redaction: Redaction, faces: Sequence[Face], *, width: int, height: int) -> Box | None:
+    """``redaction.region(...)``, checked: an integer box inside the frame that no face reaches.
+
+    Raises :class:`~facesafe.RedactionError` otherwise (fail closed: a region
+    that keeps part of a face would publish it).
+    """
+    box = redaction.region(faces, width=width, height=height)
+    if box is None:
+        return None
+    if not isinstance(box, Box) or any(v != int(v) for v in box) or box.x0 < 0 or box.y0 < 0 or box.x1 > width or box.y1 > height:
+        raise RedactionError(f"{redaction!r} kept {box!r}, not an integer box inside the {width} x {height} frame")
+    rows, cols = box.to_slices(width=width, height=height)
+    for face in faces:
+        r, c = face.box.to_slices(width=width, height=height)
+        if max(r.start, rows.start) < min(r.stop, rows.stop) and max(c.start, cols.start) < min(c.stop, cols.stop):
+            raise RedactionError(f"{redaction!r} kept {box!r}, which holds part of the face at {face.box!r}")
+    return box

@@ -260,11 +260,11 @@ def looks_redacted(image: np.ndarray, box: Box) -> str | None:
     import cv2
 
     height, width = image.shape[:2]
-    rows, cols = box.expanded(2.4).to_slices(width, height)
+    rows, cols = box.expanded(2.4).to_slices(width=width, height=height)
     patch = cv2.cvtColor(np.ascontiguousarray(image[rows, cols]), cv2.COLOR_RGB2GRAY).astype(np.float32)
     local = Box(box.x0 - cols.start, box.y0 - rows.start, box.x1 - cols.start, box.y1 - rows.start)
     h, w = patch.shape
-    ir, ic = local.expanded(0.6).to_slices(w, h)
+    ir, ic = local.expanded(0.6).to_slices(width=w, height=h)
     inner = patch[ir, ic]
     if inner.shape[0] < 4 or inner.shape[1] < 4:
         return None
@@ -285,9 +285,9 @@ def looks_redacted(image: np.ndarray, box: Box) -> str | None:
         return "mosaic" if cells <= MAX_MOSAIC_CELLS else None
     log = np.abs(cv2.Laplacian(cv2.GaussianBlur(patch, (0, 0), max(box.height / 24, 0.8)), cv2.CV_32F))
     ring = np.zeros(patch.shape, bool)
-    rr, rc = local.expanded(2.2).to_slices(w, h)
+    rr, rc = local.expanded(2.2).to_slices(width=w, height=h)
     ring[rr, rc] = True
-    rr, rc = local.expanded(1.5).to_slices(w, h)
+    rr, rc = local.expanded(1.5).to_slices(width=w, height=h)
     ring[rr, rc] = False
     if not ring.any():
         return None

@@ -124,7 +124,7 @@ def process(task: Task, settings: bytes, max_file_bytes: int) -> Outcome:
             output=task.output,
             output_hash=hashlib.sha256(encoded).hexdigest(),
             output_format=fmt,
-            fell_back=sum(result.fell_back),
+            fell_back=result.fell_back_count,
             region=None if result.region is None else tuple(round(v, 1) for v in result.region.as_xyxy()),
             finished=time.time(),
         )

@@ -271,7 +271,7 @@ class FaceDetector:
             t = p.thresholds[0 if h < 32 else 1 if h < 64 else 2 if h < 128 else 3]
             if c.evidence < t and c.rotated_best < p.rotated_threshold:
                 continue
-            box = Box(*(float(v) for v in c.extent)).clipped(W, H)
+            box = Box(*(float(v) for v in c.extent)).clipped(width=W, height=H)
             if box.area <= 0:
                 continue
             lms = tuple(

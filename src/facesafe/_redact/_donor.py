@@ -20,6 +20,7 @@ symmetrised) is drawn frontally.
 from __future__ import annotations
 
 import functools
+import hashlib
 import math
 from dataclasses import dataclass, field
 from importlib import resources
@@ -560,6 +561,17 @@ class KSamePool:
         """Forget every face."""
         self._faces.clear()
         self._clusters = None
+
+    def fingerprint(self) -> str:
+        """The settings and a hash of the faces held: equal exactly when the pool gives equal averages.
+
+        Part of :meth:`facesafe.Synthesize.fingerprint`, so a batch run with
+        a pool of other faces does not resume from one with these.
+        """
+        digest = hashlib.sha256()
+        for texture in self._faces:
+            digest.update(np.ascontiguousarray(texture, dtype=np.float32).tobytes())
+        return f"KSamePool(k={self.k!r}, size={self.size!r}, seed={self.seed!r}, faces={len(self._faces)}:{digest.hexdigest()[:16]})"
 
     def _small(self, texture: np.ndarray) -> np.ndarray:
         import cv2

@@ -154,12 +154,12 @@ def pixelate_region(
 
 
 def largest_free_rectangle(
-    height: int, width: int, blocked: Sequence[tuple[int, int, int, int]]
+    blocked: Sequence[tuple[int, int, int, int]], *, width: int, height: int
 ) -> tuple[int, int, int, int] | None:
     """The largest axis-aligned ``(x0, y0, x1, y1)`` (end exclusive) avoiding every blocked one.
 
     ``blocked`` rectangles are integer ``(x0, y0, x1, y1)`` already clipped to
-    the image. Works on the grid of their edges (maximal rectangle in a
+    the ``width`` x ``height`` image. Works on the grid of their edges (maximal rectangle in a
     histogram, with strips of varying width): O(n^2) for n rectangles. Ties go
     to the first found (top-most, then left-most). None when nothing is free.
     """

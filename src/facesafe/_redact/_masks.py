@@ -133,7 +133,7 @@ def _outline_hull(face: Face, grow: float) -> np.ndarray | None:
 
 
 def _one_face(
-    height: int, width: int, face: Face, shape: str, grow: float, feather: float
+    face: Face, *, width: int, height: int, shape: str, grow: float, feather: float
 ) -> tuple[tuple[slice, slice], np.ndarray] | None:
     """The mask of one face inside its bounding slices, or None when off-image."""
     hull = _outline_hull(face, grow) if shape == "outline" else None
@@ -142,7 +142,7 @@ def _one_face(
     else:
         bounds = grown_box(face, grow)
     pad = feather * _face_size(face)
-    rows, cols = bounds.expanded(1.0, margin=pad + 1.0).to_slices(width, height)
+    rows, cols = bounds.expanded(1.0, margin=pad + 1.0).to_slices(width=width, height=height)
     if rows.start >= rows.stop or cols.start >= cols.stop:
         return None
     xs = np.arange(cols.start, cols.stop, dtype=np.float64)
@@ -167,10 +167,10 @@ def _one_face(
 
 
 def face_masks(
-    height: int,
-    width: int,
     faces: Sequence[Face],
     *,
+    width: int,
+    height: int,
     shape: str = "ellipse",
     grow: float = 1.3,
     feather: float = 0.0,
@@ -183,7 +183,7 @@ def face_masks(
     check_mask_options(shape, grow, feather)
     out = []
     for face in faces:
-        one = _one_face(height, width, face, shape, float(grow), float(feather))
+        one = _one_face(face, width=width, height=height, shape=shape, grow=float(grow), feather=float(feather))
         if one is not None:
             out.append(one)
     return out
@@ -205,28 +205,28 @@ def union_region(
 
 
 def face_mask(
-    height: int,
-    width: int,
     faces: Sequence[Face],
     *,
+    width: int,
+    height: int,
     shape: str = "ellipse",
     grow: float = 1.3,
     feather: float = 0.0,
 ) -> np.ndarray:
-    """The union of every face's region as a float32 ``(height, width)`` mask in ``[0, 1]``.
+    """The union of every face's region in a ``width`` x ``height`` image, as a float32 ``(height, width)`` mask in ``[0, 1]``.
 
     1 inside each grown face region (every pixel it touches, borders
     included), a linear ramp of ``feather x face size`` pixels outside it,
     0 elsewhere.
 
     >>> from facesafe import Box, Face
-    >>> m = face_mask(4, 6, [Face(Box(4, 0, 6, 4))], shape="box", grow=1.0)
+    >>> m = face_mask([Face(Box(4, 0, 6, 4))], width=6, height=4, shape="box", grow=1.0)
     >>> m[:, 4:].min(), m[:, :4].max()
     (1.0, 0.0)
     """
     if height < 0 or width < 0:
         raise ValueError(f"height and width must be >= 0, got {height} x {width}")
     mask = np.zeros((height, width), dtype=np.float32)
-    for (rows, cols), m in face_masks(height, width, faces, shape=shape, grow=grow, feather=feather):
+    for (rows, cols), m in face_masks(faces, width=width, height=height, shape=shape, grow=grow, feather=feather):
         np.maximum(mask[rows, cols], m, out=mask[rows, cols])
     return mask

@@ -30,17 +30,17 @@ import math
 import re
 import types
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import ClassVar
+from dataclasses import dataclass, fields
+from typing import ClassVar, Protocol, runtime_checkable
 
 import numpy as np
 
 from .._geometry import Box, Face
-from .._protocols import Redaction
+from .._protocols import Redacted, Redaction, as_redaction
 from . import _kernels as K
 from ._masks import check_mask_options, face_masks, grown_box
 
-__all__ = ["Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "parse_color"]
+__all__ = ["Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "parse_color", "check_fallback"]
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})")
 
@@ -81,9 +81,18 @@ def _check_seed(seed: int) -> None:
         raise TypeError(f"seed must be an int, got {seed!r}")
 
 
+@runtime_checkable
+class _Fingerprinted(Protocol):
+    def fingerprint(self) -> str: ...
+
+
 @dataclass(frozen=True)
 class _Masked:
-    """The mask options every redaction shares (see the module docstring)."""
+    """The mask options every redaction shares (see the module docstring), and the
+    :class:`facesafe.Redaction` contract for methods that keep the frame and never fall back.
+
+    Subclasses are frozen dataclasses called as ``redaction(image, faces)``.
+    """
 
     shape: str = "ellipse"
     grow: float = 1.3
@@ -91,6 +100,31 @@ class _Masked:
 
     def __post_init__(self) -> None:
         check_mask_options(self.shape, self.grow, self.feather)
+
+    def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
+        raise NotImplementedError
+
+    def redact(self, image: np.ndarray, faces: Sequence[Face], /) -> Redacted:
+        """The redacted image (same size) and the faces that fell back (none)."""
+        return Redacted(self(image, faces))
+
+    def region(self, faces: Sequence[Face], *, width: int, height: int) -> Box | None:
+        """``None``: this method keeps the whole frame."""
+        return None
+
+    def fingerprint(self) -> str:
+        """The redaction's class and every field that decides the output (fields with ``compare=False`` do not).
+
+        A field that is itself a redaction (a fallback) or a k-Same pool
+        contributes its own fingerprint, any other its ``repr``.
+        """
+        parts = (
+            f"{f.name}={v.fingerprint() if isinstance(v, _Fingerprinted) else repr(v)}"
+            for f in fields(self)
+            if f.compare
+            for v in (getattr(self, f.name),)
+        )
+        return f"{type(self).__qualname__}({', '.join(parts)})"
 
     def _redact(self, image: np.ndarray, faces: Sequence[Face], content: _Content) -> np.ndarray:
         """A copy of ``image`` with ``content(out, face, window, index)`` blended in through each face's mask.
@@ -107,10 +141,16 @@ class _Masked:
         out = image.copy()
         for index, face in enumerate(faces):
             for window, mask in face_masks(
-                height, width, [face], shape=self.shape, grow=self.grow, feather=self.feather
+                [face], width=width, height=height, shape=self.shape, grow=self.grow, feather=self.feather
             ):
                 K.composite(out, window, mask, content(out, face, window, index))
         return out
+
+
+def check_fallback(fallback: object) -> None:
+    """Raise ``TypeError`` naming ``fallback`` unless it is a redaction."""
+    if not (isinstance(fallback, Redaction) or callable(fallback)):
+        raise TypeError(f"fallback must be a Redaction or a callable (image, faces) -> image, got {fallback!r}")
 
 
 # content(out, face, window, index) -> float32 (h, w, colour channels) for the window
@@ -241,7 +281,7 @@ class Crop(_Masked):
     name: ClassVar[str] = "crop"
 
     min_share: float = 0.5
-    fallback: Redaction | None = None
+    fallback: Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -251,11 +291,11 @@ class Crop(_Masked):
         if self.fallback is None:
             blur = Blur(shape=self.shape, grow=self.grow, feather=self.feather)
             object.__setattr__(self, "fallback", blur)
-        elif not callable(self.fallback):
-            raise TypeError(f"fallback must be a redaction (image, faces) -> image, got {self.fallback!r}")
+        else:
+            check_fallback(self.fallback)
 
-    def region(self, height: int, width: int, faces: Sequence[Face]) -> Box | None:
-        """The integer box this crop keeps for an image of that size, or None to fall back.
+    def region(self, faces: Sequence[Face], *, width: int, height: int) -> Box | None:
+        """The integer box this crop keeps of a ``width`` x ``height`` image, or None to fall back.
 
         Use it to cut an alpha channel or every frame of an animation the same
         way: ``image[region.to_slices()]``. With no face (on the image) it is
@@ -263,10 +303,10 @@ class Crop(_Masked):
         """
         blocked = []
         for face in faces:
-            rows, cols = grown_box(face, self.grow).to_slices(width, height)
+            rows, cols = grown_box(face, self.grow).to_slices(width=width, height=height)
             if rows.stop > rows.start and cols.stop > cols.start:
                 blocked.append((cols.start, rows.start, cols.stop, rows.stop))
-        rect = K.largest_free_rectangle(height, width, blocked)
+        rect = K.largest_free_rectangle(blocked, width=width, height=height)
         if rect is None:
             return None
         x0, y0, x1, y1 = rect
@@ -274,13 +314,19 @@ class Crop(_Masked):
             return None
         return Box(float(x0), float(y0), float(x1), float(y1))
 
+    def redact(self, image: np.ndarray, faces: Sequence[Face], /) -> Redacted:
+        """The ``fallback`` redaction of every face: what a crop does when it keeps the whole frame."""
+        faces = tuple(faces)
+        done = as_redaction(self.fallback).redact(image, faces)  # type: ignore[arg-type]
+        return Redacted(done.image, fell_back=tuple(range(len(faces))))
+
     def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
         """Return the kept rectangle (a copy), or the fallback's output."""
         K.check_image(image)
         faces = tuple(faces)
-        box = self.region(image.shape[0], image.shape[1], faces)
+        box = self.region(faces, width=image.shape[1], height=image.shape[0])
         if box is None:
-            return self.fallback(image, faces)  # type: ignore[misc]
+            return self.redact(image, faces).image
         return image[box.to_slices()].copy()
 
 

@@ -38,7 +38,7 @@ from typing import ClassVar
 import numpy as np
 
 from .._geometry import Face
-from .._protocols import Redaction
+from .._protocols import Redacted, Redaction, as_redaction
 from . import _kernels as K
 from ._donor import (
     FACE_OVAL,
@@ -52,7 +52,7 @@ from ._donor import (
     template_points,
 )
 from ._masks import face_masks, union_region
-from ._methods import Pixelate, _check_number, _check_seed, _Masked
+from ._methods import Pixelate, _check_number, _check_seed, _Masked, check_fallback
 from ._warp import piecewise_warp, polygon_mask
 
 __all__ = ["Synthesize", "Replacement"]
@@ -138,7 +138,7 @@ class Synthesize(_Masked):
     mesh_region: bool = True
     min_size: float = 32.0
     max_yaw: float = 50.0
-    fallback: Redaction | None = None
+    fallback: Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray] | None = None
     donor: KSamePool | None = None
     mesher: Callable[[np.ndarray, Sequence[Face]], Sequence[Face]] | None = field(default=None, compare=False)
     _loaded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
@@ -158,8 +158,8 @@ class Synthesize(_Masked):
             raise ValueError(f"identity must be in [0, 1], got {self.identity!r}")
         _check_number("min_size", self.min_size, low=0.0)
         _check_number("max_yaw", self.max_yaw, low=0.0)
-        if self.fallback is not None and not callable(self.fallback):
-            raise TypeError(f"fallback must be a redaction (image, faces) -> image, got {self.fallback!r}")
+        if self.fallback is not None:
+            check_fallback(self.fallback)
         if self.donor is not None and not isinstance(self.donor, KSamePool):
             raise TypeError(f"donor must be None or a KSamePool, got {type(self.donor).__name__}")
 
@@ -167,12 +167,17 @@ class Synthesize(_Masked):
     def effective_fallback(self) -> Redaction:
         """The redaction applied to faces that cannot be synthesised."""
         if self.fallback is not None:
-            return self.fallback
+            return as_redaction(self.fallback)
         return Pixelate(shape=self.shape, grow=self.grow, feather=self.feather, seed=self.seed)
 
     def __call__(self, image: np.ndarray, faces: Sequence[Face], /) -> np.ndarray:
         """Return a copy of ``image`` with every face replaced (or, failing that, the fallback)."""
         return self.replace(image, faces).image
+
+    def redact(self, image: np.ndarray, faces: Sequence[Face], /) -> Redacted:
+        """The new image and the faces that got the fallback redaction (see :meth:`replace` for why)."""
+        done = self.replace(image, faces)
+        return Redacted(done.image, fell_back=done.fell_back)
 
     def replace(self, image: np.ndarray, faces: Sequence[Face]) -> Replacement:
         """Like calling the redaction, and also say which donor each face got (see :class:`Replacement`)."""
@@ -188,7 +193,7 @@ class Synthesize(_Masked):
         donors: list[str] = []
         reasons: list[str] = []
         for index, face in enumerate(faces):
-            regions = self._region(height, width, face)
+            regions = self._region(face, width=width, height=height)
             if not regions:
                 donors.append("off-image")
                 reasons.append("")
@@ -199,7 +204,7 @@ class Synthesize(_Masked):
                 reasons.append(reason)
                 continue
             window, allowed = regions[0]
-            rng = K.noise_rng(self.seed, index, rgb[face.box.to_slices(width, height)])
+            rng = K.noise_rng(self.seed, index, rgb[face.box.to_slices(width=width, height=height)])
             donor, reason, layer = self._one(rgb, face, window, allowed, rng)
             if self.context == "fill":
                 _fill_context(out, window, allowed, face.box.width, rng, layer)
@@ -212,17 +217,17 @@ class Synthesize(_Masked):
         result = _from_rgb(out, image)
         fell_back = [faces[i] for i, d in enumerate(donors) if d == "fallback"]
         if fell_back:
-            result = self.effective_fallback(result, fell_back)
+            result = self.effective_fallback.redact(result, fell_back).image
         return Replacement(result, tuple(donors), tuple(reasons))
 
     # ------------------------------------------------------------------ steps
 
-    def _region(self, height: int, width: int, face: Face) -> list[tuple[tuple[slice, slice], np.ndarray]]:
+    def _region(self, face: Face, *, width: int, height: int) -> list[tuple[tuple[slice, slice], np.ndarray]]:
         """The region that may change: the ``shape`` region, with ``mesh_region`` also the grown mesh outline."""
-        regions = face_masks(height, width, [face], shape=self.shape, grow=self.grow, feather=self.feather)
+        regions = face_masks([face], width=width, height=height, shape=self.shape, grow=self.grow, feather=self.feather)
         if not (self.mesh_region and regions and face.mesh is not None and self.shape != "outline"):
             return regions
-        outline = face_masks(height, width, [face], shape="outline", grow=self.grow, feather=self.feather)
+        outline = face_masks([face], width=width, height=height, shape="outline", grow=self.grow, feather=self.feather)
         return [union_region(regions[0], outline[0])] if outline else regions
 
     def _meshed(self, image: np.ndarray, faces: tuple[Face, ...]) -> tuple[Face, ...]:

@@ -44,6 +44,7 @@ import numpy as np
 
 from .._errors import RedactionError
 from .._geometry import Box, Face
+from .._protocols import Redaction, as_redaction, kept_region
 
 __all__ = ["ReidResult", "Enrolment", "enrol", "reidentification", "roc_auc"]
 
@@ -203,18 +204,19 @@ def _rgb(image: np.ndarray) -> np.ndarray:
 
 
 def _redact(redaction: Callable, photo: _Photo, detector: Callable | None) -> np.ndarray:
+    """The redacted photo on the original's canvas: a cut-out frame (``crop``) is put back in place on black."""
     faces = detector(photo.image) if detector is not None else [Face(b, detector="dlib") for b in photo.dlib_boxes]
-    out = redaction(photo.image, faces)
-    if out.shape == photo.image.shape:
+    method = as_redaction(redaction)
+    height, width = photo.image.shape[:2]
+    box = kept_region(method, faces, width=width, height=height)
+    if box is None:
+        out = method.redact(photo.image, faces).image
+        if out.shape != photo.image.shape:
+            raise RedactionError(f"{redaction!r} changed the image shape {photo.image.shape} -> {out.shape} in redact()")
         return out
-    region = getattr(redaction, "region", None)
-    if region is None:
-        raise RedactionError(
-            f"{redaction!r} changed the image shape {photo.image.shape} -> {out.shape} and has no region()"
-        )
-    box = region(photo.image.shape[0], photo.image.shape[1], faces)
     canvas = np.zeros_like(photo.image)
-    canvas[box.to_slices()] = out
+    rows, cols = box.to_slices()
+    canvas[rows, cols] = photo.image[rows, cols]
     return canvas
 
 
@@ -242,7 +244,7 @@ def roc_auc(scores: np.ndarray, labels: np.ndarray) -> float:
 
 def reidentification(
     people: Mapping[str, Sequence[np.ndarray]] | Enrolment,
-    redaction: Callable[[np.ndarray, Sequence[Face]], np.ndarray] | None = None,
+    redaction: Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray] | None = None,
     *,
     method: str | None = None,
     detector: Callable[[np.ndarray], Sequence[Face]] | None = None,
@@ -255,8 +257,9 @@ def reidentification(
     Args:
         people: ``{person: [uint8 RGB photos]}`` (first photo enrolled as the
             gallery), or an :class:`Enrolment` from :func:`enrol` to reuse.
-        redaction: any ``(image, faces) -> image``; ``None`` scores the
-            originals (the recogniser's ceiling).
+        redaction: any :class:`facesafe.Redaction` or ``(image, faces) -> image``
+            (a ``crop``'s kept region is scored on a black canvas of the
+            original's size); ``None`` scores the originals (the recogniser's ceiling).
         method: label for the result (default: the redaction's ``name`` or class).
         detector: finds the faces handed to the redaction (``image -> faces``);
             default: every face dlib finds on the original.
