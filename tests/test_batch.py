@@ -14,7 +14,7 @@ import pytest
 from PIL import Image
 
 import facesafe
-from facesafe import Manifest, anonymize_dir
+from facesafe import anonymize_dir, read_manifest
 from facesafe.cli import main
 
 from _fakes import CrashingDetector, Invert, NoMesher, RedDetector, draw_face, reddish
@@ -76,8 +76,8 @@ BROKEN = {"empty.jpg", "random.png", "truncated.jpg", "text.jpg", "bomb.png"}
 
 
 def _rows(manifest: Path) -> dict[str, facesafe._batch._manifest.Row]:
-    with Manifest(manifest) as db:
-        return {row.rel: row for row in db.rows()}
+    _, rows = read_manifest(manifest)
+    return {row.rel: row for row in rows}
 
 
 def test_mixed_folder_good_written_broken_failed_each_recorded_once(mixed: Path, tmp_path: Path):
@@ -273,21 +273,18 @@ def test_manifest_records_crop_region(tmp_path: Path):
 
 
 def test_cli_grow_and_seed_reach_the_redaction_and_the_manifest(tmp_path: Path):
-    from facesafe._batch._manifest import Manifest
-
     good = tmp_path / "good"
     _save(good / "a.png", _photo(1), "PNG")
     out = tmp_path / "out"
     argv = ["anonymize", str(good), "--out", str(out), "--method", "pixelate", "--preset", "fast", "-q"]
     assert main([*argv, "--grow", "1.6", "--seed", "3"]) == 0
-    with Manifest(Path(f"{out}.facesafe.sqlite")) as db:
-        (run,) = db.runs()
-        key = next(db.rows()).params_key
+    (run,), (row,) = read_manifest(Path(f"{out}.facesafe.sqlite"))
+    key = row.params_key
     assert "grow=1.6" in run["params"]["redaction"] and "seed=3" in run["params"]["redaction"], run["params"]
     other = tmp_path / "other"
     assert main(["anonymize", str(good), "--out", str(other), "--method", "pixelate", "--preset", "fast", "-q"]) == 0
-    with Manifest(Path(f"{other}.facesafe.sqlite")) as db:
-        assert next(db.rows()).params_key != key  # a different setting is a different run, not a resume
+    _, (row,) = read_manifest(Path(f"{other}.facesafe.sqlite"))
+    assert row.params_key != key  # a different setting is a different run, not a resume
     assert main([*argv, "--seed", "-1"]) == 2
     assert main([*argv, "--grow", "0.9"]) == 2
     assert main(["anonymize", str(good), "--out", str(tmp_path / "o4"), "--method", "fill", "--seed", "1"]) == 2

@@ -26,12 +26,10 @@ from facesafe import (
     UnsupportedImageError,
     encode_image,
     load_image,
-    output_format,
     read_image,
-    sniff_format,
-    suffix_for,
     write_image,
 )
+from facesafe._io import output_format, sniff_format, suffix_for
 
 FORMATS = ["JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF"]
 LOSSLESS = {"PNG", "TIFF", "BMP"}

@@ -20,13 +20,12 @@ from facesafe import (
     UnsupportedImageError,
     encode_image,
     load_image,
-    output_format,
     read_image,
     read_metadata,
     strip_metadata,
-    suffix_for,
     write_image,
 )
+from facesafe._io import output_format, suffix_for
 from facesafe._metadata import _scan_jpeg
 
 KINDS = ["JPEG", "PNG", "WEBP", "TIFF", "GIF", "BMP", "HEIF", "AVIF", "MPO", "TRAILER", "ROTATED"]

@@ -49,3 +49,24 @@ def test_api_doc_is_up_to_date():
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     assert module.OUT.read_text() == module.render(), "docs/api.md is stale: run scripts/make_api_doc.py"
+    assert module.INIT.read_text() == module.render_init(), "facesafe/__init__.py imports are stale: run scripts/make_api_doc.py"
+
+
+def test_the_table_is_the_public_surface_and_plumbing_is_private():
+    tabled = [name for _, _, names in facesafe._PUBLIC for name in names]
+    assert facesafe.__all__ == ["__version__", *tabled]
+    for name in ("sniff_format", "output_format", "suffix_for", "parse_color", "Manifest"):
+        assert name not in facesafe.__all__ and not hasattr(facesafe, name), name
+
+
+
+def test_cli_choices_are_the_catalogues_read_only_when_needed():
+    code = (
+        "import sys, facesafe.cli as cli; "
+        "print(sorted(m for m in ('facesafe._redact', 'facesafe._detect') if m in sys.modules)); "
+        "params = {p.name: p for p in cli.anonymize.params}; "
+        "print(params['method'].type.choices, params['preset'].type.choices)"
+    )
+    lines = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.splitlines()
+    assert lines[0] == "[]", "importing the CLI loaded a catalogue"
+    assert lines[1] == f"{tuple(facesafe.REDACTIONS)} {tuple(facesafe.PRESETS)}"

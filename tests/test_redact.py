@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 import facesafe
-from facesafe import REDACTIONS, Blur, Box, Crop, Face, Fill, Pixelate, face_mask, parse_color
+from facesafe import REDACTIONS, Blur, Box, Crop, Face, Fill, Pixelate, face_mask
+from facesafe._redact import parse_color
 from facesafe._redact._kernels import largest_free_rectangle
 from facesafe.audit import roc_auc
 

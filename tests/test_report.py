@@ -19,7 +19,7 @@ from _fakes import RedDetector, draw_face, reddish
 from PIL import Image
 
 import facesafe
-from facesafe import Manifest, anonymize_dir, write_image
+from facesafe import anonymize_dir, read_manifest, write_image
 from facesafe.cli import main
 
 DATA_URI = re.compile(r'data:image/(?:jpeg|png);base64,([A-Za-z0-9+/=]+)')
@@ -141,8 +141,7 @@ def _tampered(run, tmp_path: Path) -> tuple[Path, Path]:
     shutil.copytree(out, copy)
     moved = tmp_path / "m.sqlite"
     shutil.copy(manifest, moved)
-    with Manifest(moved) as db:
-        rows = list(db.rows("written"))
+    rows = [row for row in read_manifest(moved)[1] if row.status == "written"]
     for row in rows:
         _set_output(moved, row.source, copy / Path(row.output).relative_to(out), keep_hash=True)
     return copy, moved

@@ -18,6 +18,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+# --- generated from _PUBLIC by scripts/make_api_doc.py (a test checks it); do not edit ---
 from ._errors import (
     CorruptImageError,
     DetectionError,
@@ -33,121 +34,48 @@ from ._errors import (
 from ._geometry import Box, Face
 from ._protocols import Detector, Redacted, Redaction
 
-__version__ = "0.1.0"
-
-# Every other export, by the private module that defines it; imported on first use.
-_LAZY_MODULES: dict[str, tuple[str, ...]] = {
-    "_io": ("DEFAULT_MAX_PIXELS", "MetadataWarning", "Picture", "encode_image", "load_image", "output_format",
-            "read_image", "sniff_format", "suffix_for", "write_image"),
-    "_metadata": ("read_metadata", "strip_metadata"),
-    "_detect": ("PRESETS", "FaceDetector", "FaceMesher", "Preset", "detect_faces", "mesh_faces", "model_versions"),
-    "_anonymize": ("Anonymizer", "FileResult", "Result", "anonymize", "anonymize_bytes"),
-    "_batch": ("Manifest", "Report", "anonymize_dir"),
-    "_redact": ("REDACTIONS", "Blur", "Crop", "Fill", "Pixelate", "face_mask", "parse_color", "KSamePool",
-                "Replacement", "Synthesize"),
-    "_report": ("render_report",),
-    "_verify": ("FileCheck", "VerifyReport", "verify"),
-}
-_LAZY = {name: module for module, names in _LAZY_MODULES.items() for name in names}
-
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ loads these
     from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_bytes
-    from ._batch import Manifest, Report, anonymize_dir
+    from ._batch import Report, anonymize_dir
+    from ._batch._manifest import read_manifest
     from ._detect import PRESETS, FaceDetector, FaceMesher, Preset, detect_faces, mesh_faces, model_versions
-    from ._io import (
-        DEFAULT_MAX_PIXELS,
-        MetadataWarning,
-        Picture,
-        encode_image,
-        load_image,
-        output_format,
-        read_image,
-        sniff_format,
-        suffix_for,
-        write_image,
-    )
+    from ._io import DEFAULT_MAX_PIXELS, MetadataWarning, Picture, encode_image, load_image, read_image, write_image
     from ._metadata import read_metadata, strip_metadata
-    from ._redact import (
-        REDACTIONS,
-        Blur,
-        Crop,
-        Fill,
-        KSamePool,
-        Pixelate,
-        Replacement,
-        Synthesize,
-        face_mask,
-        parse_color,
-    )
+    from ._redact import REDACTIONS, Blur, Crop, Fill, KSamePool, Pixelate, Replacement, Synthesize, face_mask
     from ._report import render_report
     from ._verify import FileCheck, VerifyReport, verify
+# --- end of generated imports ---
 
-__all__ = [
-    "__version__",
-    # records and protocols
-    "Box",
-    "Face",
-    "Detector",
-    "Redaction",
-    "Redacted",
-    # reading and writing images, metadata
-    "Picture",
-    "load_image",
-    "read_image",
-    "write_image",
-    "encode_image",
-    "sniff_format",
-    "output_format",
-    "suffix_for",
-    "DEFAULT_MAX_PIXELS",
-    "read_metadata",
-    "strip_metadata",
-    "MetadataWarning",
-    # detecting
-    "FaceDetector",
-    "detect_faces",
-    "PRESETS",
-    "Preset",
-    "FaceMesher",
-    "mesh_faces",
-    "model_versions",
-    # anonymising
-    "anonymize",
-    "anonymize_bytes",
-    "anonymize_dir",
-    "Anonymizer",
-    "Result",
-    "FileResult",
-    "Report",
-    "Manifest",
-    # errors
-    "FacesafeError",
-    "ImageError",
-    "UnsupportedImageError",
-    "CorruptImageError",
-    "ImageTooLargeError",
-    "MultiFrameImageError",
-    "OutputError",
-    "OutputExistsError",
-    "DetectionError",
-    "RedactionError",
-    # redactions
-    "Blur",
-    "Pixelate",
-    "Fill",
-    "Crop",
-    "REDACTIONS",
-    "face_mask",
-    "parse_color",
-    "Synthesize",
-    "KSamePool",
-    "Replacement",
-    # release checks
-    "verify",
-    "VerifyReport",
-    "FileCheck",
-    "render_report",
-]
+__version__ = "0.1.0"
+
+# The public surface, in one table: (section of docs/api.md, private module, names).
+# __all__ and the lazy loader below, the imports above and docs/api.md are derived from it.
+# Modules in _EAGER load with facesafe (cheap records, protocols, errors); the rest on first use.
+_PUBLIC: tuple[tuple[str, str, tuple[str, ...]], ...] = (
+    ("Reading and writing", "_io", ("read_image", "load_image", "Picture", "write_image", "encode_image",
+                                    "DEFAULT_MAX_PIXELS", "MetadataWarning")),
+    ("Metadata", "_metadata", ("read_metadata", "strip_metadata")),
+    ("Anonymising", "_anonymize", ("anonymize", "anonymize_bytes", "Anonymizer", "Result", "FileResult")),
+    ("Anonymising", "_batch", ("anonymize_dir", "Report")),
+    ("Anonymising", "_batch._manifest", ("read_manifest",)),
+    ("Detection", "_detect", ("detect_faces", "FaceDetector", "PRESETS", "Preset", "mesh_faces", "FaceMesher",
+                              "model_versions")),
+    ("Detection", "_protocols", ("Detector",)),
+    ("Records", "_geometry", ("Box", "Face")),
+    ("Redactions", "_redact", ("Blur", "Pixelate", "Fill", "Crop", "Synthesize", "KSamePool", "Replacement",
+                               "REDACTIONS")),
+    ("Redactions", "_protocols", ("Redaction", "Redacted")),
+    ("Release checks", "_verify", ("verify", "VerifyReport", "FileCheck")),
+    ("Release checks", "_report", ("render_report",)),
+    ("Advanced", "_redact", ("face_mask",)),
+    ("Errors", "_errors", ("FacesafeError", "ImageError", "UnsupportedImageError", "CorruptImageError",
+                           "ImageTooLargeError", "MultiFrameImageError", "OutputError", "OutputExistsError",
+                           "DetectionError", "RedactionError")),
+)
+_EAGER = ("_errors", "_geometry", "_protocols")
+
+__all__ = ["__version__", *(name for _, _, names in _PUBLIC for name in names)]
+_LAZY = {name: module for _, module, names in _PUBLIC if module not in _EAGER for name in names}
 
 
 def _present(value: Any) -> Any:

@@ -6,23 +6,10 @@ registration needed.
 - A :class:`Detector` is any callable ``image -> faces``; a test can pass
   ``lambda image: faces``.
 - A :class:`Redaction` states everything :class:`~facesafe.Anonymizer`, the
-  batch runner and the audit need to know about a method, so that nobody asks
-  a redaction what it can do with ``hasattr``:
-
-  - ``redact(image, faces)`` returns a :class:`Redacted`: the redacted image,
-    always of the input's size, and which faces got the method's fallback
-    redaction;
-  - ``region(faces, *, width, height)`` is ``None``, or the part of the frame
-    to keep when the method cuts the faces out of frame (``crop``); the kept
-    part holds no face, and every frame of an animation is cut alike;
-  - ``fingerprint()`` is a string equal for two redactions exactly when they
-    give equal outputs, runtime-only helpers (a mesher) left out and data
-    that decides the output (a k-Same pool's faces) hashed in: it decides
-    whether a batch run resumes.
-
-  A plain callable ``(image, faces) -> image`` (same size) is a redaction too:
-  :func:`as_redaction` wraps it (its fingerprint is its ``repr``, so a lambda
-  never resumes).
+  batch runner and the audit need to know about a method (what it returns,
+  how it reports fallbacks and a changed frame, when a run may resume), so
+  nobody asks a redaction what it can do with ``hasattr``; a plain callable
+  ``(image, faces) -> image`` is adapted by :func:`as_redaction`.
 """
 
 from __future__ import annotations
@@ -68,13 +55,30 @@ class Redacted:
 
 @runtime_checkable
 class Redaction(Protocol):
-    """Anything that hides faces (see the module docstring for the contract).
+    """Anything that hides faces: implement these three methods, no base class or registration.
+
+    - ``redact(image, faces) -> Redacted``: the redacted image, always of
+      the input's size, and the indices of the faces that got the method's
+      fallback redaction instead of its own;
+    - ``region(faces, *, width, height) -> Box | None``: ``None``, or the
+      part of a ``width`` x ``height`` frame to keep when the method cuts the
+      faces out of frame (``crop``): an integer box that no face reaches.
+      Then the output is that part and ``redact`` is not called; every frame
+      of an animation is cut alike. A region holding part of a face is
+      refused with :class:`~facesafe.RedactionError`;
+    - ``fingerprint() -> str``: equal for two redactions exactly when they
+      give equal outputs: a batch run resumes only on an equal fingerprint.
+      Leave out runtime-only helpers (a mesher object), hash in data that
+      decides the output (a k-Same pool's faces).
 
     Every method must not mutate ``image``, must be deterministic, and must
     change nothing outside the (grown) face regions. Images are ``uint8``
     ``(H, W)`` or ``(H, W, C)``; faces are in the image's pixel coordinates.
-    The methods facesafe ships are also callable, ``redaction(image, faces)
-    -> image``, which applies :meth:`region` and then :meth:`redact`.
+    A plain callable ``(image, faces) -> image`` that keeps the size is
+    accepted wherever a redaction is (its fingerprint is its ``repr``, so a
+    lambda never resumes). The methods facesafe ships are also callable,
+    ``redaction(image, faces) -> image``, which applies ``region`` and then
+    ``redact``. See ``docs/redactions.md`` for a worked example.
     """
 
     def redact(self, image: np.ndarray, faces: Sequence[Face], /) -> Redacted:

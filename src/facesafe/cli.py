@@ -6,7 +6,10 @@ failed (or, for ``verify``, anything was found), 2 for usage errors.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import sys
+from collections.abc import Callable, Iterable, Mapping
 
 import click
 
@@ -22,17 +25,47 @@ def cli() -> None:
     """De-identify images: strip metadata, find faces, redact them."""
 
 
-METHODS = ("blur", "pixelate", "fill", "crop", "synthetic")
-SEEDED_METHODS = ("blur", "pixelate", "synthetic")  # the methods with a seed option
-PRESET_NAMES = ("fast", "balanced", "thorough")
 FORMATS = ("same", "jpeg", "png", "webp", "tiff", "heic")
+
+
+class _CatalogueChoice(click.Choice):
+    """A choice of the names in one of facesafe's catalogues, read when first needed.
+
+    Importing the catalogues (the redactions, the detection presets) costs
+    about 0.3 s that ``facesafe --help``, ``strip`` and ``inspect`` need not pay.
+    """
+
+    def __init__(self, load: Callable[[], Iterable[str]]) -> None:
+        self._load = load
+        self.case_sensitive = True
+
+    @functools.cached_property
+    def choices(self) -> tuple[str, ...]:  # type: ignore[override]
+        return tuple(self._load())
+
+
+def _redactions() -> Mapping[str, type]:
+    from ._redact import REDACTIONS
+
+    return REDACTIONS
+
+
+def _presets() -> Iterable[str]:
+    from ._detect import PRESETS
+
+    return PRESETS
+
+
+def _seeded_methods() -> tuple[str, ...]:
+    """The methods with a ``seed`` option."""
+    return tuple(name for name, cls in _redactions().items() if "seed" in {f.name for f in dataclasses.fields(cls)})
 
 
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
-@click.option("--method", type=click.Choice(METHODS), default="blur", show_default=True, help="How faces are redacted.")
-@click.option("--preset", type=click.Choice(PRESET_NAMES), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
+@click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
 @click.option("--color", metavar="RRGGBB", default=None, help="Fill colour for --method fill (default 000000).")
 @click.option("--grow", type=click.FloatRange(min=1.0), default=None,
               help="Each face region is the detected box grown by this factor [default: 1.3]; "
@@ -75,8 +108,9 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     if grow is not None:
         options["grow"] = grow
     if seed is not None:
-        if method not in SEEDED_METHODS:
-            raise click.UsageError(f"--seed applies to --method {', '.join(SEEDED_METHODS)} only")
+        seeded = _seeded_methods()
+        if method not in seeded:
+            raise click.UsageError(f"--seed applies to --method {', '.join(seeded)} only")
         options["seed"] = seed
     client = None
     if scheduler is not None:
@@ -147,7 +181,7 @@ def inspect(paths: tuple[str, ...], as_json: bool) -> int:
 @cli.command()
 @click.argument("folder", type=click.Path(exists=True, path_type=str))
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON object.")
-@click.option("--preset", type=click.Choice(PRESET_NAMES), default="thorough", show_default=True, help="Detection preset of the re-scan.")
+@click.option("--preset", type=_CatalogueChoice(_presets), default="thorough", show_default=True, help="Detection preset of the re-scan.")
 @click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None, help="Report faces at or above this score [default: 0.5].")
 @click.option("--strict", is_flag=True, help="Also report confident detections whose pixels look redacted (mosaic, blur, fill).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")

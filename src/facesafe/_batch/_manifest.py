@@ -68,7 +68,22 @@ def default_manifest_path(out_dir: str | os.PathLike[str]) -> Path:
 
 
 def read_manifest(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], list[Row]]:
-    """The runs and rows of the manifest at ``path``, opened read-only (nothing is written to it).
+    """The runs and rows of the run manifest at ``path``, opened read-only (nothing is written to it).
+
+    Returns ``(runs, rows)``: ``runs`` are dicts, one per run (``id``,
+    ``started``, ``finished``, ``facesafe_version``, ``models``, ``params``:
+    every setting that decides the output, ``command``); ``rows`` are frozen
+    records, one per input, whose fields are the manifest's columns:
+    ``source``, ``rel``, ``status`` (``written``, ``failed``, ``skipped`` or
+    ``pending``), ``reason``, ``input_hash``, ``input_format``, ``faces``,
+    ``boxes`` (per frame, ``[x0, y0, x1, y1, score]``), ``fell_back`` (how
+    many faces got the method's fallback redaction), ``region`` (the part
+    kept by ``crop``), ``output``, ``output_hash``, ``output_format``,
+    ``method``, ``preset``, ``params_key``, ``facesafe_version``, ``models``,
+    ``started``, ``finished``, ``run_id``.
+
+    >>> runs, rows = read_manifest("out.facesafe.sqlite")            # doctest: +SKIP
+    >>> [row.rel for row in rows if row.status == "failed"]          # doctest: +SKIP
 
     Raises ``ValueError`` naming the file when it is missing or is not a
     facesafe run manifest.
