@@ -77,8 +77,8 @@ class Redaction(Protocol):
     A plain callable ``(image, faces) -> image`` that keeps the size is
     accepted wherever a redaction is (its fingerprint is its ``repr``, so a
     lambda never resumes). The methods facesafe ships are also callable,
-    ``redaction(image, faces) -> image``, which applies ``region`` and then
-    ``redact``. See ``docs/redactions.md`` for a worked example.
+    ``redaction(image, faces) -> image``: the ``region`` cut out when there
+    is one, else ``redact``'s image. See ``docs/redactions.md`` for a worked example.
     """
 
     def redact(self, image: np.ndarray, faces: Sequence[Face], /) -> Redacted:
