@@ -15,6 +15,7 @@ from PIL import Image
 
 import facesafe
 from facesafe import anonymize_dir, read_manifest
+from facesafe._batch._manifest import Manifest
 from facesafe.cli import main
 
 from _fakes import CrashingDetector, Invert, NoMesher, RedDetector, draw_face, reddish
