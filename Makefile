@@ -29,4 +29,4 @@ bench-deps: install-dev
 	.bench/deface/bin/python -m pip install --quiet deface==1.5.0 onnx onnxruntime
 
 clean:
-	rm -rf out out.manifest.sqlite build dist src/*.egg-info
+	rm -rf out out.facesafe.sqlite* build dist src/*.egg-info

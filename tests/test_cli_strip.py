@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 from _dirty import exiftool_tags, leaked_tokens, make_dirty, non_structural
 
+from facesafe import read_image
 from facesafe.cli import main
 
 
@@ -93,13 +95,19 @@ def test_a_bad_file_is_one_line_and_exit_1(tree, tmp_path, capsys):
     assert sorted(p.name for p in out.iterdir()) == ["good.jpg"]  # nothing written for the bad file
 
 
-def test_two_inputs_for_one_output_fail_the_second(tree, tmp_path, capsys):
+def test_two_inputs_for_one_output_get_distinct_names(tree, tmp_path, capsys):
     src = tmp_path / "src"
     src.mkdir()
     shutil.copy(next(tree.rglob("bmp.bmp")), src / "same.bmp")
     shutil.copy(tree / "png.png", src / "same.png")
-    assert main(["strip", str(src), "--out", str(tmp_path / "out")]) == 1
-    assert "would write the same output same.png" in capsys.readouterr().err
+    out = tmp_path / "out"
+    assert main(["strip", str(src), "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["same.png", "same~2.png"]  # as anonymize names them
+    lines = capsys.readouterr().out.splitlines()
+    assert lines == [f"{src / 'same.bmp'} -> {out / 'same.png'}", f"{src / 'same.png'} -> {out / 'same~2.png'}"]
+    # Each output holds its own input's pixels: neither was written over the other.
+    assert np.array_equal(read_image(out / "same.png"), read_image(src / "same.bmp"))
+    assert np.array_equal(read_image(out / "same~2.png"), read_image(src / "same.png"))
 
 
 def test_inspect_reports_metadata(tree, tmp_path, capsys):

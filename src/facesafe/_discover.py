@@ -16,17 +16,19 @@ Found(path: Path, rel: PurePosixPath, format: str | None, status: str, reason: s
 * ``sources``: files and folders. A folder is walked recursively (its files
   by name, then its sub-folders by name; symlinked folders not followed); ``rel`` is the file's path relative to that
   folder. A file given directly has ``rel`` = its name.
-* Inputs are recognised by their content (:func:`facesafe.sniff_format` on the
-  first 32 bytes), never by their extension: ``format`` is the sniffed format,
-  ``status`` is ``"image"``; a file that is not an image has ``format=None``,
-  ``status="skipped"``, except one whose suffix names an image format (an
-  empty or garbled ``.jpg``), which ``"failed"``, as do an unreadable file or
-  a missing source.
+* Inputs are classified by :func:`facesafe._formats.classify` (the one rule
+  every command uses) from their content: ``status`` is ``"image"`` with the
+  format to decode; ``"failed"`` (``format=None``) for an image facesafe
+  recognises but cannot decode (``unsupported image format: XCF (GIMP)``) or
+  a file named like an image whose content is not one (an empty ``.jpg``), as
+  for an unreadable file or a missing source; ``"skipped"`` for a file that
+  is not an image at all.
 * ``out_dir``, when given, is checked first with :func:`refuse_out_inside`.
 * Output names: :func:`output_rel` changes ``rel``'s suffix to the output
   format's, and :func:`claim_outputs` finds two inputs that would write the
   same output (compared case-insensitively, so that it holds on every file
-  system).
+  system); :func:`unique_rel` then names the later one ``name~2.ext``
+  (``~3``...), deterministically in input order.
 """
 
 from __future__ import annotations
@@ -37,9 +39,10 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from ._io import format_for_suffix, sniff_format, suffix_for
+from ._formats import HEAD_BYTES, classify, format_for_suffix
+from ._io import suffix_for
 
-__all__ = ["Found", "discover", "refuse_out_inside", "sniff_file", "output_rel", "claim_outputs"]
+__all__ = ["Found", "discover", "refuse_out_inside", "classify_file", "output_rel", "claim_outputs", "unique_rel"]
 
 
 @dataclass(frozen=True)
@@ -75,10 +78,10 @@ def refuse_out_inside(sources: Iterable[str | os.PathLike[str]], out: str | os.P
             raise ValueError(f"out: {os.fspath(out)!r} is a source file")
 
 
-def sniff_file(path: str | os.PathLike[str]) -> str | None:
-    """The image format of a file's content (see :func:`facesafe.sniff_format`), or ``None``. Raises OSError."""
+def classify_file(path: str | os.PathLike[str]) -> tuple[str | None, str, str | None]:
+    """``(format, status, reason)`` of a local file (see :func:`facesafe._formats.classify`). Raises OSError."""
     with open(path, "rb") as fp:
-        return sniff_format(fp.read(32))
+        return classify(fp.read(HEAD_BYTES), path)
 
 
 def _walk(root: pathlib.Path, failures: list[Found]) -> Iterator[pathlib.Path]:
@@ -115,18 +118,11 @@ def discover(
             failures.clear()
             rel = pathlib.PurePosixPath(path.relative_to(root).as_posix())
             try:
-                fmt = sniff_file(path)
+                fmt, status, reason = classify_file(path)
             except OSError as exc:
                 yield Found(path, rel, None, "failed", f"cannot read: {exc.strerror or exc}")
                 continue
-            if fmt is None and format_for_suffix(rel) is not None:
-                # Named like an image but not one we can read: flag it, do not skip it quietly.
-                what = "an empty file" if path.stat().st_size == 0 else "not a supported image"
-                yield Found(path, rel, None, "failed", f"named like an image ({rel.suffix}) but its content is {what}")
-            elif fmt is None:
-                yield Found(path, rel, None, "skipped", "not an image (content is not a supported image format)")
-            else:
-                yield Found(path, rel, fmt, "image")
+            yield Found(path, rel, fmt, status, reason)
         yield from failures
 
 
@@ -158,3 +154,16 @@ def claim_outputs() -> Callable[[pathlib.PurePosixPath, pathlib.Path], pathlib.P
         return None
 
     return claim
+
+
+def unique_rel(
+    claim: Callable[[pathlib.PurePosixPath, pathlib.Path], pathlib.Path | None],
+    rel: pathlib.PurePosixPath,
+    source: pathlib.Path,
+) -> pathlib.PurePosixPath:
+    """``rel``, or ``name~2.ext`` (``~3``, ...) when an earlier source claimed it: the first name ``claim`` grants."""
+    candidate, n = rel, 1
+    while claim(candidate, source) is not None:
+        n += 1
+        candidate = rel.with_name(f"{rel.stem}~{n}{rel.suffix}")
+    return candidate

@@ -2,7 +2,9 @@
 
 Reading (:func:`load_image`, :func:`read_image`)
     The format is recognised from the content (:func:`sniff_format`), never from
-    the file name. Every frame is decoded to uint8 RGB in display orientation:
+    the file name (except TIFF-based camera raw: :mod:`facesafe._formats`,
+    which also lists the formats recognised but not decoded: those raise
+    ``UnsupportedImageError("unsupported image format: ...")``). Every frame is decoded to uint8 RGB in display orientation:
     EXIF orientation 1-8 is applied to the pixels, ICC-tagged images are
     converted to sRGB, grayscale / palette / CMYK / 16-bit data is normalised,
     and alpha is kept alongside (never merged), so that redaction changes the
@@ -36,6 +38,7 @@ Writing (:func:`encode_image`, :func:`write_image`)
 
 from __future__ import annotations
 
+import importlib
 import io
 import os
 import pathlib
@@ -58,6 +61,7 @@ from ._errors import (
     OutputExistsError,
     UnsupportedImageError,
 )
+from ._formats import HEAD_BYTES, READ_FORMATS, format_for_suffix, identify, unsupported_reason
 
 __all__ = [
     "DEFAULT_MAX_PIXELS",
@@ -78,8 +82,9 @@ __all__ = [
 #: Default maximum pixel count (width x height x frames) an input may declare.
 DEFAULT_MAX_PIXELS = 200_000_000
 
-#: Every format facesafe reads, by the name :func:`sniff_format` returns.
-FORMATS = ("JPEG", "PNG", "WEBP", "TIFF", "BMP", "GIF", "HEIF", "AVIF")
+#: Every format facesafe reads, by the name :func:`sniff_format` returns (camera
+#: raw, ``"RAW"``, needs the ``facesafe[raw]`` extra).
+FORMATS = READ_FORMATS
 
 _SUFFIXES = {
     "JPEG": ".jpg",
@@ -91,21 +96,18 @@ _SUFFIXES = {
     "HEIF": ".heic",
     "AVIF": ".avif",
 }
-_SUFFIX_FORMATS = {
-    ".jpg": "JPEG", ".jpeg": "JPEG", ".jpe": "JPEG", ".jfif": "JPEG", ".mpo": "JPEG",
-    ".png": "PNG", ".apng": "PNG",
-    ".webp": "WEBP",
-    ".tif": "TIFF", ".tiff": "TIFF",
-    ".bmp": "BMP", ".dib": "BMP",
-    ".gif": "GIF",
-    ".heic": "HEIF", ".heif": "HEIF", ".hif": "HEIF",
-    ".avif": "AVIF",
-}  # fmt: skip
 _FORMAT_ALIASES = {"JPG": "JPEG", "TIF": "TIFF", "HEIC": "HEIF"}
 _SINGLE_FRAME_FORMATS = {"JPEG", "BMP"}
+# Inputs facesafe reads but does not write: the format their outputs take by default.
+# Lossless PNG for all but camera raw, so that no loss is added on top of the source's
+# (a raw file is developed, not kept: its output is a photo, JPEG like the camera's own).
+_OUTPUT_FOR_READ_ONLY = {
+    "BMP": "PNG", "PNM": "PNG", "PSD": "PNG", "JPEG2000": "PNG", "ICO": "PNG", "CUR": "PNG", "QOI": "PNG",
+    "JXL": "PNG", "RAW": "JPEG",
+}  # fmt: skip
+# Read-only formats that are lossless by nature (their pixels may be written losslessly, e.g. to WebP).
+_LOSSLESS_FORMATS = {"PNG": True, "GIF": True, "BMP": True, "PNM": True, "PSD": True, "ICO": True, "CUR": True, "QOI": True}
 
-_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"hevm", b"hevs", b"mif1", b"msf1", b"mif2"}
-_AVIF_BRANDS = {b"avif", b"avis"}
 
 
 class MetadataWarning(UserWarning):
@@ -175,39 +177,23 @@ class Picture:
 
 
 def sniff_format(head: bytes) -> str | None:
-    """Return the image format the first bytes of a file announce, or ``None``.
+    """Return the image format the first bytes of a file announce, or ``None`` when they announce no image.
 
-    Looks only at magic numbers (give it at least 32 bytes); returns one of
-    :data:`FORMATS`. Fast and independent of Pillow.
+    Looks only at magic numbers (give it the first :data:`facesafe._formats.HEAD_BYTES`
+    bytes; 32 are enough for all but PICT and TIFF-based camera raw, which
+    also need the file's name: see :func:`facesafe._formats.identify`).
+    Returns one of :data:`FORMATS`, or the name of an image format facesafe
+    recognises but does not decode (``"XCF"``, ``"EXR"``, ...). Fast and
+    independent of Pillow.
 
     >>> sniff_format(b"\\xff\\xd8\\xff\\xe0")
     'JPEG'
+    >>> sniff_format(b"gimp xcf v011")
+    'XCF'
     >>> sniff_format(b"hello") is None
     True
     """
-    if head[:3] == b"\xff\xd8\xff":
-        return "JPEG"
-    if head[:8] == b"\x89PNG\r\n\x1a\n":
-        return "PNG"
-    if head[:6] in (b"GIF87a", b"GIF89a"):
-        return "GIF"
-    if head[:4] == b"RIFF" and head[8:12] == b"WEBP":
-        return "WEBP"
-    if head[:4] in (b"II*\x00", b"MM\x00*", b"II+\x00", b"MM\x00+"):
-        if head[8:10] == b"CR":  # Canon CR2 raw: a TIFF wrapper around sensor data
-            return None
-        return "TIFF"
-    if head[:2] == b"BM" and len(head) >= 18:
-        dib_header = int.from_bytes(head[14:18], "little")
-        return "BMP" if dib_header in (12, 16, 40, 52, 56, 64, 108, 124) else None
-    if head[4:8] == b"ftyp" and len(head) >= 12:
-        box_end = min(len(head), max(16, int.from_bytes(head[:4], "big")))
-        brands = {head[8:12]} | {head[i : i + 4] for i in range(16, box_end - 3, 4)}
-        if head[8:12] in _AVIF_BRANDS or (brands & _AVIF_BRANDS and not brands & (_HEIF_BRANDS - {b"mif1", b"msf1"})):
-            return "AVIF"
-        if brands & _HEIF_BRANDS:
-            return "HEIF"
-    return None
+    return identify(head)
 
 
 # --------------------------------------------------------------------------- reading
@@ -241,35 +227,43 @@ def _check_max_pixels(max_pixels: int) -> None:
         raise ValueError(f"max_pixels: must be a positive int, got {max_pixels!r}")
 
 
+# Format -> (module, class) of the Pillow image class that decodes it, imported when first needed.
+# The classes are used directly, never registered (see the module docstring).
+_DECODERS = {
+    "JPEG": ("PIL.JpegImagePlugin", "JpegImageFile"),  # not jpeg_factory: an MPO yields its primary image only
+    "PNG": ("PIL.PngImagePlugin", "PngImageFile"),
+    "GIF": ("PIL.GifImagePlugin", "GifImageFile"),
+    "WEBP": ("PIL.WebPImagePlugin", "WebPImageFile"),
+    "TIFF": ("PIL.TiffImagePlugin", "TiffImageFile"),
+    "BMP": ("PIL.BmpImagePlugin", "BmpImageFile"),
+    "HEIF": ("pillow_heif.as_plugin", "HeifImageFile"),
+    "AVIF": ("PIL.AvifImagePlugin", "AvifImageFile"),
+    "PNM": ("PIL.PpmImagePlugin", "PpmImageFile"),
+    "PSD": ("PIL.PsdImagePlugin", "PsdImageFile"),
+    "JPEG2000": ("PIL.Jpeg2KImagePlugin", "Jpeg2KImageFile"),
+    "ICO": ("PIL.IcoImagePlugin", "IcoImageFile"),  # the largest image of the icon
+    "CUR": ("PIL.CurImagePlugin", "CurImageFile"),
+    "QOI": ("PIL.QoiImagePlugin", "QoiImageFile"),
+    "JXL": ("facesafe._decoders", "JxlImageFile"),
+    "RAW": ("facesafe._decoders", "RawImageFile"),
+}
+
+
 def _plugin_class(fmt: str, name: str | None) -> type:
-    """The Pillow ImageFile class that decodes ``fmt`` (imported lazily)."""
-    if fmt == "JPEG":
-        # JpegImageFile, not jpeg_factory: an MPO file yields its primary image only.
-        from PIL.JpegImagePlugin import JpegImageFile as cls
-    elif fmt == "PNG":
-        from PIL.PngImagePlugin import PngImageFile as cls
-    elif fmt == "GIF":
-        from PIL.GifImagePlugin import GifImageFile as cls
-    elif fmt == "WEBP":
-        from PIL.WebPImagePlugin import WebPImageFile as cls
-    elif fmt == "TIFF":
-        from PIL.TiffImagePlugin import TiffImageFile as cls
-    elif fmt == "BMP":
-        from PIL.BmpImagePlugin import BmpImageFile as cls
-    elif fmt == "HEIF":
-        try:
-            from pillow_heif.as_plugin import HeifImageFile as cls
-        except ImportError as exc:  # pragma: no cover - pillow-heif is a dependency
-            raise UnsupportedImageError(name, f"HEIF needs pillow-heif ({exc})") from exc
-    elif fmt == "AVIF":
+    """The Pillow ImageFile class that decodes ``fmt`` (imported lazily); UnsupportedImageError when none here does."""
+    reason = unsupported_reason(fmt)
+    if reason is not None or fmt not in _DECODERS:
+        raise UnsupportedImageError(name, reason or f"unsupported image format: {fmt}")
+    if fmt == "AVIF":
         from PIL import features
 
         if not features.check("avif"):  # pragma: no cover - Pillow >= 11.2 wheels have it
             raise UnsupportedImageError(name, "AVIF decoding is not available in this Pillow build")
-        from PIL.AvifImagePlugin import AvifImageFile as cls
-    else:  # pragma: no cover - sniff_format returns only the names above
-        raise UnsupportedImageError(name, f"unsupported format {fmt}")
-    return cls
+    module, cls = _DECODERS[fmt]
+    try:
+        return getattr(importlib.import_module(module), cls)
+    except ImportError as exc:  # pragma: no cover - pillow-heif is a dependency
+        raise UnsupportedImageError(name, f"unsupported image format: {fmt} needs {module.split('.')[0]} ({exc})") from exc
 
 
 def _too_large(name: str | None, width: int, height: int, frames: int, max_pixels: int) -> ImageTooLargeError:
@@ -431,7 +425,9 @@ def _to_uint8(array: np.ndarray, mode: str) -> np.ndarray:
     return ((wide * 255 + 32767) // 65535).astype(np.uint8)
 
 
-def load_image(src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS) -> Picture:
+def load_image(
+    src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT_MAX_PIXELS, name: str | None = None
+) -> Picture:
     """Decode every frame of an image file (a path or its bytes) into a :class:`Picture`.
 
     The format is recognised from the content. Pixels come out uint8 RGB in
@@ -445,15 +441,20 @@ def load_image(src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT
     emits a :class:`MetadataWarning` naming the file (orientation is then what
     Pillow could read, else 1; colours are taken as sRGB). Pillow's own
     warnings pass through unchanged.
+
+    ``name``, for bytes, is the file's name: it labels errors and tells a
+    TIFF-based camera raw (``.nef``, ``.dng``...) from a TIFF when the
+    content alone does not (:func:`facesafe._formats.identify`).
     """
     _check_max_pixels(max_pixels)
-    with _open_source(src) as (fp, name):
-        head = fp.read(32)
+    with _open_source(src) as (fp, opened):
+        name = opened or name
+        head = fp.read(HEAD_BYTES)
         if not head:
             raise UnsupportedImageError(name, "empty file")
-        fmt = sniff_format(head)
+        fmt = identify(head, name)
         if fmt is None:
-            raise UnsupportedImageError(name, "not a supported image (content is not JPEG, PNG, WebP, TIFF, BMP, GIF, HEIF or AVIF)")
+            raise UnsupportedImageError(name, "not a supported image (its content is no image format facesafe knows)")
         cls = _plugin_class(fmt, name)
         fp.seek(0)
         frames, alphas, durations, loop, lossless = _decode(fp, cls, fmt, name, max_pixels)
@@ -494,16 +495,15 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
             raise CorruptImageError(name, f"declares an empty {width}x{height} image")
         if width * height > max_pixels:
             raise _too_large(name, width, height, 1, max_pixels)
-        n_frames = int(getattr(im, "n_frames", 1))
+        n_frames = 1 if fmt == "PSD" else int(getattr(im, "n_frames", 1))  # PSD: the composite, not its layers
         if width * height * n_frames > max_pixels:
             raise _too_large(name, width, height, n_frames, max_pixels)
-        lossless = {"PNG": True, "GIF": True, "BMP": True}.get(fmt, False)
+        lossless = _LOSSLESS_FORMATS.get(fmt, False)
         if fmt == "TIFF":
             lossless = im.info.get("compression") not in ("jpeg", "tiff_jpeg")
         elif fmt == "WEBP":
             lossless = _webp_lossless(fp)
-        icc = im.info.get("icc_profile") or None
-        convert = _ColourConverter(icc, name)
+        convert = None
         frames: list[np.ndarray] = []
         alphas: list[np.ndarray | None] = []
         durations: list[int] = []
@@ -518,6 +518,8 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
                     "frames of different sizes are not supported"
                 )
             im.load()
+            if convert is None:  # after loading: JPEG XL and raw know their profile only once decoded
+                convert = _ColourConverter(im.info.get("icc_profile") or None, name)
             colour, alpha = convert(im)
             orientation = _orientation(im, name, check_block=index == 0)
             if orientation != 1:
@@ -578,7 +580,7 @@ def _normalise_format(fmt: str, parameter: str = "format") -> str:
         raise TypeError(f"{parameter}: expected a format name, got {type(fmt).__name__}")
     name = _FORMAT_ALIASES.get(fmt.upper(), fmt.upper())
     if name not in _SUFFIXES:
-        raise ValueError(f"{parameter}: unknown format {fmt!r}; expected one of {', '.join(FORMATS)}")
+        raise ValueError(f"{parameter}: unknown format {fmt!r}; expected one of {', '.join(_SUFFIXES)}")
     return name
 
 
@@ -601,11 +603,14 @@ def output_format(input_format: str) -> str:
 
     The input's own format where facesafe can write it faithfully (JPEG, PNG,
     WebP, TIFF, GIF, HEIF, AVIF); BMP becomes PNG (lossless, smaller), and
-    HEIF/AVIF fall back to JPEG/PNG when no encoder is installed.
+    HEIF/AVIF fall back to JPEG/PNG when no encoder is installed. Formats
+    facesafe reads but does not write become PNG (PNM, PSD, JPEG 2000, ICO,
+    CUR, QOI, JPEG XL: no loss added), camera raw becomes JPEG (a developed
+    photo).
     """
+    if isinstance(input_format, str) and input_format.upper() in _OUTPUT_FOR_READ_ONLY:
+        return _OUTPUT_FOR_READ_ONLY[input_format.upper()]
     fmt = _normalise_format(input_format, "input_format")
-    if fmt == "BMP":
-        return "PNG"
     if fmt == "HEIF" and not _can_encode("HEIF"):
         return "JPEG"  # pragma: no cover - the pillow-heif wheels ship x265
     if fmt == "AVIF" and not _can_encode("AVIF"):
@@ -616,11 +621,6 @@ def output_format(input_format: str) -> str:
 def suffix_for(format: str) -> str:  # noqa: A002 - mirrors write_image's keyword
     """The file suffix for a format: ``".jpg"``, ``".png"``, ``".webp"``, ``".tif"``, ``".heic"``, ..."""
     return _SUFFIXES[_normalise_format(format)]
-
-
-def format_for_suffix(path: str | os.PathLike[str]) -> str | None:
-    """The format a file name's suffix names (``"photo.JPEG"`` -> ``"JPEG"``), or ``None``."""
-    return _SUFFIX_FORMATS.get(pathlib.PurePath(os.fspath(path)).suffix.lower())
 
 
 # --------------------------------------------------------------------------- writing

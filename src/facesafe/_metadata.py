@@ -56,8 +56,8 @@ from ._io import (
     format_for_suffix,
     load_image,
     output_format,
-    sniff_format,
 )
+from ._formats import HEAD_BYTES, identify
 
 __all__ = ["REENCODE_QUALITY", "read_metadata", "strip_metadata", "clean_bytes"]
 
@@ -305,16 +305,16 @@ def clean_bytes(
     _check_max_pixels(max_pixels)
     if not data:
         raise UnsupportedImageError(name, "empty file")
-    fmt = sniff_format(data[:32])
+    fmt = identify(data[:HEAD_BYTES], name)
     if fmt is None:
-        raise UnsupportedImageError(name, "not a supported image (content is not JPEG, PNG, WebP, TIFF, BMP, GIF, HEIF or AVIF)")
+        raise UnsupportedImageError(name, "not a supported image (its content is no image format facesafe knows)")
     target = output_format(fmt) if format is None else _normalise_format(format)
     if fmt == "JPEG" and target == "JPEG":
         cleaned = _clean_jpeg(data, name, max_pixels)
         if cleaned is not None:
             return cleaned, "JPEG"
     try:
-        picture = load_image(data, max_pixels=max_pixels)
+        picture = load_image(data, max_pixels=max_pixels, name=name)
     except ImageError as exc:  # re-label "<bytes>" with the file's name
         raise type(exc)(name, exc.reason) from exc
     return encode_image(picture, format=target, quality=REENCODE_QUALITY), target
@@ -500,7 +500,7 @@ def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
     data, name = _read_bytes(src)
     if not data:
         raise UnsupportedImageError(name, "empty file")
-    fmt = sniff_format(data[:32])
+    fmt = identify(data[:HEAD_BYTES], name)
     if fmt is None:
         raise UnsupportedImageError(name, "not a supported image")
     report: dict[str, Any] = {

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from ._discover import claim_outputs, discover, output_rel, refuse_out_inside
+from ._discover import claim_outputs, discover, output_rel, refuse_out_inside, unique_rel
 from ._errors import FacesafeError
 from ._io import DEFAULT_MAX_PIXELS, output_format
 from ._metadata import read_metadata, strip_metadata
@@ -43,12 +43,8 @@ def run_strip(
             failed += 1
             click.echo(f"{item.path}: {item.reason}", err=True)
             continue
-        rel = output_rel(item.rel, output_format(item.format))
-        earlier = claim(rel, item.path)
-        if earlier is not None:
-            failed += 1
-            click.echo(f"{item.path}: would write the same output {rel} as {earlier}; not written", err=True)
-            continue
+        # Two inputs mapping to one name (a.png and a.bmp; A.jpg and a.jpg) get a.png and a~2.png.
+        rel = unique_rel(claim, output_rel(item.rel, output_format(item.format)), item.path)
         dst = out.joinpath(*rel.parts)
         try:
             with warnings.catch_warnings(record=True) as caught:

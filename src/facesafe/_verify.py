@@ -314,7 +314,8 @@ def check_file(
     check's ``error``.
     """
     from ._errors import ImageError
-    from ._io import DEFAULT_MAX_PIXELS, load_image, sniff_format
+    from ._formats import HEAD_BYTES, classify
+    from ._io import DEFAULT_MAX_PIXELS, load_image
     from ._structure import extra_content
 
     path = Path(path)
@@ -328,16 +329,18 @@ def check_file(
         data = path.read_bytes()
     except OSError as exc:
         return FileCheck(path, rel, None, error=f"cannot read: {exc.strerror or exc}")
-    fmt = sniff_format(data[:32])
-    if fmt is None:
+    fmt, status, reason = classify(data[:HEAD_BYTES], path)
+    if status == "skipped":
         return FileCheck(path, rel, None, error="not an image (by content): verify cannot vouch for it")
+    if fmt is None:
+        return FileCheck(path, rel, None, error=f"{reason}: verify cannot vouch for it")
     metadata = list(extra_content(data, fmt))
     try:
         metadata += _metadata_findings(data)
     except ImageError as exc:
         metadata.append(f"metadata reader failed: {exc}")
     try:
-        picture = load_image(data, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels)
+        picture = load_image(data, max_pixels=DEFAULT_MAX_PIXELS if max_pixels is None else max_pixels, name=str(path))
     except ImageError as exc:
         return FileCheck(path, rel, fmt, metadata=tuple(metadata), error=f"unreadable {fmt}: {getattr(exc, 'reason', None) or exc}")
     faces: list[FaceLeft] = []

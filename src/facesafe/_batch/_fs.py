@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
+from .._formats import HEAD_BYTES
+
 __all__ = ["is_url", "localise", "read_bytes", "write_bytes", "exists", "sha256", "find", "join", "sniff"]
 
 _CHUNK = 1 << 20
@@ -56,12 +58,12 @@ def size(location: str) -> int:
 
 
 def sniff(location: str) -> bytes:
-    """The first 32 bytes of ``location``."""
+    """The first bytes of ``location`` that recognise its format (:data:`facesafe._formats.HEAD_BYTES`)."""
     if not is_url(location):
         with open(location, "rb") as fh:
-            return fh.read(32)
+            return fh.read(HEAD_BYTES)
     fs, path = _fs(location)
-    return fs.cat_file(path, start=0, end=32)
+    return fs.cat_file(path, start=0, end=HEAD_BYTES)
 
 
 def exists(location: str) -> bool:

@@ -345,7 +345,7 @@ def anonymize_dir(
 def _discover_any(sources: Sequence[str]) -> Iterator[tuple[str, PurePosixPath, str | None, str, str | None]]:
     """``(location, rel, format, status, reason)`` for every file under local or URL sources."""
     from .._discover import discover
-    from .._io import format_for_suffix, sniff_format
+    from .._formats import classify
 
     for source in sources:
         if not _fs.is_url(source):
@@ -354,16 +354,11 @@ def _discover_any(sources: Sequence[str]) -> Iterator[tuple[str, PurePosixPath, 
             continue
         for location, rel in _fs.find(source):
             try:
-                fmt = sniff_format(_fs.sniff(location))
+                head = _fs.sniff(location)
             except OSError as exc:
                 yield location, rel, None, "failed", f"cannot read: {exc}"
                 continue
-            if fmt is None and format_for_suffix(rel) is not None:
-                yield location, rel, None, "failed", f"named like an image ({rel.suffix}) but its content is not a supported image"
-            elif fmt is None:
-                yield location, rel, None, "skipped", "not an image (content is not a supported image format)"
-            else:
-                yield location, rel, fmt, "image", None
+            yield (location, rel, *classify(head, rel))
 
 
 def _refuse_url_out_inside(sources: Sequence[str], out: str) -> None:

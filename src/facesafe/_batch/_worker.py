@@ -108,7 +108,7 @@ def process(task: Task, settings: bytes, max_file_bytes: int) -> Outcome:
         anonymizer = _anonymizer(settings)
         from .._io import load_image
 
-        picture = load_image(data, max_pixels=anonymizer.max_pixels)
+        picture = load_image(data, max_pixels=anonymizer.max_pixels, name=task.source)
         base["input_format"] = picture.format
         result = anonymizer.anonymize_picture(picture)
         encoded, fmt = anonymizer.encode(result, input_format=picture.format)
