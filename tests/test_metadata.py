@@ -26,7 +26,7 @@ from facesafe import (
     write_image,
 )
 from facesafe._io import output_format, suffix_for
-from facesafe._metadata import _scan_jpeg
+from facesafe._jpeg import scan_jpeg
 
 KINDS = ["JPEG", "PNG", "WEBP", "TIFF", "GIF", "BMP", "HEIF", "AVIF", "MPO", "TRAILER", "ROTATED"]
 
@@ -85,7 +85,7 @@ def test_jpeg_strip_is_lossless(dirty, cleaned):
     stripped = cleaned["JPEG", "strip"][0].read_bytes()
     original_pixels = np.asarray(Image.open(io.BytesIO(source)).convert("RGB"))
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(stripped)).convert("RGB")), original_pixels)
-    scan = [s for s in _scan_jpeg(source, None).segments if s.marker == 0xDA][0]
+    scan = [s for s in scan_jpeg(source).segments if s.marker == 0xDA][0]
     assert source[scan.start : scan.end] in stripped  # entropy-coded data copied byte for byte
     assert stripped.endswith(b"\xff\xd9") and len(stripped) < len(source)
     segments = [s["marker"] for s in read_metadata(cleaned["JPEG", "strip"][0])["segments"]]

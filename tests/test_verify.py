@@ -14,7 +14,7 @@ from PIL import Image
 
 import facesafe
 from facesafe import Blur, Box, Face, Fill, Pixelate, encode_image, write_image
-from facesafe._structure import extra_content
+from facesafe._allowlist import extra_content
 from facesafe._verify import FACE_SCORE_THRESHOLD, check_file, looks_redacted
 from facesafe.cli import main
 

@@ -42,10 +42,11 @@ import importlib
 import io
 import os
 import pathlib
+import re
 import secrets
 import struct
 import warnings
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import IO, Any
@@ -78,6 +79,8 @@ __all__ = [
     "write_image",
     "atomic_write_bytes",
 ]
+# Also shared with _metadata (facesafe-internal, so not in __all__): open_source, check_max_pixels,
+# normalise_format, plugin_class, error_reason, too_large, read_orientation, jpeg_exif, exif_orientation.
 
 #: Default maximum pixel count (width x height x frames) an input may declare.
 DEFAULT_MAX_PIXELS = 200_000_000
@@ -204,7 +207,7 @@ def _source_name(src: Any) -> str | None:
 
 
 @contextmanager
-def _open_source(src: str | os.PathLike[str] | bytes) -> Iterator[tuple[IO[bytes], str | None]]:
+def open_source(src: str | os.PathLike[str] | bytes) -> Iterator[tuple[IO[bytes], str | None]]:
     """Yield a binary file object for ``src`` (a path or bytes) and its name."""
     if isinstance(src, (bytes, bytearray, memoryview)):
         yield io.BytesIO(bytes(src)), None
@@ -222,7 +225,7 @@ def _open_source(src: str | os.PathLike[str] | bytes) -> Iterator[tuple[IO[bytes
         fp.close()
 
 
-def _check_max_pixels(max_pixels: int) -> None:
+def check_max_pixels(max_pixels: int) -> None:
     if isinstance(max_pixels, bool) or not isinstance(max_pixels, int) or max_pixels <= 0:
         raise ValueError(f"max_pixels: must be a positive int, got {max_pixels!r}")
 
@@ -249,7 +252,7 @@ _DECODERS = {
 }
 
 
-def _plugin_class(fmt: str, name: str | None) -> type:
+def plugin_class(fmt: str, name: str | None) -> type:
     """The Pillow ImageFile class that decodes ``fmt`` (imported lazily); UnsupportedImageError when none here does."""
     reason = unsupported_reason(fmt)
     if reason is not None or fmt not in _DECODERS:
@@ -266,7 +269,7 @@ def _plugin_class(fmt: str, name: str | None) -> type:
         raise UnsupportedImageError(name, f"unsupported image format: {fmt} needs {module.split('.')[0]} ({exc})") from exc
 
 
-def _too_large(name: str | None, width: int, height: int, frames: int, max_pixels: int) -> ImageTooLargeError:
+def too_large(name: str | None, width: int, height: int, frames: int, max_pixels: int) -> ImageTooLargeError:
     declared = f"{width}x{height}" + (f" x {frames} frames" if frames > 1 else "")
     return ImageTooLargeError(
         name, f"declares {declared} = {width * height * frames:,} pixels, over the limit of {max_pixels:,} (max_pixels)"
@@ -327,28 +330,59 @@ def exif_orientation(block: bytes) -> int | None:
     return orientation
 
 
-def _orientation(im: Any, name: str | None, *, check_block: bool = True) -> int:
-    """EXIF orientation 1-8 of the current frame, as Pillow reads it; 1 (with a warning) when unreadable.
+def read_orientation(
+    exif: Callable[[], Mapping[int, Any]], block: bytes | None, name: str | None, *, check_block: bool = True
+) -> int:
+    """facesafe's one orientation reader: EXIF orientation 1-8 as Pillow reads it; 1 (with a warning) when unreadable.
 
-    With ``check_block``, a damaged EXIF block (Pillow then reads what it can)
-    also earns a :class:`MetadataWarning` naming the file.
+    ``exif`` returns Pillow's reading of the tags: ``im.getexif`` of an opened
+    image (what :func:`load_image` applies), or :func:`jpeg_exif` of a JPEG's
+    own blocks (what ``strip`` checks before copying a JPEG losslessly); both
+    read the same way, so both decide alike. ``block`` is the raw EXIF
+    block: with ``check_block``, a damaged one (Pillow then reads what it can)
+    earns a :class:`MetadataWarning` naming the file.
     """
     label = name or "<bytes>"
     try:
-        value = im.getexif().get(0x0112, 1)
+        value = exif().get(0x0112, 1)
     except Exception as exc:  # a corrupt EXIF block must not cost the (fine) pixels
         warnings.warn(f"{label}: unreadable EXIF ({exc}); orientation taken as 1", MetadataWarning, stacklevel=4)
         return 1
     if not (isinstance(value, int) and 1 <= value <= 8):
         warnings.warn(f"{label}: invalid EXIF orientation {value!r}; orientation taken as 1", MetadataWarning, stacklevel=4)
         return 1
-    block = im.info.get("exif")
     if check_block and isinstance(block, bytes) and block:
         try:
             exif_orientation(block)
         except ValueError as exc:
             warnings.warn(f"{label}: damaged EXIF block ({exc}); orientation taken as {value}", MetadataWarning, stacklevel=4)
     return value
+
+
+_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
+
+
+def jpeg_exif(block: bytes | None, xmp: bytes | None) -> Mapping[int, Any]:
+    """A JPEG's orientation tag as ``JpegImageFile.getexif()`` reads it, from its joined APP1 EXIF blocks and its XMP.
+
+    A well-formed block is read by :func:`exif_orientation` (the first IFD's
+    orientation only, checked: what Pillow reads from such a block, without
+    parsing every tag); a damaged one by Pillow's own parser. The XMP
+    ``tiff:Orientation`` counts when EXIF has none, as in Pillow.
+    """
+    from PIL import Image
+
+    tags: dict[int, Any] | Image.Exif = {}
+    if block is not None:
+        try:
+            value = exif_orientation(block)
+            tags = {} if value is None else {0x0112: value}
+        except ValueError:
+            tags = Image.Exif()
+            tags.load(block)
+    if 0x0112 not in tags and xmp and (match := _XMP_ORIENTATION.search(xmp)):
+        tags[0x0112] = int(match[2])
+    return tags
 
 
 _TRANSPOSE = {2: 0, 3: 3, 4: 1, 5: 5, 6: 4, 7: 6, 8: 2}  # EXIF orientation -> PIL.Image.Transpose
@@ -446,8 +480,8 @@ def load_image(
     TIFF-based camera raw (``.nef``, ``.dng``...) from a TIFF when the
     content alone does not (:func:`facesafe._formats.identify`).
     """
-    _check_max_pixels(max_pixels)
-    with _open_source(src) as (fp, opened):
+    check_max_pixels(max_pixels)
+    with open_source(src) as (fp, opened):
         name = opened or name
         head = fp.read(HEAD_BYTES)
         if not head:
@@ -455,7 +489,7 @@ def load_image(
         fmt = identify(head, name)
         if fmt is None:
             raise UnsupportedImageError(name, "not a supported image (its content is no image format facesafe knows)")
-        cls = _plugin_class(fmt, name)
+        cls = plugin_class(fmt, name)
         fp.seek(0)
         frames, alphas, durations, loop, lossless = _decode(fp, cls, fmt, name, max_pixels)
     alpha_planes = None
@@ -488,16 +522,16 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
     except ImageError:
         raise
     except Exception as exc:  # Pillow signals bad data with many exception types
-        raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
+        raise CorruptImageError(name, f"cannot read {fmt} header: {error_reason(exc)}") from exc
     try:
         width, height = im.size
         if width <= 0 or height <= 0:
             raise CorruptImageError(name, f"declares an empty {width}x{height} image")
         if width * height > max_pixels:
-            raise _too_large(name, width, height, 1, max_pixels)
+            raise too_large(name, width, height, 1, max_pixels)
         n_frames = 1 if fmt == "PSD" else int(getattr(im, "n_frames", 1))  # PSD: the composite, not its layers
         if width * height * n_frames > max_pixels:
-            raise _too_large(name, width, height, n_frames, max_pixels)
+            raise too_large(name, width, height, n_frames, max_pixels)
         lossless = _LOSSLESS_FORMATS.get(fmt, False)
         if fmt == "TIFF":
             lossless = im.info.get("compression") not in ("jpeg", "tiff_jpeg")
@@ -512,7 +546,7 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
                 im.seek(index)
             if im.size != (width, height):
                 if im.size[0] * im.size[1] * n_frames > max_pixels:
-                    raise _too_large(name, *im.size, n_frames, max_pixels)
+                    raise too_large(name, *im.size, n_frames, max_pixels)
                 raise UnsupportedImageError(
                     name, f"frame {index} is {im.size[0]}x{im.size[1]}, frame 0 is {width}x{height}; "
                     "frames of different sizes are not supported"
@@ -521,7 +555,7 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
             if convert is None:  # after loading: JPEG XL and raw know their profile only once decoded
                 convert = _ColourConverter(im.info.get("icc_profile") or None, name)
             colour, alpha = convert(im)
-            orientation = _orientation(im, name, check_block=index == 0)
+            orientation = read_orientation(im.getexif, im.info.get("exif"), name, check_block=index == 0)
             if orientation != 1:
                 colour = colour.transpose(_TRANSPOSE[orientation])
                 alpha = None if alpha is None else alpha.transpose(_TRANSPOSE[orientation])
@@ -536,7 +570,7 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
     except MemoryError as exc:
         raise ImageTooLargeError(name, "not enough memory to decode it") from exc
     except Exception as exc:
-        raise CorruptImageError(name, f"cannot decode {fmt}: {_reason(exc)}") from exc
+        raise CorruptImageError(name, f"cannot decode {fmt}: {error_reason(exc)}") from exc
     finally:
         im.close()
     return frames, alphas, durations, loop, lossless
@@ -550,7 +584,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
     return array
 
 
-def _reason(exc: BaseException) -> str:
+def error_reason(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
     if "truncated" in text or isinstance(exc, EOFError) or isinstance(exc, struct.error):
         return f"truncated or damaged data ({text})"
@@ -575,7 +609,7 @@ def read_image(src: str | os.PathLike[str] | bytes, *, max_pixels: int = DEFAULT
 # --------------------------------------------------------------------------- formats
 
 
-def _normalise_format(fmt: str, parameter: str = "format") -> str:
+def normalise_format(fmt: str, parameter: str = "format") -> str:
     if not isinstance(fmt, str):
         raise TypeError(f"{parameter}: expected a format name, got {type(fmt).__name__}")
     name = _FORMAT_ALIASES.get(fmt.upper(), fmt.upper())
@@ -610,7 +644,7 @@ def output_format(input_format: str) -> str:
     """
     if isinstance(input_format, str) and input_format.upper() in _OUTPUT_FOR_READ_ONLY:
         return _OUTPUT_FOR_READ_ONLY[input_format.upper()]
-    fmt = _normalise_format(input_format, "input_format")
+    fmt = normalise_format(input_format, "input_format")
     if fmt == "HEIF" and not _can_encode("HEIF"):
         return "JPEG"  # pragma: no cover - the pillow-heif wheels ship x265
     if fmt == "AVIF" and not _can_encode("AVIF"):
@@ -620,7 +654,7 @@ def output_format(input_format: str) -> str:
 
 def suffix_for(format: str) -> str:  # noqa: A002 - mirrors write_image's keyword
     """The file suffix for a format: ``".jpg"``, ``".png"``, ``".webp"``, ``".tif"``, ``".heic"``, ..."""
-    return _SUFFIXES[_normalise_format(format)]
+    return _SUFFIXES[normalise_format(format)]
 
 
 # --------------------------------------------------------------------------- writing
@@ -647,7 +681,7 @@ def encode_image(image: np.ndarray | Picture, *, format: str, quality: int = 92)
     """
     from PIL import Image
 
-    fmt = _normalise_format(format)
+    fmt = normalise_format(format)
     if isinstance(quality, bool) or not isinstance(quality, int) or not 1 <= quality <= 100:
         raise ValueError(f"quality: must be an int from 1 to 100, got {quality!r}")
     picture = _as_picture(image)

@@ -14,9 +14,12 @@ segments) for ``facesafe inspect``, reports and tests. It reads headers only.
   (no thumbnail, 1:1 density) is rebuilt when the source had one or its
   colour space is plain YCbCr/grayscale; an Adobe APP14 is rebuilt with its
   colour-transform byte only (what decoders need for RGB/CMYK/YCCK JPEGs).
-  The structure is validated on the way: a file that does not reach its
-  end-of-image marker is a :class:`CorruptImageError`, never copied.
-  A JPEG whose EXIF orientation is not 1 cannot keep a tag to say so, so it is
+  The structure is validated on the way (:mod:`facesafe._jpeg`'s strict
+  tokeniser): a file that does not reach its end-of-image marker is a
+  :class:`CorruptImageError`, never copied.
+  A JPEG whose EXIF orientation is not 1 (read by facesafe's one orientation
+  reader, :func:`facesafe._io.read_orientation`, as load_image reads it)
+  cannot keep a tag to say so, so it is
   *re-encoded* from the turned pixels at quality :data:`REENCODE_QUALITY` (95;
   4:2:0 chroma) — no lossless transform tool is required.
   The ICC profile goes with the other APPn segments, so a wide-gamut JPEG
@@ -35,43 +38,36 @@ from __future__ import annotations
 import io
 import os
 import pathlib
-import re
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 from ._errors import CorruptImageError, ImageError, OutputExistsError, UnsupportedImageError
 from ._io import (
     DEFAULT_MAX_PIXELS,
-    _check_max_pixels,
-    _normalise_format,
-    _open_source,
-    _orientation,
-    _plugin_class,
-    _reason,
-    _too_large,
     atomic_write_bytes,
+    check_max_pixels,
     encode_image,
+    error_reason,
     exif_orientation,
     format_for_suffix,
+    jpeg_exif,
     load_image,
+    normalise_format,
+    open_source,
     output_format,
+    plugin_class,
+    read_orientation,
+    too_large,
 )
 from ._formats import HEAD_BYTES, identify
+from ._jpeg import STRUCTURAL, JpegLayout, marker_name, scan_jpeg
 
 __all__ = ["REENCODE_QUALITY", "read_metadata", "strip_metadata", "clean_bytes"]
 
 #: JPEG/WebP/HEIF/AVIF quality used when stripping has to re-encode lossy pixels.
 REENCODE_QUALITY = 95
 
-# --------------------------------------------------------------------------- JPEG structure
-
-_SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
-# Segments a decoder needs; everything else (APPn, COM, JPGn, reserved) is dropped.
-_STRUCTURAL = _SOF_MARKERS | {0xC4, 0xCC, 0xDA, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF}
-_STANDALONE = frozenset(range(0xD0, 0xD8)) | {0x01}
-# The end of entropy-coded data: 0xFF followed by a marker byte (not stuffing 00, RSTn or fill FF).
-_MARKER_AFTER_SCAN = re.compile(rb"\xff[\x01-\xcf\xd8-\xfe]")
+# --------------------------------------------------------------------------- JPEG cleaning
 
 _JFIF_APP0 = b"\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00"
 
@@ -80,138 +76,13 @@ def _adobe_app14(transform: int) -> bytes:
     return b"\xff\xee\x00\x0eAdobe\x00\x64\x00\x00\x00\x00" + bytes([transform])
 
 
-@dataclass(frozen=True)
-class _Segment:
-    marker: int  # the byte after 0xFF
-    start: int  # offset of the 0xFF
-    end: int  # end (exclusive); for SOS, after its entropy-coded data
-
-    def payload(self, data: bytes) -> bytes:
-        return data[self.start + 4 : self.end] if self.marker not in _STANDALONE else b""
-
-
-@dataclass(frozen=True)
-class _JpegLayout:
-    segments: tuple[_Segment, ...]  # SOI .. EOI excluded
-    eoi_end: int  # offset just past the EOI marker
-    width: int
-    height: int
-    components: bytes  # component ids from the frame header
-
-
-def _marker_name(marker: int) -> str:
-    if 0xE0 <= marker <= 0xEF:
-        return f"APP{marker - 0xE0}"
-    if marker in _SOF_MARKERS:
-        return f"SOF{marker - 0xC0}"
-    if 0xD0 <= marker <= 0xD7:
-        return f"RST{marker - 0xD0}"
-    names = {0xC4: "DHT", 0xCC: "DAC", 0xD8: "SOI", 0xD9: "EOI", 0xDA: "SOS", 0xDB: "DQT", 0xDC: "DNL",
-             0xDD: "DRI", 0xDE: "DHP", 0xDF: "EXP", 0xFE: "COM", 0x01: "TEM"}  # fmt: skip
-    return names.get(marker, f"0x{marker:02X}")
-
-
-def _well_formed(marker: int, body: bytes) -> bool:
-    """Whether a structural segment's body is exactly the tables/header it declares (JPEG spec, annex B)."""
-    size = len(body)
-    if marker == 0xDB:  # DQT: (precision/id byte + 64 or 128 bytes) per table
-        pos = 0
-        while pos < size:
-            pos += 1 + (128 if body[pos] >> 4 else 64)
-        return pos == size and size > 0
-    if marker == 0xC4:  # DHT: (class/id byte + 16 counts + the counted symbols) per table
-        pos = 0
-        while pos < size:
-            if pos + 17 > size:
-                return False
-            pos += 17 + sum(body[pos + 1 : pos + 17])
-        return pos == size and size > 0
-    if marker in _SOF_MARKERS:
-        return size >= 6 and size == 6 + 3 * body[5]
-    if marker == 0xDA:  # SOS header: count, 2 bytes per component, 3 spectral/approximation bytes
-        return size >= 1 and size == 4 + 2 * body[0]
-    if marker == 0xDD:  # DRI
-        return size == 2
-    if marker == 0xDC:  # DNL
-        return size == 2
-    if marker == 0xCC:  # DAC: 2 bytes per conditioning entry
-        return size > 0 and size % 2 == 0
-    return True  # DHP / EXP: hierarchical mode, copied as declared
-
-
-def _scan_jpeg(data: bytes, name: str | None) -> _JpegLayout:
-    """Walk a JPEG's segments up to EOI, validating lengths; CorruptImageError if it is cut short."""
-    if data[:2] != b"\xff\xd8":
-        raise UnsupportedImageError(name, "not a JPEG")
-    size = len(data)
-    pos = 2
-    segments: list[_Segment] = []
-    frame: tuple[int, int, bytes] | None = None
-    scans = 0
-    while True:
-        if pos >= size:
-            raise CorruptImageError(name, "truncated: the data ends before the end-of-image marker")
-        if data[pos] != 0xFF:  # extraneous bytes between segments: skipped, never copied
-            nxt = data.find(b"\xff", pos)
-            if nxt < 0:
-                raise CorruptImageError(name, "truncated: the data ends before the end-of-image marker")
-            pos = nxt
-            continue
-        while pos + 1 < size and data[pos + 1] == 0xFF:  # fill bytes
-            pos += 1
-        if pos + 1 >= size:
-            raise CorruptImageError(name, "truncated: the data ends before the end-of-image marker")
-        marker = data[pos + 1]
-        if marker == 0xD9:
-            if frame is None or not scans:
-                raise CorruptImageError(name, "no image data before the end-of-image marker")
-            eoi_end = pos + 2
-            break
-        if marker in _STANDALONE or marker == 0x00:
-            segments.append(_Segment(marker, pos, pos + 2))
-            pos += 2
-            continue
-        if marker == 0xD8:
-            raise CorruptImageError(name, f"unexpected start-of-image marker at byte {pos}")
-        if pos + 4 > size:
-            raise CorruptImageError(name, "truncated inside a segment header")
-        length = int.from_bytes(data[pos + 2 : pos + 4], "big")
-        end = pos + 2 + length
-        if length < 2 or end > size:
-            raise CorruptImageError(name, f"truncated: {_marker_name(marker)} segment at byte {pos} runs past the end")
-        if marker in _STRUCTURAL and not _well_formed(marker, data[pos + 4 : end]):
-            # Copied verbatim, so its length must be exactly what decoders read: no room for hidden bytes.
-            raise CorruptImageError(name, f"malformed {_marker_name(marker)} segment at byte {pos}")
-        if marker in _SOF_MARKERS:
-            if length < 8:
-                raise CorruptImageError(name, f"{_marker_name(marker)} frame header too short")
-            height = int.from_bytes(data[pos + 5 : pos + 7], "big")
-            width = int.from_bytes(data[pos + 7 : pos + 9], "big")
-            count = data[pos + 9]
-            if length < 8 + 3 * count:
-                raise CorruptImageError(name, "frame header too short for its components")
-            frame = (width, height, bytes(data[pos + 10 + 3 * i] for i in range(count)))
-        if marker == 0xDA:
-            if frame is None:
-                raise CorruptImageError(name, "scan before any frame header")
-            scans += 1
-            found = _MARKER_AFTER_SCAN.search(data, end)
-            if found is None:
-                raise CorruptImageError(name, "truncated: the image data ends before the end-of-image marker")
-            end = found.start()
-        segments.append(_Segment(marker, pos, end))
-        pos = end
-    width, height, components = frame
-    return _JpegLayout(tuple(segments), eoi_end, width, height, components)
-
-
 def _clean_jpeg(data: bytes, name: str | None, max_pixels: int) -> bytes | None:
     """The JPEG rebuilt from its structural segments only, or None when it must be re-encoded."""
-    layout = _scan_jpeg(data, name)
+    layout = scan_jpeg(data, name)
     if layout.width == 0 or layout.height == 0:
         raise UnsupportedImageError(name, "JPEG without a declared size (DNL) is not supported")
     if layout.width * layout.height > max_pixels:
-        raise _too_large(name, layout.width, layout.height, 1, max_pixels)
+        raise too_large(name, layout.width, layout.height, 1, max_pixels)
     had_jfif = had_app1 = False
     adobe_transform: int | None = None
     for seg in layout.segments:
@@ -231,59 +102,34 @@ def _clean_jpeg(data: bytes, name: str | None, max_pixels: int) -> bytes | None:
         out += _adobe_app14(adobe_transform)
     view = memoryview(data)
     for seg in layout.segments:
-        if seg.marker in _STRUCTURAL:
+        if seg.marker in STRUCTURAL:
             out += view[seg.start : seg.end]
     out += b"\xff\xd9"
     return bytes(out)
 
 
-_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
 _XMP_HEADER = b"http://ns.adobe.com/xap/1.0/\x00"
 
 
-def _jpeg_orientation(data: bytes, layout: _JpegLayout, name: str | None) -> int:
-    """EXIF (else XMP) orientation exactly as :func:`facesafe.load_image` applies it.
-
-    Well-formed blocks are read here without Pillow (fast); anything unusual
-    goes through Pillow's own reading, as load_image does, warnings included.
-    """
+def _jpeg_orientation(data: bytes, layout: JpegLayout, name: str | None) -> int:
+    """The orientation :func:`facesafe.load_image` applies to this JPEG, read from its APP1 blocks by the same reader."""
     exif: bytes | None = None
     xmp: bytes | None = None
     for seg in layout.segments:
         if seg.marker == 0xE1:
-            payload = data[seg.start + 4 : seg.end]
-            if payload.startswith(b"Exif\x00\x00"):
-                exif = payload[6:] if exif is None else exif + payload[6:]
+            payload = seg.payload(data)
+            if payload.startswith(b"Exif\x00\x00"):  # joined as Pillow joins them
+                exif = payload if exif is None else exif + payload[6:]
             elif payload.startswith(_XMP_HEADER):
                 xmp = payload[len(_XMP_HEADER) :]
-    try:
-        value = None if exif is None else exif_orientation(exif)
-    except ValueError:
-        return _pillow_jpeg_orientation(data, name)
-    if value is None and xmp and (match := _XMP_ORIENTATION.search(xmp)):
-        value = int(match[2])
-    if value is None:
-        return 1
-    return value if 1 <= value <= 8 else _pillow_jpeg_orientation(data, name)
-
-
-def _pillow_jpeg_orientation(data: bytes, name: str | None) -> int:
-    from PIL.JpegImagePlugin import JpegImageFile
-
-    try:
-        im = JpegImageFile(io.BytesIO(data), name or "")
-    except Exception as exc:
-        raise CorruptImageError(name, f"cannot read JPEG header: {_reason(exc)}") from exc
-    with im:
-        orientation = _orientation(im, name)
-    return orientation
+    return read_orientation(lambda: jpeg_exif(exif, xmp), exif, name)
 
 
 # --------------------------------------------------------------------------- stripping
 
 
 def _read_bytes(src: str | os.PathLike[str] | bytes) -> tuple[bytes, str | None]:
-    with _open_source(src) as (fp, name):
+    with open_source(src) as (fp, name):
         try:
             return fp.read(), name
         except OSError as exc:
@@ -302,13 +148,13 @@ def clean_bytes(
     ``format`` is the output format (default: :func:`facesafe.output_format` of
     the input's). ``name`` only labels errors.
     """
-    _check_max_pixels(max_pixels)
+    check_max_pixels(max_pixels)
     if not data:
         raise UnsupportedImageError(name, "empty file")
     fmt = identify(data[:HEAD_BYTES], name)
     if fmt is None:
         raise UnsupportedImageError(name, "not a supported image (its content is no image format facesafe knows)")
-    target = output_format(fmt) if format is None else _normalise_format(format)
+    target = output_format(fmt) if format is None else normalise_format(format)
     if fmt == "JPEG" and target == "JPEG":
         cleaned = _clean_jpeg(data, name, max_pixels)
         if cleaned is not None:
@@ -337,7 +183,7 @@ def strip_metadata(
     input's default (:func:`facesafe.output_format`). The write is atomic; an
     existing ``dst`` is kept unless ``overwrite=True``. Returns ``dst``.
     """
-    _check_max_pixels(max_pixels)
+    check_max_pixels(max_pixels)
     if not overwrite and os.path.lexists(dst):
         raise OutputExistsError(dst, "already exists (pass overwrite to replace it)")
     data, name = _read_bytes(src)
@@ -447,41 +293,23 @@ def _jpeg_segment_report(data: bytes, name: str | None) -> tuple[list[dict], lis
     """(segments, COM texts, trailing byte count) of a JPEG; tolerant of truncation."""
     segments: list[dict] = [{"marker": "SOI", "offset": 0, "length": 2}]
     comments: list[str] = []
-    try:
-        layout = _scan_jpeg(data, name)
-        parsed, eoi_end, complete = layout.segments, layout.eoi_end, True
-    except CorruptImageError:
-        parsed, eoi_end, complete = _scan_jpeg_partial(data), len(data), False
-    for seg in parsed:
-        entry: dict[str, Any] = {"marker": _marker_name(seg.marker), "offset": seg.start, "length": seg.end - seg.start}
+    layout = scan_jpeg(data, name, strict=False)
+    for seg in layout.segments:
+        entry: dict[str, Any] = {"marker": marker_name(seg.marker), "offset": seg.start, "length": seg.end - seg.start}
         if 0xE0 <= seg.marker <= 0xEF:
             entry["label"] = _plain(data[seg.start + 4 : seg.start + 40].split(b"\x00", 1)[0], 40)
         if seg.marker == 0xFE:
             comments.append(_plain(seg.payload(data)))
         segments.append(entry)
-    if complete:
-        segments.append({"marker": "EOI", "offset": eoi_end - 2, "length": 2})
-        if eoi_end < len(data):
-            segments.append({"marker": "trailing data", "offset": eoi_end, "length": len(data) - eoi_end})
+    segments.extend({"marker": "stray bytes", "offset": start, "length": length} for start, length in layout.stray)
+    segments.sort(key=lambda entry: entry["offset"])
+    if layout.complete:
+        segments.append({"marker": "EOI", "offset": layout.eoi_end - 2, "length": 2})
+        if layout.eoi_end < len(data):
+            segments.append({"marker": "trailing data", "offset": layout.eoi_end, "length": len(data) - layout.eoi_end})
     else:
         segments.append({"marker": "truncated", "offset": len(data), "length": 0})
-    return segments, comments, len(data) - eoi_end
-
-
-def _scan_jpeg_partial(data: bytes) -> list[_Segment]:
-    segments = []
-    pos = 2
-    while pos + 4 <= len(data) and data[pos] == 0xFF:
-        marker = data[pos + 1]
-        end = min(len(data), pos + 2 + int.from_bytes(data[pos + 2 : pos + 4], "big"))
-        if marker == 0xDA:
-            found = _MARKER_AFTER_SCAN.search(data, end)
-            end = found.start() if found else len(data)
-        segments.append(_Segment(marker, pos, end))
-        if end <= pos:
-            break
-        pos = end
-    return segments
+    return segments, comments, len(data) - layout.eoi_end
 
 
 def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
@@ -511,11 +339,11 @@ def read_metadata(src: str | os.PathLike[str] | bytes) -> dict[str, Any]:
     trailing = 0
     if fmt == "JPEG":
         report["segments"], report["comments"], trailing = _jpeg_segment_report(data, name)
-    cls = _plugin_class(fmt, name)
+    cls = plugin_class(fmt, name)
     try:
         im = cls(io.BytesIO(data), name or "")
     except Exception as exc:
-        raise CorruptImageError(name, f"cannot read {fmt} header: {_reason(exc)}") from exc
+        raise CorruptImageError(name, f"cannot read {fmt} header: {error_reason(exc)}") from exc
     _describe_image(im, fmt, data, report)
     if trailing:
         report["thumbnails"].append({"source": "data after end of image (e.g. MPO previews)", "bytes": trailing})
@@ -532,7 +360,7 @@ def _describe_image(im: Any, fmt: str, data: bytes, report: dict[str, Any]) -> N
         try:
             report["n_frames"] = int(getattr(im, "n_frames", 1))
         except Exception as exc:
-            report["errors"].append(f"frames: {_reason(exc)}")
+            report["errors"].append(f"frames: {error_reason(exc)}")
         info = im.info
         block = info.get("exif")
         if isinstance(block, bytes) and block:
@@ -546,7 +374,7 @@ def _describe_image(im: Any, fmt: str, data: bytes, report: dict[str, Any]) -> N
             if ifd1:  # IFD1 describes the embedded thumbnail (JpegIFOffset / JpegIFByteCount, or strips)
                 report["thumbnails"].append({"source": "EXIF IFD1", "bytes": ifd1.get("JpegIFByteCount")})
         except Exception as exc:
-            report["errors"].append(f"exif: {_reason(exc)}")
+            report["errors"].append(f"exif: {error_reason(exc)}")
         xmp = info.get("xmp") or info.get("XML:com.adobe.xmp")
         if not xmp and fmt == "TIFF":
             xmp = getattr(im, "tag_v2", {}).get(700)
@@ -556,7 +384,7 @@ def _describe_image(im: Any, fmt: str, data: bytes, report: dict[str, Any]) -> N
             iptc = IptcImagePlugin.getiptcinfo(im) if fmt in ("JPEG", "TIFF") else None
         except Exception as exc:
             iptc = None
-            report["errors"].append(f"iptc: {_reason(exc)}")
+            report["errors"].append(f"iptc: {error_reason(exc)}")
         for key, value in (iptc or {}).items():
             label = _IPTC_NAMES.get(key, f"{key[0]}:{key[1]}")
             report["iptc"][label] = _plain(value)
@@ -566,7 +394,7 @@ def _describe_image(im: Any, fmt: str, data: bytes, report: dict[str, Any]) -> N
                 description = ImageCms.getProfileDescription(ImageCms.ImageCmsProfile(io.BytesIO(icc))).strip()
             except Exception as exc:
                 description = None
-                report["errors"].append(f"icc: {_reason(exc)}")
+                report["errors"].append(f"icc: {error_reason(exc)}")
             report["icc"] = {"description": description, "bytes": len(icc)}
         if fmt != "JPEG" and info.get("comment"):
             report["comments"].append(_plain(info["comment"]))

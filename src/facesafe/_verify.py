@@ -10,7 +10,7 @@ content. For each image, verify reports:
   ``weak``, redacted-looking ones as ``redacted``, for a person to look at;
   neither fails the check.
 - **metadata**: everything in the file beyond its format's structural
-  allowlist (:mod:`facesafe._structure`: EXIF, GPS, XMP, IPTC, ICC profiles,
+  allowlist (:mod:`facesafe._allowlist`: EXIF, GPS, XMP, IPTC, ICC profiles,
   comments, text chunks, thumbnails, extra JPEG APPn segments beyond one
   minimal JFIF, bytes after the end of the image), plus whatever
   :func:`facesafe.read_metadata` decodes (tag names, not values).
@@ -316,7 +316,7 @@ def check_file(
     from ._errors import ImageError
     from ._formats import HEAD_BYTES, classify
     from ._io import DEFAULT_MAX_PIXELS, load_image
-    from ._structure import extra_content
+    from ._allowlist import extra_content
 
     path = Path(path)
     rel = path.name if rel is None else rel

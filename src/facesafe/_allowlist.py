@@ -1,4 +1,12 @@
-"""What an encoded image file carries besides pixels, read from its container.
+"""verify's structural allowlist: what an encoded image file carries besides pixels, read from its container.
+
+Independent of the writer on purpose. ``strip`` and ``anonymize`` write
+through :mod:`facesafe._io` and :mod:`facesafe._jpeg`; this module re-reads
+their outputs with walkers of its own (JPEG included), so that one parsing
+bug cannot both let metadata into a file and hide it from the check. It is
+also stricter than the writer's tokeniser: stray bytes between JPEG segments,
+which the writer skips and never copies, make a file "not walked" here, and
+so flagged. Do not share code with the writer's parsers.
 
 :func:`extra_content` walks a file's segments, chunks, tags or boxes and lists
 everything that is not on a short *structural allowlist* for its format: what
