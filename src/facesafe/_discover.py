@@ -156,11 +156,7 @@ def claim_outputs() -> Callable[[pathlib.PurePosixPath, pathlib.Path], pathlib.P
     return claim
 
 
-def unique_rel(
-    claim: Callable[[pathlib.PurePosixPath, pathlib.Path], pathlib.Path | None],
-    rel: pathlib.PurePosixPath,
-    source: pathlib.Path,
-) -> pathlib.PurePosixPath:
+def unique_rel(claim: Callable[..., Any], rel: pathlib.PurePosixPath, source: Any) -> pathlib.PurePosixPath:
     """``rel``, or ``name~2.ext`` (``~3``, ...) when an earlier source claimed it: the first name ``claim`` grants."""
     candidate, n = rel, 1
     while claim(candidate, source) is not None:

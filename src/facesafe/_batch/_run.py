@@ -130,7 +130,7 @@ def plan_outputs(
     would share an output get distinct names (``name~2.ext``), deterministically
     in input order.
     """
-    from .._discover import claim_outputs, output_rel
+    from .._discover import claim_outputs, output_rel, unique_rel
     from .._io import output_format as default_format
     from .._io import suffix_for
 
@@ -142,11 +142,7 @@ def plan_outputs(
             base = PurePosixPath(name + suffix_for(fmt))
         else:
             base = output_rel(rel, fmt)
-        candidate, n = base, 1
-        while claim(candidate, source) is not None:
-            n += 1
-            candidate = base.with_name(f"{base.stem}~{n}{base.suffix}")
-        yield source, rel, _fs.join(out_dir, candidate)
+        yield source, rel, _fs.join(out_dir, unique_rel(claim, base, source))
 
 
 class _Progress:
