@@ -210,13 +210,17 @@ def test_strip_rebuilds_every_readable_format_without_metadata(tmp_path, capsys,
     for path in outputs:
         assert TOKEN not in path.read_bytes()
         assert read_image(path).shape == (40, 48, 3)
-    tags = json.loads(subprocess.run([exiftool, "-j", "-a", "-G1", "-s", *map(str, outputs)],
-                                      check=True, capture_output=True, text=True).stdout)
-    for entry in tags:
-        assert non_structural({k: v for k, v in entry.items() if k != "SourceFile"}) == {}, entry["SourceFile"]
+    assert all(not found for found in _exiftool_findings(exiftool, outputs).values())
 
 
-def test_anonymize_redacts_readable_formats_and_fails_the_rest(tmp_path):
+def _exiftool_findings(exiftool: str, paths: list) -> dict[str, dict]:
+    """Non-structural tags exiftool finds in each file (empty for a clean file)."""
+    entries = json.loads(subprocess.run([exiftool, "-j", "-a", "-G1", "-s", *map(str, paths)],
+                                        check=True, capture_output=True, text=True).stdout)
+    return {e["SourceFile"]: non_structural({k: v for k, v in e.items() if k != "SourceFile"}) for e in entries}
+
+
+def test_anonymize_redacts_readable_formats_and_fails_the_rest(tmp_path, exiftool):
     src, out = tmp_path / "src", tmp_path / "out"
     _write(src, _readable())
     _write(src / "unsupported", {name: data for name, (data, _) in _MAGIC_ONLY.items()})
@@ -228,9 +232,13 @@ def test_anonymize_redacts_readable_formats_and_fails_the_rest(tmp_path):
     assert sorted(reasons) == sorted(_MAGIC_ONLY)
     for name, (_, code) in _MAGIC_ONLY.items():
         assert reasons[name].startswith(f"unsupported image format: {code}"), reasons[name]
-    for path in out.iterdir():
-        if path.suffix == ".png" and path.stem not in ("mono",):
+    outputs = sorted(p for p in out.iterdir() if not p.name.startswith("."))
+    assert len(outputs) == 10
+    for path in outputs:
+        assert TOKEN not in path.read_bytes()
+        if path.stem not in ("mono", "gray"):  # the colour inputs had a red face drawn in
             assert not reddish(read_image(path)).any(), path.name  # the drawn face is gone
+    assert all(not found for found in _exiftool_findings(exiftool, outputs).values())
 
 
 def test_cli_exit_codes(tmp_path, capsys):
@@ -259,11 +267,12 @@ def test_camera_raw_without_the_extra_fails_naming_it(tmp_path, monkeypatch, cap
         load_image(src / "shot.dng")
 
 
-def test_camera_raw_with_the_extra_is_anonymised_as_jpeg(tmp_path):
+def test_camera_raw_with_the_extra_is_anonymised_as_jpeg(tmp_path, exiftool):
     pytest.importorskip("rawpy")
     src, out = tmp_path / "raw", tmp_path / "out"
     _write(src, {"shot.dng": _dng()})
     report = anonymize_dir(src, out, detector=RedDetector(), workers=0)
     assert report.written == 1 and [p.name for p in out.iterdir() if not p.name.startswith(".")] == ["shot.jpg"]
+    assert _exiftool_findings(exiftool, [out / "shot.jpg"]) == {str(out / "shot.jpg"): {}}  # no camera Make left
     with sqlite3.connect(report.manifest) as db:
         assert db.execute("select input_format, output_format from files").fetchone() == ("RAW", "JPEG")
