@@ -492,15 +492,14 @@ def verify(
             for i, (p, r, e) in enumerate(entries) if not e]
     own = detector is None
     if workers > 1 and len(todo) > 1:
-        import multiprocessing
         import pickle
-        from concurrent.futures import ProcessPoolExecutor
+
+        from ._batch._lifecycle import spawn_pool
 
         workers = min(workers, len(todo))
         threads = max(1, (os.cpu_count() or 1) // workers)
         payload = None if own else pickle.dumps(detector)
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_init_worker,
-                                 initargs=(payload, preset, threads)) as pool:
+        with spawn_pool(workers, _init_worker, (payload, preset, threads)) as pool:
             futures = {i: pool.submit(_check_in_worker, p, r, o) for i, p, r, o in todo}
             checks.update((i, future.result()) for i, future in futures.items())
     elif todo:

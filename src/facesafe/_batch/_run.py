@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import multiprocessing
 import os
 import pickle
 import secrets
@@ -26,6 +25,7 @@ from typing import Any
 
 from .._anonymize import Anonymizer
 from . import _fs
+from ._lifecycle import spawn_pool
 from ._manifest import Manifest, default_manifest_path
 from ._worker import Outcome, Task, init_worker, process
 
@@ -178,8 +178,7 @@ class _Progress:
 
 
 def _pool(workers: int, settings: bytes) -> ProcessPoolExecutor:
-    # spawn: workers start clean (no inherited threads or model state).
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=init_worker, initargs=(settings,))
+    return spawn_pool(workers, init_worker, (settings,))
 
 
 def anonymize_dir(
