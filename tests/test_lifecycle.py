@@ -130,3 +130,50 @@ def test_a_worker_whose_parent_died_before_it_looked_exits_at_once():
     child = subprocess.run([sys.executable, "-c", code, str(os.getppid())], timeout=30)
     assert child.returncode == ORPHANED
     assert parent_is_alive(os.getppid())
+
+
+def _readme_line(start: str) -> str:
+    """The README's Python example line that starts with ``start``, as a user would copy it."""
+    readme = (Path(__file__).parents[1] / "README.md").read_text()
+    return next(line for line in readme.splitlines() if line.startswith(start))
+
+
+def _run_script(folder: Path, text: str) -> subprocess.CompletedProcess:
+    (folder / "script.py").write_text(text)
+    return subprocess.run([sys.executable, "script.py"], cwd=folder, capture_output=True, text=True, timeout=300)
+
+
+def test_the_readme_example_works_as_a_script_without_a_main_guard(tmp_path: Path, astronaut: np.ndarray):
+    # Spawned workers used to re-run such a script, each starting the batch again and dying.
+    for i in range(3):
+        (tmp_path / "dump").mkdir(exist_ok=True)
+        Image.fromarray(np.roll(astronaut, 40 * i, axis=1)).save(tmp_path / "dump" / f"p{i}.png")
+    call, check = _readme_line("report = facesafe.anonymize_dir("), _readme_line("assert report.ok")
+    assert "workers=" in call
+    done = _run_script(tmp_path, f"import facesafe\n\n{call}\n{check}\nprint(report.summary())\n")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("3 written"), done.stdout
+    assert sorted(p.name for p in (tmp_path / "release").iterdir()) == ["p0.png", "p1.png", "p2.png"]
+
+
+SCRIPT_WITH_A_DETECTOR = """
+import facesafe
+
+class Nobody:
+    def __call__(self, image):
+        return ()
+
+{call}
+"""
+
+
+def test_a_script_whose_detector_workers_must_import_is_told_to_guard_its_call(tmp_path: Path):
+    Image.fromarray(np.zeros((32, 32, 3), np.uint8)).save((tmp_path / "dump").mkdir() or tmp_path / "dump" / "a.png")
+    call = 'report = facesafe.anonymize_dir("dump", "out", detector=Nobody(), workers=2); print(report.summary())'
+    refused = _run_script(tmp_path, SCRIPT_WITH_A_DETECTOR.format(call=call))
+    assert refused.returncode == 1 and not (tmp_path / "out").exists()
+    assert 'ValueError: workers:' in refused.stderr and 'if __name__ == "__main__":' in refused.stderr
+    assert "script.py" in refused.stderr and "line 8" in refused.stderr
+    guarded = _run_script(tmp_path, SCRIPT_WITH_A_DETECTOR.format(call=f'if __name__ == "__main__":\n    {call}'))
+    assert guarded.returncode == 0, guarded.stderr
+    assert guarded.stdout.startswith("1 written")

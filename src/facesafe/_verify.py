@@ -466,7 +466,9 @@ def verify(
             mosaic, or no fine detail; see :func:`looks_redacted`) apart
             instead of reporting them; ``False`` reports every one.
         workers: processes checking files in parallel (each loads its own
-            detector); 1 checks them in this process.
+            detector); 1 checks them in this process. As for
+            :func:`~facesafe.anonymize_dir`, a script needs no ``__main__``
+            guard unless it defines ``detector``'s class.
         manifest: the run manifest of a ``synthetic`` run: faces it records
             as synthesised into a file (whose hash still matches) are set
             apart as ``synthetic`` instead of reported (see the module

@@ -18,21 +18,39 @@ models' memory for good. So every worker facesafe starts watches its parent:
 multiprocessing's resource tracker, started beside the first pool, needs none
 of this: it exits when the last holder of its pipe (the coordinator and its
 workers) is gone, as ``tests/test_lifecycle.py`` checks.
+
+Workers do not run the caller's script again. A spawned process normally
+re-imports the parent's ``__main__`` (so that classes defined there unpickle),
+which re-runs every unguarded line of a script: a script calling
+``anonymize_dir(..., workers=8)`` without ``if __name__ == "__main__":`` then
+starts the batch again inside each worker, and every worker dies. So when
+nothing a worker receives names ``__main__`` (facesafe's own methods and
+detectors never do), the pool's processes are launched with multiprocessing's
+own spawn code minus that one step (:func:`_popen_without_main`, POSIX). When
+something does (a detector class defined in the script), the script must be
+imported, and a call at its unguarded top level is refused up front with what
+to do (:func:`refuse_unguarded_script`).
 """
 
 from __future__ import annotations
 
+import ast
 import ctypes
+import functools
 import multiprocessing
 import os
+import pickle
 import signal
 import sys
 import threading
+import types
 from collections.abc import Callable
 from concurrent.futures import ProcessPoolExecutor
+from multiprocessing import context, spawn
+from pathlib import Path
 from typing import Any
 
-__all__ = ["die_with_parent", "parent_is_alive", "spawn_pool"]
+__all__ = ["die_with_parent", "parent_is_alive", "refuse_unguarded_script", "spawn_pool"]
 
 #: Seconds between two checks of the parent by a worker's watchdog thread.
 WATCH_EVERY = 0.5
@@ -47,9 +65,17 @@ def spawn_pool(workers: int, initializer: Callable[..., None] | None = None, ini
 
     Spawned, not forked: workers start clean (no inherited threads, locks or
     model state). Each runs ``initializer(*initargs)`` once, after it has
-    started watching this process (:func:`die_with_parent`).
+    started watching this process (:func:`die_with_parent`). Workers import the
+    caller's ``__main__`` only when ``initializer`` or ``initargs`` refer to
+    it; the tasks submitted must not (facesafe's carry paths and facesafe types).
+
+    Raises ``ValueError`` (naming ``workers``) when they must import a script
+    that would start this pool again in each of them.
     """
-    return ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"), initializer=_start_worker,
+    needs_main = refuse_unguarded_script(initializer, initargs)
+    mp_context = None if needs_main else _spawn_without_main()
+    mp_context = mp_context or multiprocessing.get_context("spawn")
+    return ProcessPoolExecutor(workers, mp_context=mp_context, initializer=_start_worker,
                                initargs=(os.getpid(), initializer, initargs))
 
 
@@ -89,3 +115,95 @@ def parent_is_alive(parent: int) -> bool:
     # POSIX: a process whose parent exits is re-parented at that moment (to
     # init or a subreaper), so its parent pid changes.
     return os.getppid() == parent
+
+
+class _SpawnWithoutMain:
+    """:mod:`multiprocessing.spawn` as the launch code sees it, minus the child's import of ``__main__``."""
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(spawn, name)
+
+    @staticmethod
+    def get_preparation_data(name: str) -> dict[str, Any]:
+        data = spawn.get_preparation_data(name)
+        data.pop("init_main_from_path", None)  # python script.py
+        data.pop("init_main_from_name", None)  # python -m module
+        return data
+
+
+class _SpawnProcessWithoutMain(context.SpawnProcess):
+    @staticmethod
+    def _Popen(process_obj: Any) -> Any:
+        popen = _popen_without_main()
+        assert popen is not None  # _spawn_without_main() made sure
+        return popen(process_obj)
+
+
+class _SpawnContextWithoutMain(context.SpawnContext):
+    Process = _SpawnProcessWithoutMain
+
+
+@functools.cache
+def _popen_without_main() -> type | None:
+    """multiprocessing's POSIX spawn ``Popen`` whose child does not import ``__main__``; None where impossible.
+
+    Its ``_launch`` runs multiprocessing's own code (not a copy of it), bound
+    to :class:`_SpawnWithoutMain` in place of the ``spawn`` module. Only the
+    pools given :func:`_spawn_without_main` use it; nothing global changes.
+    """
+    if os.name != "posix":
+        return None
+    from multiprocessing import popen_spawn_posix
+
+    launch = popen_spawn_posix.Popen._launch
+    if "spawn" not in launch.__code__.co_names or launch.__code__.co_freevars:  # a Python whose launch code differs
+        return None
+    namespace = dict(launch.__globals__, spawn=_SpawnWithoutMain())
+    rebound = types.FunctionType(launch.__code__, namespace, launch.__name__, launch.__defaults__)
+    return type("_PopenWithoutMain", (popen_spawn_posix.Popen,), {"_launch": rebound})
+
+
+def _spawn_without_main() -> context.BaseContext | None:
+    """A spawn context whose processes do not import the caller's ``__main__``; None where it cannot be had."""
+    return _SpawnContextWithoutMain() if _popen_without_main() is not None else None
+
+
+def refuse_unguarded_script(*payload: Any) -> bool:
+    """Whether workers given ``payload`` must import the caller's ``__main__``; raise when that would re-run the call.
+
+    Call it before any side effect of a run; :func:`spawn_pool` calls it too.
+    Raises ``ValueError`` (naming ``workers``) when ``payload`` refers to
+    ``__main__`` and this call runs at the unguarded top level of a script.
+    """
+    if b"__main__" not in pickle.dumps(payload):  # no name defined in the script (a string may say it: harmless)
+        return False
+    _refuse_unguarded_call()
+    return True
+
+
+def _refuse_unguarded_call() -> None:
+    main = sys.modules.get("__main__")
+    frame = sys._getframe(1)
+    while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals is getattr(main, "__dict__", None)):
+        frame = frame.f_back
+    if frame is None or not Path(frame.f_code.co_filename).is_file():
+        return  # not called from a script's top level (an interactive session, a guarded function)
+    script, line = frame.f_code.co_filename, frame.f_lineno
+    tree = ast.parse(Path(script).read_bytes(), script)
+    for node in tree.body:
+        if isinstance(node, ast.If) and _is_main_guard(node.test) and node.lineno <= line <= (node.end_lineno or line):
+            return
+    raise ValueError(
+        f"workers: worker processes must import {script} to rebuild what it defines (a detector or redaction "
+        f"class), and its line {line} starts this run at the top level, so each worker would start it again. "
+        f'Put that call under `if __name__ == "__main__":`, move the class into a module, or pass workers=0'
+    )
+
+
+def _is_main_guard(test: ast.expr) -> bool:
+    """``__name__ == "__main__"``, either way round."""
+    if not (isinstance(test, ast.Compare) and len(test.ops) == 1 and isinstance(test.ops[0], ast.Eq)):
+        return False
+    sides = (test.left, test.comparators[0])
+    return (any(isinstance(side, ast.Name) and side.id == "__name__" for side in sides)
+            and any(isinstance(side, ast.Constant) and side.value == "__main__" for side in sides))

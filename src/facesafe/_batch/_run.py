@@ -25,7 +25,7 @@ from typing import Any
 
 from .._anonymize import Anonymizer
 from . import _fs
-from ._lifecycle import spawn_pool
+from ._lifecycle import refuse_unguarded_script, spawn_pool
 from ._manifest import Manifest, default_manifest_path
 from ._worker import Outcome, Task, init_worker, process
 
@@ -211,7 +211,10 @@ def anonymize_dir(
         method, preset, detector, format, quality, max_pixels, options: as for
             :class:`~facesafe.Anonymizer`.
         workers: worker processes (default: every core); ``0`` works in this
-            process (no pool). Ignored with ``client``.
+            process (no pool). Ignored with ``client``. Workers do not run the
+            calling script again, so it needs no ``if __name__ == "__main__":``
+            guard, unless it defines a detector or redaction class that they
+            must import: then an unguarded call is a ``ValueError`` saying so.
         threads: inference threads per worker (default: cores / workers, at
             least 1; always 1 on a Dask cluster).
         manifest: SQLite manifest path (default ``<out_dir>.facesafe.sqlite``,
@@ -269,6 +272,8 @@ def anonymize_dir(
     anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
                             max_pixels=max_pixels, threads=threads, **options)
     settings = pickle.dumps(anonymizer)
+    if client is None and workers > 0:
+        refuse_unguarded_script(settings)
     params = anonymizer.settings() | {"rename": rename}
     models = _model_versions(anonymizer)
     params_key = hashlib.sha256(json.dumps([params, models, __version__], sort_keys=True).encode()).hexdigest()[:16]
