@@ -137,6 +137,26 @@ def test_resume_skips_done_and_outputs_are_identical(tmp_path: Path):
     assert fourth.written == 4
 
 
+def test_an_anonymizer_gives_the_run_its_settings(tmp_path: Path):
+    src = tmp_path / "src"
+    for i in range(3):
+        _save(src / f"p{i}.png", _photo(i), "PNG")
+    by_keywords = anonymize_dir(src, tmp_path / "kw", method="fill", detector=RedDetector(), workers=0)
+    anonymizer = facesafe.Anonymizer(method="fill", detector=RedDetector())
+    given = anonymize_dir(src, tmp_path / "given", anonymizer=anonymizer, workers=2)
+    assert (by_keywords.written, given.written, given.faces) == (3, 3, 3)
+    assert {p.name: p.read_bytes() for p in (tmp_path / "given").iterdir()} == \
+        {p.name: p.read_bytes() for p in (tmp_path / "kw").iterdir()}
+    # the same settings: the keyword run's manifest takes the Anonymizer's run as a resume
+    again = anonymize_dir(src, tmp_path / "kw", anonymizer=anonymizer, workers=0)
+    assert again.unchanged == 3
+    with pytest.raises(ValueError, match="anonymizer: pass method, quality"):
+        anonymize_dir(src, tmp_path / "both", anonymizer=anonymizer, method="pixelate", quality=80)
+    with pytest.raises(TypeError, match="anonymizer"):
+        anonymize_dir(src, tmp_path / "both", anonymizer="blur")
+    assert not (tmp_path / "both").exists()
+
+
 def test_existing_outputs_are_not_overwritten_without_overwrite(tmp_path: Path):
     src = tmp_path / "src"
     _save(src / "a.png", _photo(1), "PNG")

@@ -17,11 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fakes import draw_face
 from PIL import Image
 
 from facesafe._batch._lifecycle import ORPHANED, parent_is_alive
-
-from _fakes import draw_face
 
 pytestmark = pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="walks /proc (Linux)")
 
@@ -127,7 +126,7 @@ def test_a_worker_whose_parent_died_before_it_looked_exits_at_once():
     # The race PR_SET_PDEATHSIG leaves open: the parent is gone before the
     # child asks to be signalled. Here the "parent" it was told of never was its parent.
     code = "import sys, time; from facesafe._batch._lifecycle import die_with_parent; die_with_parent(int(sys.argv[1])); time.sleep(60)"
-    child = subprocess.run([sys.executable, "-c", code, str(os.getppid())], timeout=30)
+    child = subprocess.run([sys.executable, "-c", code, str(os.getppid())], check=False, timeout=30)
     assert child.returncode == ORPHANED
     assert parent_is_alive(os.getppid())
 
@@ -140,7 +139,7 @@ def _readme_line(start: str) -> str:
 
 def _run_script(folder: Path, text: str) -> subprocess.CompletedProcess:
     (folder / "script.py").write_text(text)
-    return subprocess.run([sys.executable, "script.py"], cwd=folder, capture_output=True, text=True, timeout=300)
+    return subprocess.run([sys.executable, "script.py"], check=False, cwd=folder, capture_output=True, text=True, timeout=300)
 
 
 def test_the_readme_example_works_as_a_script_without_a_main_guard(tmp_path: Path, astronaut: np.ndarray):

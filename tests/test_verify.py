@@ -249,6 +249,19 @@ def test_workers_give_the_same_findings(tmp_path, astronaut):
         facesafe.verify(tmp_path, detector=RedDetector(), workers=0)
 
 
+def test_a_file_that_kills_its_worker_is_reported_not_the_whole_check(tmp_path, astronaut):
+    from _fakes import CrashingDetector
+
+    for index in range(3):
+        write_image(tmp_path / f"{index}.png", astronaut[:64, :64])
+    killer = astronaut[:64, :64].copy()
+    killer[0, 0] = (0, 0, 255)
+    write_image(tmp_path / "killer.png", killer)
+    report = facesafe.verify(tmp_path, detector=CrashingDetector(), workers=2)
+    assert [f.rel for f in report.flagged] == ["killer.png"]
+    assert "worker process died" in report.flagged[0].to_dict()["error"]
+
+
 # --------------------------------------------------------------------------- synthetic faces
 
 

@@ -36,7 +36,7 @@ from ._protocols import Detector, Redacted, Redaction
 
 if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ loads these
     from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_bytes
-    from ._batch import Report, anonymize_dir
+    from ._batch import Report, StripReport, anonymize_dir, strip_dir
     from ._batch._manifest import read_manifest
     from ._detect import PRESETS, FaceDetector, FaceMesher, Preset, detect_faces, mesh_faces, model_versions
     from ._io import DEFAULT_MAX_PIXELS, MetadataWarning, Picture, encode_image, load_image, read_image, write_image
@@ -55,6 +55,7 @@ _PUBLIC: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Reading and writing", "_io", ("read_image", "load_image", "Picture", "write_image", "encode_image",
                                     "DEFAULT_MAX_PIXELS", "MetadataWarning")),
     ("Metadata", "_metadata", ("read_metadata", "strip_metadata")),
+    ("Metadata", "_batch", ("strip_dir", "StripReport")),
     ("Anonymising", "_anonymize", ("anonymize", "anonymize_bytes", "Anonymizer", "Result", "FileResult")),
     ("Anonymising", "_batch", ("anonymize_dir", "Report")),
     ("Anonymising", "_batch._manifest", ("read_manifest",)),

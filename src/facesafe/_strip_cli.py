@@ -1,5 +1,7 @@
 """The bodies of ``facesafe strip`` and ``facesafe inspect`` (cli.py only parses arguments).
 
+``strip`` prints what :func:`~facesafe.strip_dir` reports, file by file.
+
 Every line about one file reads ``path: what happened``; failures go to
 stderr and never carry a traceback. Return values are exit codes.
 """
@@ -8,16 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import pathlib
-import warnings
 from typing import Any
 
 import click
 
-from ._discover import claim_outputs, discover, output_rel, refuse_out_inside, unique_rel
+from ._batch._strip import Stripped, strip_dir
+from ._discover import discover
 from ._errors import FacesafeError
-from ._io import DEFAULT_MAX_PIXELS, output_format
-from ._metadata import read_metadata, strip_metadata
+from ._metadata import read_metadata
 
 EXIT_OK, EXIT_FAILED = 0, 1
 
@@ -29,42 +29,25 @@ def run_strip(
 
     Raises ``ValueError`` (a usage error) when ``out_dir`` is, or is inside, a source.
     """
-    refuse_out_inside(sources, out_dir)
-    out = pathlib.Path(out_dir)
-    claim = claim_outputs()
-    done = skipped = failed = 0
-    for item in discover(sources):
-        if item.status == "skipped":
-            skipped += 1
-            if not quiet:
-                click.echo(f"{item.path}: skipped: {item.reason}", err=True)
-            continue
-        if item.format is None:
-            failed += 1
-            click.echo(f"{item.path}: {item.reason}", err=True)
-            continue
-        # Two inputs mapping to one name (a.png and a.bmp; A.jpg and a.jpg) get a.png and a~2.png.
-        rel = unique_rel(claim, output_rel(item.rel, output_format(item.format)), item.path)
-        dst = out.joinpath(*rel.parts)
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                strip_metadata(item.path, dst, overwrite=overwrite, max_pixels=max_pixels or DEFAULT_MAX_PIXELS)
-        except (FacesafeError, OSError, ValueError) as exc:
-            failed += 1
-            reason = exc.reason if isinstance(exc, FacesafeError) and hasattr(exc, "reason") else str(exc)
-            click.echo(f"{item.path}: {reason}", err=True)
-            continue
-        done += 1
-        if not quiet:
-            for warning in caught:  # one line each; MetadataWarnings already start with the path
-                text = str(warning.message)
-                click.echo(text if text.startswith(str(item.path)) else f"{item.path}: warning: {text}", err=True)
-        if not quiet:
-            click.echo(f"{item.path} -> {dst}")
+    report = strip_dir(sources, out_dir, overwrite=overwrite, max_pixels=max_pixels,
+                       on_file=lambda stripped: _echo_stripped(stripped, quiet=quiet))
     if not quiet:
-        click.echo(f"facesafe strip: {done} cleaned, {skipped} skipped (not images), {failed} failed", err=True)
-    return EXIT_FAILED if failed else EXIT_OK
+        click.echo(f"facesafe strip: {report.written} cleaned, {report.skipped} skipped (not images), {report.failed} failed", err=True)
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _echo_stripped(stripped: Stripped, *, quiet: bool) -> None:
+    """The lines about one file: failures always, the rest unless ``quiet``."""
+    if stripped.status == "failed":
+        click.echo(f"{stripped.source}: {stripped.reason}", err=True)
+    elif quiet:
+        return
+    elif stripped.status == "skipped":
+        click.echo(f"{stripped.source}: skipped: {stripped.reason}", err=True)
+    else:
+        for text in stripped.warnings:  # one line each; MetadataWarnings already start with the path
+            click.echo(text if text.startswith(str(stripped.source)) else f"{stripped.source}: warning: {text}", err=True)
+        click.echo(f"{stripped.source} -> {stripped.output}")
 
 
 def _describe(report: dict[str, Any]) -> list[str]:

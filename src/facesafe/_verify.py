@@ -44,6 +44,7 @@ Score threshold and redacted-looking faces
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import stat
@@ -418,27 +419,24 @@ def _walk(folder: Path) -> Iterable[tuple[Path, str, str | None]]:
             yield path, path.relative_to(folder).as_posix() if path != folder else path.name, f"cannot list folder: {exc.strerror or exc}"
 
 
-# One detector per worker process, built by the pool initializer.
-_WORKER: dict[str, Any] = {}
+def _check(task: tuple[int, Path, str, dict[str, Any]], detector: Callable[[], Any]) -> FileCheck:
+    """Runner work: check one file with the worker's detector."""
+    _, path, rel, options = task
+    return check_file(path, detector(), rel=rel, **options)
 
 
-def _init_worker(detector: bytes | None, preset: str, threads: int) -> None:
-    import pickle
-
-    from ._caches import private_caches_until_exit
-
-    private_caches_until_exit()
-
-    if detector is None:
-        from ._detect import FaceDetector
-
-        _WORKER["detector"] = FaceDetector(preset=preset, threads=threads)
-    else:
-        _WORKER["detector"] = pickle.loads(detector)
+def _same(value: Any) -> Any:
+    return value
 
 
-def _check_in_worker(path: Path, rel: str, options: dict[str, Any]) -> FileCheck:
-    return check_file(path, _WORKER["detector"], rel=rel, **options)
+def _default_detector(preset: str, threads: int | None) -> Any:
+    from ._detect import FaceDetector  # onnxruntime: only where a detector is made
+
+    return FaceDetector(preset=preset, threads=threads)
+
+
+def _crashed(task: tuple[int, Path, str, dict[str, Any]], reason: str) -> FileCheck:
+    return FileCheck(task[1], task[2], None, error=reason)
 
 
 def verify(
@@ -493,27 +491,24 @@ def verify(
     todo = [(i, p, r, dict(options, synthesised=synthesised.get(p.resolve())))
             for i, (p, r, e) in enumerate(entries) if not e]
     own = detector is None
-    if workers > 1 and len(todo) > 1:
-        import pickle
+    if todo:
+        from ._batch._runner import run_tasks
 
-        from ._batch._lifecycle import spawn_pool
+        def handle(task: tuple[int, Path, str, dict[str, Any]], check: FileCheck) -> None:
+            checks[task[0]] = check
 
-        workers = min(workers, len(todo))
-        threads = max(1, (os.cpu_count() or 1) // workers)
-        payload = None if own else pickle.dumps(detector)
-        with spawn_pool(workers, _init_worker, (payload, preset, threads)) as pool:
-            futures = {i: pool.submit(_check_in_worker, p, r, o) for i, p, r, o in todo}
-            checks.update((i, future.result()) for i, future in futures.items())
-    elif todo:
-        if own:
-            from ._detect import FaceDetector
-
-            detector = FaceDetector(preset=preset)
-        try:
-            checks.update((i, check_file(p, detector, rel=r, **o)) for i, p, r, o in todo)
-        finally:
-            if own and hasattr(detector, "close"):
-                detector.close()
+        if workers > 1 and len(todo) > 1:
+            workers = min(workers, len(todo))
+            threads = max(1, (os.cpu_count() or 1) // workers)
+            setup = functools.partial(_default_detector, preset, threads) if own else functools.partial(_same, detector)
+            run_tasks(todo, _check, handle, setup=setup, failed=_crashed, workers=workers)
+        else:
+            detector = _default_detector(preset, None) if own else detector
+            try:
+                run_tasks(todo, _check, handle, setup=functools.partial(_same, detector), failed=_crashed)
+            finally:
+                if own and hasattr(detector, "close"):
+                    detector.close()
     files = tuple(checks[i] for i in range(len(entries)))
     notes = () if entries else ("the folder holds no files",)
     label = preset if own else repr(detector)

@@ -1,13 +1,14 @@
 """anonymize_dir(): whole folders, in parallel, resumable, fail closed.
 
 The coordinator (this process) finds the inputs, plans their output paths,
-keeps the manifest and shows progress; worker processes do the pixel work
-(see ``_worker``). Every input ends as a written output or as a failure or
+keeps the manifest and shows progress; workers do the pixel work (see
+``_worker``), run by the shared runner (``_runner``). Every input ends as a written output or as a failure or
 skip recorded with its reason, exactly once in the manifest.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -16,18 +17,17 @@ import pickle
 import secrets
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator, Sequence
-from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .._anonymize import Anonymizer
 from . import _fs
-from ._lifecycle import refuse_unguarded_script, spawn_pool
+from ._lifecycle import refuse_unguarded_script
 from ._manifest import Manifest, default_manifest_path
-from ._worker import Outcome, Task, init_worker, process
+from ._runner import run_tasks
+from ._worker import Outcome, Task, load_anonymizer, process
 
 __all__ = ["Report", "anonymize_dir", "plan_outputs"]
 
@@ -177,14 +177,11 @@ class _Progress:
             self.bar.close()
 
 
-def _pool(workers: int, settings: bytes) -> ProcessPoolExecutor:
-    return spawn_pool(workers, init_worker, (settings,))
-
-
 def anonymize_dir(
     sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     out_dir: str | os.PathLike[str],
     *,
+    anonymizer: Anonymizer | None = None,
     method: str | Any = "blur",
     preset: str = "balanced",
     detector: Any = None,
@@ -204,142 +201,217 @@ def anonymize_dir(
     """Anonymise every image under ``sources`` into ``out_dir``.
 
     Args:
-        sources: files and folders (folders are searched recursively; images
-            are recognised by content, other files are recorded as skipped).
+        sources: files and folders (searched recursively); images are
+            recognised by content, other files are recorded as skipped.
         out_dir: output folder; it mirrors each input's path relative to its
             source folder. It may not lie inside a source.
+        anonymizer: an :class:`~facesafe.Anonymizer` holding the settings,
+            instead of the next seven arguments. Workers use copies of it.
         method, preset, detector, format, quality, max_pixels, options: as for
             :class:`~facesafe.Anonymizer`.
         workers: worker processes (default: every core); ``0`` works in this
-            process (no pool). Ignored with ``client``. Workers do not run the
-            calling script again, so it needs no ``if __name__ == "__main__":``
-            guard, unless it defines a detector or redaction class that they
-            must import: then an unguarded call is a ``ValueError`` saying so.
+            process. They do not re-run the calling script (no ``__main__``
+            guard needed) unless it defines a class they must import: then an
+            unguarded call is a ``ValueError`` saying so.
         threads: inference threads per worker (default: cores / workers, at
-            least 1; always 1 on a Dask cluster).
-        manifest: SQLite manifest path (default ``<out_dir>.facesafe.sqlite``,
-            beside ``out_dir``; never inside it).
+            least 1; always 1 on a Dask cluster; an ``anonymizer``'s own
+            ``threads``, when set, unless this is given).
+        manifest: the SQLite manifest (default: ``<out_dir>.facesafe.sqlite``).
         overwrite: replace existing outputs that this manifest did not write.
         rename: ``"hmac"`` names outputs by a keyed hash of their relative
             path (key kept beside the manifest), for names that identify people.
         quiet: no progress output.
         command: the command line, recorded in the manifest.
-        client: a ``dask.distributed.Client``: run the tasks on its cluster
-            instead of local processes. Tasks carry paths, not pixels, so the
-            workers must see the same files; each worker builds one detector.
-            Use single-threaded workers (``nthreads=1``) for outputs
-            byte-identical to a local run.
+        client: a ``dask.distributed.Client`` to run on instead of local
+            processes (``workers`` is then ignored). Its workers must see the
+            same files; single-threaded ones (``nthreads=1``) give outputs
+            byte-identical to a local run. See docs/scale-out.md.
 
     Re-running the same call resumes: inputs already done with the same
     settings and unchanged bytes are not redone. Returns a :class:`Report`;
     ``report.ok`` is false when any input failed.
     """
-    from .. import __version__
+    started = time.monotonic()
+    sources, out, manifest_path = _locations(sources, out_dir, manifest)
+    workers = _check_options(rename=rename, workers=workers, threads=threads)
+    settings = dict(method=method, preset=preset, detector=detector, format=format, quality=quality, max_pixels=max_pixels, **options)
+    anonymizer = _run_anonymizer(anonymizer, settings, threads=1 if client is not None else threads, workers=workers)
+    pickled = pickle.dumps(anonymizer)
+    if client is None and workers > 0:
+        refuse_unguarded_script(pickled)  # before anything is written
+    fingerprint = _Fingerprint.of(anonymizer, rename=rename)
+    if not _fs.is_url(out):
+        Path(out).mkdir(parents=True, exist_ok=True)
+    with Manifest(manifest_path) as db:
+        run_id = db.start_run(version=fingerprint.version, models=fingerprint.models, params=fingerprint.params, command=command)
+        recorder = _Recorder(db, run_id, fingerprint, anonymizer.method, anonymizer.preset)
+        tasks = _plan(sources, out, recorder, output_format=anonymizer.format, overwrite=overwrite,
+                      rename_key=_hmac_key(manifest_path) if rename == "hmac" else None)
+        recorder.progress = _Progress(len(tasks), quiet=quiet)
+        try:
+            run_tasks(tasks, functools.partial(process, max_file_bytes=anonymizer.max_pixels * 8 + (64 << 20)),
+                      recorder.outcome, setup=functools.partial(load_anonymizer, pickled), failed=_failed,
+                      workers=workers, client=client, before=recorder.started)
+            _remove_stale_temporaries({Path(t.output).parent for t in tasks if not _fs.is_url(t.output)})
+        finally:
+            recorder.progress.close()
+            db.finish_run(run_id)
+    return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started)
+
+
+def _locations(
+    sources: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    manifest: str | os.PathLike[str] | None,
+) -> tuple[list[str], str, Path]:
+    """The sources, the output folder and the manifest path, resolved and checked against each other."""
     from .._discover import refuse_out_inside
 
-    started = time.monotonic()
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     if not sources:
         raise ValueError("sources must name at least one file or folder")
-    if rename not in (None, "hmac"):
-        raise ValueError(f"rename must be None or 'hmac', got {rename!r}")
-    workers = (os.cpu_count() or 1) if workers is None else int(workers)
-    if workers < 0:
-        raise ValueError(f"workers must be >= 0, got {workers}")
-    sources = [_fs.localise(s) for s in sources]
-    remote = _fs.is_url(out_dir) or any(_fs.is_url(s) for s in sources)
-    if remote:
+    found = [_fs.localise(s) for s in sources]
+    if _fs.is_url(out_dir) or any(_fs.is_url(s) for s in found):
         if manifest is None:
             raise ValueError("manifest: a run with URLs needs an explicit local manifest path")
         out = _fs.localise(out_dir).rstrip("/")
         if not _fs.is_url(out):
             out = str(Path(out).resolve())
-        _refuse_url_out_inside(sources, out)
+        _refuse_url_out_inside(found, out)
     else:
         out = str(Path(_fs.localise(out_dir)).resolve())
-        refuse_out_inside(sources, out)
+        refuse_out_inside(found, out)
     manifest_path = Path(manifest).resolve() if manifest is not None else default_manifest_path(out)
     if not _fs.is_url(out) and (str(manifest_path) == out or Path(out) in manifest_path.parents):
         raise ValueError(f"manifest must not be inside the output folder {out} (it names the source files)")
+    return found, out, manifest_path
 
+
+def _check_options(*, rename: str | None, workers: int | None, threads: int | None) -> int:
+    """Check the plain options; return the number of workers."""
+    if rename not in (None, "hmac"):
+        raise ValueError(f"rename must be None or 'hmac', got {rename!r}")
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
     if threads is not None and threads < 1:
         raise ValueError(f"threads must be >= 1, got {threads}")
-    if client is not None:
-        threads = 1
-    elif threads is None:
-        threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
-    anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
-                            max_pixels=max_pixels, threads=threads, **options)
-    settings = pickle.dumps(anonymizer)
-    if client is None and workers > 0:
-        refuse_unguarded_script(settings)
-    params = anonymizer.settings() | {"rename": rename}
-    models = _model_versions(anonymizer)
-    params_key = hashlib.sha256(json.dumps([params, models, __version__], sort_keys=True).encode()).hexdigest()[:16]
-    max_file_bytes = anonymizer.max_pixels * 8 + (64 << 20)
+    return workers
 
-    tally = _Tally()
-    if not _fs.is_url(out):
-        Path(out).mkdir(parents=True, exist_ok=True)
-    with Manifest(manifest_path) as db:
-        run_id = db.start_run(version=__version__, models=models, params=params, command=command)
-        images: list[tuple[Path, PurePosixPath, str]] = []
-        for location, rel, fmt, status, reason in _discover_any(sources):
-            if fmt is None:
-                db.record(source=location, rel=str(rel), status=status, reason=reason, run_id=run_id)
-                tally.add(status, source=location, reason=reason)
-            else:
-                images.append((location, rel, fmt))
-        rename_key = _hmac_key(manifest_path) if rename == "hmac" else None
-        tasks = []
-        for source, rel, output in plan_outputs(images, out, output_format=anonymizer.format, rename_key=rename_key):
-            row = db.get(str(source))
-            ours = db.owner_of(str(output)) == str(source)  # written or planned by an earlier run of this manifest
-            if not (overwrite or ours) and _fs.exists(output):
-                reason = f"output {output} exists and was not written by this manifest (use --overwrite to replace it)"
-                db.record(source=str(source), rel=str(rel), status="failed", reason=reason, run_id=run_id)
-                tally.add("failed", source=str(source), reason=reason)
-                continue
-            previous = None
-            if ours and row is not None and row.status == "written" and row.params_key == params_key and row.output_hash:
-                previous = (row.input_hash, row.output_hash)
-            # Existing outputs were ruled out above, so a retried task (a worker
-            # died after writing) may replace the identical output it wrote.
-            tasks.append(Task(str(source), str(rel), str(output), replace=True, previous=previous))
 
-        progress = _Progress(len(tasks), quiet=quiet)
+def _run_anonymizer(given: Anonymizer | None, settings: dict[str, Any], *, threads: int | None, workers: int) -> Anonymizer:
+    """The anonymizer the workers copy: ``given`` (with their thread count), or one built from ``settings``."""
+    default_threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    if given is None:
+        return Anonymizer(**settings, threads=default_threads if threads is None else threads)
+    if not isinstance(given, Anonymizer):
+        raise TypeError(f"anonymizer must be an Anonymizer, got {type(given).__name__}")
+    defaults = {"method": "blur", "preset": "balanced", "detector": None, "format": None, "quality": 92, "max_pixels": None}
+    beside = sorted(k for k, v in settings.items() if k not in defaults or v != defaults[k])
+    if beside:
+        raise ValueError(f"anonymizer: pass {', '.join(beside)} to the Anonymizer, not beside it")
+    copy = pickle.loads(pickle.dumps(given))  # settings only: a default detector is not copied
+    if threads is not None or copy.threads is None:
+        copy.threads = default_threads if threads is None else threads
+    return copy
 
-        def handle(outcome: Outcome) -> None:
-            status = "written" if outcome.status == "unchanged" else outcome.status
-            row = dict(source=outcome.source, rel=outcome.rel, status=status, reason=outcome.reason,
-                          input_hash=outcome.input_hash, output=outcome.output if status == "written" else None,
-                          run_id=run_id)
-            if outcome.status != "unchanged":
-                row.update(input_format=outcome.input_format, faces=outcome.faces, boxes=[list(map(list, f)) for f in outcome.boxes],
-                              fell_back=outcome.fell_back, region=None if outcome.region is None else list(outcome.region),
-                              output_hash=outcome.output_hash, output_format=outcome.output_format, method=anonymizer.method,
-                              preset=anonymizer.preset, params_key=params_key, facesafe_version=__version__, models=models,
-                              started=outcome.started, finished=outcome.finished)
-            db.record(**row)
-            tally.add(outcome.status, faces=outcome.faces, source=outcome.source, reason=outcome.reason)
-            progress.update(outcome.status, outcome.faces)
 
-        try:
-            plan = lambda task: db.plan(task.source, task.rel, task.output, run_id)  # noqa: E731
-            if client is not None:
-                _execute_dask(client, tasks, settings, max_file_bytes, handle, plan=plan)
-            elif workers == 0:
-                for task in tasks:
-                    plan(task)
-                    handle(process(task, settings, max_file_bytes))
-            else:
-                _execute(tasks, settings, max_file_bytes, workers, handle, plan=plan)
-            _remove_stale_temporaries({Path(t.output).parent for t in tasks if not _fs.is_url(t.output)})
-        finally:
-            progress.close()
-            db.finish_run(run_id)
-    return tally.report(manifest=manifest_path, seconds=time.monotonic() - started)
+@dataclass(frozen=True)
+class _Fingerprint:
+    """What decides a run's outputs: equal keys give equal outputs, so a row with this key is done."""
+
+    params: dict[str, Any]
+    models: dict[str, str]
+    version: str
+    key: str
+
+    @classmethod
+    def of(cls, anonymizer: Anonymizer, *, rename: str | None) -> _Fingerprint:
+        from .. import __version__
+
+        params = anonymizer.settings() | {"rename": rename}
+        models = _model_versions(anonymizer)
+        key = hashlib.sha256(json.dumps([params, models, __version__], sort_keys=True).encode()).hexdigest()[:16]
+        return cls(params, models, __version__, key)
+
+
+@dataclass
+class _Recorder:
+    """Writes what becomes of each input into the manifest, the tally and the progress display."""
+
+    db: Manifest
+    run_id: int
+    fingerprint: _Fingerprint
+    method: str
+    preset: str
+    tally: _Tally = field(default_factory=_Tally)
+    progress: _Progress | None = None
+
+    def found(self, source: str, rel: str, status: str, reason: str | None) -> None:
+        """An input settled before any work: skipped, or failed as found or planned."""
+        self.db.record(source=source, rel=rel, status=status, reason=reason, run_id=self.run_id)
+        self.tally.add(status, source=source, reason=reason)
+
+    def started(self, task: Task) -> None:
+        """The task is handed to a worker: its row is pending, its output claimed."""
+        self.db.plan(task.source, task.rel, task.output, self.run_id)
+
+    def outcome(self, task: Task, outcome: Outcome) -> None:
+        """A worker's outcome, recorded."""
+        status = "written" if outcome.status == "unchanged" else outcome.status
+        row = dict(source=outcome.source, rel=outcome.rel, status=status, reason=outcome.reason,
+                   input_hash=outcome.input_hash, output=outcome.output if status == "written" else None, run_id=self.run_id)
+        if outcome.status != "unchanged":
+            fingerprint = self.fingerprint
+            row.update(input_format=outcome.input_format, faces=outcome.faces, boxes=[list(map(list, f)) for f in outcome.boxes],
+                       fell_back=outcome.fell_back, region=None if outcome.region is None else list(outcome.region),
+                       output_hash=outcome.output_hash, output_format=outcome.output_format, method=self.method,
+                       preset=self.preset, params_key=fingerprint.key, facesafe_version=fingerprint.version,
+                       models=fingerprint.models, started=outcome.started, finished=outcome.finished)
+        self.db.record(**row)
+        self.tally.add(outcome.status, faces=outcome.faces, source=outcome.source, reason=outcome.reason)
+        if self.progress is not None:
+            self.progress.update(outcome.status, outcome.faces)
+
+
+def _plan(
+    sources: Sequence[str],
+    out: str,
+    recorder: _Recorder,
+    *,
+    output_format: str | None,
+    rename_key: bytes | None,
+    overwrite: bool,
+) -> list[Task]:
+    """Discover the inputs, record those that are not images, and plan a task for each image."""
+    db = recorder.db
+    images: list[tuple[str, PurePosixPath, str]] = []
+    for location, rel, fmt, status, reason in _discover_any(sources):
+        if fmt is None:
+            recorder.found(location, str(rel), status, reason)
+        else:
+            images.append((location, rel, fmt))
+    tasks = []
+    for source, rel, output in plan_outputs(images, out, output_format=output_format, rename_key=rename_key):
+        row = db.get(str(source))
+        ours = db.owner_of(str(output)) == str(source)  # written or planned by an earlier run of this manifest
+        if not (overwrite or ours) and _fs.exists(output):
+            reason = f"output {output} exists and was not written by this manifest (use --overwrite to replace it)"
+            recorder.found(str(source), str(rel), "failed", reason)
+            continue
+        previous = None
+        if ours and row is not None and row.status == "written" and row.params_key == recorder.fingerprint.key and row.output_hash:
+            previous = (row.input_hash, row.output_hash)
+        # Existing outputs were ruled out above, so a retried task (a worker
+        # died after writing) may replace the identical output it wrote.
+        tasks.append(Task(str(source), str(rel), str(output), replace=True, previous=previous))
+    return tasks
+
+
+def _failed(task: Task, reason: str) -> Outcome:
+    now = time.time()
+    return Outcome(task.source, task.rel, "failed", reason=reason, started=now, finished=now)
 
 
 def _discover_any(sources: Sequence[str]) -> Iterator[tuple[str, PurePosixPath, str | None, str, str | None]]:
@@ -381,113 +453,3 @@ def _model_versions(anonymizer: Anonymizer) -> dict[str, str]:
     from .._detect import model_versions
 
     return dict(model_versions())
-
-
-def _execute(
-    tasks: Sequence[Task],
-    settings: bytes,
-    max_file_bytes: int,
-    workers: int,
-    handle: Callable[[Outcome], None],
-    *,
-    plan: Callable[[Task], None],
-) -> None:
-    """Run every task on a process pool, keeping a bounded number in flight.
-
-    A worker that dies (a crash, or the kernel killing it for memory) breaks
-    the pool: the tasks in flight are then retried one at a time on a fresh
-    pool, and a task that kills its worker alone is recorded as failed.
-    """
-    if not tasks:
-        return
-    window = 2 * workers
-    queue = iter(tasks)
-    suspects: list[Task] = []
-    pool = _pool(workers, settings)
-    try:
-        pending: dict[Future[Outcome], Task] = {}
-        while True:
-            if suspects:  # one at a time, to find the file that kills workers
-                task = suspects.pop(0)
-                future = pool.submit(process, task, settings, max_file_bytes)
-                try:
-                    handle(future.result())
-                except BrokenProcessPool:
-                    handle(_died(task))
-                    pool.shutdown(wait=False, cancel_futures=True)
-                    pool = _pool(workers, settings)
-                continue
-            while len(pending) < window:
-                task = next(queue, None)
-                if task is None:
-                    break
-                plan(task)
-                pending[pool.submit(process, task, settings, max_file_bytes)] = task
-            if not pending:
-                break
-            done, _ = wait(pending, return_when=FIRST_COMPLETED)
-            broken = False
-            for future in done:
-                task = pending.pop(future)
-                try:
-                    handle(future.result())
-                except BrokenProcessPool:
-                    broken = True
-                    suspects.append(task)
-            if broken:
-                suspects.extend(pending.values())
-                pending.clear()
-                pool.shutdown(wait=False, cancel_futures=True)
-                pool = _pool(workers, settings)
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _execute_dask(
-    client: Any,
-    tasks: Sequence[Task],
-    settings: bytes,
-    max_file_bytes: int,
-    handle: Callable[[Outcome], None],
-    *,
-    plan: Callable[[Task], None],
-) -> None:
-    """Run every task on a Dask cluster, a bounded number in flight.
-
-    The scheduler retries a task whose worker died elsewhere; outputs are
-    written atomically and deterministically, so a retry replaces nothing but
-    an identical file. A task that keeps killing workers ends as failed.
-    """
-    from distributed import as_completed
-
-    window = 2 * max(1, sum(client.nthreads().values()))
-    queue = iter(tasks)
-    futures: dict[Any, Task] = {}
-
-    def submit() -> Any | None:
-        task = next(queue, None)
-        if task is None:
-            return None
-        plan(task)
-        future = client.submit(process, task, settings, max_file_bytes, pure=False, key=f"facesafe-{hashlib.sha256(task.source.encode()).hexdigest()[:20]}-{id(task)}")
-        futures[future] = task
-        return future
-
-    initial = [f for f in (submit() for _ in range(window)) if f is not None]
-    running = as_completed(initial)
-    for future in running:
-        task = futures.pop(future)
-        try:
-            handle(future.result())
-        except Exception as exc:  # KilledWorker, or a lost connection: the file failed, with why
-            now = time.time()
-            handle(Outcome(task.source, task.rel, "failed", reason=f"cluster error: {type(exc).__name__}: {exc}", started=now, finished=now))
-        future.release()
-        new = submit()
-        if new is not None:
-            running.add(new)
-
-
-def _died(task: Task) -> Outcome:
-    now = time.time()
-    return Outcome(task.source, task.rel, "failed", reason="the worker process died on this file (crash or out of memory)", started=now, finished=now)

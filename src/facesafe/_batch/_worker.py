@@ -1,7 +1,8 @@
 """What a worker process does with one input: paths in, an Outcome out.
 
 Tasks carry paths, never pixels. A worker builds its :class:`Anonymizer` (and
-so its detector) once per process and reuses it for every task. Whatever goes
+so its detector) once per process and reuses it for every task (the runner,
+``_runner``, keeps it). Whatever goes
 wrong with one file becomes a ``failed`` outcome with its reason, and nothing
 is written for it: outputs are written to a hidden temporary file in the output
 folder and renamed into place only when complete (object stores write whole
@@ -12,16 +13,15 @@ from __future__ import annotations
 
 import hashlib
 import pickle
-import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from .._anonymize import Anonymizer
-from .._caches import private_caches_until_exit
 from .._errors import FacesafeError
 from . import _fs
 
-__all__ = ["Task", "Outcome", "process", "init_worker"]
+__all__ = ["Outcome", "Task", "load_anonymizer", "process"]
 
 @dataclass(frozen=True)
 class Task:
@@ -69,30 +69,19 @@ class Outcome:
         return sum(len(frame) for frame in self.boxes)
 
 
-# One anonymizer per worker process (per thread, for multi-threaded Dask
-# workers: detectors are not all thread-safe), built from the run's settings
-# on first use and kept for the next tasks of the same run.
-_ANONYMIZERS: dict[tuple[bytes, int], Anonymizer] = {}
-
-
-def init_worker(settings: bytes) -> None:
-    """Process-pool initializer: build the anonymizer (and load models) once."""
-    private_caches_until_exit()
-    _anonymizer(settings).detector  # noqa: B018 - load the models now, not in the first task
-
-
-def _anonymizer(settings: bytes) -> Anonymizer:
-    key = (settings, threading.get_ident())
-    anonymizer = _ANONYMIZERS.get(key)
-    if anonymizer is None:
-        for old in [k for k in _ANONYMIZERS if k[0] != settings]:
-            _ANONYMIZERS.pop(old).close()
-        anonymizer = _ANONYMIZERS[key] = pickle.loads(settings)
+def load_anonymizer(settings: bytes) -> Anonymizer:
+    """A worker's anonymizer, rebuilt from the run's pickled one, its models loaded."""
+    anonymizer: Anonymizer = pickle.loads(settings)
+    anonymizer.detector  # noqa: B018 - load the models now, not in the middle of a task
     return anonymizer
 
 
-def process(task: Task, settings: bytes, max_file_bytes: int) -> Outcome:
-    """Anonymise ``task.source`` into ``task.output``; never raises for a bad file."""
+def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes: int) -> Outcome:
+    """Anonymise ``task.source`` into ``task.output``; never raises for a bad file.
+
+    ``anonymizer()`` gives the worker's anonymizer (see :func:`load_anonymizer`);
+    an input unchanged since the previous run does not need it.
+    """
     started = time.time()
     base = {"source": task.source, "rel": task.rel, "started": started}
     try:
@@ -105,13 +94,13 @@ def process(task: Task, settings: bytes, max_file_bytes: int) -> Outcome:
         if task.previous is not None and task.previous[0] == input_hash:
             if _fs.sha256(task.output) == task.previous[1]:
                 return Outcome(**base, status="unchanged", output=task.output, output_hash=task.previous[1], finished=time.time())
-        anonymizer = _anonymizer(settings)
+        worker = anonymizer()
         from .._io import load_image
 
-        picture = load_image(data, max_pixels=anonymizer.max_pixels, name=task.source)
+        picture = load_image(data, max_pixels=worker.max_pixels, name=task.source)
         base["input_format"] = picture.format
-        result = anonymizer.anonymize_picture(picture)
-        encoded, fmt = anonymizer.encode(result, input_format=picture.format)
+        result = worker.anonymize_picture(picture)
+        encoded, fmt = worker.encode(result, input_format=picture.format)
         _fs.write_bytes(task.output, encoded, replace=task.replace)
         boxes = tuple(
             tuple((round(f.box.x0, 1), round(f.box.y0, 1), round(f.box.x1, 1), round(f.box.y1, 1), round(f.score, 4)) for f in frame)
