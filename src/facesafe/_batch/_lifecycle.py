@@ -155,9 +155,9 @@ def _popen_without_main() -> type | None:
         return None
     from multiprocessing import popen_spawn_posix
 
-    launch = popen_spawn_posix.Popen._launch
-    if "spawn" not in launch.__code__.co_names or launch.__code__.co_freevars:  # a Python whose launch code differs
-        return None
+    launch = getattr(popen_spawn_posix.Popen, "_launch", None)
+    if launch is None or "spawn" not in launch.__code__.co_names or launch.__code__.co_freevars:
+        return None  # a Python whose launch code differs: workers import __main__ as usual
     namespace = dict(launch.__globals__, spawn=_SpawnWithoutMain())
     rebound = types.FunctionType(launch.__code__, namespace, launch.__name__, launch.__defaults__)
     return type("_PopenWithoutMain", (popen_spawn_posix.Popen,), {"_launch": rebound})
@@ -183,7 +183,7 @@ def refuse_unguarded_script(*payload: Any) -> bool:
 
 def _refuse_unguarded_call() -> None:
     main = sys.modules.get("__main__")
-    frame = sys._getframe(1)
+    frame: types.FrameType | None = sys._getframe(1)
     while frame is not None and not (frame.f_code.co_name == "<module>" and frame.f_globals is getattr(main, "__dict__", None)):
         frame = frame.f_back
     if frame is None or not Path(frame.f_code.co_filename).is_file():

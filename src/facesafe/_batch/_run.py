@@ -360,7 +360,7 @@ class _Recorder:
     def outcome(self, task: Task, outcome: Outcome) -> None:
         """A worker's outcome, recorded."""
         status = "written" if outcome.status == "unchanged" else outcome.status
-        row = dict(source=outcome.source, rel=outcome.rel, status=status, reason=outcome.reason,
+        row: dict[str, Any] = dict(source=outcome.source, rel=outcome.rel, status=status, reason=outcome.reason,
                    input_hash=outcome.input_hash, output=outcome.output if status == "written" else None, run_id=self.run_id)
         if outcome.status != "unchanged":
             fingerprint = self.fingerprint

@@ -140,7 +140,7 @@ def _run_pool(job: _Job[T, R], queue: Iterator[T], workers: int) -> None:
     task = next(queue, None)
     if task is None:
         return
-    window, suspects = 2 * workers, []
+    window, suspects = 2 * workers, list[T]()
     pool = spawn_pool(workers, _start, (job.setup,))
 
     def fresh(old: ProcessPoolExecutor) -> ProcessPoolExecutor:
