@@ -305,6 +305,14 @@ class Session:
                                                       "(use --overwrite to replace it)")
         return False
 
+    def may_replace(self, key: str, output: Path) -> bool:
+        """True when the record ``key`` may replace ``output`` (``overwrite``, or its own output from an earlier run)."""
+        return self.overwrite or self.db.owner_of(str(output)) == key
+
+    def drop_annotations(self, count: int) -> None:
+        """Count annotations dropped from the output."""
+        self.counts["dropped_annotations"] += count
+
     def plan_unit(self, source: Path, rel: str, output: Path) -> None:
         """Mark an output file as this run's before writing it (pending until :meth:`done_unit`)."""
         self.db.record(source=str(source), rel=rel, status="pending", output=str(output), run_id=self.run_id,

@@ -99,12 +99,11 @@ def _clean_info(info: tarfile.TarInfo, name: str, size: int) -> tarfile.TarInfo:
 
 
 def _output_name(name: str, fmt: str) -> str:
-    from .._io import format_for_suffix, suffix_for
+    """The member's name for an output in ``fmt``: its suffix changes only when it names another image format."""
+    from .._discover import output_rel
+    from .._io import format_for_suffix
 
-    if format_for_suffix(name) == fmt:
-        return name
-    path = PurePosixPath(name)
-    return str(path.with_suffix(suffix_for(fmt)))
+    return name if format_for_suffix(name) in (None, fmt) else str(output_rel(PurePosixPath(name), fmt))
 
 
 def anonymize_shard(source: Path, rel: str, output: Path, session: Session, runner: LocalRunner) -> None:
