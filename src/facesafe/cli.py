@@ -148,6 +148,56 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
 
 
 @cli.command()
+@click.argument("source", type=click.Path(exists=True, path_type=str))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder.")
+@click.option("--column", default=None, help="Parquet: the image column [default: the only binary or {bytes, path} column].")
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
+              help="COCO: the folder the annotation file's file_name entries are relative to.")
+@click.option("--method", type=click.Choice(METHODS), default="blur", show_default=True, help="How faces are redacted.")
+@click.option("--preset", type=click.Choice(PRESET_NAMES), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy images (JPEG stays JPEG).")
+@click.option("--workers", type=click.IntRange(min=0), default=None, help="Worker processes; 0 works in this process [default: all cores].")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads per worker [default: cores / workers].")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=str), default=None, help="SQLite manifest [default: OUT.facesafe.sqlite beside OUT].")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs not written by this manifest.")
+@click.option("--stop-on-error", is_flag=True, help="Stop at the first record that fails (default: drop it, record it, go on).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse images larger than this [default: 200,000,000].")
+@click.pass_context
+def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, images: str | None, method: str, preset: str,
+            quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, stop_on_error: bool,
+            max_pixels: int | None) -> int:
+    """Anonymise a dataset: Parquet tables, WebDataset .tar shards, or a COCO file with --images.
+
+    SOURCE is a .parquet file or a folder of them, a .tar shard or a folder of
+    them (mirrored under --out), or a COCO annotation .json (written as
+    OUT/annotations.json and OUT/images/). A record whose image fails is
+    dropped from the output and recorded with its location in the manifest,
+    never passed through. Re-running the same command skips finished files.
+    """
+    from ._datasets import anonymize_dataset
+    from ._errors import FacesafeError
+
+    try:
+        report = anonymize_dataset(
+            source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
+            threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
+            max_pixels=max_pixels, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]),
+        )
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    except FacesafeError as exc:
+        click.echo(f"facesafe: {exc}", err=True)
+        return EXIT_FAILED
+    for location, reason in report.failures:
+        click.echo(f"{location}: {reason}", err=True)
+    if report.failed > len(report.failures):
+        click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
+    click.echo(f"facesafe: {report.summary()}")
+    click.echo(f"facesafe: manifest {report.manifest}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+@cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs.")

@@ -107,6 +107,7 @@ def anonymize_dataset(
     src = Path(source).resolve()
     images_dir = None if images is None else Path(images).resolve()
     kind = dataset_kind(src, images=images_dir)
+    _require(kind)
     out = Path(out_dir).resolve()
     refuse_out_inside([src] if images_dir is None else [src, images_dir], out)
     manifest_path = Path(manifest).resolve() if manifest is not None else default_manifest_path(out)
@@ -135,6 +136,15 @@ def anonymize_dataset(
         finally:
             session.finish()
     return session.report(manifest=manifest_path, seconds=time.monotonic() - started, stopped=stopped)
+
+
+def _require(kind: str) -> None:
+    """``ValueError`` (a usage error) when the reader this kind needs is not installed."""
+    import importlib.util
+
+    needed = {"parquet": "pyarrow", "coco": "pycocotools"}.get(kind)
+    if needed is not None and importlib.util.find_spec(needed) is None:
+        raise ValueError(f"source: {kind} datasets need {needed}: pip install 'facesafe[datasets]'")
 
 
 def _each_unit(kind: str, src: Path, out: Path, session: Any, runner: Any, *, column: str | None) -> None:
