@@ -15,7 +15,7 @@ def _blocks() -> list[tuple[str, str]]:
 
 def test_recipes_run_in_order(tmp_path: Path, monkeypatch):
     blocks = _blocks()
-    assert [kind for kind, _ in blocks].count("sh") == 3 and len(blocks) == 8
+    assert [kind for kind, _ in blocks].count("sh") == 3 and len(blocks) == 9
     monkeypatch.chdir(tmp_path)
     namespace: dict = {}
     for kind, code in blocks:

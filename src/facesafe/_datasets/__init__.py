@@ -70,6 +70,7 @@ def anonymize_dataset(
     overwrite: bool = False,
     max_pixels: int | None = None,
     command: str | None = None,
+    client: Any = None,
     **options: Any,
 ) -> DatasetReport:
     """Anonymise every image of a dataset into ``out_dir``.
@@ -93,6 +94,10 @@ def anonymize_dataset(
             file being written is not written).
         overwrite: replace output files that this manifest did not write.
         command: the command line, recorded in the manifest.
+        client: a ``dask.distributed.Client``: run the images on its cluster
+            (tasks carry the image bytes, so workers need no access to the
+            files). Use single-threaded workers for outputs byte-identical to
+            a local run. ``workers`` is then ignored.
 
     Returns a :class:`DatasetReport`; ``report.ok`` is false when any record
     failed. Re-running the same call skips output files an earlier run wrote
@@ -101,7 +106,7 @@ def anonymize_dataset(
     from .._anonymize import Anonymizer
     from .._batch._manifest import Manifest, default_manifest_path
     from .._discover import refuse_out_inside
-    from ._core import LocalRunner, Session, Stopped
+    from ._core import DaskRunner, LocalRunner, Session, Stopped
 
     started = time.monotonic()
     src = Path(source).resolve()
@@ -116,13 +121,16 @@ def anonymize_dataset(
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
-    if threads is None:
+    if client is not None:
+        threads = 1
+    elif threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
                             max_pixels=max_pixels, threads=threads, **options)
     out.mkdir(parents=True, exist_ok=True)
     stopped = False
-    with Manifest(manifest_path) as db, LocalRunner(anonymizer, workers=workers) as runner:
+    chosen = LocalRunner(anonymizer, workers=workers) if client is None else DaskRunner(anonymizer, client=client)
+    with Manifest(manifest_path) as db, chosen as runner:
         session = Session(anonymizer, db, kind=kind, on_error=on_error, overwrite=overwrite, command=command)
         try:
             if kind == "coco":

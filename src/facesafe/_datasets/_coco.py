@@ -34,7 +34,7 @@ from typing import Any
 
 import numpy as np
 
-from ._core import LocalRunner, Outcome, Session, Task, atomic_output, failed
+from ._core import Runner, Outcome, Session, Task, atomic_output, failed
 
 __all__ = ["IMAGE_FIELDS", "anonymize_coco", "crop_annotation", "clip_polygon"]
 
@@ -173,7 +173,7 @@ def _entries(entries: list[dict[str, Any]], images: Path, source: Path) -> Itera
             yield entry, key, None, f"cannot read {rel}: {exc.strerror or exc}"
 
 
-def anonymize_coco(source: Path, images: Path, out: Path, session: Session, runner: LocalRunner) -> None:
+def anonymize_coco(source: Path, images: Path, out: Path, session: Session, runner: Runner) -> None:
     """Anonymise a COCO annotation file's images into ``out/images`` and write ``out/annotations.json``."""
     from .._discover import output_rel
     from .._io import atomic_write_bytes

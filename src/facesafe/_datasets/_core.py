@@ -4,10 +4,12 @@ A format adapter (``_parquet``, ``_webdataset``, ``_coco``) reads its records
 and turns each image into a :class:`Task` (the encoded bytes and the record's
 location in the dataset, e.g. ``part-0.parquet#row=12``). :func:`anonymize_record`
 is the worker function: bytes in, an :class:`Outcome` out, never raising for a
-bad record. A :class:`LocalRunner` runs the tasks on a process pool with a
+bad record. A :class:`Runner` (:class:`LocalRunner`: this process or a local
+process pool; :class:`DaskRunner`: a Dask cluster) runs the tasks with a
 bounded number in flight and hands the outcomes back *in input order*, grouped
 as the adapter grouped its tasks (a row, a sample, an image), so the adapter
-can write its output in the input's order. A :class:`Session` holds what the
+can write its output in the input's order; only it would change to drive the
+adapters from the shared batch runner. A :class:`Session` holds what the
 adapters record with: the manifest, the settings key, the counts, the failure
 policy.
 
@@ -28,7 +30,7 @@ import secrets
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -39,7 +41,7 @@ from .._anonymize import Anonymizer
 from .._batch._worker import _anonymizer, init_worker
 from .._errors import FacesafeError
 
-__all__ = ["Task", "Outcome", "anonymize_record", "LocalRunner", "Session", "DatasetReport", "Stopped", "atomic_output"]
+__all__ = ["Task", "Outcome", "anonymize_record", "Runner", "LocalRunner", "DaskRunner", "Session", "DatasetReport", "Stopped", "atomic_output"]
 
 T = TypeVar("T")
 MAX_REPORTED_FAILURES = 1000
@@ -119,7 +121,40 @@ def anonymize_record(task: Task, settings: bytes) -> Outcome:
         return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {exc}", finished=time.time())
 
 
-class LocalRunner:
+class Runner:
+    """Hands outcomes back in input order, grouped as given, with at most ``window`` tasks in flight."""
+
+    window = 1
+
+    def _submit(self, task: Task) -> Any:
+        raise NotImplementedError
+
+    def _result(self, future: Any, task: Task) -> Outcome:
+        raise NotImplementedError
+
+    def map(self, groups: Iterable[T], tasks_of: Callable[[T], list[Task]]) -> Iterator[tuple[T, tuple[Outcome, ...]]]:
+        """Each group with the outcomes of its tasks, in input order; a bounded number of tasks in flight."""
+        queue: deque[tuple[T, list[tuple[Any, Task]]]] = deque()
+        in_flight = 0
+        source = iter(groups)
+        exhausted = False
+        while True:
+            while not exhausted and in_flight < self.window:
+                group = next(source, _END)
+                if group is _END:
+                    exhausted = True
+                    break
+                futures = [(self._submit(task), task) for task in tasks_of(group)]
+                in_flight += len(futures)
+                queue.append((group, futures))
+            if not queue:
+                return
+            group, futures = queue.popleft()
+            in_flight -= len(futures)
+            yield group, tuple(self._result(future, task) for future, task in futures)
+
+
+class LocalRunner(Runner):
     """Runs tasks in this process (``workers=0``) or on a local process pool, in order.
 
     Use as a context manager; :meth:`map` may be called many times (once per
@@ -142,14 +177,18 @@ class LocalRunner:
             self._pool.shutdown(wait=True, cancel_futures=True)
             self._pool = None
 
-    def _submit(self, task: Task) -> Future[Outcome]:
+    def _submit(self, task: Task) -> Any:
+        if self.workers == 0:
+            return anonymize_record(task, self.settings)  # done now: the "future" is the outcome
         if self._pool is None:
             # spawn: workers start clean (no inherited threads or model state).
             self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
                                              initializer=init_worker, initargs=(self.settings,))
         return self._pool.submit(anonymize_record, task, self.settings)
 
-    def _result(self, future: Future[Outcome], task: Task) -> Outcome:
+    def _result(self, future: Any, task: Task) -> Outcome:
+        if isinstance(future, Outcome):
+            return future
         try:
             return future.result()
         except BrokenProcessPool:
@@ -159,30 +198,35 @@ class LocalRunner:
                 self._pool = None
             return failed(task.key, "the worker process died while this record was in flight (crash or out of memory)")
 
-    def map(self, groups: Iterable[T], tasks_of: Callable[[T], list[Task]]) -> Iterator[tuple[T, tuple[Outcome, ...]]]:
-        """Each group with the outcomes of its tasks, in input order; a bounded number of tasks in flight."""
-        if self.workers == 0:
-            for group in groups:
-                yield group, tuple(anonymize_record(task, self.settings) for task in tasks_of(group))
-            return
-        queue: deque[tuple[T, list[tuple[Future[Outcome], Task]]]] = deque()
-        in_flight = 0
-        source = iter(groups)
-        exhausted = False
-        while True:
-            while not exhausted and in_flight < self.window:
-                group = next(source, _END)
-                if group is _END:
-                    exhausted = True
-                    break
-                futures = [(self._submit(task), task) for task in tasks_of(group)]
-                in_flight += len(futures)
-                queue.append((group, futures))
-            if not queue:
-                return
-            group, futures = queue.popleft()
-            in_flight -= len(futures)
-            yield group, tuple(self._result(future, task) for future, task in futures)
+
+class DaskRunner(Runner):
+    """Runs tasks on a Dask cluster (``client``), in order. Tasks carry the image bytes, so workers need no files.
+
+    Each worker process builds one anonymizer for the run; single-threaded
+    workers give outputs byte-identical to a local run.
+    """
+
+    def __init__(self, anonymizer: Anonymizer, *, client: Any) -> None:
+        self.settings = pickle.dumps(anonymizer)
+        self.client = client
+        self.window = 2 * max(1, sum(client.nthreads().values()))
+
+    def __enter__(self) -> DaskRunner:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        pass
+
+    def _submit(self, task: Task) -> Any:
+        return self.client.submit(anonymize_record, task, self.settings, pure=False)
+
+    def _result(self, future: Any, task: Task) -> Outcome:
+        try:
+            return future.result()
+        except Exception as exc:  # KilledWorker, a lost connection: this record failed, with why
+            return failed(task.key, f"cluster error: {type(exc).__name__}: {exc}")
+        finally:
+            future.release()
 
 
 _END: Any = object()

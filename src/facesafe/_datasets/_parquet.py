@@ -23,7 +23,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ._core import LocalRunner, Session, Task, atomic_output, failed
+from ._core import Runner, Session, Task, atomic_output, failed
 
 __all__ = ["KEPT_METADATA", "find_tables", "image_column", "anonymize_table"]
 
@@ -77,7 +77,7 @@ def _rows(table: Any, name: str) -> Iterator[tuple[int, Any]]:
     yield from enumerate(table.column(name).to_pylist())
 
 
-def anonymize_table(source: Path, rel: str, output: Path, session: Session, runner: LocalRunner, *, column: str | None) -> None:
+def anonymize_table(source: Path, rel: str, output: Path, session: Session, runner: Runner, *, column: str | None) -> None:
     """Write the anonymised copy of one Parquet table to ``output`` (atomically), recording every row."""
     import pyarrow as pa
     import pyarrow.parquet as pq

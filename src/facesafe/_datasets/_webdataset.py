@@ -29,7 +29,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ._core import LocalRunner, Session, Task, atomic_output, failed
+from ._core import Runner, Session, Task, atomic_output, failed
 
 __all__ = ["IMAGE_SUFFIXES", "find_shards", "sample_key", "anonymize_shard"]
 
@@ -106,7 +106,7 @@ def _output_name(name: str, fmt: str) -> str:
     return name if format_for_suffix(name) in (None, fmt) else str(output_rel(PurePosixPath(name), fmt))
 
 
-def anonymize_shard(source: Path, rel: str, output: Path, session: Session, runner: LocalRunner) -> None:
+def anonymize_shard(source: Path, rel: str, output: Path, session: Session, runner: Runner) -> None:
     """Write the anonymised copy of one shard to ``output`` (atomically), recording every sample."""
     try:
         shard = tarfile.open(source, "r|")
