@@ -161,3 +161,32 @@ def test_coco_needs_images_and_a_coco_file(tmp_path: Path):
         anonymize_dataset(path, tmp_path / "out", workers=0, **CROP)
     with pytest.raises(ValueError, match="not a COCO annotation file"):
         anonymize_dataset(path, tmp_path / "out", images=tmp_path / "imgs", workers=0, **CROP)
+
+
+def test_faces_the_annotations_know_are_redacted_too(tmp_path: Path):
+    image = photo(5, face=None)
+    blue = {"face box": (10, 10), "head keypoints": (60, 30), "unannotated": (100, 60)}
+    for x, y in blue.values():
+        image[y : y + 12, x : x + 12] = (0, 0, 255)  # "faces" the detector does not find
+    (tmp_path / "images").mkdir()
+    (tmp_path / "images" / "p.png").write_bytes(dirty(image, "PNG"))
+    data = {
+        "images": [{"id": 1, "file_name": "p.png", "width": 128, "height": 96}],
+        "categories": [{"id": 1, "name": "person", "keypoints": ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_hip"]},
+                       {"id": 2, "name": "human_face"}],
+        "annotations": [
+            {"id": 1, "image_id": 1, "category_id": 2, "bbox": [10, 10, 12, 12], "area": 144, "iscrowd": 0},
+            {"id": 2, "image_id": 1, "category_id": 1, "bbox": [50, 20, 30, 70], "area": 2100, "iscrowd": 0, "num_keypoints": 4,
+             "keypoints": [66, 37, 2, 63, 34, 2, 69, 34, 1, 0, 0, 0, 61, 35, 2, 70, 80, 2]},
+        ],
+    }
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    report = anonymize_dataset(tmp_path / "a.json", tmp_path / "out", images=tmp_path / "images", workers=0,
+                               method="fill", shape="box", detector=RedDetector())
+    assert report.ok and report.faces == 2
+    out = pixels((tmp_path / "out" / "images" / "p.png").read_bytes())
+    is_blue = np.all(out == (0, 0, 255), axis=-1)
+    for name, (x, y) in blue.items():
+        assert is_blue[y : y + 12, x : x + 12].any() == (name == "unannotated"), name
+    with Manifest(report.manifest) as db:
+        assert len(db.get(f"{tmp_path / 'a.json'}#image=1").boxes[0]) == 2

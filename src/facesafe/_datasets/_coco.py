@@ -22,6 +22,9 @@ annotations would not fit it). Everything at the top level other than
 ``images`` and ``annotations`` (``info``, ``licenses``, ``categories``) and
 every non-geometric field of an annotation is copied unchanged: its text is
 the user's responsibility.
+
+Faces the annotations already mark (a face category, the head keypoints of
+people: :class:`FaceHints`) are redacted together with the detector's faces.
 """
 
 from __future__ import annotations
@@ -36,7 +39,7 @@ import numpy as np
 
 from ._core import Runner, Outcome, Session, Task, atomic_output, failed
 
-__all__ = ["IMAGE_FIELDS", "anonymize_coco", "crop_annotation", "clip_polygon"]
+__all__ = ["IMAGE_FIELDS", "FaceHints", "anonymize_coco", "crop_annotation", "clip_polygon"]
 
 # What an image entry may keep: nothing here names, locates or dates a photo.
 IMAGE_FIELDS = ("id", "file_name", "width", "height", "license")
@@ -150,6 +153,42 @@ def _mask_area(polygons: list[list[float]], region: Region) -> float:
     return float(coco_mask.area(coco_mask.merge(rles)))
 
 
+FACE_POINTS = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
+FACE_WORDS = ("face", "faces", "head")
+
+
+class FaceHints:
+    """Faces the annotations already know: boxes of a face category and the head keypoints of people.
+
+    A category is a face category when a word of its name is ``face``,
+    ``faces`` or ``head``. From a keypoint annotation (COCO persons), the
+    visible ``nose``, eyes and ears give a square centred on them, twice
+    their spread wide and at least a quarter of the person's box. These are
+    redacted together with the detector's faces: a backstop for its misses.
+    """
+
+    def __init__(self, categories: list[dict[str, Any]]) -> None:
+        self.face_ids = {c.get("id") for c in categories
+                         if set(str(c.get("name", "")).lower().replace("_", " ").split()) & set(FACE_WORDS)}
+        self.points = {c.get("id"): [i for i, n in enumerate(c.get("keypoints") or []) if n in FACE_POINTS] for c in categories}
+
+    def __call__(self, annotations: list[dict[str, Any]]) -> tuple[tuple[float, float, float, float], ...]:
+        hints = []
+        for ann in annotations:
+            box = ann.get("bbox")
+            if ann.get("category_id") in self.face_ids and box and len(box) == 4:
+                hints.append((float(box[0]), float(box[1]), float(box[0] + box[2]), float(box[1] + box[3])))
+            keypoints = ann.get("keypoints") or []
+            seen = [(keypoints[3 * i], keypoints[3 * i + 1]) for i in self.points.get(ann.get("category_id"), [])
+                    if 3 * i + 2 < len(keypoints) and keypoints[3 * i + 2] > 0]
+            if seen:
+                xs, ys = [p[0] for p in seen], [p[1] for p in seen]
+                side = max(2.0 * max(max(xs) - min(xs), max(ys) - min(ys)), 0.25 * float(box[2]) if box else 0.0, 8.0)
+                cx, cy = sum(xs) / len(xs), sum(ys) / len(ys)
+                hints.append((cx - side / 2, cy - side / 2, cx + side / 2, cy + side / 2))
+        return tuple(hints)
+
+
 def _safe_rel(file_name: Any) -> PurePosixPath | None:
     if not isinstance(file_name, str) or not file_name:
         return None
@@ -195,8 +234,12 @@ def anonymize_coco(source: Path, images: Path, out: Path, session: Session, runn
     kept_images: list[dict[str, Any]] = []
     kept: dict[int, dict[str, Any]] = {}
 
+    hints = FaceHints(data.get("categories") or [])
+
     def tasks_of(item: tuple[dict[str, Any], str, bytes | None, str | None]) -> list[Task]:
-        return [] if item[2] is None else [Task(item[1], item[2])]
+        if item[2] is None:
+            return []
+        return [Task(item[1], item[2], hints=hints([annotations[i] for i in by_image.get(item[0].get("id"), [])]))]
 
     for (entry, key, _, problem), outcomes in runner.map(_entries(entries, images, source), tasks_of):
         rel = str(entry.get("file_name"))

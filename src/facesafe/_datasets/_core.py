@@ -50,10 +50,36 @@ ON_ERROR = ("drop", "stop")
 
 @dataclass(frozen=True)
 class Task:
-    """One image of a dataset: its location (``file#row=N``, ``shard#key/member``) and encoded bytes."""
+    """One image of a dataset: its location (``file#row=N``, ``shard#key/member``) and encoded bytes.
+
+    ``hints`` are face boxes ``(x0, y0, x1, y1)`` the dataset itself knows of
+    (annotated faces); they are redacted together with the detector's faces.
+    """
 
     key: str
     data: bytes = field(repr=False)
+    hints: tuple[tuple[float, float, float, float], ...] = ()
+
+
+class _WithHints:
+    """A detector that adds the dataset's own face boxes to what ``detector`` finds."""
+
+    def __init__(self, detector: Any, hints: tuple[tuple[float, float, float, float], ...]) -> None:
+        from .._geometry import Box, Face
+
+        self.detector = detector
+        self.faces = tuple(Face(Box(*hint), 1.0, detector="annotation") for hint in hints)
+
+    def __call__(self, image: Any) -> tuple[Any, ...]:
+        height, width = image.shape[:2]
+        inside = tuple(f for f in self.faces if f.box.clipped(width, height).area > 0)
+        return tuple(self.detector(image)) + inside
+
+
+def _hinted(anonymizer: Anonymizer, hints: tuple[tuple[float, float, float, float], ...]) -> Anonymizer:
+    """The same settings, with the dataset's face boxes added to the detector's."""
+    return Anonymizer(method=anonymizer.redaction, detector=_WithHints(anonymizer.detector, hints), format=anonymizer.format,
+                      quality=anonymizer.quality, max_pixels=anonymizer.max_pixels)
 
 
 @dataclass(frozen=True)
@@ -100,6 +126,8 @@ def anonymize_record(task: Task, settings: bytes) -> Outcome:
     base: dict[str, Any] = {"key": task.key, "started": started, "input_hash": hashlib.sha256(task.data).hexdigest()}
     try:
         anonymizer = _anonymizer(settings)
+        if task.hints:
+            anonymizer = _hinted(anonymizer, task.hints)
         picture = load_image(task.data, max_pixels=anonymizer.max_pixels)
         base["input_format"] = picture.format
         base["size"] = picture.size
