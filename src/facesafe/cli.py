@@ -170,10 +170,11 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
 @click.option("--stop-on-error", is_flag=True, help="Stop at the first record that fails (default: drop it, record it, go on).")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse images larger than this [default: 200,000,000].")
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Run on a Dask cluster, e.g. tcp://host:8786 (needs facesafe[dask]).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines, only errors and the summary.")
 @click.pass_context
 def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, images: str | None, method: str, preset: str,
             quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, stop_on_error: bool,
-            max_pixels: int | None, scheduler: str | None) -> int:
+            max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Anonymise a dataset: Parquet tables, WebDataset .tar shards, or a COCO file with --images.
 
     SOURCE is a .parquet file or a folder of them, a .tar shard or a folder of
@@ -192,7 +193,8 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
         report = anonymize_dataset(
             source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
             threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
-            max_pixels=max_pixels, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), client=client,
+            max_pixels=max_pixels, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), quiet=quiet,
+            client=client,
         )
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None

@@ -13,6 +13,7 @@ written atomically, and a finished output file not redone by a re-run.
 from __future__ import annotations
 
 import os
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -70,6 +71,7 @@ def anonymize_dataset(
     overwrite: bool = False,
     max_pixels: int | None = None,
     command: str | None = None,
+    quiet: bool = True,
     client: Any = None,
     **options: Any,
 ) -> DatasetReport:
@@ -94,6 +96,8 @@ def anonymize_dataset(
             file being written is not written).
         overwrite: replace output files that this manifest did not write.
         command: the command line, recorded in the manifest.
+        quiet: no progress lines (otherwise one on stderr per file written,
+            and every 10 seconds).
         client: a ``dask.distributed.Client``: run the images on its cluster
             (tasks carry the image bytes, so workers need no access to the
             files). Use single-threaded workers for outputs byte-identical to
@@ -131,7 +135,8 @@ def anonymize_dataset(
     stopped = False
     chosen = LocalRunner(anonymizer, workers=workers) if client is None else DaskRunner(anonymizer, client=client)
     with Manifest(manifest_path) as db, chosen as runner:
-        session = Session(anonymizer, db, kind=kind, on_error=on_error, overwrite=overwrite, command=command)
+        session = Session(anonymizer, db, kind=kind, on_error=on_error, overwrite=overwrite, command=command,
+                          progress=None if quiet else sys.stderr)
         try:
             if kind == "coco":
                 from ._coco import anonymize_coco

@@ -319,7 +319,8 @@ class Session:
     :meth:`done_unit` for every output file, and :meth:`previous` to resume.
     """
 
-    def __init__(self, anonymizer: Anonymizer, db: Any, *, kind: str, on_error: str, overwrite: bool, command: str | None) -> None:
+    def __init__(self, anonymizer: Anonymizer, db: Any, *, kind: str, on_error: str, overwrite: bool, command: str | None,
+                 progress: Any = None, every: float = 10.0) -> None:
         from .. import __version__
         from .._batch._run import _model_versions
 
@@ -335,6 +336,19 @@ class Session:
         self.counts: dict[str, int] = {"written": 0, "without_faces": 0, "failed": 0, "faces": 0, "units": 0, "unchanged": 0,
                                        "dropped_annotations": 0}
         self.failures: list[tuple[str, str]] = []
+        self.progress, self.every = progress, every
+        self._started = self._said = time.monotonic()
+
+    def _say(self, text: str, *, now: bool = True) -> None:
+        """A progress line on ``progress`` (a text stream; ``None``: quiet), at most every ``every`` seconds unless ``now``."""
+        if self.progress is None:
+            return
+        moment = time.monotonic()
+        if now or moment - self._said >= self.every:
+            self._said = moment
+            done = self.counts["written"] + self.counts["failed"]
+            rate = done / max(moment - self._started, 1e-9)
+            print(f"facesafe: {text} ({done} records, {rate:.1f}/s)", file=self.progress, flush=True)
 
     def _failure(self, location: str, reason: str) -> None:
         self.counts["failed"] += 1
@@ -353,6 +367,7 @@ class Session:
                                    preset=self.anonymizer.preset, params_key=self.params_key, facesafe_version=self.version,
                                    models=self.models, started=outcome.started, finished=outcome.finished, run_id=self.run_id)
         self.db.record(**row)
+        self._say(f"at {rel}", now=False)
         if outcome.status == "written":
             self.counts["written"] += 1
             self.counts["without_faces"] += outcome.faces == 0
@@ -396,10 +411,12 @@ class Session:
                        output_hash=file_sha256(output), method=self.anonymizer.method, preset=self.anonymizer.preset,
                        params_key=self.params_key, facesafe_version=self.version, models=self.models, run_id=self.run_id)
         self.counts["units"] += 1
+        self._say(f"{rel} written")
 
     def unchanged_unit(self) -> None:
         """Count an output file left as an earlier run wrote it."""
         self.counts["unchanged"] += 1
+        self._say("a file already done by an earlier run left as it is")
 
     def fail_unit(self, source: Path, *, rel: str, reason: str) -> None:
         """Record a whole input file that could not be turned into an output."""
