@@ -72,7 +72,7 @@ class _WithHints:
 
     def __call__(self, image: Any) -> tuple[Any, ...]:
         height, width = image.shape[:2]
-        inside = tuple(f for f in self.faces if f.box.clipped(width, height).area > 0)
+        inside = tuple(f for f in self.faces if f.box.clipped(width=width, height=height).area > 0)
         return tuple(self.detector(image)) + inside
 
 
@@ -139,7 +139,7 @@ def anonymize_record(task: Task, settings: bytes) -> Outcome:
         )
         region = None if result.region is None else tuple(int(v) for v in result.region.as_xyxy())
         return Outcome(**base, status="written", data=encoded, output_format=fmt, output_hash=hashlib.sha256(encoded).hexdigest(),
-                       boxes=boxes, region=region, fell_back=sum(result.fell_back), finished=time.time())
+                       boxes=boxes, region=region, fell_back=result.fell_back_count, finished=time.time())
     except FacesafeError as exc:
         reason = exc.reason if hasattr(exc, "reason") else str(exc)
         return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {reason}", finished=time.time())

@@ -121,7 +121,7 @@ class AnonymizeColumn:
             note = {
                 "faces": result.face_count,
                 "boxes": [[round(v, 1) for v in f.box.as_xyxy()] + [round(f.score, 4)] for frame in result.faces for f in frame],
-                "method": anonymizer.method, "preset": anonymizer.preset, "fell_back": sum(result.fell_back),
+                "method": anonymizer.method, "preset": anonymizer.preset, "fell_back": result.fell_back_count,
                 "region": None if result.region is None else [int(v) for v in result.region.as_xyxy()],
                 "format": out_fmt, "facesafe": __version__, "models": self._versions(),
             }
