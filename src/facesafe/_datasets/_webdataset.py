@@ -6,9 +6,10 @@ are sample ``a/b/0001``, WebDataset's ``__key__``). The output shard has the
 same members in the same order, with:
 
 * every image member anonymised, in its own format (its suffix changes only
-  when the format does: ``.bmp`` becomes ``.png``). A member is an image when
-  its content is one (magic bytes), or when its suffix names an image format:
-  such a member that facesafe cannot read fails, it is never passed through;
+  when the format does: ``.bmp`` becomes ``.png``). What is an image is
+  decided as for folders (``facesafe._formats.classify``): its content, or a
+  name that claims an image format; such a member that facesafe cannot read
+  fails, it is never passed through;
 * every other member (``.json``, ``.cls``, ``.txt``, ``.npy``, ...) copied
   byte for byte: their content is the user's responsibility;
 * every member's owner and group names and ids set to empty and 0, its time
@@ -31,10 +32,7 @@ from pathlib import Path, PurePosixPath
 
 from ._core import Runner, Session, Task, atomic_output, failed
 
-__all__ = ["IMAGE_SUFFIXES", "find_shards", "sample_key", "anonymize_shard"]
-
-# Suffixes WebDataset decodes as images; a member named so must be an image facesafe reads.
-IMAGE_SUFFIXES = {"jpg", "jpeg", "png", "webp", "tif", "tiff", "bmp", "gif", "heic", "heif", "avif", "ppm", "pgm", "pbm", "pnm"}
+__all__ = ["find_shards", "sample_key", "anonymize_shard"]
 
 
 def find_shards(source: Path) -> list[tuple[Path, str]]:
@@ -54,11 +52,13 @@ def sample_key(name: str) -> tuple[str, str]:
 @dataclass
 class _Sample:
     key: str
-    members: list[tuple[tarfile.TarInfo, bytes | None]] = field(default_factory=list)
+    members: list[tuple[tarfile.TarInfo, bytes | None, bool]] = field(default_factory=list)  # (header, data, is an image)
     problem: str | None = None  # why the sample fails before any image is read
 
 
 def _samples(shard: tarfile.TarFile) -> Iterator[_Sample]:
+    from .._formats import HEAD_BYTES, classify
+
     sample: _Sample | None = None
     for info in shard:
         key, _ = sample_key(info.name)
@@ -69,22 +69,18 @@ def _samples(shard: tarfile.TarFile) -> Iterator[_Sample]:
             sample = _Sample(key)
         if info.isfile():
             reader = shard.extractfile(info)
-            sample.members.append((info, reader.read() if reader is not None else b""))
+            data = reader.read() if reader is not None else b""
+            # One rule for what is an image (content, or a name that claims one): facesafe._formats.classify.
+            _, status, reason = classify(data[:HEAD_BYTES], PurePosixPath(info.name).name)
+            if status == "failed" and sample.problem is None:
+                sample.problem = f"member {info.name!r}: {reason}"
+            sample.members.append((info, data, status == "image"))
         elif info.isdir():
-            sample.members.append((info, None))
+            sample.members.append((info, None, False))
         elif sample.problem is None:
             sample.problem = f"member {info.name!r} is a link or a device, not a file"
     if sample is not None:
         yield sample
-
-
-def _is_image(name: str, data: bytes | None) -> bool:
-    from .._io import sniff_format
-
-    if data is None:
-        return False
-    suffix = name.rpartition(".")[2].lower() if "." in PurePosixPath(name).name else ""
-    return suffix in IMAGE_SUFFIXES or sniff_format(data[:64]) is not None
 
 
 def _clean_info(info: tarfile.TarInfo, name: str, size: int) -> tarfile.TarInfo:
@@ -117,7 +113,7 @@ def anonymize_shard(source: Path, rel: str, output: Path, session: Session, runn
     def tasks_of(sample: _Sample) -> list[Task]:
         if sample.problem is not None:
             return []
-        return [Task(f"{source}#{info.name}", data) for info, data in sample.members if _is_image(info.name, data)]
+        return [Task(f"{source}#{info.name}", data) for info, data, image in sample.members if image]
 
     session.plan_unit(source, rel, output)
     try:
@@ -138,9 +134,9 @@ def anonymize_shard(source: Path, rel: str, output: Path, session: Session, runn
                 if bad:
                     continue
                 done = iter(outcomes)
-                for info, data in sample.members:
+                for info, data, image in sample.members:
                     name = info.name
-                    if _is_image(info.name, data):
+                    if image:
                         outcome = next(done)
                         data, name = outcome.data, _output_name(info.name, outcome.output_format)
                     out.addfile(_clean_info(info, name, len(data or b"")), None if data is None else io.BytesIO(data))
