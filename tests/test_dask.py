@@ -1,6 +1,9 @@
-"""anonymize_dir on a local Dask cluster (processes, loopback only)."""
+"""anonymize_dir and anonymize_dataset on a local Dask cluster (processes, loopback only)."""
 
+import io
+import json
 import os
+import tarfile
 from pathlib import Path
 
 import numpy as np
@@ -8,8 +11,10 @@ import pytest
 from PIL import Image
 
 from facesafe import anonymize_dir, read_manifest
+from facesafe._datasets import anonymize_dataset
 
 from _fakes import RedDetector, SlowRedDetector, draw_face
+from _records import dirty, photo
 
 distributed = pytest.importorskip("distributed")
 
@@ -69,3 +74,32 @@ def test_a_worker_killed_mid_run_loses_nothing(client, tmp_path: Path):
     _, rows = read_manifest(report.manifest)
     assert len(rows) == 12 and {r.status for r in rows} == {"written"}
     assert len(_files(out)) == 12
+
+
+def _outputs(root: Path) -> dict[str, bytes]:
+    """Every output file (the manifests beside the outputs name their own paths, so they differ)."""
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file() and ".facesafe.sqlite" not in p.name}
+
+
+def test_datasets_on_the_cluster_match_local_runs_byte_for_byte(client, tmp_path: Path):
+    pa, pq = pytest.importorskip("pyarrow"), pytest.importorskip("pyarrow.parquet")
+    src = tmp_path / "src"
+    src.mkdir()
+    images = [dirty(photo(i)) for i in range(6)] + [b"\xff\xd8\xff broken"]
+    pq.write_table(pa.table({"image": images, "n": list(range(7))}), src / "t.parquet", row_group_size=3)
+    with tarfile.open(src / "s.tar", "w") as tar:
+        for i, data in enumerate(images):
+            info = tarfile.TarInfo(f"{i:04d}.jpg")
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    (src / "coco" / "images").mkdir(parents=True)
+    for i, data in enumerate(images[:4]):
+        (src / "coco" / "images" / f"{i}.jpg").write_bytes(data)
+    (src / "coco" / "a.json").write_text(json.dumps({"images": [{"id": i, "file_name": f"{i}.jpg"} for i in range(4)],
+                                                     "annotations": [], "categories": []}))
+    for name, kwargs in (("t.parquet", {}), ("s.tar", {}), ("coco/a.json", {"images": src / "coco" / "images"})):
+        local = anonymize_dataset(src / name, tmp_path / "local" / name, workers=2, method="crop", detector=RedDetector(), **kwargs)
+        remote = anonymize_dataset(src / name, tmp_path / "remote" / name, client=client, method="crop", detector=RedDetector(), **kwargs)
+        assert (remote.written, remote.failed) == (local.written, local.failed) and remote.written >= 4, name
+    outputs = _outputs(tmp_path / "local")
+    assert len(outputs) == 7 and _outputs(tmp_path / "remote") == outputs  # table, shard, annotations.json, 4 images

@@ -61,6 +61,21 @@ def _seeded_methods() -> tuple[str, ...]:
     return tuple(name for name, cls in _redactions().items() if "seed" in {f.name for f in dataclasses.fields(cls)})
 
 
+def _connect(scheduler: str | None) -> object:
+    """A Dask client for ``--scheduler`` (``None`` without one; ``False``, said on stderr, when it cannot be reached)."""
+    if scheduler is None:
+        return None
+    try:
+        from distributed import Client
+    except ImportError:
+        raise click.UsageError("--scheduler needs dask.distributed: pip install 'facesafe[dask]'") from None
+    try:
+        return Client(scheduler, timeout=30)
+    except OSError as exc:
+        click.echo(f"facesafe: cannot reach the scheduler {scheduler}: {exc}", err=True)
+        return False
+
+
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
@@ -112,17 +127,9 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
         if method not in seeded:
             raise click.UsageError(f"--seed applies to --method {', '.join(seeded)} only")
         options["seed"] = seed
-    client = None
-    if scheduler is not None:
-        try:
-            from distributed import Client
-        except ImportError:
-            raise click.UsageError("--scheduler needs dask.distributed: pip install 'facesafe[dask]'") from None
-        try:
-            client = Client(scheduler, timeout=30)
-        except OSError as exc:
-            click.echo(f"facesafe: cannot reach the scheduler {scheduler}: {exc}", err=True)
-            return EXIT_FAILED
+    client = _connect(scheduler)
+    if client is False:
+        return EXIT_FAILED
     try:
         report = anonymize_dir(
             list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
@@ -140,6 +147,65 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
             client.close()
     for path, reason in report.failures:
         click.echo(f"{path}: {reason}", err=True)
+    if report.failed > len(report.failures):
+        click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
+    click.echo(f"facesafe: {report.summary()}")
+    click.echo(f"facesafe: manifest {report.manifest}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
+@cli.command()
+@click.argument("source", type=click.Path(exists=True, path_type=str))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder.")
+@click.option("--column", default=None, help="Parquet: the image column [default: the only binary or {bytes, path} column].")
+@click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
+              help="COCO: the folder the annotation file's file_name entries are relative to.")
+@click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
+@click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy images (JPEG stays JPEG).")
+@click.option("--workers", type=click.IntRange(min=0), default=None, help="Worker processes; 0 works in this process [default: all cores].")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads per worker [default: cores / workers].")
+@click.option("--manifest", type=click.Path(dir_okay=False, path_type=str), default=None, help="SQLite manifest [default: OUT.facesafe.sqlite beside OUT].")
+@click.option("--overwrite", is_flag=True, help="Replace existing outputs not written by this manifest.")
+@click.option("--stop-on-error", is_flag=True, help="Stop at the first record that fails (default: drop it, record it, go on).")
+@click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse images larger than this [default: 200,000,000].")
+@click.option("--scheduler", metavar="ADDRESS", default=None, help="Run on a Dask cluster, e.g. tcp://host:8786 (needs facesafe[dask]).")
+@click.option("-q", "--quiet", is_flag=True, help="No progress lines, only errors and the summary.")
+@click.pass_context
+def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, images: str | None, method: str, preset: str,
+            quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, stop_on_error: bool,
+            max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
+    """Anonymise a dataset: Parquet tables, WebDataset .tar shards, or a COCO file with --images.
+
+    SOURCE is a .parquet file or a folder of them, a .tar shard or a folder of
+    them (mirrored under --out), or a COCO annotation .json (written as
+    OUT/annotations.json and OUT/images/). A record whose image fails is
+    dropped from the output and recorded with its location in the manifest,
+    never passed through. Re-running the same command skips finished files.
+    """
+    from ._datasets import anonymize_dataset
+    from ._errors import FacesafeError
+
+    client = _connect(scheduler)
+    if client is False:
+        return EXIT_FAILED
+    try:
+        report = anonymize_dataset(
+            source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
+            threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
+            max_pixels=max_pixels, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), quiet=quiet,
+            client=client,
+        )
+    except (ValueError, TypeError) as exc:
+        raise click.UsageError(str(exc)) from None
+    except FacesafeError as exc:
+        click.echo(f"facesafe: {exc}", err=True)
+        return EXIT_FAILED
+    finally:
+        if client is not None:
+            client.close()
+    for location, reason in report.failures:
+        click.echo(f"{location}: {reason}", err=True)
     if report.failed > len(report.failures):
         click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
     click.echo(f"facesafe: {report.summary()}")

@@ -1,0 +1,180 @@
+"""Datasets, not just folders: Parquet tables, WebDataset shards, COCO files.
+
+:func:`anonymize_dataset` recognises the kind of dataset from ``source`` and
+hands it to its format adapter (``_parquet``, ``_webdataset``, ``_coco``); each
+adapter reads records, sends their images through a runner as tasks keyed by
+their location in the dataset, and writes what comes back in the input's
+order. The guarantees are those of folder runs: outputs rebuilt from pixels
+without metadata, a record that fails dropped and recorded (never passed
+through), a manifest row per record keyed by its location, output files
+written atomically, and a finished output file not redone by a re-run.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from ._core import DatasetReport
+
+__all__ = ["DatasetReport", "anonymize_dataset", "dataset_kind"]
+
+KINDS = ("parquet", "webdataset", "coco")
+
+
+def dataset_kind(source: Path, *, images: Path | None = None) -> str:
+    """``"parquet"``, ``"webdataset"`` or ``"coco"`` for ``source``; ``ValueError`` when it is none of them."""
+    if images is not None:
+        if not (source.is_file() and source.suffix.lower() == ".json"):
+            raise ValueError(f"images: --images goes with a COCO annotation file (.json) as the source, not {os.fspath(source)!r}")
+        if not images.is_dir():
+            raise ValueError(f"images: {os.fspath(images)!r} is not a folder")
+        return "coco"
+    if source.is_file():
+        suffix = source.suffix.lower()
+        if suffix == ".json":
+            raise ValueError(f"images: the COCO annotation file {os.fspath(source)!r} needs --images DIR")
+        kinds = {".parquet": "parquet", ".tar": "webdataset"}
+        if suffix in kinds:
+            return kinds[suffix]
+        raise ValueError(f"source: {os.fspath(source)!r} is not a .parquet table, a .tar shard or a COCO .json file")
+    if source.is_dir():
+        has_tables = next(source.rglob("*.parquet"), None) is not None
+        has_shards = next(source.rglob("*.tar"), None) is not None
+        if has_tables and has_shards:
+            raise ValueError(f"source: {os.fspath(source)!r} holds both .parquet tables and .tar shards; give one kind")
+        if has_tables or has_shards:
+            return "parquet" if has_tables else "webdataset"
+        raise ValueError(f"source: {os.fspath(source)!r} holds no .parquet table and no .tar shard (for a plain folder of images "
+                         "use `facesafe anonymize`)")
+    raise ValueError(f"source: {os.fspath(source)!r} does not exist")
+
+
+def anonymize_dataset(
+    source: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    images: str | os.PathLike[str] | None = None,
+    column: str | None = None,
+    method: str | Any = "blur",
+    preset: str = "balanced",
+    detector: Any = None,
+    format: str | None = None,
+    quality: int = 92,
+    workers: int | None = None,
+    threads: int | None = None,
+    manifest: str | os.PathLike[str] | None = None,
+    on_error: str = "drop",
+    overwrite: bool = False,
+    max_pixels: int | None = None,
+    command: str | None = None,
+    quiet: bool = True,
+    client: Any = None,
+    **options: Any,
+) -> DatasetReport:
+    """Anonymise every image of a dataset into ``out_dir``.
+
+    Args:
+        source: a ``.parquet`` table or a folder of them (mirrored), a ``.tar``
+            WebDataset shard or a folder of them (mirrored), or a COCO
+            annotation ``.json`` (with ``images``).
+        out_dir: output folder; it may not be, or lie inside, a source folder.
+        images: the folder the COCO file's ``file_name`` entries are relative to.
+        column: the Parquet image column (default: the only binary or
+            ``{bytes, path}`` column).
+        method, preset, detector, format, quality, max_pixels, options: as for
+            :class:`~facesafe.Anonymizer`; ``format=None`` keeps each image's
+            format (JPEG stays JPEG, at ``quality``).
+        workers: worker processes (default: every core); ``0`` works in this process.
+        threads: inference threads per worker (default: cores / workers).
+        manifest: SQLite manifest (default ``<out_dir>.facesafe.sqlite`` beside it).
+        on_error: ``"drop"`` (default) drops a record whose image fails and
+            goes on; ``"stop"`` stops the run at the first failure (the output
+            file being written is not written).
+        overwrite: replace output files that this manifest did not write.
+        command: the command line, recorded in the manifest.
+        quiet: no progress lines (otherwise one on stderr per file written,
+            and every 10 seconds).
+        client: a ``dask.distributed.Client``: run the images on its cluster
+            (tasks carry the image bytes, so workers need no access to the
+            files). Use single-threaded workers for outputs byte-identical to
+            a local run. ``workers`` is then ignored.
+
+    Returns a :class:`DatasetReport`; ``report.ok`` is false when any record
+    failed. Re-running the same call skips output files an earlier run wrote
+    from unchanged inputs with the same settings.
+    """
+    from .._anonymize import Anonymizer
+    from .._batch._manifest import Manifest, default_manifest_path
+    from .._discover import refuse_out_inside
+    from ._core import DaskRunner, LocalRunner, Session, Stopped
+
+    started = time.monotonic()
+    src = Path(source).resolve()
+    images_dir = None if images is None else Path(images).resolve()
+    kind = dataset_kind(src, images=images_dir)
+    _require(kind)
+    out = Path(out_dir).resolve()
+    refuse_out_inside([src] if images_dir is None else [src, images_dir], out)
+    manifest_path = Path(manifest).resolve() if manifest is not None else default_manifest_path(out)
+    if manifest_path == out or out in manifest_path.parents:
+        raise ValueError(f"manifest must not be inside the output folder {out} (it names the source files)")
+    workers = (os.cpu_count() or 1) if workers is None else int(workers)
+    if workers < 0:
+        raise ValueError(f"workers must be >= 0, got {workers}")
+    if client is not None:
+        threads = 1
+    elif threads is None:
+        threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
+    anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
+                            max_pixels=max_pixels, threads=threads, **options)
+    out.mkdir(parents=True, exist_ok=True)
+    stopped = False
+    chosen = LocalRunner(anonymizer, workers=workers) if client is None else DaskRunner(anonymizer, client=client)
+    with Manifest(manifest_path) as db, chosen as runner:
+        session = Session(anonymizer, db, kind=kind, on_error=on_error, overwrite=overwrite, command=command,
+                          progress=None if quiet else sys.stderr)
+        try:
+            if kind == "coco":
+                from ._coco import anonymize_coco
+
+                anonymize_coco(src, images_dir, out, session, runner)  # type: ignore[arg-type]
+            else:
+                _each_unit(kind, src, out, session, runner, column=column)
+        except Stopped:
+            stopped = True
+        finally:
+            session.finish()
+    return session.report(manifest=manifest_path, seconds=time.monotonic() - started, stopped=stopped)
+
+
+def _require(kind: str) -> None:
+    """``ValueError`` (a usage error) when the reader this kind needs is not installed."""
+    import importlib.util
+
+    needed = {"parquet": "pyarrow", "coco": "pycocotools"}.get(kind)
+    if needed is not None and importlib.util.find_spec(needed) is None:
+        raise ValueError(f"source: {kind} datasets need {needed}: pip install 'facesafe[datasets]'")
+
+
+def _each_unit(kind: str, src: Path, out: Path, session: Any, runner: Any, *, column: str | None) -> None:
+    """Run every table or shard under ``src`` into its mirror under ``out``; resume finished ones."""
+    if kind == "parquet":
+        from ._parquet import anonymize_table, find_tables
+
+        units = find_tables(src)
+        run = lambda s, rel, o: anonymize_table(s, rel, o, session, runner, column=column)  # noqa: E731
+    else:
+        from ._webdataset import anonymize_shard, find_shards
+
+        units = find_shards(src)
+        run = lambda s, rel, o: anonymize_shard(s, rel, o, session, runner)  # noqa: E731
+    for source, rel in units:
+        output = out / rel
+        if session.previous(source, output):
+            session.unchanged_unit()
+        elif session.may_write(source, output):
+            run(source, rel, output)

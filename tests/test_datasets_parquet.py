@@ -1,0 +1,124 @@
+"""Parquet tables: the image column anonymised, every other column and the row order kept, failures dropped and recorded."""
+
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from facesafe._batch._manifest import Manifest
+from facesafe._datasets import anonymize_dataset
+
+from _fakes import RedDetector, reddish
+from _records import assert_clean, dirty, photo, pixels
+
+FILL = dict(method="fill", shape="box", detector=RedDetector())
+
+
+def _table(exiftool: str | None, n: int = 7) -> tuple[pa.Table, list[bytes]]:
+    images = [dirty(photo(i), "JPEG" if i % 2 else "PNG", exiftool=exiftool) for i in range(n)]
+    images[3] = images[3][: len(images[3]) // 2]  # truncated: must fail and be dropped
+    images[5] = None  # no image: stays null
+    table = pa.table({"id": list(range(n)), "caption": [f"caption {i}" for i in range(n)], "image": pa.array(images, pa.binary())})
+    return table, images
+
+
+def test_binary_column_rows_and_columns_kept_images_clean(tmp_path: Path, exiftool: str):
+    table, images = _table(exiftool)
+    src = tmp_path / "src" / "train.parquet"
+    src.parent.mkdir()
+    pq.write_table(table, src, row_group_size=3)  # three row groups: 3 + 3 + 1 rows
+    report = anonymize_dataset(src, tmp_path / "out", workers=0, **FILL)
+    assert (report.written, report.failed, report.units) == (5, 1, 1), report  # the null image is kept, not counted
+
+    out = pq.ParquetFile(tmp_path / "out" / "train.parquet")
+    assert [out.metadata.row_group(i).num_rows for i in range(out.metadata.num_row_groups)] == [3, 2, 1]  # row 3 (group 1) dropped
+    result = out.read()
+    assert result.schema == table.schema
+    assert result.column("id").to_pylist() == [0, 1, 2, 4, 5, 6]
+    assert result.column("caption").to_pylist() == [f"caption {i}" for i in (0, 1, 2, 4, 5, 6)]
+    cells = result.column("image").to_pylist()
+    assert cells[4] is None
+    written = {str(i): data for i, data in zip((0, 1, 2, 4, 6), cells[:4] + cells[5:])}
+    for index, data in written.items():
+        assert data[:3] == (b"\xff\xd8\xff" if int(index) % 2 else b"\x89PN"), "each image keeps its format"
+        assert not reddish(pixels(data)).any()
+    assert_clean(written, exiftool)
+
+    with Manifest(report.manifest) as db:
+        rows = {row.rel: row for row in db.rows()}
+    assert rows["train.parquet#group=1&row=0"].status == "failed"
+    assert "CorruptImageError" in rows["train.parquet#group=1&row=0"].reason
+    assert rows["train.parquet#group=2&row=0"].output.endswith("train.parquet#row=5")
+    assert rows["train.parquet"].status == "written"
+
+
+def test_hugging_face_struct_path_dropped_metadata_allowlisted(tmp_path: Path):
+    images = [dirty(photo(i)) for i in range(3)]
+    column = pa.array([{"bytes": images[0], "path": "/home/alice_smith/IMG_0001.jpg"},
+                       {"bytes": images[1], "path": "bob_jones.jpg"},
+                       {"bytes": None, "path": "/data/carol_white.jpg"}],
+                      pa.struct([("bytes", pa.binary()), ("path", pa.string())]))
+    table = pa.table({"image": column, "label": [1, 2, 3]})
+    hf = b'{"info": {"features": {"image": {"_type": "Image"}, "label": {"dtype": "int64", "_type": "Value"}}}}'
+    table = table.replace_schema_metadata({b"huggingface": hf, b"uploader": b"alice_smith@example.org"})
+    src = tmp_path / "data" / "train-00000-of-00001.parquet"
+    src.parent.mkdir()
+    pq.write_table(table, src)
+    report = anonymize_dataset(src.parent, tmp_path / "out", workers=0, **FILL)
+    assert (report.written, report.failed) == (2, 1)
+    assert "path, not embedded" in report.failures[0][1]
+
+    output = tmp_path / "out" / "train-00000-of-00001.parquet"
+    result = pq.read_table(output)
+    assert result.column("label").to_pylist() == [1, 2]
+    assert [cell["path"] for cell in result.column("image").to_pylist()] == [None, None]
+    assert result.schema.metadata == {b"huggingface": hf}
+    raw = output.read_bytes()
+    for name in (b"alice_smith", b"bob_jones", b"carol_white", b"IMG_0001"):
+        assert name not in raw
+
+
+def test_folder_mirrored_on_a_pool_and_a_rerun_resumes(tmp_path: Path):
+    src = tmp_path / "src"
+    for rel in ("a.parquet", "nested/b.parquet"):
+        (src / rel).parent.mkdir(parents=True, exist_ok=True)
+        pq.write_table(pa.table({"img": [dirty(photo(len(rel) + i)) for i in range(3)]}), src / rel)
+    first = anonymize_dataset(src, tmp_path / "out", workers=2, **FILL)
+    assert (first.written, first.units, first.failed) == (6, 2, 0)
+    before = {rel: (tmp_path / "out" / rel).read_bytes() for rel in ("a.parquet", "nested/b.parquet")}
+
+    second = anonymize_dataset(src, tmp_path / "out", workers=0, **FILL)
+    assert (second.written, second.units, second.unchanged) == (0, 0, 2)
+    pq.write_table(pa.table({"img": [dirty(photo(99))]}), src / "a.parquet")  # changed input: redone
+    third = anonymize_dataset(src, tmp_path / "out", workers=0, **FILL)
+    assert (third.written, third.units, third.unchanged) == (1, 1, 1)
+    assert (tmp_path / "out" / "nested/b.parquet").read_bytes() == before["nested/b.parquet"]
+
+
+def test_stop_on_error_writes_nothing_for_the_table(tmp_path: Path):
+    table, _ = _table(None)
+    src = tmp_path / "t.parquet"
+    pq.write_table(table, src)
+    report = anonymize_dataset(src, tmp_path / "out", workers=0, on_error="stop", **FILL)
+    assert report.stopped and not report.ok and report.failed == 1
+    assert list((tmp_path / "out").iterdir()) == []
+
+
+def test_existing_output_not_overwritten(tmp_path: Path):
+    src = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"img": [dirty(photo(1))]}), src)
+    (tmp_path / "out").mkdir()
+    (tmp_path / "out" / "t.parquet").write_bytes(b"someone else's")
+    report = anonymize_dataset(src, tmp_path / "out", workers=0, **FILL)
+    assert report.failed == 1 and "exists" in report.failures[0][1]
+    assert (tmp_path / "out" / "t.parquet").read_bytes() == b"someone else's"
+
+
+def test_image_column_must_be_named_when_ambiguous(tmp_path: Path):
+    src = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"a": [b"x"], "b": [b"y"], "n": [1]}), src)
+    with pytest.raises(ValueError, match="--column"):
+        anonymize_dataset(src, tmp_path / "out", workers=0, **FILL)
+    with pytest.raises(ValueError, match="'n'"):
+        anonymize_dataset(src, tmp_path / "out", workers=0, column="n", **FILL)
