@@ -27,6 +27,7 @@ import multiprocessing
 import os
 import pickle
 import secrets
+import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
@@ -38,7 +39,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from .._anonymize import Anonymizer
-from .._batch._worker import _anonymizer, init_worker
+from .._batch._worker import load_anonymizer
 from .._errors import FacesafeError
 
 __all__ = ["Task", "Outcome", "anonymize_record", "Runner", "LocalRunner", "DaskRunner", "Session", "DatasetReport", "Stopped", "atomic_output"]
@@ -116,6 +117,25 @@ def failed(key: str, reason: str) -> Outcome:
     """A failure decided without running the task (a record with no readable image)."""
     now = time.time()
     return Outcome(key, "failed", reason=reason, started=now, finished=now)
+
+
+# One anonymizer per (settings, thread) in each process, built on first use.
+_ANONYMIZERS: dict[tuple[bytes, int], Anonymizer] = {}
+
+
+def _anonymizer(settings: bytes) -> Anonymizer:
+    key = (settings, threading.get_ident())
+    anonymizer = _ANONYMIZERS.get(key)
+    if anonymizer is None:
+        for old in [k for k in _ANONYMIZERS if k[0] != settings]:
+            _ANONYMIZERS.pop(old).close()
+        anonymizer = _ANONYMIZERS[key] = load_anonymizer(settings)
+    return anonymizer
+
+
+def init_worker(settings: bytes) -> None:
+    """Process-pool initializer: build the anonymizer (and load models) once."""
+    _anonymizer(settings)
 
 
 def anonymize_record(task: Task, settings: bytes) -> Outcome:
