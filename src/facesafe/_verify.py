@@ -29,6 +29,19 @@ Synthetic faces
     missed still fails the check. This trusts the manifest's word that those
     faces were replaced: verify cannot tell a synthetic face from a real one.
 
+Redacted faces the manifest records
+    Given the manifest of a ``blur``, ``pixelate``, ``fill`` or ``crop`` run,
+    verify sets apart, as ``redacted`` (``looks="manifest"``), a confident
+    detection whose core (inner 60% of its box) lies at least 90% inside the
+    redaction masks the run drew over the faces it records for that output
+    (each box grown by the run's ``grow``, in the run's mask ``shape``; moved
+    by the kept region for ``crop``), when the file's SHA-256 is the one it
+    recorded and the run's redaction is at least as strong as the defaults
+    (blur sigma >= 0.3, a mosaic of at most 9.5 cells). Those pixels were
+    redacted by the run, whatever a detector still sees in them; a face only
+    partly inside the masks, or anywhere else, is judged as usual.
+    ``judge_redaction=False`` sets nothing apart this way.
+
 Score threshold and redacted-looking faces
     The ``thorough`` preset keeps candidates down to a low score for recall,
     and it still answers on redacted heads: about 0.4 on facesafe's blur and
@@ -37,7 +50,9 @@ Score threshold and redacted-looking faces
     when (1) its score is >= 0.5 and (2) its pixels do not look redacted
     (:func:`looks_redacted`): not a coarse mosaic (at most about 9.5 cells
     across: a finer one, such as ``Pixelate(cells=16)``, is re-identifiable
-    and is reported) and not without fine detail compared with its surroundings.
+    and is reported) and not without fine detail compared with its surroundings,
+    and this holds for each half of the face (left, right, top, bottom): a
+    face half covered is not redacted.
     Figures and their measurement: docs/verify.md. ``min_score=`` and
     ``judge_redaction=False`` make the check stricter (more false alarms).
 """
@@ -68,6 +83,10 @@ SYNTHETIC_IOU = 0.3
 #: detector also answers on parts of a large synthetic face, and every pixel
 #: there was replaced.
 SYNTHETIC_INSIDE = 0.7
+#: A confident detection whose core (inner 60% of its box) lies at least this
+#: much inside the redaction masks the run's manifest records for the file is
+#: a redacted face: what remains outside can hold no face.
+RECORDED_SHARE = 0.9
 #: Detections below the threshold but at or above this score are listed as ``weak``.
 WEAK_SCORE_FLOOR = 0.2
 
@@ -77,6 +96,11 @@ MOSAIC_SHARE = 0.45
 #: A detection "looks blurred or filled" when its inner band-pass (LoG) energy is
 #: under this fraction of its surroundings'; intact faces: >= 0.29.
 SMOOTH_RATIO = 0.25
+#: ... and each half of it (left, right, top, bottom) under this: a little
+#: looser, since a half is noisier (the blur's noise on a face of 33 px measured
+#: 0.19-0.25 per half), yet well under an intact half beside a redacted one
+#: (1.1-2.3 on the astronaut half covered).
+HALF_SMOOTH_RATIO = 0.35
 #: A mosaic finer than this many cells across the face's width is too weak to
 #: count as redacted. Estimated on 25 wider-dev faces >= 40 px: the default
 #: Pixelate (8 cells) measures 4.9-8.5; 10 cells 6.6-11.3 (re-identification
@@ -118,7 +142,9 @@ class FileCheck:
         weak: detections below the threshold (informative, not a failure).
         size: ``(width, height)`` when the file was decoded.
         redacted: detections at or above the threshold whose pixels look
-            redacted (a mosaic, or no fine detail): informative, not a failure.
+            redacted (a mosaic, or no fine detail), or that lie inside the
+            faces the run's manifest records as redacted in this very file
+            (``looks="manifest"``): informative, not a failure.
         synthetic: detections at or above the threshold on a face the run's
             manifest records as synthesised into this very file (see the
             module docstring): informative, not a failure.
@@ -257,6 +283,12 @@ def looks_redacted(image: np.ndarray, box: Box) -> str | None:
     face has almost no band-pass (LoG, at 1/24 of the face height) energy
     compared with a ring around it (ratio < :data:`SMOOTH_RATIO`). Intact faces
     measured on 120 wider-dev faces: share <= 0.40, ratio >= 0.29.
+
+    A face is redacted only where all of it is: each half of that inner
+    region (left, right, top, bottom) must look redacted on its own (for
+    "smooth", a ratio under :data:`HALF_SMOOTH_RATIO`), so a face half
+    covered (a mask drawn on half of it, or one edge of a fill across it,
+    which also concentrates the gradient on one row) is not.
     """
     import cv2
 
@@ -266,9 +298,28 @@ def looks_redacted(image: np.ndarray, box: Box) -> str | None:
     local = Box(box.x0 - cols.start, box.y0 - rows.start, box.x1 - cols.start, box.y1 - rows.start)
     h, w = patch.shape
     ir, ic = local.expanded(0.6).to_slices(width=w, height=h)
-    inner = patch[ir, ic]
-    if inner.shape[0] < 4 or inner.shape[1] < 4:
+    if ir.stop - ir.start < 8 or ic.stop - ic.start < 8:
         return None
+    log = np.abs(cv2.Laplacian(cv2.GaussianBlur(patch, (0, 0), max(box.height / 24, 0.8)), cv2.CV_32F))
+    ring = np.zeros(patch.shape, bool)
+    rr, rc = local.expanded(2.2).to_slices(width=w, height=h)
+    ring[rr, rc] = True
+    rr, rc = local.expanded(1.5).to_slices(width=w, height=h)
+    ring[rr, rc] = False
+    surround = float(log[ring].mean()) if ring.any() else None
+    midr, midc = (ir.start + ir.stop) // 2, (ic.start + ic.stop) // 2
+    halves = ((ir, slice(ic.start, midc)), (ir, slice(midc, ic.stop)),
+              (slice(ir.start, midr), ic), (slice(midr, ir.stop), ic))  # fmt: skip
+    kind = _looks(patch, log, surround, (ir, ic), box.width, SMOOTH_RATIO)
+    if kind is None or any(_looks(patch, log, surround, half, box.width, HALF_SMOOTH_RATIO) is None for half in halves):
+        return None
+    return kind
+
+
+def _looks(patch: np.ndarray, log: np.ndarray, surround: float | None, region: tuple[slice, slice],
+           face_width: float, smooth_ratio: float) -> str | None:
+    """:func:`looks_redacted`'s tests on one region of the grey ``patch``: ``"mosaic"``, ``"smooth"`` or ``None``."""
+    inner = patch[region]
     if float(inner.std()) < 1.0:
         return "smooth"
 
@@ -280,20 +331,14 @@ def looks_redacted(image: np.ndarray, box: Box) -> str | None:
     profiles = (np.abs(np.diff(inner, axis=1)).mean(axis=0), np.abs(np.diff(inner, axis=0)).mean(axis=1))
     if sum(share(p) for p in profiles) / 2 >= MOSAIC_SHARE:
         # square cells across the face's width: cell edges (profile peaks) per face width
-        across_x = _peaks(profiles[0]) * box.width / max(inner.shape[1], 1)
-        across_y = _peaks(profiles[1]) * box.width / max(inner.shape[0], 1)
+        across_x = _peaks(profiles[0]) * face_width / max(inner.shape[1], 1)
+        across_y = _peaks(profiles[1]) * face_width / max(inner.shape[0], 1)
         cells = (across_x + across_y) / 2
         return "mosaic" if cells <= MAX_MOSAIC_CELLS else None
-    log = np.abs(cv2.Laplacian(cv2.GaussianBlur(patch, (0, 0), max(box.height / 24, 0.8)), cv2.CV_32F))
-    ring = np.zeros(patch.shape, bool)
-    rr, rc = local.expanded(2.2).to_slices(width=w, height=h)
-    ring[rr, rc] = True
-    rr, rc = local.expanded(1.5).to_slices(width=w, height=h)
-    ring[rr, rc] = False
-    if not ring.any():
+    if surround is None:
         return None
-    ratio = float(log[ir, ic].mean() / (log[ring].mean() + 1e-3))
-    return "smooth" if ratio < SMOOTH_RATIO else None
+    ratio = float(log[region].mean() / (surround + 1e-3))
+    return "smooth" if ratio < smooth_ratio else None
 
 
 def check_file(
@@ -304,15 +349,16 @@ def check_file(
     min_score: float = FACE_SCORE_THRESHOLD,
     max_pixels: int | None = None,
     judge_redaction: bool = True,
-    synthesised: tuple[str, tuple[tuple[Box, ...], ...]] | None = None,
+    recorded: Recorded | None = None,
 ) -> FileCheck:
     """Check one file: faces (``detector`` on every frame), metadata, readability.
 
-    ``synthesised`` is ``(sha256, boxes per frame)`` of the faces a run
-    manifest records as synthesised into this file: a confident detection
-    overlapping one of them is set apart as ``synthetic`` when the file's
-    hash matches. Never raises for a bad file: what went wrong is the
-    check's ``error``.
+    ``recorded`` is what a run manifest records about this file (see
+    :class:`Recorded`): when the file's hash matches, a confident detection
+    on a face it records as synthesised is set apart as ``synthetic``, and
+    one whose core lies inside the faces it records as blurred, pixelated
+    or filled as ``redacted`` (``looks="manifest"``). Never raises for a bad
+    file: what went wrong is the check's ``error``.
     """
     from ._errors import ImageError
     from ._formats import HEAD_BYTES, classify
@@ -348,18 +394,23 @@ def check_file(
     weak: list[FaceLeft] = []
     redacted: list[FaceLeft] = []
     synthetic: list[FaceLeft] = []
-    replaced: tuple[tuple[Box, ...], ...] = ()
-    if synthesised is not None and hashlib.sha256(data).hexdigest() == synthesised[0]:
-        replaced = synthesised[1]
+    if recorded is not None and hashlib.sha256(data).hexdigest() != recorded.sha256:
+        recorded = None  # changed since the run: the manifest no longer describes it
     for index, frame in enumerate(picture.frames):
-        recorded = replaced[index] if index < len(replaced) else ()
+        boxes = recorded.frames[index] if recorded is not None and index < len(recorded.frames) else ()
+        synthesised = boxes if recorded is not None and recorded.mask is None else ()
+        masked = _Coverage(frame.shape, boxes, recorded.mask) if boxes and recorded.mask and judge_redaction else None
         for face in detector(frame):
             left = FaceLeft(index, face.box, float(face.score))
             if face.score >= min_score:
-                looks = looks_redacted(frame, face.box) if judge_redaction else None
+                looks = None
+                if masked is not None and masked.share(face.box) >= RECORDED_SHARE:
+                    looks = "manifest"
+                elif judge_redaction:
+                    looks = looks_redacted(frame, face.box)
                 if looks is not None:
                     redacted.append(FaceLeft(index, face.box, float(face.score), looks))
-                elif any(_on_face(face.box, box) for box in recorded):
+                elif any(_on_face(face.box, box) for box in synthesised):
                     synthetic.append(left)
                 else:
                     faces.append(left)
@@ -376,25 +427,100 @@ def _on_face(detection: Box, recorded: Box) -> bool:
     return detection.intersection(recorded) >= SYNTHETIC_INSIDE * detection.area
 
 
-def _synthesised_faces(manifest: str | os.PathLike[str]) -> dict[Path, tuple[str, tuple[tuple[Box, ...], ...]]]:
-    """Read a run manifest (read-only): ``{output path: (sha256, boxes per frame)}`` of its synthetic outputs.
+@dataclass(frozen=True)
+class Recorded:
+    """What a run manifest records about one output it wrote.
 
-    Only files the run wrote with ``--method synthetic`` are listed; local
-    output paths only. Raises ``ValueError`` naming the manifest when it is
-    not a facesafe manifest.
+    Attributes:
+        sha256: the output's recorded hash; nothing below holds for other bytes.
+        frames: per frame, the boxes of the faces the run redacted, in the
+            output's pixels (moved by the kept region for ``crop``).
+        mask: ``(shape, grow)`` of the redaction mask the run drew over each
+            of them with a blur, mosaic or fill at least as strong as the
+            defaults; ``None`` for a ``synthetic`` run (its faces are faces).
+    """
+
+    sha256: str
+    frames: tuple[tuple[Box, ...], ...]
+    mask: tuple[str, float] | None
+
+
+class _Coverage:
+    """The pixels of one frame inside the redaction masks a manifest records."""
+
+    def __init__(self, shape: tuple[int, ...], boxes: tuple[Box, ...], mask: tuple[str, float]) -> None:
+        from ._redact._masks import face_mask
+
+        kind, grow = mask
+        self.mask = face_mask(shape[0], shape[1], [Face(b, 1.0) for b in boxes], shape=kind, grow=grow) >= 1.0
+
+    def share(self, box: Box) -> float:
+        """The share of ``box``'s core (inner 60%, as :func:`looks_redacted` reads it) inside the masks."""
+        rows, cols = box.expanded(0.6).to_slices(width=self.mask.shape[1], height=self.mask.shape[0])
+        core = self.mask[rows, cols]
+        return float(core.mean()) if core.size else 0.0
+
+
+def _run_mask(method: str | None, redaction: str) -> tuple[str, float] | None | bool:
+    """``(shape, grow)`` of a run's redaction mask, ``None`` for ``synthetic``, ``False`` when not trusted.
+
+    Read from the run's recorded parameters (the redaction's repr). Trusted:
+    ``fill``; ``blur`` (and ``crop``, which blurs where it cannot cut) with a
+    sigma at least the default's; ``pixelate`` with at most
+    :data:`MAX_MOSAIC_CELLS` cells (a finer mosaic is re-identifiable, as
+    :func:`looks_redacted` judges it too). An ``outline`` mask follows the
+    face's landmarks, which the manifest does not keep: the inscribed ellipse
+    of the ungrown box stands for it.
+    """
+    import re
+
+    from ._redact import Blur
+
+    if method == "synthetic":
+        return None
+    if method not in ("blur", "pixelate", "fill", "crop"):
+        return False
+
+    def number(name: str) -> float | None:
+        found = re.search(rf"\b{name}=([0-9.]+)", redaction)
+        return float(found.group(1)) if found else None
+
+    shape = re.search(r"\bshape='(\w+)'", redaction)
+    grow = number("grow")
+    if shape is None or grow is None:
+        return False
+    if method in ("blur", "crop") and (number("sigma") or 0.0) < Blur().sigma:
+        return False
+    if method == "pixelate" and (number("cells") or float("inf")) > MAX_MOSAIC_CELLS:
+        return False
+    return ("ellipse", 1.0) if shape.group(1) == "outline" else (shape.group(1), grow)
+
+
+def _recorded_faces(manifest: str | os.PathLike[str]) -> dict[Path, Recorded]:
+    """Read a run manifest (read-only): ``{output path: Recorded}`` of the outputs it wrote.
+
+    Local output paths only; outputs of a run whose redaction verify does not
+    trust (see :func:`_run_mask`) are left out, so they are judged by their
+    pixels alone. Raises ``ValueError`` naming the manifest when it is not a
+    facesafe manifest.
     """
     from ._batch._manifest import read_manifest
 
-    _, rows = read_manifest(manifest)
-    out: dict[Path, tuple[str, tuple[tuple[Box, ...], ...]]] = {}
+    runs, rows = read_manifest(manifest)
+    redactions = {run["id"]: str(run["params"].get("redaction", "")) for run in runs}
+    out: dict[Path, Recorded] = {}
     for row in rows:
-        if row.status != "written" or row.method != "synthetic" or not row.output_hash or "://" in (row.output or "://"):
+        if row.status != "written" or not row.output_hash or "://" in (row.output or "://"):
+            continue
+        mask = _run_mask(row.method, redactions.get(row.run_id, ""))
+        if mask is False:
             continue
         try:
-            frames = tuple(tuple(Box(*b[:4]) for b in frame) for frame in row.boxes or [])
-        except (ValueError, TypeError) as exc:
+            dx, dy = (float(row.region[0]), float(row.region[1])) if row.region else (0.0, 0.0)
+            frames = tuple(tuple(Box(b[0] - dx, b[1] - dy, b[2] - dx, b[3] - dy) for b in frame) for frame in row.boxes or [])
+        except (ValueError, TypeError, IndexError) as exc:
             raise ValueError(f"manifest: {os.fspath(manifest)!r} records unreadable boxes for {row.output}: {exc}") from exc
-        out[Path(row.output).resolve()] = (row.output_hash, frames)
+        out[Path(row.output).resolve()] = Recorded(row.output_hash, frames, mask)  # type: ignore[arg-type]
     return out
 
 
@@ -467,10 +593,11 @@ def verify(
             detector); 1 checks them in this process. As for
             :func:`~facesafe.anonymize_dir`, a script needs no ``__main__``
             guard unless it defines ``detector``'s class.
-        manifest: the run manifest of a ``synthetic`` run: faces it records
-            as synthesised into a file (whose hash still matches) are set
-            apart as ``synthetic`` instead of reported (see the module
-            docstring). Other faces are reported as usual.
+        manifest: the run's manifest: faces it records as synthesised into a
+            file (whose hash still matches) are set apart as ``synthetic``,
+            detections inside the faces it records as blurred, pixelated or
+            filled as ``redacted``, instead of reported (see the module
+            docstring). Other faces are judged as usual.
 
     Returns a :class:`VerifyReport`; ``report.clean`` is the verdict.
 
@@ -484,11 +611,11 @@ def verify(
     root = Path(folder).absolute()
     if not root.exists():
         raise ValueError(f"folder: {os.fspath(folder)!r} does not exist")
-    synthesised = _synthesised_faces(manifest) if manifest is not None else {}
+    recorded = _recorded_faces(manifest) if manifest is not None else {}
     entries = [(root, root.name, None)] if not root.is_dir() else list(_walk(root))
     options = {"min_score": min_score, "max_pixels": max_pixels, "judge_redaction": judge_redaction}
     checks: dict[int, FileCheck] = {i: FileCheck(p, r, None, error=e) for i, (p, r, e) in enumerate(entries) if e}
-    todo = [(i, p, r, dict(options, synthesised=synthesised.get(p.resolve())))
+    todo = [(i, p, r, dict(options, recorded=recorded.get(p.resolve())))
             for i, (p, r, e) in enumerate(entries) if not e]
     own = detector is None
     if todo:

@@ -252,16 +252,17 @@ def inspect(paths: tuple[str, ...], as_json: bool) -> int:
 @click.option("--strict", is_flag=True, help="Also report confident detections whose pixels look redacted (mosaic, blur, fill).")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None,
-              help="The manifest of a --method synthetic run: faces it records as synthesised are set apart, not reported.")
+              help="The run's manifest: detections on faces it records as redacted or synthesised are set apart, not reported.")
 def verify(folder: str, as_json: bool, preset: str, min_score: float | None, strict: bool, workers: int | None,
            manifest: str | None) -> int:
     """Re-scan a released FOLDER for faces and metadata left; exit 1 if anything is found.
 
     Needs no originals. Every file is checked: images (recognised by content)
     for faces and for anything beyond their format's structural tags; any
-    other file is reported, since verify cannot vouch for it. Synthetic faces
-    are faces: with --manifest, those the run records as synthesised (in
-    files it wrote, unchanged since) are listed apart; any other face fails.
+    other file is reported, since verify cannot vouch for it. With
+    --manifest, detections inside the faces the run records as blurred,
+    pixelated, filled or synthesised (in files it wrote, unchanged since) are
+    listed apart; any other face fails.
     """
     import json
     import os
