@@ -101,6 +101,9 @@ SMOOTH_RATIO = 0.25
 #: 0.19-0.25 per half), yet well under an intact half beside a redacted one
 #: (1.1-2.3 on the astronaut half covered).
 HALF_SMOOTH_RATIO = 0.35
+#: Halves are judged when both sides of the face's inner region are at least
+#: twice this (px): a face under about 14 px is judged as a whole only.
+HALF_MIN_SIDE = 4
 #: A mosaic finer than this many cells across the face's width is too weak to
 #: count as redacted. Estimated on 25 wider-dev faces >= 40 px: the default
 #: Pixelate (8 cells) measures 4.9-8.5; 10 cells 6.6-11.3 (re-identification
@@ -286,9 +289,11 @@ def looks_redacted(image: np.ndarray, box: Box) -> str | None:
 
     A face is redacted only where all of it is: each half of that inner
     region (left, right, top, bottom) must look redacted on its own (for
-    "smooth", a ratio under :data:`HALF_SMOOTH_RATIO`), so a face half
+    "smooth", a ratio under :data:`HALF_SMOOTH_RATIO`; for "mosaic", without
+    counting its cells), so a face half
     covered (a mask drawn on half of it, or one edge of a fill across it,
-    which also concentrates the gradient on one row) is not.
+    which also concentrates the gradient on one row) is not. Faces whose
+    inner region is under 8 px on a side are judged as a whole.
     """
     import cv2
 
@@ -298,7 +303,7 @@ def looks_redacted(image: np.ndarray, box: Box) -> str | None:
     local = Box(box.x0 - cols.start, box.y0 - rows.start, box.x1 - cols.start, box.y1 - rows.start)
     h, w = patch.shape
     ir, ic = local.expanded(0.6).to_slices(width=w, height=h)
-    if ir.stop - ir.start < 8 or ic.stop - ic.start < 8:
+    if ir.stop - ir.start < 4 or ic.stop - ic.start < 4:
         return None
     log = np.abs(cv2.Laplacian(cv2.GaussianBlur(patch, (0, 0), max(box.height / 24, 0.8)), cv2.CV_32F))
     ring = np.zeros(patch.shape, bool)
@@ -311,14 +316,20 @@ def looks_redacted(image: np.ndarray, box: Box) -> str | None:
     halves = ((ir, slice(ic.start, midc)), (ir, slice(midc, ic.stop)),
               (slice(ir.start, midr), ic), (slice(midr, ir.stop), ic))  # fmt: skip
     kind = _looks(patch, log, surround, (ir, ic), box.width, SMOOTH_RATIO)
-    if kind is None or any(_looks(patch, log, surround, half, box.width, HALF_SMOOTH_RATIO) is None for half in halves):
+    if kind is None or min(ir.stop - ir.start, ic.stop - ic.start) < 2 * HALF_MIN_SIDE:
+        return kind  # too few pixels to judge halves of
+    if any(_looks(patch, log, surround, half, None, HALF_SMOOTH_RATIO) is None for half in halves):
         return None
     return kind
 
 
 def _looks(patch: np.ndarray, log: np.ndarray, surround: float | None, region: tuple[slice, slice],
-           face_width: float, smooth_ratio: float) -> str | None:
-    """:func:`looks_redacted`'s tests on one region of the grey ``patch``: ``"mosaic"``, ``"smooth"`` or ``None``."""
+           face_width: float | None, smooth_ratio: float) -> str | None:
+    """:func:`looks_redacted`'s tests on one region of the grey ``patch``: ``"mosaic"``, ``"smooth"`` or ``None``.
+
+    ``face_width=None`` skips the count of mosaic cells (a half holds too few
+    cell edges to count; the whole face was counted).
+    """
     inner = patch[region]
     if float(inner.std()) < 1.0:
         return "smooth"
@@ -330,6 +341,8 @@ def _looks(patch: np.ndarray, log: np.ndarray, surround: float | None, region: t
 
     profiles = (np.abs(np.diff(inner, axis=1)).mean(axis=0), np.abs(np.diff(inner, axis=0)).mean(axis=1))
     if sum(share(p) for p in profiles) / 2 >= MOSAIC_SHARE:
+        if face_width is None:
+            return "mosaic"
         # square cells across the face's width: cell edges (profile peaks) per face width
         across_x = _peaks(profiles[0]) * face_width / max(inner.shape[1], 1)
         across_y = _peaks(profiles[1]) * face_width / max(inner.shape[0], 1)
@@ -452,7 +465,7 @@ class _Coverage:
         from ._redact._masks import face_mask
 
         kind, grow = mask
-        self.mask = face_mask(shape[0], shape[1], [Face(b, 1.0) for b in boxes], shape=kind, grow=grow) >= 1.0
+        self.mask = face_mask([Face(b, 1.0) for b in boxes], width=shape[1], height=shape[0], shape=kind, grow=grow) >= 1.0
 
     def share(self, box: Box) -> float:
         """The share of ``box``'s core (inner 60%, as :func:`looks_redacted` reads it) inside the masks."""
