@@ -477,7 +477,7 @@ class _Coverage:
 def _run_mask(method: str | None, redaction: str) -> tuple[str, float] | None | bool:
     """``(shape, grow)`` of a run's redaction mask, ``None`` for ``synthetic``, ``False`` when not trusted.
 
-    Read from the run's recorded parameters (the redaction's repr). Trusted:
+    Read from the run's recorded parameters (the redaction's fingerprint). Trusted:
     ``fill``; ``blur`` (and ``crop``, which blurs where it cannot cut) with a
     sigma at least the default's; ``pixelate`` with at most
     :data:`MAX_MOSAIC_CELLS` cells (a finer mosaic is re-identifiable, as
