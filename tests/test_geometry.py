@@ -52,3 +52,11 @@ def test_face_landmark_lookup():
     face = Face(Box(0, 0, 10, 10), landmarks=(("nose", 5.0, 6.0),))
     assert face.landmark("nose") == (5.0, 6.0)
     assert face.landmark("left_eye") is None
+
+
+def test_face_kind_defaults_to_face_and_is_validated():
+    assert Face(Box(0, 0, 1, 1)).kind == "face"
+    plate = Face(Box(0, 0, 4, 1), kind="plate")
+    assert plate.kind == "plate" and plate != Face(Box(0, 0, 4, 1))
+    with pytest.raises(ValueError, match="kind"):
+        Face(Box(0, 0, 1, 1), kind="car")

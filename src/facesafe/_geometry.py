@@ -18,7 +18,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Box", "Face"]
+__all__ = ["Box", "Face", "KINDS"]
+
+#: What a detected region can be: a face, a licence plate, a line of text.
+KINDS = ("face", "plate", "text")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +146,11 @@ class Face:
         mesh: optional ``(N, 2)`` float array of dense landmarks (MediaPipe
             FaceMesh, N = 478) in image pixels, read-only; used for
             outline masks and synthetic replacement. Not compared or hashed.
+        kind: what the region is, one of :data:`KINDS`: ``"face"`` (the
+            default), ``"plate"`` (a licence plate) or ``"text"`` (a line of
+            readable text). Redactions do not read it: which one applies
+            to which kind is the caller's choice (plates and text: a fill
+            or a mosaic over the box, never a synthetic face).
     """
 
     box: Box
@@ -150,10 +158,13 @@ class Face:
     landmarks: tuple[tuple[str, float, float], ...] = ()
     detector: str = ""
     mesh: np.ndarray | None = field(default=None, compare=False, hash=False, repr=False)
+    kind: str = "face"
 
     def __post_init__(self) -> None:
         if not isinstance(self.box, Box):
             raise TypeError(f"box must be a Box, got {type(self.box).__name__}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
         if self.mesh is not None:
             mesh = np.array(self.mesh, dtype=np.float64)
             if mesh.ndim != 2 or mesh.shape[1] != 2:
