@@ -284,7 +284,8 @@ def _plate_like(box: Box, W: int, H: int) -> bool:
 
 def _merge(lines: list[tuple]) -> list[tuple]:
     """Lines found twice (whole image and a tile, or two tiles) kept once: a
-    line mostly inside a larger one is dropped, its extent joined to it."""
+    line with 60% or more of its area inside a larger one is dropped, and
+    the larger one keeps the better of their scores."""
     lines = sorted(lines, key=lambda l: -(l[2] - l[0]) * (l[3] - l[1]))
     kept: list[list[float]] = []
     for line in lines:
