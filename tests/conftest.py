@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import shutil
 
 import numpy as np
 import pytest
 import skimage.data
 
-from facesafe import Box
+from facesafe import Box, MissingExtraError
+from facesafe._detect._mediapipe import require_facemesh
 
 # The astronaut's face in skimage.data.astronaut() (512 x 512), forehead to
 # chin, as CenterFace finds it; tests use it to place and check faces.
@@ -30,3 +32,32 @@ def exiftool() -> str:
     if path is None:
         pytest.skip("exiftool is not installed (apt-get install libimage-exiftool-perl)")
     return path
+
+
+def _facemesh_installed() -> bool:
+    try:
+        require_facemesh()
+    except MissingExtraError:
+        return False
+    return True
+
+
+#: Marks a test that runs MediaPipe FaceMesh: skipped without the synthetic
+#: extra (mediapipe 0.10.21 has no wheel for Python 3.13; `pip install '.[dev]'`
+#: brings it on 3.11 and 3.12).
+needs_facemesh = pytest.mark.skipif(
+    not _facemesh_installed(), reason="needs the synthetic extra (mediapipe 0.10.21, Python <= 3.12)"
+)
+
+
+@pytest.fixture
+def without_facemesh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The synthetic extra looks uninstalled (as on Python 3.13), installed or not."""
+    real = importlib.metadata.distribution
+
+    def distribution(name: str):
+        if name == "mediapipe":
+            raise importlib.metadata.PackageNotFoundError(name)
+        return real(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", distribution)

@@ -3,7 +3,7 @@ import pickle
 import numpy as np
 import pytest
 
-from facesafe import Anonymizer, Box, Face, Fill, anonymize
+from facesafe import Anonymizer, Box, Face, Fill, MissingExtraError, anonymize
 from facesafe._io import Picture, load_image
 from facesafe._io import encode_image
 
@@ -205,3 +205,15 @@ def test_regions_land_where_the_face_is_on_a_non_square_image():
         Box(0, 0, 1, 1).clipped(160, 40)  # keyword-only: a swap cannot happen silently
     with pytest.raises(TypeError):
         face_mask([face], 160, 40)
+def test_synthetic_without_the_extra_fails_at_once_naming_it(without_facemesh):
+    # the built-in detector gives no FaceMesh points, so MediaPipe would be needed for every face
+    for make in (lambda: Anonymizer(method="synthetic"), lambda: anonymize(_scene(), method="synthetic")):
+        with pytest.raises(MissingExtraError, match=r"method='synthetic' needs MediaPipe.*pip install 'facesafe\[synthetic\]'") as info:
+            make()
+        assert info.value.extra == "synthetic"
+        assert isinstance(info.value, ImportError)
+    # a detector of one's own may fill Face.mesh itself: the error comes only when a face needs meshing
+    anonymizer = Anonymizer(method="synthetic", detector=RedDetector())
+    assert np.array_equal(anonymizer.anonymize(_scene(faces=())).image, _scene(faces=()))
+    with pytest.raises(MissingExtraError, match=r"Synthesize without mesher= needs MediaPipe"):
+        anonymizer.anonymize(_scene(faces=((20, 30, 40),)))

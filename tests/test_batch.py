@@ -119,6 +119,20 @@ def test_cli_exit_codes_and_messages(mixed: Path, tmp_path: Path, capsys):
     assert main(["anonymize", str(good), "--out", str(tmp_path / "o3"), "--method", "smudge"]) == 2
 
 
+def test_cli_synthetic_without_the_extra_is_one_line_exit_2_and_writes_nothing(tmp_path: Path, capsys, without_facemesh):
+    good = tmp_path / "good"
+    _save(good / "a.png", _photo(1), "PNG")
+    out = tmp_path / "out"
+    assert main(["anonymize", str(good), "--out", str(out), "--method", "synthetic", "-q"]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        "facesafe: method='synthetic' needs MediaPipe FaceMesh (mediapipe 0.10.21, Python 3.11 or 3.12), "
+        "which is not installed: pip install 'facesafe[synthetic]'"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["good"], "no output folder, no manifest"
+
+
 def test_resume_skips_done_and_outputs_are_identical(tmp_path: Path):
     src = tmp_path / "src"
     for i in range(4):

@@ -19,6 +19,8 @@ import skimage.data
 import facesafe
 from facesafe import PRESETS, Box, DetectionError, Face, FaceDetector
 
+from conftest import needs_facemesh
+
 # A crop of the astronaut's head, and where her face (forehead to chin, as
 # CenterFace boxes it) sits inside that crop.
 HEAD = Box(146.0, 28.0, 306.0, 208.0)
@@ -406,6 +408,17 @@ def test_cluster_sums_evidence_per_pass_and_widens_the_extent():
 # -- FaceMesh ---------------------------------------------------------------------------------
 
 
+def test_face_mesher_without_the_extra_names_it(astronaut, without_facemesh):
+    for make in (facesafe.FaceMesher, lambda: facesafe.mesh_faces(astronaut, [Face(Box(166, 52, 252, 170))])):
+        with pytest.raises(facesafe.MissingExtraError, match=r"FaceMesher needs MediaPipe.*'facesafe\[synthetic\]'") as info:
+            make()
+        assert info.value.extra == "synthetic"
+        again = pickle.loads(pickle.dumps(info.value))
+        assert (type(again), again.extra, str(again)) == (type(info.value), "synthetic", str(info.value))
+
+
+
+@needs_facemesh
 def test_mesh_faces_fills_478_points_on_the_face(astronaut, balanced):
     faces = balanced(astronaut)
     stray = Face(Box(5, 400, 30, 430), 0.1)  # no face there: returned unchanged
@@ -419,6 +432,7 @@ def test_mesh_faces_fills_478_points_on_the_face(astronaut, balanced):
     assert meshed[0].box == faces[0].box
 
 
+@needs_facemesh
 def test_face_mesher_is_reusable_and_picklable(astronaut, balanced):
     faces = balanced(astronaut)[:1]
     with facesafe.FaceMesher() as mesher:
@@ -427,6 +441,7 @@ def test_face_mesher_is_reusable_and_picklable(astronaut, balanced):
     assert np.allclose(a, b, atol=1.0)
 
 
+@needs_facemesh
 def test_face_mesher_holds_back_mediapipe_start_up_notices_only():
     # MediaPipe's native code prints start-up notices to stderr on the first run (they would
     # interleave with the CLI's progress bar); a line of anything else written meanwhile is kept

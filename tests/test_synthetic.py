@@ -1,7 +1,7 @@
 """Synthetic replacement: determinism, fall-back, locality, k-Same, nothing on disk.
 
 Most tests give faces a ready-made FaceMesh (the mean shape, posed) so no model
-runs; one test meshes the astronaut with MediaPipe.
+runs; one test meshes the astronaut with MediaPipe (the synthetic extra).
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import facesafe
 from facesafe import Box, Face, KSamePool, Synthesize, face_mask
 from facesafe._redact._donor import SIZE, mean_face
 
-from conftest import ASTRONAUT_FACE
+from conftest import ASTRONAUT_FACE, needs_facemesh
 
 
 def posed_mesh(box: Box, *, yaw: float = 0.0) -> np.ndarray:
@@ -219,6 +219,7 @@ def astronaut_result(astronaut):
     return Synthesize(seed=0).replace(astronaut, [Face(ASTRONAUT_FACE)])
 
 
+@needs_facemesh
 def test_astronaut_is_meshed_and_replaced(astronaut, astronaut_result, astronaut_meshed):
     assert astronaut_result.donors == ("synthetic",)
     assert astronaut_meshed.mesh is not None

