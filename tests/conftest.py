@@ -45,8 +45,9 @@ def _facemesh_installed() -> bool:
 #: Marks a test that runs MediaPipe FaceMesh: skipped without the synthetic
 #: extra (mediapipe 0.10.21 has no wheel for Python 3.13; `pip install '.[dev]'`
 #: brings it on 3.11 and 3.12).
+FACEMESH_INSTALLED = _facemesh_installed()
 needs_facemesh = pytest.mark.skipif(
-    not _facemesh_installed(), reason="needs the synthetic extra (mediapipe 0.10.21, Python <= 3.12)"
+    not FACEMESH_INSTALLED, reason="needs the synthetic extra (mediapipe 0.10.21, Python <= 3.12)"
 )
 
 

@@ -8,6 +8,8 @@ import sys
 import tempfile
 from pathlib import Path
 
+import pytest
+
 from facesafe._caches import private_caches
 
 
@@ -29,6 +31,7 @@ def test_a_folder_the_user_chose_is_kept(monkeypatch, tmp_path):
 
 def test_a_worker_process_keeps_matplotlib_out_of_home_and_cleans_up(tmp_path):
     """mediapipe imports matplotlib, which caches the system's font list: here in the temp dir, then gone."""
+    pytest.importorskip("matplotlib")  # comes with the synthetic extra (mediapipe), not the core
     home, tmp = tmp_path / "home", tmp_path / "tmp"
     home.mkdir()
     tmp.mkdir()
