@@ -18,6 +18,11 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
+try:
+    importlib.metadata.distribution("rapidocr-onnxruntime")
+except importlib.metadata.PackageNotFoundError:  # rapidocr-onnxruntime 1.4.4 has no Python 3.13 release
+    pytest.skip("needs the text extra (rapidocr-onnxruntime 1.4.4, Python <= 3.12)", allow_module_level=True)
+
 from facesafe import Box, DetectionError, Face
 from facesafe._detect import _text
 from facesafe._detect._text import TextDetector, TextReader, text_model_path
