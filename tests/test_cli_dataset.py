@@ -45,3 +45,27 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys):
     assert main(["dataset", str(tmp_path / "plain"), "--out", str(tmp_path / "o")]) == 2
     assert "facesafe anonymize" in capsys.readouterr().err
     assert main(["dataset", str(tmp_path / "plain"), "--out", str(tmp_path / "plain" / "o"), "--images", str(tmp_path)]) == 2
+
+
+def test_color_grow_seed_and_rename_reach_the_run(tmp_path: Path, capsys):
+    from facesafe._batch._manifest import Manifest
+
+    src = tmp_path / "t.parquet"
+    cells = [{"bytes": dirty(photo(1)), "path": "/home/alice/IMG_1.jpg"}]
+    pq.write_table(pa.table({"image": pa.array(cells, pa.struct([("bytes", pa.binary()), ("path", pa.string())]))}), src)
+    out = tmp_path / "out"
+    argv = ["dataset", str(src), "--out", str(out), "--preset", "fast", "--workers", "0", "-q"]
+    assert main([*argv, "--method", "fill", "--color", "00ff00", "--grow", "1.6", "--rename", "hmac"]) == 0
+    with Manifest(Path(f"{out}.facesafe.sqlite")) as db:
+        (run,) = db.runs()
+    assert "grow=1.6" in run["params"]["redaction"] and "(0, 255, 0)" in run["params"]["redaction"], run["params"]
+    assert run["params"]["rename"] == "hmac"
+    (cell,) = pq.read_table(out / "t.parquet").column("image").to_pylist()
+    assert len(cell["path"]) == len("0" * 32 + ".jpg") and "alice" not in cell["path"]
+    assert main([*argv[:3], str(tmp_path / "o2"), *argv[4:], "--method", "pixelate", "--seed", "3"]) == 0
+    assert main([*argv, "--method", "fill", "--seed", "3"]) == 2
+    assert main([*argv, "--method", "blur", "--color", "ffffff"]) == 2
+    with tarfile.open(tmp_path / "x.tar", "w") as tar:
+        tar.addfile(tarfile.TarInfo("k.txt"), io.BytesIO(b""))
+    assert main(["dataset", str(tmp_path / "x.tar"), "--out", str(tmp_path / "o3"), "--rename", "hmac"]) == 2
+    assert "WebDataset keys" in capsys.readouterr().err

@@ -190,3 +190,29 @@ def test_faces_the_annotations_know_are_redacted_too(tmp_path: Path):
         assert is_blue[y : y + 12, x : x + 12].any() == (name == "unannotated"), name
     with Manifest(report.manifest) as db:
         assert len(db.get(f"{tmp_path / 'a.json'}#image=1").boxes[0]) == 2
+
+
+def test_faces_found_as_a_review_category_and_hmac_names(tmp_path: Path):
+    (tmp_path / "images" / "alice_smith").mkdir(parents=True)
+    (tmp_path / "images" / "alice_smith" / "IMG_1.png").write_bytes(dirty(photo(1), "PNG"))
+    (tmp_path / "images" / "b.jpg").write_bytes(dirty(photo(2, face=None)))
+    data = {"images": [{"id": 7, "file_name": "alice_smith/IMG_1.png", "width": 128, "height": 96},
+                       {"id": 8, "file_name": "b.jpg", "width": 128, "height": 96}],
+            "categories": [{"id": 3, "name": "dog"}],
+            "annotations": [{"id": 40, "image_id": 7, "category_id": 3, "bbox": [60, 60, 10, 10], "area": 100, "iscrowd": 0}]}
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    report = anonymize_dataset(tmp_path / "a.json", tmp_path / "out", images=tmp_path / "images", workers=0, method="fill",
+                               shape="box", detector=RedDetector(), faces_category="face (facesafe)", rename="hmac")
+    assert report.ok and report.faces == 1
+    api = COCO(str(tmp_path / "out" / "annotations.json"))
+    (face_category,) = api.loadCats(api.getCatIds(catNms=["face (facesafe)"]))
+    assert face_category["id"] == 4 and api.loadCats([3])[0]["name"] == "dog"
+    (face,) = api.loadAnns(api.getAnnIds(catIds=[4]))
+    assert face["image_id"] == 7 and face["id"] == 41 and face["score"] == 0.9
+    assert face["bbox"] == [10, 20, 30, 30], "the face RedDetector finds, in the output's pixels"
+    names = {entry["id"]: entry["file_name"] for entry in api.loadImgs([7, 8])}
+    assert names[7].endswith(".png") and names[8].endswith(".jpg") and "/" not in names[7] and "alice" not in names[7]
+    assert sorted(p.name for p in (tmp_path / "out" / "images").iterdir()) == sorted(names.values())
+    assert b"alice_smith" not in (tmp_path / "out" / "annotations.json").read_bytes()
+    with pytest.raises(ValueError, match="faces_category"):
+        anonymize_dataset(tmp_path / "a.json", tmp_path / "o2", images=tmp_path / "images", workers=0, faces_category=" ", **CROP)

@@ -1,16 +1,19 @@
 """Parquet tables: the image column anonymised, every other column and the row order kept, failures dropped and recorded."""
 
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _fakes import CrashingDetector, RedDetector, SlowRedDetector, reddish
+from _records import assert_clean, dirty, photo, pixels
 
 from facesafe._batch._manifest import Manifest
 from facesafe._datasets import anonymize_dataset
-
-from _fakes import RedDetector, reddish
-from _records import assert_clean, dirty, photo, pixels
 
 FILL = dict(method="fill", shape="box", detector=RedDetector())
 
@@ -122,3 +125,77 @@ def test_image_column_must_be_named_when_ambiguous(tmp_path: Path):
         anonymize_dataset(src, tmp_path / "out", workers=0, **FILL)
     with pytest.raises(ValueError, match="'n'"):
         anonymize_dataset(src, tmp_path / "out", workers=0, column="n", **FILL)
+
+
+def test_a_row_that_kills_its_worker_fails_alone_and_the_order_holds(tmp_path: Path):
+    images = [photo(i) for i in range(8)]
+    images[2][0, 0] = (0, 0, 255)  # CrashingDetector kills the worker that gets this one
+    src = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"n": list(range(8)), "img": [dirty(image, "PNG") for image in images]}), src, row_group_size=3)
+    report = anonymize_dataset(src, tmp_path / "out", workers=2, method="fill", shape="box", detector=CrashingDetector())
+    assert (report.written, report.failed) == (7, 1)
+    assert report.failures[0][0].endswith("t.parquet#group=0&row=2") and "died" in report.failures[0][1]
+    result = pq.read_table(tmp_path / "out" / "t.parquet")
+    assert result.column("n").to_pylist() == [0, 1, 3, 4, 5, 6, 7], "rows keep their order, the killer is dropped"
+    for n, data in zip(result.column("n").to_pylist(), result.column("img").to_pylist()):
+        assert not reddish(pixels(data)).any() and (pixels(data)[90:, 100:] == images[n][90:, 100:]).all(), n
+
+
+def test_rename_hmac_puts_a_keyed_hash_in_path(tmp_path: Path):
+    cells = [{"bytes": dirty(photo(i), "PNG" if i else "JPEG"), "path": f"/home/alice_smith/IMG_{i}.jpg"} for i in range(2)]
+    cells.append({"bytes": dirty(photo(2)), "path": None})
+    src = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"image": pa.array(cells, pa.struct([("bytes", pa.binary()), ("path", pa.string())]))}), src)
+    report = anonymize_dataset(src, tmp_path / "out", workers=0, rename="hmac", **FILL)
+    assert report.written == 3
+    paths = [cell["path"] for cell in pq.read_table(tmp_path / "out" / "t.parquet").column("image").to_pylist()]
+    assert paths[2] is None, "no path: none made up"
+    assert paths[0].endswith(".jpg") and paths[1].endswith(".png") and len({p[:32] for p in paths[:2]}) == 2
+    assert all(len(p.split(".")[0]) == 32 and "alice" not in p for p in paths[:2])
+    key = Path(f"{report.manifest}.key")
+    assert key.is_file(), "the key is kept beside the manifest, as for folder runs"
+    again = anonymize_dataset(src, tmp_path / "again", workers=0, rename="hmac", manifest=report.manifest, overwrite=True, **FILL)
+    assert again.written == 3
+    assert [c["path"] for c in pq.read_table(tmp_path / "again" / "t.parquet").column("image").to_pylist()] == paths
+
+
+SCRIPT = """
+import sys
+sys.path.insert(0, {tests!r})
+from _fakes import SlowRedDetector
+from facesafe._datasets import anonymize_dataset
+
+if __name__ == "__main__":
+    anonymize_dataset({src!r}, {out!r}, workers=2, method="pixelate", detector=SlowRedDetector(0.15))
+"""
+
+
+def test_sigkill_of_the_coordinator_leaves_no_partial_table_and_a_rerun_matches(tmp_path: Path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for t in range(3):
+        pq.write_table(pa.table({"img": [dirty(photo(10 * t + i)) for i in range(4)], "t": [t] * 4}), src / f"{t}.parquet",
+                       row_group_size=2)
+    reference = anonymize_dataset(src, tmp_path / "reference", workers=0, method="pixelate", detector=SlowRedDetector(0.15))
+    assert reference.units == 3
+    out = tmp_path / "out"
+    script = tmp_path / "run.py"
+    script.write_text(SCRIPT.format(tests=str(Path(__file__).parent), src=str(src), out=str(out)))
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 120
+    while not (out / "0.parquet").exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.02)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    proc.send_signal(signal.SIGKILL)  # the coordinator alone: its workers must die with it
+    proc.wait(30)
+    finished = {p.name for p in out.iterdir() if not p.name.startswith(".")}
+    assert "0.parquet" in finished and len(finished) < 3
+    for name in finished:  # no partial output: what is there is whole
+        assert (out / name).read_bytes() == (tmp_path / "reference" / name).read_bytes()
+    again = anonymize_dataset(src, out, workers=0, method="pixelate", detector=SlowRedDetector(0.15))
+    assert again.unchanged == len(finished) and again.units == 3 - len(finished)
+
+    def files(root: Path) -> dict[str, bytes]:
+        return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+    assert files(out) == files(tmp_path / "reference"), "outputs differ after the kill and the rerun (or temporaries remain)"

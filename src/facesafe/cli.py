@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import sys
 from collections.abc import Callable, Iterable, Mapping
+from typing import Any
 
 import click
 
@@ -76,17 +77,44 @@ def _connect(scheduler: str | None) -> object:
         return False
 
 
+def _method_options(method: str, *, color: str | None, grow: float | None, seed: int | None) -> dict[str, Any]:
+    """The redaction options of ``--color``, ``--grow`` and ``--seed``, checked against ``--method``."""
+    options: dict[str, Any] = {}
+    if color is not None:
+        if method != "fill":
+            raise click.UsageError("--color applies to --method fill only")
+        from ._redact import parse_color
+
+        try:
+            options["color"] = parse_color(color)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--color") from None
+    if grow is not None:
+        options["grow"] = grow
+    if seed is not None:
+        seeded = _seeded_methods()
+        if method not in seeded:
+            raise click.UsageError(f"--seed applies to --method {', '.join(seeded)} only")
+        options["seed"] = seed
+    return options
+
+
+def _redaction_options(command: Callable[..., object]) -> Callable[..., object]:
+    """``--color``, ``--grow`` and ``--seed``, as ``anonymize`` and ``dataset`` both take them."""
+    command = click.option("--seed", type=click.IntRange(min=0), default=None,
+                           help="Seed of the noise (blur, pixelate) or of the synthetic faces [default: 0].")(command)
+    command = click.option("--grow", type=click.FloatRange(min=1.0), default=None,
+                           help="Each face region is the detected box grown by this factor [default: 1.3]; "
+                                "--method synthetic --grow 1.6 also replaces the hair and ears nearest the face.")(command)
+    return click.option("--color", metavar="RRGGBB", default=None, help="Fill colour for --method fill (default 000000).")(command)
+
+
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
 @click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
 @click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
-@click.option("--color", metavar="RRGGBB", default=None, help="Fill colour for --method fill (default 000000).")
-@click.option("--grow", type=click.FloatRange(min=1.0), default=None,
-              help="Each face region is the detected box grown by this factor [default: 1.3]; "
-                   "--method synthetic --grow 1.6 also replaces the hair and ears nearest the face.")
-@click.option("--seed", type=click.IntRange(min=0), default=None,
-              help="Seed of the noise (blur, pixelate) or of the synthetic faces [default: 0].")
+@_redaction_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="same", show_default=True, help="Output format (same: the input's).")
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy outputs.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
@@ -110,23 +138,7 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     from ._batch import anonymize_dir
     from ._errors import FacesafeError, MissingExtraError
 
-    options: dict[str, object] = {}
-    if color is not None:
-        if method != "fill":
-            raise click.UsageError("--color applies to --method fill only")
-        from ._redact import parse_color
-
-        try:
-            options["color"] = parse_color(color)
-        except ValueError as exc:
-            raise click.BadParameter(str(exc), param_hint="--color") from None
-    if grow is not None:
-        options["grow"] = grow
-    if seed is not None:
-        seeded = _seeded_methods()
-        if method not in seeded:
-            raise click.UsageError(f"--seed applies to --method {', '.join(seeded)} only")
-        options["seed"] = seed
+    options = _method_options(method, color=color, grow=grow, seed=seed)
     client = _connect(scheduler)
     if client is False:
         return EXIT_FAILED
@@ -165,18 +177,24 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
               help="COCO: the folder the annotation file's file_name entries are relative to.")
 @click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
 @click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@_redaction_options
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy images (JPEG stays JPEG).")
 @click.option("--workers", type=click.IntRange(min=0), default=None, help="Worker processes; 0 works in this process [default: all cores].")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="Inference threads per worker [default: cores / workers].")
 @click.option("--manifest", type=click.Path(dir_okay=False, path_type=str), default=None, help="SQLite manifest [default: OUT.facesafe.sqlite beside OUT].")
 @click.option("--overwrite", is_flag=True, help="Replace existing outputs not written by this manifest.")
 @click.option("--stop-on-error", is_flag=True, help="Stop at the first record that fails (default: drop it, record it, go on).")
+@click.option("--rename", type=click.Choice(["hmac"]), default=None,
+              help="Parquet: a {bytes, path} cell's path becomes a keyed hash of it (else null); COCO: images named by one.")
+@click.option("--faces-category", metavar="NAME", default=None,
+              help="COCO: add category NAME with an annotation per face found, for review.")
 @click.option("--max-pixels", type=click.IntRange(min=1), default=None, help="Refuse images larger than this [default: 200,000,000].")
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Run on a Dask cluster, e.g. tcp://host:8786 (needs facesafe[dask]).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines, only errors and the summary.")
 @click.pass_context
 def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, images: str | None, method: str, preset: str,
-            quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, stop_on_error: bool,
+            color: str | None, grow: float | None, seed: int | None, quality: int, workers: int | None, threads: int | None,
+            manifest: str | None, overwrite: bool, stop_on_error: bool, rename: str | None, faces_category: str | None,
             max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Anonymise a dataset: Parquet tables, WebDataset .tar shards, or a COCO file with --images.
 
@@ -189,6 +207,7 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
     from ._datasets import anonymize_dataset
     from ._errors import FacesafeError
 
+    options = _method_options(method, color=color, grow=grow, seed=seed)
     client = _connect(scheduler)
     if client is False:
         return EXIT_FAILED
@@ -196,8 +215,8 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
         report = anonymize_dataset(
             source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
             threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
-            max_pixels=max_pixels, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), quiet=quiet,
-            client=client,
+            rename=rename, faces_category=faces_category, max_pixels=max_pixels,
+            command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), quiet=quiet, client=client, **options,
         )
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None

@@ -29,7 +29,7 @@ from ._manifest import Manifest, default_manifest_path
 from ._runner import run_tasks
 from ._worker import Outcome, Task, load_anonymizer, process
 
-__all__ = ["Report", "anonymize_dir", "plan_outputs"]
+__all__ = ["Report", "anonymize_dir", "hmac_key", "hmac_name", "plan_outputs"]
 
 MAX_REPORTED_FAILURES = 1000
 
@@ -104,7 +104,8 @@ class _Tally:
         return Report(**counts, failures=tuple(self.failures), manifest=manifest, seconds=seconds)
 
 
-def _hmac_key(manifest_path: Path) -> bytes:
+def hmac_key(manifest_path: Path) -> bytes:
+    """The ``--rename hmac`` key of a manifest, kept beside it (``MANIFEST.key``, mode 0600), made on first use."""
     key_path = manifest_path.with_name(manifest_path.name + ".key")
     if key_path.exists():
         return bytes.fromhex(key_path.read_text().strip())
@@ -113,6 +114,13 @@ def _hmac_key(manifest_path: Path) -> bytes:
     with os.fdopen(fd, "w") as fh:
         fh.write(key.hex() + "\n")
     return key
+
+
+def hmac_name(key: bytes, name: str, fmt: str) -> str:
+    """The ``--rename hmac`` name of ``name`` for an output in ``fmt``: its keyed hash (32 hex digits) and the format's suffix."""
+    from .._io import suffix_for
+
+    return hmac.new(key, name.encode(), hashlib.sha256).hexdigest()[:32] + suffix_for(fmt)
 
 
 def plan_outputs(
@@ -132,14 +140,12 @@ def plan_outputs(
     """
     from .._discover import claim_outputs, output_rel, unique_rel
     from .._io import output_format as default_format
-    from .._io import suffix_for
 
     claim = claim_outputs()
     for source, rel, in_fmt in found:
         fmt = output_format or default_format(in_fmt)
         if rename_key is not None:
-            name = hmac.new(rename_key, str(rel).encode(), hashlib.sha256).hexdigest()[:32]
-            base = PurePosixPath(name + suffix_for(fmt))
+            base = PurePosixPath(hmac_name(rename_key, str(rel), fmt))
         else:
             base = output_rel(rel, fmt)
         yield source, rel, _fs.join(out_dir, unique_rel(claim, base, source))
@@ -246,7 +252,7 @@ def anonymize_dir(
         run_id = db.start_run(version=fingerprint.version, models=fingerprint.models, params=fingerprint.params, command=command)
         recorder = _Recorder(db, run_id, fingerprint, anonymizer.method, anonymizer.preset)
         tasks = _plan(sources, out, recorder, output_format=anonymizer.format, overwrite=overwrite,
-                      rename_key=_hmac_key(manifest_path) if rename == "hmac" else None)
+                      rename_key=hmac_key(manifest_path) if rename == "hmac" else None)
         recorder.progress = _Progress(len(tasks), quiet=quiet)
         try:
             run_tasks(tasks, functools.partial(process, max_file_bytes=anonymizer.max_pixels * 8 + (64 << 20)),

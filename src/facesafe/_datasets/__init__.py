@@ -69,6 +69,8 @@ def anonymize_dataset(
     manifest: str | os.PathLike[str] | None = None,
     on_error: str = "drop",
     overwrite: bool = False,
+    rename: str | None = None,
+    faces_category: str | None = None,
     max_pixels: int | None = None,
     command: str | None = None,
     quiet: bool = True,
@@ -95,6 +97,13 @@ def anonymize_dataset(
             goes on; ``"stop"`` stops the run at the first failure (the output
             file being written is not written).
         overwrite: replace output files that this manifest did not write.
+        rename: ``"hmac"``: Parquet ``{bytes, path}`` cells get the keyed hash
+            of their ``path`` instead of null, COCO images are named by the
+            keyed hash of their ``file_name`` (the key is kept beside the
+            manifest, as for folder runs). WebDataset keys are kept, so a
+            shard refuses it.
+        faces_category: COCO: add a category of this name with one annotation
+            per face found (box in the output's pixels, score), for review.
         command: the command line, recorded in the manifest.
         quiet: no progress lines (otherwise one on stderr per file written,
             and every 10 seconds).
@@ -108,9 +117,11 @@ def anonymize_dataset(
     from unchanged inputs with the same settings.
     """
     from .._anonymize import Anonymizer
+    from .._batch._lifecycle import refuse_unguarded_script
     from .._batch._manifest import Manifest, default_manifest_path
+    from .._batch._run import hmac_key
     from .._discover import refuse_out_inside
-    from ._core import DaskRunner, LocalRunner, Session, Stopped
+    from ._core import Runner, Session, Stopped
 
     started = time.monotonic()
     src = Path(source).resolve()
@@ -125,28 +136,34 @@ def anonymize_dataset(
     workers = (os.cpu_count() or 1) if workers is None else int(workers)
     if workers < 0:
         raise ValueError(f"workers must be >= 0, got {workers}")
+    if rename not in (None, "hmac"):
+        raise ValueError(f"rename must be None or 'hmac', got {rename!r}")
+    if rename is not None and kind == "webdataset":
+        raise ValueError("rename: WebDataset keys and member names are kept (the samples' keys tie their members together)")
+    if faces_category is not None and (kind != "coco" or not str(faces_category).strip()):
+        raise ValueError("faces_category: a non-empty category name, for a COCO dataset only")
     if client is not None:
         threads = 1
     elif threads is None:
         threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
                             max_pixels=max_pixels, threads=threads, **options)
+    runner = Runner(anonymizer, workers=workers, client=client)
+    if client is None and workers > 0:
+        refuse_unguarded_script(runner.setup)  # before anything is written
     out.mkdir(parents=True, exist_ok=True)
     stopped = False
-    chosen = LocalRunner(anonymizer, workers=workers) if client is None else DaskRunner(anonymizer, client=client)
-    with Manifest(manifest_path) as db, chosen as runner:
+    with Manifest(manifest_path) as db:
         session = Session(anonymizer, db, kind=kind, on_error=on_error, overwrite=overwrite, command=command,
-                          progress=None if quiet else sys.stderr)
+                          progress=None if quiet else sys.stderr, rename=rename)
+        adapter = _adapter(kind, src, out, session, images=images_dir, column=column, faces_category=faces_category,
+                           rename_key=hmac_key(manifest_path) if rename == "hmac" else None)
         try:
-            if kind == "coco":
-                from ._coco import anonymize_coco
-
-                anonymize_coco(src, images_dir, out, session, runner)  # type: ignore[arg-type]
-            else:
-                _each_unit(kind, src, out, session, runner, column=column)
+            runner.run(adapter.items(), adapter.tasks_of, adapter.emit)
         except Stopped:
             stopped = True
         finally:
+            adapter.abort()
             session.finish()
     return session.report(manifest=manifest_path, seconds=time.monotonic() - started, stopped=stopped)
 
@@ -160,21 +177,18 @@ def _require(kind: str) -> None:
         raise ValueError(f"source: {kind} datasets need {needed}: pip install 'facesafe[datasets]'")
 
 
-def _each_unit(kind: str, src: Path, out: Path, session: Any, runner: Any, *, column: str | None) -> None:
-    """Run every table or shard under ``src`` into its mirror under ``out``; resume finished ones."""
+def _adapter(kind: str, src: Path, out: Path, session: Any, *, images: Path | None, column: str | None,
+             faces_category: str | None, rename_key: bytes | None) -> Any:
+    """The format adapter for ``kind``: ``items()`` reads, ``tasks_of(item)``, ``emit(item, outcomes)`` writes, ``abort()``."""
     if kind == "parquet":
-        from ._parquet import anonymize_table, find_tables
+        from ._parquet import Tables
 
-        units = find_tables(src)
-        run = lambda s, rel, o: anonymize_table(s, rel, o, session, runner, column=column)  # noqa: E731
-    else:
-        from ._webdataset import anonymize_shard, find_shards
+        return Tables(src, out, session, column=column, rename_key=rename_key)
+    if kind == "webdataset":
+        from ._webdataset import Shards
 
-        units = find_shards(src)
-        run = lambda s, rel, o: anonymize_shard(s, rel, o, session, runner)  # noqa: E731
-    for source, rel in units:
-        output = out / rel
-        if session.previous(source, output):
-            session.unchanged_unit()
-        elif session.may_write(source, output):
-            run(source, rel, output)
+        return Shards(src, out, session)
+    from ._coco import Coco
+
+    assert images is not None
+    return Coco(src, images, out, session, faces_category=faces_category, rename_key=rename_key)

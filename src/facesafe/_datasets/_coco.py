@@ -32,14 +32,16 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import numpy as np
 
-from ._core import Runner, Outcome, Session, Task, atomic_output, failed
+from .._batch._run import hmac_name
+from ._core import Outcome, OutputFile, Session, Task, failed
 
-__all__ = ["IMAGE_FIELDS", "FaceHints", "anonymize_coco", "crop_annotation", "clip_polygon"]
+__all__ = ["IMAGE_FIELDS", "Coco", "FaceHints", "clip_polygon", "crop_annotation"]
 
 # What an image entry may keep: nothing here names, locates or dates a photo.
 IMAGE_FIELDS = ("id", "file_name", "width", "height", "license")
@@ -198,82 +200,166 @@ def _safe_rel(file_name: Any) -> PurePosixPath | None:
     return rel
 
 
-def _entries(entries: list[dict[str, Any]], images: Path, source: Path) -> Iterator[tuple[dict[str, Any], str, bytes | None, str | None]]:
-    """``(entry, key, bytes, problem)`` per image entry, the file read as it is reached."""
-    for entry in entries:
-        key = f"{source}#image={entry.get('id')}"
-        rel = _safe_rel(entry.get("file_name"))
-        if rel is None:
-            yield entry, key, None, f"file_name {entry.get('file_name')!r} is not a relative path inside the images folder"
-            continue
+@dataclass(frozen=True)
+class _Entry:
+    """One image entry and its file's bytes (``problem``: why there are none)."""
+
+    entry: dict[str, Any]
+    key: str
+    data: bytes | None = field(repr=False)
+    problem: str | None = None
+
+
+@dataclass(frozen=True)
+class _End:
+    """Every entry done: the annotation file is written."""
+
+
+class Coco:
+    """The COCO adapter: :meth:`items` reads the image files, :meth:`emit` writes them and, last, ``annotations.json``.
+
+    Args:
+        faces_category: the name of a category to add, with one annotation
+            per face found (``bbox`` in the output's pixels, ``score``), for
+            review; ``None`` adds nothing.
+        rename_key: name the output images by the keyed hash of their
+            ``file_name`` (``--rename hmac``), flat in ``images/``.
+
+    The output images are written one by one (each atomically) as they come
+    back; the annotation file only when all are done, so a killed run has
+    written no ``annotations.json``, and its re-run does every image again
+    (replacing the images it wrote).
+    """
+
+    def __init__(self, source: Path, images: Path, out: Path, session: Session, *, faces_category: str | None = None,
+                 rename_key: bytes | None = None) -> None:
         try:
-            yield entry, key, (images / rel).read_bytes(), None
-        except OSError as exc:
-            yield entry, key, None, f"cannot read {rel}: {exc.strerror or exc}"
+            data = json.loads(source.read_bytes())
+            entries, annotations = data["images"], data.get("annotations", [])
+            if not isinstance(entries, list) or not isinstance(annotations, list):
+                raise TypeError("images and annotations must be lists")
+        except (OSError, ValueError, KeyError, TypeError) as exc:
+            raise ValueError(f"source: {os.fspath(source)!r} is not a COCO annotation file ({type(exc).__name__}: {exc})") from None
+        self.source, self.images, self.out, self.session, self.rename_key = source, images, out, session, rename_key
+        self.data, self.entries, self.annotations = data, entries, annotations
+        self.by_image: dict[Any, list[int]] = {}
+        for index, annotation in enumerate(annotations):
+            self.by_image.setdefault(annotation.get("image_id"), []).append(index)
+        self.hints = FaceHints(data.get("categories") or [])
+        self.output = out / "annotations.json"
+        self.kept_images: list[dict[str, Any]] = []
+        self.kept: dict[int, dict[str, Any]] = {}
+        self.faces = _FaceCategory(faces_category, data.get("categories") or [], annotations) if faces_category else None
+        self._file: OutputFile | None = None
 
+    def items(self) -> Iterator[_Entry | _End]:
+        """Each image entry with its file's bytes, read as it is reached, then the end."""
+        if not self.session.may_write(self.source, self.output):
+            return
+        self.session.plan_unit(self.source, "annotations.json", self.output)
+        for entry in self.entries:
+            key = f"{self.source}#image={entry.get('id')}"
+            rel = _safe_rel(entry.get("file_name"))
+            if rel is None:
+                yield _Entry(entry, key, None, f"file_name {entry.get('file_name')!r} is not a relative path inside the images folder")
+                continue
+            try:
+                yield _Entry(entry, key, (self.images / rel).read_bytes())
+            except OSError as exc:
+                yield _Entry(entry, key, None, f"cannot read {rel}: {exc.strerror or exc}")
+        yield _End()
 
-def anonymize_coco(source: Path, images: Path, out: Path, session: Session, runner: Runner) -> None:
-    """Anonymise a COCO annotation file's images into ``out/images`` and write ``out/annotations.json``."""
-    from .._discover import output_rel
-    from .._io import atomic_write_bytes
-
-    try:
-        data = json.loads(source.read_bytes())
-        entries, annotations = data["images"], data.get("annotations", [])
-        if not isinstance(entries, list) or not isinstance(annotations, list):
-            raise TypeError("images and annotations must be lists")
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise ValueError(f"source: {os.fspath(source)!r} is not a COCO annotation file ({type(exc).__name__}: {exc})") from None
-    by_image: dict[Any, list[int]] = {}
-    for index, annotation in enumerate(annotations):
-        by_image.setdefault(annotation.get("image_id"), []).append(index)
-    output = out / "annotations.json"
-    if not session.may_write(source, output):
-        return
-    session.plan_unit(source, "annotations.json", output)
-    kept_images: list[dict[str, Any]] = []
-    kept: dict[int, dict[str, Any]] = {}
-
-    hints = FaceHints(data.get("categories") or [])
-
-    def tasks_of(item: tuple[dict[str, Any], str, bytes | None, str | None]) -> list[Task]:
-        if item[2] is None:
+    def tasks_of(self, item: _Entry | _End) -> list[Task]:
+        """An entry's image as a task, with the faces its annotations mark as hints."""
+        if not isinstance(item, _Entry) or item.data is None:
             return []
-        return [Task(item[1], item[2], hints=hints([annotations[i] for i in by_image.get(item[0].get("id"), [])]))]
+        return [Task(item.key, item.data, hints=self.hints([self.annotations[i] for i in self.by_image.get(item.entry.get("id"), [])]))]
 
-    for (entry, key, _, problem), outcomes in runner.map(_entries(entries, images, source), tasks_of):
+    def emit(self, item: _Entry | _End, outcomes: tuple[Outcome, ...]) -> None:
+        """Write one entry's image and move its annotations; at the end, write the annotation file."""
+        if isinstance(item, _End):
+            self._finish()
+        else:
+            self._entry(item, outcomes)
+
+    def abort(self) -> None:
+        """Nothing half-written to drop: the annotation file is written at once, at the end."""
+        if self._file is not None:
+            self._file.abort()
+
+    def _entry(self, item: _Entry, outcomes: tuple[Outcome, ...]) -> None:
+        from .._discover import output_rel
+        from .._io import atomic_write_bytes
+
+        entry, key, session = item.entry, item.key, self.session
         rel = str(entry.get("file_name"))
-        outcome = failed(key, problem) if problem is not None else _checked(outcomes[0], entry)
-        target = None
-        if outcome.status == "written":
-            name = output_rel(PurePosixPath(rel), outcome.output_format)
-            target = out / "images" / name
+        outcome = failed(key, item.problem) if item.problem is not None else _checked(outcomes[0], entry)
+        target = name = None
+        if outcome.status == "written" and outcome.data is not None:
+            fmt = outcome.output_format or ""
+            name = (PurePosixPath(hmac_name(self.rename_key, rel, fmt)) if self.rename_key is not None
+                    else output_rel(PurePosixPath(rel), fmt))
+            target = self.out / "images" / name
             try:
                 atomic_write_bytes(target, outcome.data, overwrite=session.may_replace(key, target))
             except Exception as exc:  # an output that cannot be written is this record's failure
                 outcome = failed(key, f"{type(exc).__name__}: {exc}")
         session.record(outcome, rel=rel, output=None if target is None else str(target))
-        indices = by_image.pop(entry.get("id"), [])
+        indices = self.by_image.pop(entry.get("id"), [])
         if outcome.status != "written":
             session.drop_annotations(len(indices))
-            continue
+            return
+        assert outcome.size is not None
         width, height = outcome.size
         region = outcome.region if outcome.region is not None else (0, 0, width, height)
-        kept_images.append({k: entry[k] for k in IMAGE_FIELDS if k in entry} | {
+        self.kept_images.append({k: entry[k] for k in IMAGE_FIELDS if k in entry} | {
             "file_name": str(name), "width": region[2] - region[0], "height": region[3] - region[1]})
         for index in indices:
-            moved = annotations[index] if region == (0, 0, width, height) else crop_annotation(annotations[index], region, (width, height))
+            annotation = self.annotations[index]
+            moved = annotation if region == (0, 0, width, height) else crop_annotation(annotation, region, (width, height))
             if moved is None:
                 session.drop_annotations(1)
             else:
-                kept[index] = moved
-    session.drop_annotations(sum(len(v) for v in by_image.values()))  # annotations of no image entry
-    result = {key: value for key, value in data.items() if key not in ("images", "annotations")}
-    result["images"] = kept_images
-    result["annotations"] = [kept[index] for index in sorted(kept)]
-    with atomic_output(output) as temp:
-        temp.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
-    session.done_unit(source, "annotations.json", output)
+                self.kept[index] = moved
+        if self.faces is not None:
+            self.faces.add(entry.get("id"), outcome, region)
+
+    def _finish(self) -> None:
+        self.session.drop_annotations(sum(len(v) for v in self.by_image.values()))  # annotations of no image entry
+        result = {key: value for key, value in self.data.items() if key not in ("images", "annotations")}
+        result["images"] = self.kept_images
+        result["annotations"] = [self.kept[index] for index in sorted(self.kept)]
+        if self.faces is not None:
+            result["categories"] = [*(self.data.get("categories") or []), self.faces.category]
+            result["annotations"] += self.faces.annotations
+        self._file = OutputFile(self.output)
+        self._file.temp.write_text(json.dumps(result, ensure_ascii=False), encoding="utf-8")
+        self._file.commit()
+        self._file = None
+        self.session.done_unit(self.source, "annotations.json", self.output)
+
+
+class _FaceCategory:
+    """The faces found, as annotations of an added category (for review): boxes in the output's pixels, with scores."""
+
+    def __init__(self, name: str, categories: list[dict[str, Any]], annotations: list[dict[str, Any]]) -> None:
+        ids = [c["id"] for c in categories if isinstance(c.get("id"), int)]
+        self.category = {"id": max(ids, default=0) + 1, "name": name, "supercategory": "facesafe"}
+        self._next = max((a["id"] for a in annotations if isinstance(a.get("id"), int)), default=0) + 1
+        self.annotations: list[dict[str, Any]] = []
+
+    def add(self, image_id: Any, outcome: Outcome, region: Region) -> None:
+        """One annotation per face found in the first frame that lies (partly) in the kept ``region``."""
+        x0, y0, x1, y1 = region
+        for fx0, fy0, fx1, fy1, score in outcome.boxes[0] if outcome.boxes else ():
+            nx0, ny0, nx1, ny1 = max(fx0, x0), max(fy0, y0), min(fx1, x1), min(fy1, y1)
+            if nx1 <= nx0 or ny1 <= ny0:
+                continue
+            w, h = round(nx1 - nx0, 2), round(ny1 - ny0, 2)
+            self.annotations.append({"id": self._next, "image_id": image_id, "category_id": self.category["id"],
+                                     "bbox": [round(nx0 - x0, 2), round(ny0 - y0, 2), w, h], "area": round(w * h, 2),
+                                     "iscrowd": 0, "score": score})
+            self._next += 1
 
 
 def _checked(outcome: Outcome, entry: dict[str, Any]) -> Outcome:

@@ -1,17 +1,17 @@
 """What every dataset format shares: records in, outcomes out, in order.
 
-A format adapter (``_parquet``, ``_webdataset``, ``_coco``) reads its records
-and turns each image into a :class:`Task` (the encoded bytes and the record's
-location in the dataset, e.g. ``part-0.parquet#row=12``). :func:`anonymize_record`
-is the worker function: bytes in, an :class:`Outcome` out, never raising for a
-bad record. A :class:`Runner` (:class:`LocalRunner`: this process or a local
-process pool; :class:`DaskRunner`: a Dask cluster) runs the tasks with a
-bounded number in flight and hands the outcomes back *in input order*, grouped
-as the adapter grouped its tasks (a row, a sample, an image), so the adapter
-can write its output in the input's order; only it would change to drive the
-adapters from the shared batch runner. A :class:`Session` holds what the
-adapters record with: the manifest, the settings key, the counts, the failure
-policy.
+A format adapter (``_parquet``, ``_webdataset``, ``_coco``) reads its dataset
+as a stream of *items* (a row, a sample, an image entry, and markers that open
+and close an output file) and turns each image into a :class:`Task` (the
+encoded bytes and the record's location in the dataset, e.g.
+``part-0.parquet#group=0&row=12``). :func:`anonymize_record` is the worker
+function: bytes in, an :class:`Outcome` out, never raising for a bad record.
+The :class:`Runner` runs the tasks of a whole run, every file of it, on the
+shared batch runner (one pool, models loaded once) and hands each item back
+with its outcomes *in input order*, so the adapter writes its outputs in the
+input's order: the adapter reads, the coordinator writes. A :class:`Session`
+holds what the adapters record with: the manifest, the settings key, the
+counts, the failure policy.
 
 Failure policy: a record whose image fails is dropped from the output and
 recorded with its reason and location (never passed through); with
@@ -21,28 +21,26 @@ unit it was writing is not written.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
-import multiprocessing
 import os
 import pickle
 import secrets
-import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from .._anonymize import Anonymizer
+from .._batch._runner import run_tasks
 from .._batch._worker import load_anonymizer
 from .._errors import FacesafeError
 
-__all__ = ["Task", "Outcome", "anonymize_record", "Runner", "LocalRunner", "DaskRunner", "Session", "DatasetReport", "Stopped", "atomic_output"]
+__all__ = ["Broken", "Closed", "DatasetReport", "FileForFile", "Opened", "Outcome", "OutputFile", "Runner", "Session", "Stopped", "Task", "anonymize_record", "atomic_output"]
 
 T = TypeVar("T")
 MAX_REPORTED_FAILURES = 1000
@@ -119,33 +117,14 @@ def failed(key: str, reason: str) -> Outcome:
     return Outcome(key, "failed", reason=reason, started=now, finished=now)
 
 
-# One anonymizer per (settings, thread) in each process, built on first use.
-_ANONYMIZERS: dict[tuple[bytes, int], Anonymizer] = {}
-
-
-def _anonymizer(settings: bytes) -> Anonymizer:
-    key = (settings, threading.get_ident())
-    anonymizer = _ANONYMIZERS.get(key)
-    if anonymizer is None:
-        for old in [k for k in _ANONYMIZERS if k[0] != settings]:
-            _ANONYMIZERS.pop(old).close()
-        anonymizer = _ANONYMIZERS[key] = load_anonymizer(settings)
-    return anonymizer
-
-
-def init_worker(settings: bytes) -> None:
-    """Process-pool initializer: build the anonymizer (and load models) once."""
-    _anonymizer(settings)
-
-
-def anonymize_record(task: Task, settings: bytes) -> Outcome:
-    """Anonymise one record's image; never raises for a bad image (it becomes a ``failed`` outcome)."""
+def anonymize_record(task: Task, anonymizer_of: Callable[[], Anonymizer]) -> Outcome:
+    """Anonymise one record's image with the worker's anonymizer (``anonymizer_of()``); never raises for a bad image."""
     from .._io import load_image
 
     started = time.time()
     base: dict[str, Any] = {"key": task.key, "started": started, "input_hash": hashlib.sha256(task.data).hexdigest()}
     try:
-        anonymizer = _anonymizer(settings)
+        anonymizer = anonymizer_of()
         if task.hints:
             anonymizer = _hinted(anonymizer, task.hints)
         picture = load_image(task.data, max_pixels=anonymizer.max_pixels)
@@ -169,115 +148,167 @@ def anonymize_record(task: Task, settings: bytes) -> Outcome:
         return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {exc}", finished=time.time())
 
 
+@dataclass
+class _Slot(Generic[T]):
+    """An item waiting in the reorder buffer: the outcomes of its tasks as they come back."""
+
+    item: T
+    outcomes: list[Outcome | None]
+    missing: int
+
+
 class Runner:
-    """Hands outcomes back in input order, grouped as given, with at most ``window`` tasks in flight."""
+    """Runs a dataset's images on the shared batch runner (:func:`facesafe._batch._runner.run_tasks`).
 
-    window = 1
+    So dataset runs get what folder runs get: this process (``workers=0``), a
+    local pool whose workers die with the coordinator and do not re-import the
+    caller's ``__main__``, a record that kills its worker retried alone and
+    then failed, or a Dask cluster (``client``).
 
-    def _submit(self, task: Task) -> Any:
-        raise NotImplementedError
-
-    def _result(self, future: Any, task: Task) -> Outcome:
-        raise NotImplementedError
-
-    def map(self, groups: Iterable[T], tasks_of: Callable[[T], list[Task]]) -> Iterator[tuple[T, tuple[Outcome, ...]]]:
-        """Each group with the outcomes of its tasks, in input order; a bounded number of tasks in flight."""
-        queue: deque[tuple[T, list[tuple[Any, Task]]]] = deque()
-        in_flight = 0
-        source = iter(groups)
-        exhausted = False
-        while True:
-            while not exhausted and in_flight < self.window:
-                group = next(source, _END)
-                if group is _END:
-                    exhausted = True
-                    break
-                futures = [(self._submit(task), task) for task in tasks_of(group)]
-                in_flight += len(futures)
-                queue.append((group, futures))
-            if not queue:
-                return
-            group, futures = queue.popleft()
-            in_flight -= len(futures)
-            yield group, tuple(self._result(future, task) for future, task in futures)
-
-
-class LocalRunner(Runner):
-    """Runs tasks in this process (``workers=0``) or on a local process pool, in order.
-
-    Use as a context manager; :meth:`map` may be called many times (once per
-    file or shard) and reuses the pool and its loaded models.
+    :meth:`run` takes the adapter's *items* (a row, a sample, an image entry,
+    and the markers that open and close an output file) and calls ``emit``
+    with each item and the outcomes of its tasks **in input order**, in this
+    process: the runner hands results back as they complete, and a reorder
+    buffer holds the items that wait for an earlier one. It holds at most the
+    runner's window of tasks (two per worker) plus the task-less items
+    between them, so memory does not grow with the dataset.
     """
 
-    def __init__(self, anonymizer: Anonymizer, *, workers: int) -> None:
+    def __init__(self, anonymizer: Anonymizer, *, workers: int, client: Any = None) -> None:
         if workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
-        self.settings = pickle.dumps(anonymizer)
-        self.workers = workers
-        self.window = max(2 * workers, 1)
-        self._pool: ProcessPoolExecutor | None = None
+        self.setup = functools.partial(load_anonymizer, pickle.dumps(anonymizer))
+        self.workers, self.client = workers, client
 
-    def __enter__(self) -> LocalRunner:
-        return self
+    def run(self, items: Iterable[T], tasks_of: Callable[[T], Sequence[Task]], emit: Callable[[T, tuple[Outcome, ...]], None]) -> None:
+        """``emit(item, outcomes)`` for every item, in input order, once all of its tasks are done."""
+        waiting: deque[_Slot[T]] = deque()
+        where: dict[int, tuple[_Slot[T], int]] = {}  # by id() of a task in flight (alive until handled)
 
-    def __exit__(self, *exc: object) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
+        def flush() -> None:
+            while waiting and waiting[0].missing == 0:
+                slot = waiting.popleft()
+                emit(slot.item, tuple(o for o in slot.outcomes if o is not None))
 
-    def _submit(self, task: Task) -> Any:
-        if self.workers == 0:
-            return anonymize_record(task, self.settings)  # done now: the "future" is the outcome
-        if self._pool is None:
-            # spawn: workers start clean (no inherited threads or model state).
-            self._pool = ProcessPoolExecutor(self.workers, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=init_worker, initargs=(self.settings,))
-        return self._pool.submit(anonymize_record, task, self.settings)
+        def tasks() -> Iterator[Task]:
+            for item in items:
+                group = list(tasks_of(item))
+                slot = _Slot(item, [None] * len(group), len(group))
+                waiting.append(slot)
+                if not group:
+                    flush()
+                for index, task in enumerate(group):
+                    where[id(task)] = (slot, index)
+                    yield task
 
-    def _result(self, future: Any, task: Task) -> Outcome:
-        if isinstance(future, Outcome):
-            return future
-        try:
-            return future.result()
-        except BrokenProcessPool:
-            # The pool is lost with every task in it; each of those records fails (fail closed).
-            if self._pool is not None:
-                self._pool.shutdown(wait=False, cancel_futures=True)
-                self._pool = None
-            return failed(task.key, "the worker process died while this record was in flight (crash or out of memory)")
+        def handle(task: Task, outcome: Outcome) -> None:
+            slot, index = where.pop(id(task))
+            slot.outcomes[index] = outcome
+            slot.missing -= 1
+            flush()
+
+        run_tasks(tasks(), anonymize_record, handle, setup=self.setup, failed=_died, workers=self.workers, client=self.client)
+        flush()
 
 
-class DaskRunner(Runner):
-    """Runs tasks on a Dask cluster (``client``), in order. Tasks carry the image bytes, so workers need no files.
+def _died(task: Task, reason: str) -> Outcome:
+    """The outcome of a task whose worker died (or that the cluster gave up on)."""
+    return failed(task.key, reason)
 
-    Each worker process builds one anonymizer for the run; single-threaded
-    workers give outputs byte-identical to a local run.
+
+
+
+@dataclass(frozen=True)
+class Opened:
+    """An input file begins: its output is opened (``plan_unit``) before its records are written."""
+
+    source: Path
+    rel: str
+    output: Path
+
+
+@dataclass(frozen=True)
+class Closed:
+    """An input file read to its end: its output is put in place (``done_unit``)."""
+
+
+@dataclass(frozen=True)
+class Broken:
+    """An input file that cannot be read (further): its output is not written, the file fails."""
+
+    source: Path
+    rel: str
+    reason: str
+
+
+class FileForFile:
+    """What the file-for-file adapters share (Parquet tables, WebDataset shards): one output file per input file.
+
+    :meth:`items` walks the input files (``find``), skips those an earlier run
+    finished and those whose output is someone else's, and yields each file's
+    items (``read``) between an :class:`Opened` and a :class:`Closed` (or a
+    :class:`Broken`). :meth:`emit` opens the output (a hidden temporary,
+    ``open_writer``), hands the records to ``write``, and puts the output in
+    place when the file is done: at most one output is open at a time, since
+    items come back in input order. :meth:`abort` drops the open one.
     """
 
-    def __init__(self, anonymizer: Anonymizer, *, client: Any) -> None:
-        self.settings = pickle.dumps(anonymizer)
-        self.client = client
-        self.window = 2 * max(1, sum(client.nthreads().values()))
+    def __init__(self, src: Path, out: Path, session: Session) -> None:
+        self.src, self.out, self.session = src, out, session
+        self.opened: Opened | None = None
+        self._file: OutputFile | None = None
+        self.writer: Any = None
 
-    def __enter__(self) -> DaskRunner:
-        return self
+    def find(self, src: Path) -> list[tuple[Path, str]]:
+        """``(input file, rel)`` of every input under ``src``."""
+        raise NotImplementedError
 
-    def __exit__(self, *exc: object) -> None:
-        pass
+    def read(self, source: Path, rel: str, output: Path) -> Iterator[Any]:
+        """One input file's items, from its :class:`Opened` to its :class:`Closed` (or :class:`Broken`)."""
+        raise NotImplementedError
 
-    def _submit(self, task: Task) -> Any:
-        return self.client.submit(anonymize_record, task, self.settings, pure=False)
+    def open_writer(self, opened: Any, temp: Path) -> Any:
+        """The writer (anything with ``close()``) of an output about to be written to ``temp``."""
+        raise NotImplementedError
 
-    def _result(self, future: Any, task: Task) -> Outcome:
-        try:
-            return future.result()
-        except Exception as exc:  # KilledWorker, a lost connection: this record failed, with why
-            return failed(task.key, f"cluster error: {type(exc).__name__}: {exc}")
-        finally:
-            future.release()
+    def write(self, item: Any, outcomes: tuple[Outcome, ...]) -> None:
+        """Record and write one record item of the open output."""
+        raise NotImplementedError
 
+    def items(self) -> Iterator[Any]:
+        """Every input file's items, file after file; finished files (an earlier run's) are skipped."""
+        for source, rel in self.find(self.src):
+            output = self.out / rel
+            if self.session.previous(source, output):
+                self.session.unchanged_unit()
+            elif self.session.may_write(source, output):
+                yield from self.read(source, rel, output)
 
-_END: Any = object()
+    def emit(self, item: Any, outcomes: tuple[Outcome, ...]) -> None:
+        """Handle one item once its outcomes are all in (called in input order)."""
+        if isinstance(item, Opened):
+            self.session.plan_unit(item.source, item.rel, item.output)
+            self.opened, self._file = item, OutputFile(item.output)
+            self.writer = self.open_writer(item, self._file.temp)
+        elif isinstance(item, Closed):
+            assert self.opened is not None and self._file is not None
+            self.writer.close()
+            self._file.commit()
+            self.session.done_unit(self.opened.source, self.opened.rel, self.opened.output)
+            self.opened = self._file = self.writer = None
+        elif isinstance(item, Broken):
+            self.abort()
+            self.session.fail_unit(item.source, rel=item.rel, reason=item.reason)
+        else:
+            self.write(item, outcomes)
+
+    def abort(self) -> None:
+        """Drop the output being written (a stop, an error): its temporary goes, the output is not written."""
+        if self.writer is not None:
+            self.writer.close()
+        if self._file is not None:
+            self._file.abort()
+        self.opened = self._file = self.writer = None
 
 
 class Stopped(Exception):
@@ -340,7 +371,7 @@ class Session:
     """
 
     def __init__(self, anonymizer: Anonymizer, db: Any, *, kind: str, on_error: str, overwrite: bool, command: str | None,
-                 progress: Any = None, every: float = 10.0) -> None:
+                 progress: Any = None, every: float = 10.0, rename: str | None = None) -> None:
         from .. import __version__
         from .._batch._run import _model_versions
 
@@ -350,7 +381,7 @@ class Session:
         self.on_error, self.overwrite = on_error, overwrite
         self.version = __version__
         self.models = _model_versions(anonymizer)
-        self.params = anonymizer.settings() | {"dataset": kind}
+        self.params = anonymizer.settings() | {"dataset": kind} | ({"rename": rename} if rename else {})
         self.params_key = hashlib.sha256(json.dumps([self.params, self.models, __version__], sort_keys=True).encode()).hexdigest()[:16]
         self.run_id = db.start_run(version=__version__, models=self.models, params=self.params, command=command)
         self.counts: dict[str, int] = {"written": 0, "without_faces": 0, "failed": 0, "faces": 0, "units": 0, "unchanged": 0,
@@ -462,16 +493,35 @@ def file_sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
+class OutputFile:
+    """An output file being written: a hidden temporary beside it, renamed onto it by :meth:`commit`.
+
+    A killed run leaves only a hidden ``.NAME.*.facesafe-tmp`` file, never a
+    partial output; the next run that writes ``path`` removes such leftovers.
+    """
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        for stale in path.parent.glob(f".{path.name}.*.facesafe-tmp"):
+            stale.unlink(missing_ok=True)
+        self.path = path
+        self.temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.facesafe-tmp")
+
+    def commit(self) -> None:
+        """Put the complete temporary in place of ``path``."""
+        os.replace(self.temp, self.path)
+
+    def abort(self) -> None:
+        """Remove the temporary (nothing at ``path`` changes)."""
+        self.temp.unlink(missing_ok=True)
+
+
 @contextmanager
 def atomic_output(path: Path) -> Iterator[Path]:
-    """A temporary path beside ``path``, renamed onto it when the block completes; removed on any error.
-
-    A killed run leaves only a hidden ``.*.facesafe-tmp`` file, never a partial output.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{secrets.token_hex(6)}.facesafe-tmp")
+    """A temporary path beside ``path`` (:class:`OutputFile`), renamed onto it when the block completes; removed on any error."""
+    output = OutputFile(path)
     try:
-        yield temp
-        os.replace(temp, path)
+        yield output.temp
+        output.commit()
     finally:
-        temp.unlink(missing_ok=True)
+        output.abort()

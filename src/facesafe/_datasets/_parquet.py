@@ -11,7 +11,8 @@ What the output keeps and changes:
   fails is dropped (and recorded); a null image stays null;
 * each image in its own format (JPEG stays JPEG, at the run's quality, 92 by
   default), rebuilt from pixels without metadata;
-* ``path`` of the struct becomes null: it named the source file;
+* ``path`` of the struct becomes null: it named the source file (with
+  ``--rename hmac``, the keyed hash of it, as folder runs name outputs);
 * the table's key-value metadata only under the keys in ``KEPT_METADATA``
   (the Hugging Face features and the pandas schema); the codec of the input's
   first column.
@@ -20,12 +21,14 @@ What the output keeps and changes:
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ._core import Runner, Session, Task, atomic_output, failed
+from .._batch._run import hmac_name
+from ._core import Broken, Closed, FileForFile, Opened, Outcome, Session, Task, failed
 
-__all__ = ["KEPT_METADATA", "find_tables", "image_column", "anonymize_table"]
+__all__ = ["KEPT_METADATA", "Tables", "find_tables", "image_column"]
 
 # Table metadata that describes the columns, not their content: kept. Any other key goes.
 KEPT_METADATA = (b"huggingface", b"pandas")
@@ -73,63 +76,143 @@ def _clean_schema(schema: Any) -> Any:
     return schema.with_metadata(metadata) if metadata else schema.remove_metadata()
 
 
-def _rows(table: Any, name: str) -> Iterator[tuple[int, Any]]:
-    yield from enumerate(table.column(name).to_pylist())
+@dataclass(frozen=True)
+class _Open(Opened):
+    """A table begins: its output is opened with the cleaned schema and the input's codec."""
+
+    schema: Any = field(repr=False)
+    codec: str
+    index: int
+    kind: str
 
 
-def anonymize_table(source: Path, rel: str, output: Path, session: Session, runner: Runner, *, column: str | None) -> None:
-    """Write the anonymised copy of one Parquet table to ``output`` (atomically), recording every row."""
-    import pyarrow as pa
-    import pyarrow.parquet as pq
+@dataclass(frozen=True)
+class _Row:
+    """One row's image cell (``data``: its bytes, ``None`` when the cell has none); ``key``: ``table#group=G&row=R``."""
 
-    try:
-        table_file = pq.ParquetFile(source)
-    except (pa.ArrowException, OSError) as exc:
-        session.fail_unit(source, rel=rel, reason=f"not a readable Parquet file: {exc}")
-        return
-    name, kind = image_column(table_file.schema_arrow, column, table=rel)
-    schema = _clean_schema(table_file.schema_arrow)
-    index = schema.get_field_index(name)
-    metadata = table_file.metadata
-    codec = _CODECS.get(metadata.row_group(0).column(0).compression, "snappy") if metadata.num_row_groups else "snappy"
-    session.plan_unit(source, rel, output)
-    written = 0
-    with atomic_output(output) as temp:
-        with pq.ParquetWriter(temp, schema, compression=codec) as writer:
+    key: str
+    group: int
+    row: int
+    cell: Any = field(repr=False)
+    data: bytes | None = field(repr=False)
+
+
+@dataclass(frozen=True)
+class _GroupEnd:
+    """A row group read: the rows kept are written as one row group."""
+
+    table: Any = field(repr=False)
+
+
+Item = _Open | _Row | _GroupEnd | Closed | Broken
+
+
+class Tables(FileForFile):
+    """The Parquet adapter: reads every table under ``src`` row group by row group, writes their copies in order.
+
+    With ``rename_key``, the ``path`` of a ``{bytes, path}`` cell becomes the
+    keyed hash of the source ``path`` (with the output format's suffix)
+    instead of null, as ``--rename hmac`` names a folder run's outputs.
+    """
+
+    def __init__(self, src: Path, out: Path, session: Session, *, column: str | None, rename_key: bytes | None = None) -> None:
+        super().__init__(src, out, session)
+        self.column, self.rename_key = column, rename_key
+        self._keep: list[bool] = []
+        self._images: list[Any] = []
+        self._written = self._group_start = 0
+
+    def find(self, src: Path) -> list[tuple[Path, str]]:
+        """The tables under ``src``."""
+        return find_tables(src)
+
+    def read(self, source: Path, rel: str, output: Path) -> Iterator[Item]:
+        """A table's rows, row group by row group, each group followed by its :class:`_GroupEnd`."""
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        try:
+            table_file = pq.ParquetFile(source)
+        except (pa.ArrowException, OSError) as exc:
+            yield Broken(source, rel, f"not a readable Parquet file: {exc}")
+            return
+        name, kind = image_column(table_file.schema_arrow, self.column, table=rel)
+        schema = _clean_schema(table_file.schema_arrow)
+        metadata = table_file.metadata
+        codec = _CODECS.get(metadata.row_group(0).column(0).compression, "snappy") if metadata.num_row_groups else "snappy"
+        yield _Open(source, rel, output, schema, codec, schema.get_field_index(name), kind)
+        try:
             for group in range(metadata.num_row_groups):
                 table = table_file.read_row_group(group)
-                start = written
-                keep, images = [], []
+                for row, cell in enumerate(table.column(name).to_pylist()):
+                    yield _Row(f"{source}#group={group}&row={row}", group, row, cell,
+                               cell["bytes"] if kind == "struct" and cell is not None else cell)
+                yield _GroupEnd(table)
+        except (pa.ArrowException, OSError) as exc:
+            yield Broken(source, rel, f"not a readable Parquet file: {exc}")
+            return
+        yield Closed()
 
-                def tasks_of(row: tuple[int, Any], group: int = group) -> list[Task]:
-                    data = row[1]["bytes"] if kind == "struct" and row[1] is not None else row[1]
-                    return [] if data is None else [Task(f"{source}#group={group}&row={row[0]}", data)]
+    def tasks_of(self, item: Item) -> list[Task]:
+        """A row's image as a task; nothing for the other items."""
+        if not isinstance(item, _Row) or item.data is None:
+            return []
+        return [Task(item.key, item.data)]
 
-                for (row, cell), outcomes in runner.map(_rows(table, name), tasks_of):
-                    location = f"{rel}#group={group}&row={row}"
-                    if not outcomes:
-                        if kind == "struct" and cell is not None and cell.get("path") is not None:
-                            outcome = failed(f"{source}#group={group}&row={row}",
-                                             "the image is a path, not embedded bytes: only embedded images are read")
-                            session.record(outcome, rel=location, output=None)
-                            keep.append(False)
-                            continue
-                        keep.append(True)  # a null image: nothing to anonymise
-                        images.append(None)
-                        written += 1
-                        continue
-                    outcome = outcomes[0]
-                    session.record(outcome, rel=location, output=f"{output}#row={written}")
-                    keep.append(outcome.status == "written")
-                    if outcome.status == "written":
-                        images.append(outcome.data)
-                        written += 1
-                if written == start:
-                    continue
-                column_type = schema.field(index).type
-                values = images if kind == "binary" else [None if b is None else {"bytes": b, "path": None} for b in images]
-                kept = table.filter(pa.array(keep, pa.bool_())) if not all(keep) else table
-                kept = kept.set_column(index, schema.field(index), pa.array(values, type=column_type))
-                writer.write_table(kept.replace_schema_metadata(schema.metadata), row_group_size=kept.num_rows)
-    session.done_unit(source, rel, output)
+    def open_writer(self, opened: _Open, temp: Path) -> Any:
+        """A Parquet writer of the cleaned schema, with the input's codec."""
+        import pyarrow.parquet as pq
 
+        self._written = self._group_start = 0
+        self._keep, self._images = [], []
+        return pq.ParquetWriter(temp, opened.schema, compression=opened.codec)
+
+    def write(self, item: Item, outcomes: tuple[Outcome, ...]) -> None:
+        """A row recorded and kept (or dropped); at a group's end, the kept rows written as one row group."""
+        if isinstance(item, _Row):
+            self._row(item, outcomes)
+        elif isinstance(item, _GroupEnd):
+            self._group(item.table)
+
+    def _row(self, item: _Row, outcomes: tuple[Outcome, ...]) -> None:
+        table = self.opened
+        assert isinstance(table, _Open)
+        location = f"{table.rel}#group={item.group}&row={item.row}"
+        if not outcomes:
+            if table.kind == "struct" and item.cell is not None and item.cell.get("path") is not None:
+                outcome = failed(item.key, "the image is a path, not embedded bytes: only embedded images are read")
+                self._keep.append(False)
+                self.session.record(outcome, rel=location, output=None)
+                return
+            self._keep.append(True)  # a null image: nothing to anonymise
+            self._images.append(None)
+            self._written += 1
+            return
+        outcome = outcomes[0]
+        written = outcome.status == "written"
+        self._keep.append(written)
+        if written:
+            path = item.cell.get("path") if table.kind == "struct" else None
+            renamed = None if self.rename_key is None or path is None else hmac_name(self.rename_key, path, outcome.output_format or "")
+            self._images.append((outcome.data, renamed))
+            self._written += 1
+        self.session.record(outcome, rel=location, output=f"{table.output}#row={self._written - 1}" if written else None)
+
+    def _group(self, source: Any) -> None:
+        import pyarrow as pa
+
+        table = self.opened
+        assert isinstance(table, _Open)
+        keep, images = self._keep, self._images
+        self._keep, self._images = [], []
+        if self._written == self._group_start:
+            return
+        self._group_start = self._written
+        field_ = table.schema.field(table.index)
+        if table.kind == "binary":
+            values = [None if image is None else image[0] for image in images]
+        else:
+            values = [None if image is None else {"bytes": image[0], "path": image[1]} for image in images]
+        kept = source.filter(pa.array(keep, pa.bool_())) if not all(keep) else source
+        kept = kept.set_column(table.index, field_, pa.array(values, type=field_.type))
+        self.writer.write_table(kept.replace_schema_metadata(table.schema.metadata), row_group_size=kept.num_rows)

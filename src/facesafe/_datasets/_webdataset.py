@@ -30,9 +30,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from ._core import Runner, Session, Task, atomic_output, failed
+from ._core import Broken, Closed, FileForFile, Opened, Outcome, Task, failed
 
-__all__ = ["find_shards", "sample_key", "anonymize_shard"]
+__all__ = ["Shards", "find_shards", "sample_key"]
 
 
 def find_shards(source: Path) -> list[tuple[Path, str]]:
@@ -51,12 +51,15 @@ def sample_key(name: str) -> tuple[str, str]:
 
 @dataclass
 class _Sample:
+    """The members of one sample, read; ``source``: its shard."""
+
+    source: Path
     key: str
     members: list[tuple[tarfile.TarInfo, bytes | None, bool]] = field(default_factory=list)  # (header, data, is an image)
     problem: str | None = None  # why the sample fails before any image is read
 
 
-def _samples(shard: tarfile.TarFile) -> Iterator[_Sample]:
+def _samples(shard: tarfile.TarFile, source: Path) -> Iterator[_Sample]:
     from .._formats import HEAD_BYTES, classify
 
     sample: _Sample | None = None
@@ -66,7 +69,7 @@ def _samples(shard: tarfile.TarFile) -> Iterator[_Sample]:
             yield sample
             sample = None
         if sample is None:
-            sample = _Sample(key)
+            sample = _Sample(source, key)
         if info.isfile():
             reader = shard.extractfile(info)
             data = reader.read() if reader is not None else b""
@@ -102,45 +105,68 @@ def _output_name(name: str, fmt: str) -> str:
     return name if format_for_suffix(name) in (None, fmt) else str(output_rel(PurePosixPath(name), fmt))
 
 
-def anonymize_shard(source: Path, rel: str, output: Path, session: Session, runner: Runner) -> None:
-    """Write the anonymised copy of one shard to ``output`` (atomically), recording every sample."""
-    try:
-        shard = tarfile.open(source, "r|")
-    except (tarfile.TarError, OSError) as exc:
-        session.fail_unit(source, rel=rel, reason=f"not a readable tar file: {exc}")
-        return
+Item = Opened | _Sample | Closed | Broken
 
-    def tasks_of(sample: _Sample) -> list[Task]:
-        if sample.problem is not None:
+
+class Shards(FileForFile):
+    """The WebDataset adapter: reads every shard under ``src`` sample by sample, writes their copies in order."""
+
+    def find(self, src: Path) -> list[tuple[Path, str]]:
+        """The shards under ``src``."""
+        return find_shards(src)
+
+    def read(self, source: Path, rel: str, output: Path) -> Iterator[Item]:
+        """A shard's samples, read as a stream."""
+        try:
+            shard = tarfile.open(source, "r|")
+        except (tarfile.TarError, OSError) as exc:
+            yield Broken(source, rel, f"not a readable tar file: {exc}")
+            return
+        yield Opened(source, rel, output)
+        with shard:
+            try:
+                yield from _samples(shard, source)
+            except (tarfile.TarError, OSError) as exc:
+                yield Broken(source, rel, f"not a readable tar file: {exc}")
+                return
+        yield Closed()
+
+    def open_writer(self, opened: Opened, temp: Path) -> tarfile.TarFile:
+        """A tar writer (pax headers are never given to members: ``_clean_info``)."""
+        return tarfile.open(temp, "w", format=tarfile.PAX_FORMAT)
+
+    @staticmethod
+    def tasks_of(item: Item) -> list[Task]:
+        """A sample's images as tasks; nothing for a sample that already failed, or another item."""
+        if not isinstance(item, _Sample) or item.problem is not None:
             return []
-        return [Task(f"{source}#{info.name}", data) for info, data, image in sample.members if image]
+        return [Task(f"{item.source}#{info.name}", data) for info, data, image in item.members if image and data is not None]
 
-    session.plan_unit(source, rel, output)
-    try:
-        with atomic_output(output) as temp, shard, tarfile.open(temp, "w", format=tarfile.PAX_FORMAT) as out:
-            for sample, outcomes in runner.map(_samples(shard), tasks_of):
-                location = f"{rel}#{sample.key}"
-                if sample.problem is not None:
-                    session.record(failed(f"{source}#{sample.key}", sample.problem), rel=location, output=None)
-                    continue
-                bad = [o for o in outcomes if o.status != "written"]
-                for outcome in outcomes:
-                    member = outcome.key.rpartition("#")[2]
-                    # A sample with one failed image is dropped whole: its other images are not written either.
-                    if bad and outcome.status == "written":
-                        outcome = failed(outcome.key, f"dropped with its sample: {bad[0].key.rpartition('#')[2]} failed")
-                    name = member if outcome.output_format is None else _output_name(member, outcome.output_format)
-                    session.record(outcome, rel=f"{rel}#{member}", output=f"{output}#{name}")
-                if bad:
-                    continue
-                done = iter(outcomes)
-                for info, data, image in sample.members:
-                    name = info.name
-                    if image:
-                        outcome = next(done)
-                        data, name = outcome.data, _output_name(info.name, outcome.output_format)
-                    out.addfile(_clean_info(info, name, len(data or b"")), None if data is None else io.BytesIO(data))
-    except tarfile.TarError as exc:
-        session.fail_unit(source, rel=rel, reason=f"not a readable tar file: {exc}")
-        return
-    session.done_unit(source, rel, output)
+    def write(self, item: _Sample, outcomes: tuple[Outcome, ...]) -> None:
+        """A sample recorded, and written whole unless one of its images failed."""
+        self._sample(item, outcomes)
+
+    def _sample(self, sample: _Sample, outcomes: tuple[Outcome, ...]) -> None:
+        shard, out = self.opened, self.writer
+        assert shard is not None and out is not None
+        location = f"{shard.rel}#{sample.key}"
+        if sample.problem is not None:
+            self.session.record(failed(f"{shard.source}#{sample.key}", sample.problem), rel=location, output=None)
+            return
+        bad = [o for o in outcomes if o.status != "written"]
+        for outcome in outcomes:
+            member = outcome.key.rpartition("#")[2]
+            # A sample with one failed image is dropped whole: its other images are not written either.
+            if bad and outcome.status == "written":
+                outcome = failed(outcome.key, f"dropped with its sample: {bad[0].key.rpartition('#')[2]} failed")
+            name = member if outcome.output_format is None else _output_name(member, outcome.output_format)
+            self.session.record(outcome, rel=f"{shard.rel}#{member}", output=f"{shard.output}#{name}")
+        if bad:
+            return
+        done = iter(outcomes)
+        for info, data, image in sample.members:
+            name = info.name
+            if image:
+                outcome = next(done)
+                data, name = outcome.data, _output_name(info.name, outcome.output_format or "")
+            out.addfile(_clean_info(info, name, len(data or b"")), None if data is None else io.BytesIO(data))
