@@ -1,8 +1,8 @@
 """What the facesafe commands leave behind and whom they call: their outputs and the manifest, nothing more.
 
 ``anonymize --method synthetic --workers 2`` (``blur`` without the synthetic
-extra), ``verify --workers 2`` and
-``strip`` run as a user would run them, in a fresh empty ``HOME`` (no
+extra), ``verify --workers 2``, ``strip`` and ``dataset --workers 2`` (a
+Parquet table; where pyarrow is installed) run as a user would run them, in a fresh empty ``HOME`` (no
 ``XDG_*`` folders, ``ORT_DISABLE_TELEMETRY=0``: the user's environment turns
 onnxruntime's telemetry *on*), from an empty working folder, with ``TMPDIR``
 a folder of their own. Under ``strace`` every IPv4/IPv6 ``connect`` and every
@@ -11,6 +11,7 @@ file created is seen, in every process and thread, however short-lived.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import shutil
@@ -31,8 +32,11 @@ COMMANDS = {
     "verify": ["verify", "anon", "--workers", "2", "--manifest", "anon.facesafe.sqlite"],
     "strip": ["strip", "{src}", "--out", "strip", "-q"],
 }
-# What the three commands may leave in their working folder.
+# What the commands may leave in their working folder.
 OUTPUTS = {"anon", "anon/astronaut.jpg", "anon/pair.png", "anon.facesafe.sqlite", "strip", "strip/astronaut.jpg", "strip/pair.png"}
+if importlib.util.find_spec("pyarrow") is not None:  # the datasets extra
+    COMMANDS["dataset"] = ["dataset", "{table}", "--out", "table", "--preset", "fast", "--workers", "2", "-q"]
+    OUTPUTS |= {"table", "table/t.parquet", "table.facesafe.sqlite"}
 # strace: the calls that open a connection or create (or open for writing) a file, a folder or a name.
 TRACED = "connect,open,openat,creat,mkdir,mkdirat,rename,renameat,renameat2,link,linkat,symlink,symlinkat"
 
@@ -42,6 +46,16 @@ def _sources(folder: Path, astronaut: np.ndarray) -> Path:
     Image.fromarray(astronaut).save(folder / "astronaut.jpg", quality=92)
     Image.fromarray(np.concatenate([astronaut, astronaut[:, ::-1]], axis=1)).save(folder / "pair.png")
     return folder
+
+
+def _table(path: Path, src: Path) -> Path:
+    """A Parquet table of the two source images (a Hugging Face ``{bytes, path}`` column)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    cells = [{"bytes": (src / name).read_bytes(), "path": name} for name in ("astronaut.jpg", "pair.png")]
+    pq.write_table(pa.table({"image": pa.array(cells, pa.struct([("bytes", pa.binary()), ("path", pa.string())]))}), path)
+    return path
 
 
 def _strace() -> str:
@@ -55,8 +69,9 @@ def _strace() -> str:
 
 
 def _run_all(root: Path, astronaut: np.ndarray, *, strace: str | None = None) -> dict[str, Path]:
-    """Run the three commands in ``root``; returns the folders (and traces) to judge."""
+    """Run the commands in ``root``; returns the folders (and traces) to judge."""
     src = _sources(root / "src", astronaut)
+    table = _table(root / "t.parquet", src) if "dataset" in COMMANDS else None
     inputs = _contents(src)
     home, cwd, tmp = root / "home", root / "cwd", root / "tmp"
     for folder in (home, cwd, tmp):
@@ -65,7 +80,7 @@ def _run_all(root: Path, astronaut: np.ndarray, *, strace: str | None = None) ->
     env.update(HOME=str(home), TMPDIR=str(tmp), ORT_DISABLE_TELEMETRY="0")
     seen = {"src": src, "home": home, "cwd": cwd, "tmp": tmp}
     for name, args in COMMANDS.items():
-        command = [sys.executable, "-m", "facesafe.cli", *(a.format(src=src) for a in args)]
+        command = [sys.executable, "-m", "facesafe.cli", *(a.format(src=src, table=table) for a in args)]
         if strace is not None:
             seen[name] = root / f"{name}.trace"
             command = [strace, "-f", "-qq", "-y", "-o", str(seen[name]), "-e", f"trace={TRACED}", *command]
@@ -120,10 +135,10 @@ def _created(trace: Path, cwd: Path) -> set[str]:
 def test_commands_connect_nowhere_and_create_nothing_elsewhere_even_briefly(tmp_path, astronaut):
     seen = _run_all(tmp_path, astronaut, strace=_strace())
     cwd, tmp = seen["cwd"], seen["tmp"]
-    folders = [str(cwd / "anon"), str(cwd / "strip"), str(tmp)]
-    # The outputs, the manifest (with its -wal, -shm, -journal while written), the temp dir, /dev/null, and
+    folders = [str(cwd / "anon"), str(cwd / "strip"), str(cwd / "table"), str(tmp)]
+    # The outputs, the manifests (with their -wal, -shm, -journal while written), the temp dir, /dev/null, and
     # the POSIX semaphores of the worker pools (memory, unlinked at once).
-    allowed = (*(f + "/" for f in folders), str(cwd / "anon.facesafe.sqlite"), "/dev/shm/sem.")
+    allowed = (*(f + "/" for f in folders), str(cwd / "anon.facesafe.sqlite"), str(cwd / "table.facesafe.sqlite"), "/dev/shm/sem.")
     for name in COMMANDS:
         inet = _inet_connects(seen[name])
         assert inet == [], f"{name} opened network connections:\n" + "\n".join(inet[:10])
@@ -132,6 +147,8 @@ def test_commands_connect_nowhere_and_create_nothing_elsewhere_even_briefly(tmp_
         assert elsewhere == [], f"{name} created files outside its outputs, manifest and temp dir: {elsewhere[:20]}"
     # The worker processes write the outputs: their calls are in the trace.
     assert {p for p in _created(seen["anonymize"], cwd) if p.startswith(str(cwd / "anon") + "/")}
+    if "dataset" in COMMANDS:
+        assert {p for p in _created(seen["dataset"], cwd) if p.startswith(str(cwd / "table") + "/")}
     assert _tree(seen["home"]) == set()
 
 
