@@ -5,12 +5,11 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _fakes import RedDetector, reddish
+from _records import assert_clean, dirty, photo, pixels
 
 from facesafe._batch._manifest import Manifest
 from facesafe._datasets import anonymize_dataset
-
-from _fakes import RedDetector, reddish
-from _records import assert_clean, dirty, photo, pixels
 
 FILL = dict(method="fill", shape="box", detector=RedDetector())
 
@@ -24,7 +23,7 @@ def _table(exiftool: str | None, n: int = 7) -> tuple[pa.Table, list[bytes]]:
 
 
 def test_binary_column_rows_and_columns_kept_images_clean(tmp_path: Path, exiftool: str):
-    table, images = _table(exiftool)
+    table, _ = _table(exiftool)
     src = tmp_path / "src" / "train.parquet"
     src.parent.mkdir()
     pq.write_table(table, src, row_group_size=3)  # three row groups: 3 + 3 + 1 rows
@@ -39,7 +38,7 @@ def test_binary_column_rows_and_columns_kept_images_clean(tmp_path: Path, exifto
     assert result.column("caption").to_pylist() == [f"caption {i}" for i in (0, 1, 2, 4, 5, 6)]
     cells = result.column("image").to_pylist()
     assert cells[4] is None
-    written = {str(i): data for i, data in zip((0, 1, 2, 4, 6), cells[:4] + cells[5:])}
+    written = {str(i): data for i, data in zip((0, 1, 2, 4, 6), cells[:4] + cells[5:], strict=True)}
     for index, data in written.items():
         assert data[:3] == (b"\xff\xd8\xff" if int(index) % 2 else b"\x89PN"), "each image keeps its format"
         assert not reddish(pixels(data)).any()

@@ -286,7 +286,7 @@ def _merge(lines: list[tuple]) -> list[tuple]:
     """Lines found twice (whole image and a tile, or two tiles) kept once: a
     line with 60% or more of its area inside a larger one is dropped, and
     the larger one keeps the better of their scores."""
-    lines = sorted(lines, key=lambda l: -(l[2] - l[0]) * (l[3] - l[1]))
+    lines = sorted(lines, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     kept: list[list[float]] = []
     for line in lines:
         b = Box(*line[:4])
