@@ -97,7 +97,7 @@ def make_redaction(
     return cls(**options)
 
 
-def _require_extras(redaction: Redaction) -> None:
+def _require_extras(redaction: object) -> None:
     """Raise :class:`~facesafe.MissingExtraError` if ``redaction`` will need an extra that is not installed."""
     if isinstance(redaction, _catalogue()["synthetic"]) and getattr(redaction, "mesher", None) is None:
         from ._detect._mediapipe import require_facemesh  # here: only a synthetic run needs to know about MediaPipe
