@@ -11,14 +11,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fakes import CrashingDetector, Invert, NoMesher, RedDetector, draw_face, reddish
 from PIL import Image
 
 import facesafe
 from facesafe import anonymize_dir, read_manifest
 from facesafe._batch._manifest import Manifest
 from facesafe.cli import main
-
-from _fakes import CrashingDetector, Invert, NoMesher, RedDetector, draw_face, reddish
 
 
 def _photo(seed: int, h: int = 96, w: int = 128, face: bool = True) -> np.ndarray:
@@ -55,7 +54,7 @@ def mixed(tmp_path: Path) -> Path:
     _save(src / "ünïcode name.webp", _photo(4), "WEBP", lossless=True)
     _save(src / "no_face.png", _photo(5, face=False), "PNG")
     Image.fromarray(_photo(6)).convert("CMYK").save(src / "cmyk.jpg", "JPEG")
-    Image.fromarray((_photo(7)[..., 0].astype(np.uint16) * 257)).save(src / "gray16.png")
+    Image.fromarray(_photo(7)[..., 0].astype(np.uint16) * 257).save(src / "gray16.png")
     rgba = np.dstack([_photo(8), np.full((96, 128), 128, np.uint8)])
     Image.fromarray(rgba, "RGBA").save(src / "alpha.png")
     frames = [Image.fromarray(_photo(9 + i)) for i in range(3)]

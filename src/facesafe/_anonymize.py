@@ -8,18 +8,16 @@ what batch workers build once per process, and it pickles as its settings only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 
 from ._errors import RedactionError
 from ._geometry import Box, Face
+from ._io import DEFAULT_MAX_PIXELS, Picture, encode_image, load_image, output_format
 from ._protocols import Detector, Redaction, as_redaction, kept_region
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._io import Picture
 
 __all__ = ["Anonymizer", "Result", "FileResult", "anonymize", "anonymize_bytes", "make_redaction"]
 
@@ -91,29 +89,31 @@ def make_redaction(
         if not (isinstance(method, Redaction) or callable(method)):
             raise TypeError(f"method must be a name or a redaction, got {type(method).__name__}")
         return method
-    from ._redact import REDACTIONS
-
+    catalogue = _catalogue()
     try:
-        cls = REDACTIONS[method]
+        cls = catalogue[method]
     except KeyError:
-        raise ValueError(f"method must be one of {sorted(REDACTIONS)}, got {method!r}") from None
+        raise ValueError(f"method must be one of {sorted(catalogue)}, got {method!r}") from None
     return cls(**options)
 
 
-def _require_extras(redaction: Redaction) -> None:
+def _require_extras(redaction: object) -> None:
     """Raise :class:`~facesafe.MissingExtraError` if ``redaction`` will need an extra that is not installed."""
-    from ._redact import Synthesize
-
-    if isinstance(redaction, Synthesize) and redaction.mesher is None:
-        from ._detect._mediapipe import require_facemesh
+    if isinstance(redaction, _catalogue()["synthetic"]) and getattr(redaction, "mesher", None) is None:
+        from ._detect._mediapipe import require_facemesh  # here: only a synthetic run needs to know about MediaPipe
 
         require_facemesh("method='synthetic'")
 
 
-def _method_name(redaction: Redaction) -> str:
-    from ._redact import REDACTIONS
+def _catalogue() -> Mapping[str, type]:
+    """The shipped redactions by name (:data:`facesafe.REDACTIONS`)."""
+    from ._redact import REDACTIONS  # here: strip and inspect load the batch package, and so this module, but never redact
 
-    for name, cls in REDACTIONS.items():
+    return REDACTIONS
+
+
+def _method_name(redaction: object) -> str:
+    for name, cls in _catalogue().items():
         if type(redaction) is cls:
             return name
     return type(redaction).__name__
@@ -166,8 +166,6 @@ class Anonymizer:
         threads: int | None = None,
         **options: Any,
     ) -> None:
-        from ._io import DEFAULT_MAX_PIXELS
-
         self.redaction = make_redaction(method, **options)
         self._redaction = as_redaction(self.redaction)
         self.method = _method_name(self.redaction)
@@ -190,6 +188,7 @@ class Anonymizer:
     def detector(self) -> Detector:
         """The detector in use, built on first access."""
         if self._detector is None:
+            # here, not at import: a custom detector (tests, strip's runner) never loads the models' code
             from ._detect import FaceDetector
 
             self._detector = FaceDetector(preset=self.preset, threads=self.threads)
@@ -240,6 +239,7 @@ class Anonymizer:
         _check_image(image)
         faces = self.detect(image)
         region = self._kept(faces, width=image.shape[1], height=image.shape[0])
+        fell_back: tuple[int, ...]
         if region is not None:
             out, fell_back = image[region.to_slices()].copy(), ()
         else:
@@ -298,15 +298,11 @@ class Anonymizer:
 
     def encode(self, result: FileResult, *, input_format: str) -> tuple[bytes, str]:
         """Encode a result as ``(data, format)``; the format is the configured one or the input's default."""
-        from ._io import encode_image, output_format
-
         fmt = self.format or output_format(input_format)
         return encode_image(result.picture, format=fmt, quality=self.quality), fmt
 
     def anonymize_bytes(self, data: bytes) -> bytes:
         """Decode, anonymise every frame and re-encode; the output carries no metadata."""
-        from ._io import load_image
-
         picture = load_image(data, max_pixels=self.max_pixels)
         encoded, _ = self.encode(self.anonymize_picture(picture), input_format=picture.format)
         return encoded

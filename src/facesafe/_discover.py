@@ -100,10 +100,10 @@ def discover(
     sources: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str] | None = None
 ) -> Iterator[Found]:
     """Yield a :class:`Found` for every file under ``sources`` (see the module docstring)."""
-    sources = [pathlib.Path(s) for s in sources]
+    paths = [pathlib.Path(s) for s in sources]
     if out_dir is not None:
-        refuse_out_inside(sources, out_dir)
-    for source in sources:
+        refuse_out_inside(paths, out_dir)
+    for source in paths:
         failures: list[Found] = []
         if source.is_dir():
             candidates: Iterable[pathlib.Path] = _walk(source, failures)

@@ -23,6 +23,7 @@ import numpy as np
 
 from ._geometry import Face
 from ._protocols import Redaction, as_redaction, kept_region
+from ._redact._text import redact_regions
 
 __all__ = ["TARGETS", "parse_targets", "text_kinds", "redact_by_kind"]
 
@@ -68,8 +69,6 @@ def redact_by_kind(
     or ``"fill"``), then the faces by ``redaction`` (any
     :class:`~facesafe.Redaction` or plain callable): its kept region when it
     cuts the frame, else its redacted image. A new array."""
-    from ._redact._text import redact_regions
-
     method = as_redaction(redaction)
     faces = [r for r in regions if r.kind == "face"]
     others = [r for r in regions if r.kind != "face"]

@@ -62,6 +62,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -70,7 +71,16 @@ from typing import Any
 
 import numpy as np
 
+from ._allowlist import extra_content
+from ._batch._manifest import read_manifest
+from ._batch._runner import run_tasks
+from ._errors import ImageError
+from ._formats import HEAD_BYTES, classify
 from ._geometry import Box, Face
+from ._io import DEFAULT_MAX_PIXELS, load_image
+from ._metadata import read_metadata
+from ._redact import Blur
+from ._redact._masks import face_mask
 
 __all__ = ["FACE_SCORE_THRESHOLD", "FileCheck", "VerifyReport", "check_file", "looks_redacted", "verify"]
 
@@ -246,8 +256,6 @@ class VerifyReport:
 
 
 def _metadata_findings(data: bytes) -> list[str]:
-    from ._metadata import read_metadata
-
     found = []
     report = read_metadata(data)
     if report.get("format") == "TIFF":
@@ -373,11 +381,6 @@ def check_file(
     or filled as ``redacted`` (``looks="manifest"``). Never raises for a bad
     file: what went wrong is the check's ``error``.
     """
-    from ._errors import ImageError
-    from ._formats import HEAD_BYTES, classify
-    from ._io import DEFAULT_MAX_PIXELS, load_image
-    from ._allowlist import extra_content
-
     path = Path(path)
     rel = path.name if rel is None else rel
     try:
@@ -412,7 +415,7 @@ def check_file(
     for index, frame in enumerate(picture.frames):
         boxes = recorded.frames[index] if recorded is not None and index < len(recorded.frames) else ()
         synthesised = boxes if recorded is not None and recorded.mask is None else ()
-        masked = _Coverage(frame.shape, boxes, recorded.mask) if boxes and recorded.mask and judge_redaction else None
+        masked = _Coverage(frame.shape, boxes, recorded.mask) if boxes and recorded is not None and recorded.mask and judge_redaction else None
         for face in detector(frame):
             left = FaceLeft(index, face.box, float(face.score))
             if face.score >= min_score:
@@ -462,8 +465,6 @@ class _Coverage:
     """The pixels of one frame inside the redaction masks a manifest records."""
 
     def __init__(self, shape: tuple[int, ...], boxes: tuple[Box, ...], mask: tuple[str, float]) -> None:
-        from ._redact._masks import face_mask
-
         kind, grow = mask
         self.mask = face_mask([Face(b, 1.0) for b in boxes], width=shape[1], height=shape[0], shape=kind, grow=grow) >= 1.0
 
@@ -474,7 +475,7 @@ class _Coverage:
         return float(core.mean()) if core.size else 0.0
 
 
-def _run_mask(method: str | None, redaction: str) -> tuple[str, float] | None | bool:
+def _run_mask(method: str | None, redaction: str) -> tuple[str, float] | bool | None:
     """``(shape, grow)`` of a run's redaction mask, ``None`` for ``synthetic``, ``False`` when not trusted.
 
     Read from the run's recorded parameters (the redaction's fingerprint). Trusted:
@@ -485,10 +486,6 @@ def _run_mask(method: str | None, redaction: str) -> tuple[str, float] | None | 
     face's landmarks, which the manifest does not keep: the inscribed ellipse
     of the ungrown box stands for it.
     """
-    import re
-
-    from ._redact import Blur
-
     if method == "synthetic":
         return None
     if method not in ("blur", "pixelate", "fill", "crop"):
@@ -517,13 +514,11 @@ def _recorded_faces(manifest: str | os.PathLike[str]) -> dict[Path, Recorded]:
     pixels alone. Raises ``ValueError`` naming the manifest when it is not a
     facesafe manifest.
     """
-    from ._batch._manifest import read_manifest
-
     runs, rows = read_manifest(manifest)
     redactions = {run["id"]: str(run["params"].get("redaction", "")) for run in runs}
     out: dict[Path, Recorded] = {}
     for row in rows:
-        if row.status != "written" or not row.output_hash or "://" in (row.output or "://"):
+        if row.output is None or row.status != "written" or not row.output_hash or "://" in row.output:
             continue
         mask = _run_mask(row.method, redactions.get(row.run_id, ""))
         if mask is False:
@@ -632,8 +627,6 @@ def verify(
             for i, (p, r, e) in enumerate(entries) if not e]
     own = detector is None
     if todo:
-        from ._batch._runner import run_tasks
-
         def handle(task: tuple[int, Path, str, dict[str, Any]], check: FileCheck) -> None:
             checks[task[0]] = check
 
@@ -647,8 +640,9 @@ def verify(
             try:
                 run_tasks(todo, _check, handle, setup=functools.partial(_same, detector), failed=_crashed)
             finally:
-                if own and hasattr(detector, "close"):
-                    detector.close()
+                close = getattr(detector, "close", None)
+                if own and close is not None:
+                    close()
     files = tuple(checks[i] for i in range(len(entries)))
     notes = () if entries else ("the folder holds no files",)
     label = preset if own else repr(detector)

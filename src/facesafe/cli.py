@@ -8,14 +8,21 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
+import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
 from typing import Any
 
 import click
 
+import facesafe
+
 from . import __version__
 from ._caches import private_caches
+from ._errors import FacesafeError, MissingExtraError, OutputError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -34,6 +41,8 @@ class _CatalogueChoice(click.Choice):
 
     Importing the catalogues (the redactions, the detection presets) costs
     about 0.3 s that ``facesafe --help``, ``strip`` and ``inspect`` need not pay.
+    The commands reach the library through ``facesafe.X``, whose loader
+    (PEP 562, in ``facesafe/__init__.py``) imports each module on first use.
     """
 
     def __init__(self, load: Callable[[], Iterable[str]]) -> None:
@@ -46,15 +55,18 @@ class _CatalogueChoice(click.Choice):
 
 
 def _redactions() -> Mapping[str, type]:
-    from ._redact import REDACTIONS
-
-    return REDACTIONS
+    return facesafe.REDACTIONS
 
 
 def _presets() -> Iterable[str]:
-    from ._detect import PRESETS
+    return facesafe.PRESETS
 
-    return PRESETS
+
+def _strip_commands() -> ModuleType:
+    """The bodies of ``strip`` and ``inspect`` (private, so not behind ``facesafe.X``)."""
+    from . import _strip_cli  # here: `facesafe --help` and anonymize need not load strip's I/O
+
+    return _strip_cli
 
 
 def _seeded_methods() -> tuple[str, ...]:
@@ -62,7 +74,7 @@ def _seeded_methods() -> tuple[str, ...]:
     return tuple(name for name, cls in _redactions().items() if "seed" in {f.name for f in dataclasses.fields(cls)})
 
 
-def _connect(scheduler: str | None) -> object:
+def _connect(scheduler: str | None) -> Any:  # a distributed.Client (untyped), None or False
     """A Dask client for ``--scheduler`` (``None`` without one; ``False``, said on stderr, when it cannot be reached)."""
     if scheduler is None:
         return None
@@ -83,7 +95,7 @@ def _method_options(method: str, *, color: str | None, grow: float | None, seed:
     if color is not None:
         if method != "fill":
             raise click.UsageError("--color applies to --method fill only")
-        from ._redact import parse_color
+        from ._redact import parse_color  # private; loaded here like the catalogue (see _CatalogueChoice)
 
         try:
             options["color"] = parse_color(color)
@@ -135,15 +147,12 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     as a failure recorded with its reason in the manifest; nothing is written
     for a failed input. Re-running the same command resumes.
     """
-    from ._batch import anonymize_dir
-    from ._errors import FacesafeError, MissingExtraError
-
     options = _method_options(method, color=color, grow=grow, seed=seed)
     client = _connect(scheduler)
     if client is False:
         return EXIT_FAILED
     try:
-        report = anonymize_dir(
+        report = facesafe.anonymize_dir(
             list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
             quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
             max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]),
@@ -204,8 +213,7 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
     dropped from the output and recorded with its location in the manifest,
     never passed through. Re-running the same command skips finished files.
     """
-    from ._datasets import anonymize_dataset
-    from ._errors import FacesafeError
+    from ._datasets import anonymize_dataset  # here: Parquet, COCO and tar readers only for this command
 
     options = _method_options(method, color=color, grow=grow, seed=seed)
     client = _connect(scheduler)
@@ -248,10 +256,8 @@ def strip(sources: tuple[str, ...], out_dir: str, overwrite: bool, max_pixels: i
     upright); other formats are rebuilt from their pixels. Faces are NOT
     touched: use `facesafe anonymize` for that.
     """
-    from ._strip_cli import run_strip
-
     try:
-        return run_strip(list(sources), out_dir, overwrite=overwrite, max_pixels=max_pixels, quiet=quiet)
+        return _strip_commands().run_strip(list(sources), out_dir, overwrite=overwrite, max_pixels=max_pixels, quiet=quiet)
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
 
@@ -261,9 +267,7 @@ def strip(sources: tuple[str, ...], out_dir: str, overwrite: bool, max_pixels: i
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file, keyed by path.")
 def inspect(paths: tuple[str, ...], as_json: bool) -> int:
     """Show the metadata the images in PATHS (files or folders) carry."""
-    from ._strip_cli import run_inspect
-
-    return run_inspect(list(paths), as_json=as_json)
+    return _strip_commands().run_inspect(list(paths), as_json=as_json)
 
 
 @cli.command()
@@ -286,15 +290,10 @@ def verify(folder: str, as_json: bool, preset: str, min_score: float | None, str
     pixelated, filled or synthesised (in files it wrote, unchanged since) are
     listed apart; any other face fails.
     """
-    import json
-    import os
-
-    from ._verify import FACE_SCORE_THRESHOLD
-    from ._verify import verify as run_verify
-
+    options: dict[str, Any] = {} if min_score is None else {"min_score": min_score}  # else verify's own default
     try:
-        result = run_verify(folder, preset=preset, min_score=FACE_SCORE_THRESHOLD if min_score is None else min_score,
-                            judge_redaction=not strict, workers=workers or os.cpu_count() or 1, manifest=manifest)
+        result = facesafe.verify(folder, preset=preset, **options,
+                                 judge_redaction=not strict, workers=workers or os.cpu_count() or 1, manifest=manifest)
     except ValueError as exc:  # arguments (a manifest that is not one): usage, exit 2
         raise click.UsageError(str(exc)) from None
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result))
@@ -308,15 +307,10 @@ def verify(folder: str, as_json: bool, preset: str, min_score: float | None, str
 @click.option("--verify", "verify_json", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None, help="Findings of `facesafe verify --json` to put in the review queue.")
 def report(manifest: str, html_path: str, gallery: str | None, verify_json: str | None) -> int:
     """Write a self-contained HTML QA report of a run (outputs only, never originals)."""
-    import warnings
-
-    from ._errors import OutputError
-    from ._report import render_report
-
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            path = render_report(manifest, html_path, gallery=gallery, verify=verify_json)
+            path = facesafe.render_report(manifest, html_path, gallery=gallery, verify=verify_json)
     except (ValueError, TypeError) as exc:
         raise click.UsageError(str(exc)) from None
     except OutputError as exc:  # one line naming the path and the problem, never a traceback

@@ -177,6 +177,7 @@ class Manifest:
             "INSERT INTO runs (started, facesafe_version, models, params, command) VALUES (?, ?, ?, ?, ?)",
             (time.time(), version, json.dumps(dict(models), sort_keys=True), json.dumps(dict(params), sort_keys=True), command),
         )
+        assert cur.lastrowid is not None  # an INSERT sets it
         return int(cur.lastrowid)
 
     def finish_run(self, run_id: int) -> None:
@@ -189,7 +190,7 @@ class Manifest:
         keys = [d[0] for d in cur.description]
         out = []
         for values in cur:
-            run = dict(zip(keys, values))
+            run = dict(zip(keys, values, strict=True))
             run["models"], run["params"] = json.loads(run["models"]), json.loads(run["params"])
             out.append(run)
         return out
@@ -248,7 +249,7 @@ class Manifest:
 
     @staticmethod
     def _row(values: tuple[Any, ...]) -> Row:
-        data = dict(zip(_COLUMNS, values))
+        data = dict(zip(_COLUMNS, values, strict=True))
         for key in _JSON:
             if data[key] is not None:
                 data[key] = json.loads(data[key])

@@ -22,7 +22,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from .. import __version__
 from .._anonymize import Anonymizer
+from .._discover import claim_outputs, discover, output_rel, refuse_out_inside, unique_rel
+from .._formats import classify
+from .._io import output_format as default_format
+from .._io import suffix_for
 from . import _fs
 from ._lifecycle import refuse_unguarded_script
 from ._manifest import Manifest, default_manifest_path
@@ -118,8 +123,6 @@ def hmac_key(manifest_path: Path) -> bytes:
 
 def hmac_name(key: bytes, name: str, fmt: str) -> str:
     """The ``--rename hmac`` name of ``name`` for an output in ``fmt``: its keyed hash (32 hex digits) and the format's suffix."""
-    from .._io import suffix_for
-
     return hmac.new(key, name.encode(), hashlib.sha256).hexdigest()[:32] + suffix_for(fmt)
 
 
@@ -138,9 +141,6 @@ def plan_outputs(
     would share an output get distinct names (``name~2.ext``), deterministically
     in input order.
     """
-    from .._discover import claim_outputs, output_rel, unique_rel
-    from .._io import output_format as default_format
-
     claim = claim_outputs()
     for source, rel, in_fmt in found:
         fmt = output_format or default_format(in_fmt)
@@ -271,8 +271,6 @@ def _locations(
     manifest: str | os.PathLike[str] | None,
 ) -> tuple[list[str], str, Path]:
     """The sources, the output folder and the manifest path, resolved and checked against each other."""
-    from .._discover import refuse_out_inside
-
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     if not sources:
@@ -334,8 +332,6 @@ class _Fingerprint:
 
     @classmethod
     def of(cls, anonymizer: Anonymizer, *, rename: str | None) -> _Fingerprint:
-        from .. import __version__
-
         params = anonymizer.settings() | {"rename": rename}
         models = _model_versions(anonymizer)
         key = hashlib.sha256(json.dumps([params, models, __version__], sort_keys=True).encode()).hexdigest()[:16]
@@ -407,7 +403,7 @@ def _plan(
             recorder.found(str(source), str(rel), "failed", reason)
             continue
         previous = None
-        if ours and row is not None and row.status == "written" and row.params_key == recorder.fingerprint.key and row.output_hash:
+        if ours and row is not None and row.status == "written" and row.params_key == recorder.fingerprint.key and row.output_hash and row.input_hash:
             previous = (row.input_hash, row.output_hash)
         # Existing outputs were ruled out above, so a retried task (a worker
         # died after writing) may replace the identical output it wrote.
@@ -422,9 +418,6 @@ def _failed(task: Task, reason: str) -> Outcome:
 
 def _discover_any(sources: Sequence[str]) -> Iterator[tuple[str, PurePosixPath, str | None, str, str | None]]:
     """``(location, rel, format, status, reason)`` for every file under local or URL sources."""
-    from .._discover import discover
-    from .._formats import classify
-
     for source in sources:
         if not _fs.is_url(source):
             for item in discover([source]):
@@ -456,6 +449,6 @@ def _remove_stale_temporaries(folders: Iterable[Path]) -> None:
 def _model_versions(anonymizer: Anonymizer) -> dict[str, str]:
     if not anonymizer._own_detector:
         return {"detector": repr(anonymizer._detector)}
-    from .._detect import model_versions
+    from .._detect import model_versions  # here: a run given its own detector never loads detection
 
     return dict(model_versions())

@@ -42,6 +42,8 @@ import numpy as np
 
 from .._errors import DetectionError
 from .._geometry import Box, Face
+from .._ort import onnxruntime
+from ._detector import _check_image
 
 __all__ = ["TextDetector", "TextReader", "TEXT_KINDS", "text_model_path"]
 
@@ -84,8 +86,6 @@ def text_model_path(which: str = "det") -> pathlib.Path:
 
 
 def _session(path: pathlib.Path, threads: int | None):
-    from .._ort import onnxruntime
-
     ort = onnxruntime()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -131,7 +131,7 @@ def _lines(prob: np.ndarray) -> list[tuple[float, float, float, float, float]]:
             continue
         x, y, w, h = cv2.boundingRect(contour)
         poly = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(poly, [contour.reshape(-1, 2) - (x, y)], 1)
+        cv2.fillPoly(poly, [contour.reshape(-1, 2) - (x, y)], 1)  # type: ignore[call-overload]  # cv2's stubs want a Scalar sequence; one channel takes an int
         score = float(cv2.mean(prob[y : y + h, x : x + w], poly)[0])
         if score < _BOX_SCORE:
             continue
@@ -192,8 +192,6 @@ class TextDetector:
 
     def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
         """Regions of ``image`` (uint8 RGB ``(H, W, 3)``), best score first."""
-        from ._detector import _check_image
-
         image = _check_image(image)
         try:
             lines = self._lines(image)
@@ -217,7 +215,7 @@ class TextDetector:
         return {"kinds": self.kinds, "max_side": self.max_side, "tiles": self.tiles, "threads": self.threads}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
+        self.__init__(**state)  # type: ignore[misc]  # rebuilt as the class it was pickled from
 
     def __repr__(self) -> str:
         return (
@@ -286,7 +284,7 @@ def _merge(lines: list[tuple]) -> list[tuple]:
     """Lines found twice (whole image and a tile, or two tiles) kept once: a
     line with 60% or more of its area inside a larger one is dropped, and
     the larger one keeps the better of their scores."""
-    lines = sorted(lines, key=lambda l: -(l[2] - l[0]) * (l[3] - l[1]))
+    lines = sorted(lines, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     kept: list[list[float]] = []
     for line in lines:
         b = Box(*line[:4])
@@ -323,8 +321,6 @@ class TextReader:
     def __call__(self, image: np.ndarray, box: Box | None = None) -> tuple[str, float]:
         """The text in ``image`` (uint8 RGB) within ``box`` (whole image if None) and
         its mean character confidence (``("", 0.0)`` when nothing reads)."""
-        from ._detector import _check_image
-
         image = _check_image(image)
         if box is not None:
             image = image[box.to_slices(width=image.shape[1], height=image.shape[0])]

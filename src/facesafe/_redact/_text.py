@@ -50,10 +50,11 @@ def redact_regions(
         cells: mosaic cells across each box's width (pixelate; >= 1, fewer is stronger).
         color: fill colour, ``(r, g, b)`` or ``"RRGGBB"`` (fill).
     """
+    redaction: Pixelate | Fill
     if method == "pixelate":
         redaction = Pixelate(shape="box", grow=1.0, cells=cells)
     elif method == "fill":
-        redaction = Fill(shape="box", grow=1.0, color=color)
+        redaction = Fill(shape="box", grow=1.0, color=color)  # type: ignore[arg-type]  # Fill parses "RRGGBB" itself
     else:
         raise ValueError(f"method must be one of {TEXT_METHODS}, got {method!r}")
     return redaction(image, regions)
