@@ -363,3 +363,49 @@ def test_synthesize_with_a_mesher_resumes(tmp_path: Path):
     second = anonymize_dir(src, out, method=methods[1], detector=RedDetector(), workers=0)
     assert (first.written, second.written, second.unchanged) == (1, 0, 1)
     assert _rows(first.manifest)["a.png"].fell_back == 1  # no mesh: the face got the fallback
+
+
+def test_resume_from_another_working_directory_with_another_spelling(tmp_path: Path, monkeypatch):
+    home = tmp_path / "newcomer"
+    for i in range(3):
+        _save(home / "gps" / f"p{i}.png", _photo(i), "PNG")
+    monkeypatch.chdir(home)
+    first = anonymize_dir("gps", "r1", detector=RedDetector(), workers=0)
+    before = {p.name: p.read_bytes() for p in (home / "r1").iterdir()}
+    rows = _rows(first.manifest)
+    assert all(os.path.isabs(row.source) for row in rows.values()), "the manifest keys sources by absolute path"
+    monkeypatch.chdir(tmp_path)
+    second = anonymize_dir("newcomer/./gps/", "newcomer/r1", detector=RedDetector(), workers=0)
+    assert (second.written, second.unchanged, second.failed) == (0, 3, 0)
+    assert {p.name: p.read_bytes() for p in (home / "r1").iterdir()} == before
+    assert set(_rows(second.manifest)) == {"p0.png", "p1.png", "p2.png"}
+    assert len(read_manifest(second.manifest)[1]) == 3, "no row left over from another spelling"
+
+
+def test_an_old_manifest_with_relative_sources_resumes_from_its_folder(tmp_path: Path, monkeypatch):
+    home = tmp_path / "newcomer"
+    for i in range(2):
+        _save(home / "gps" / f"p{i}.png", _photo(i), "PNG")
+    monkeypatch.chdir(home)
+    first = anonymize_dir("gps", "r1", detector=RedDetector(), workers=0)
+    with sqlite3.connect(first.manifest) as db:  # as facesafe wrote it before: sources as typed
+        for (source,) in db.execute("SELECT source FROM files").fetchall():
+            db.execute("UPDATE files SET source = ? WHERE source = ?", (os.path.relpath(source, home), source))
+    second = anonymize_dir("gps", "r1", detector=RedDetector(), workers=0)
+    assert (second.written, second.unchanged, second.failed) == (0, 2, 0)
+    sources = [row.source for row in read_manifest(second.manifest)[1]]
+    assert sources == [str(home / "gps" / "p0.png"), str(home / "gps" / "p1.png")]
+
+
+def test_an_input_named_twice_is_one_input(tmp_path: Path, capsys):
+    coll = tmp_path / "coll"
+    _save(coll / "a.png", _photo(1), "PNG")
+    _save(coll / "sub" / "b.png", _photo(2), "PNG")
+    out = tmp_path / "ov"
+    report = anonymize_dir([coll, coll / "a.png", tmp_path / "coll" / "sub" / ".." / "sub"], out, detector=RedDetector(), workers=0)
+    assert (report.written, report.failed) == (2, 0)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["a.png", "sub/b.png"]
+    args = ["anonymize", str(coll), str(coll / "a.png"), "--out", str(out), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    assert main(args) == 0
+    assert main(args) == 0, "a re-run resumes"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["a.png", "sub/b.png"]

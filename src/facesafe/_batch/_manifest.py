@@ -16,7 +16,7 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -207,6 +207,29 @@ class Manifest:
         cur = self._db.execute("SELECT source FROM files WHERE output = ?", (output,))
         found = cur.fetchone()
         return None if found is None else found[0]
+
+    def absolutise_sources(self, absolute: Callable[[str], str]) -> int:
+        """Key rows recorded with a relative source (facesafe before 0.x) by ``absolute(source)``; return how many.
+
+        Only rows whose file exists from the current working directory are
+        rewritten, so an old manifest resumes when run from the folder it was
+        run from. When the absolute key is already there, the written one of
+        the two rows is kept (the other is the same input recorded twice).
+        """
+        moved = 0
+        relative = [r[0] for r in self._db.execute("SELECT source FROM files") if not os.path.isabs(r[0]) and "://" not in r[0]]
+        for source in relative:
+            if not os.path.lexists(source):
+                continue
+            key = absolute(source)
+            current = self._db.execute("SELECT status FROM files WHERE source = ?", (key,)).fetchone()
+            if current is not None and current[0] == "written":
+                self._db.execute("DELETE FROM files WHERE source = ?", (source,))
+            else:
+                self._db.execute("DELETE FROM files WHERE source = ?", (key,))
+                self._db.execute("UPDATE files SET source = ? WHERE source = ?", (key, source))
+            moved += 1
+        return moved
 
     def plan(self, source: str, rel: str, output: str | None, run_id: int) -> None:
         """Mark ``source`` as taken by this run before any output is written.

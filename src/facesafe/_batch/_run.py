@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import pickle
@@ -249,6 +250,7 @@ def anonymize_dir(
     if not _fs.is_url(out):
         Path(out).mkdir(parents=True, exist_ok=True)
     with Manifest(manifest_path) as db:
+        db.absolutise_sources(absolute_source)  # manifests written before sources were kept absolute
         run_id = db.start_run(version=fingerprint.version, models=fingerprint.models, params=fingerprint.params, command=command)
         recorder = _Recorder(db, run_id, fingerprint, anonymizer.method, anonymizer.preset)
         tasks = _plan(sources, out, recorder, output_format=anonymizer.format, overwrite=overwrite,
@@ -276,6 +278,7 @@ def _locations(
     if not sources:
         raise ValueError("sources must name at least one file or folder")
     found = [_fs.localise(s) for s in sources]
+    found = [s if _fs.is_url(s) else absolute_source(s) for s in found]
     if _fs.is_url(out_dir) or any(_fs.is_url(s) for s in found):
         if manifest is None:
             raise ValueError("manifest: a run with URLs needs an explicit local manifest path")
@@ -290,6 +293,19 @@ def _locations(
     if not _fs.is_url(out) and (str(manifest_path) == out or Path(out) in manifest_path.parents):
         raise ValueError(f"manifest must not be inside the output folder {out} (it names the source files)")
     return found, out, manifest_path
+
+
+def absolute_source(source: str | os.PathLike[str]) -> str:
+    """The path of a local source as the manifest keys it: absolute, its folders resolved.
+
+    A folder is resolved whole; a file keeps its own name (a symlinked file is
+    still found under the name it was given). The same input spelled another
+    way, or named from another working directory, gets the same key.
+    """
+    path = Path(source)
+    if path.is_dir():
+        return os.path.realpath(path)
+    return os.path.join(os.path.realpath(path.parent), path.name)
 
 
 def _check_options(*, rename: str | None, workers: int | None, threads: int | None) -> int:
@@ -418,12 +434,12 @@ def _failed(task: Task, reason: str) -> Outcome:
 
 def _discover_any(sources: Sequence[str]) -> Iterator[tuple[str, PurePosixPath, str | None, str, str | None]]:
     """``(location, rel, format, status, reason)`` for every file under local or URL sources."""
-    for source in sources:
-        if not _fs.is_url(source):
-            for item in discover([source]):
+    for urls, group in itertools.groupby(sources, key=_fs.is_url):
+        if not urls:  # one discover() call, so that an input named twice is found once
+            for item in discover(list(group)):
                 yield str(item.path), item.rel, item.format, item.status, item.reason
             continue
-        for location, rel in _fs.find(source):
+        for location, rel in (found for source in group for found in _fs.find(source)):
             try:
                 head = _fs.sniff(location)
             except OSError as exc:
