@@ -409,3 +409,14 @@ def test_an_input_named_twice_is_one_input(tmp_path: Path, capsys):
     assert main(args) == 0
     assert main(args) == 0, "a re-run resumes"
     assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["a.png", "sub/b.png"]
+
+
+def test_cli_names_its_options_not_the_librarys_parameters(tmp_path: Path, capsys):
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    assert main(["anonymize", str(src), "--out", str(tmp_path / "o"), "--max-pixels", "10", "-q", "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "(--max-pixels)" in err and "max_pixels" not in err
+    assert main(["anonymize", str(src), "--out", str(tmp_path / "o2"), "--manifest", str(tmp_path / "o2" / "m.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert "--manifest must not be inside" in err

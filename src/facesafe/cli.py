@@ -22,6 +22,7 @@ import facesafe
 
 from . import __version__
 from ._caches import private_caches
+from ._cli_words import cli_words
 from ._errors import FacesafeError, MissingExtraError, OutputError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -159,18 +160,18 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
             client=client, **options,
         )
     except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     except MissingExtraError as exc:  # raised before anything is written
         click.echo(f"facesafe: {exc}", err=True)
         return EXIT_USAGE
     except FacesafeError as exc:
-        click.echo(f"facesafe: {exc}", err=True)
+        click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
         return EXIT_FAILED
     finally:
         if client is not None:
             client.close()
     for path, reason in report.failures:
-        click.echo(f"{path}: {reason}", err=True)
+        click.echo(f"{path}: {cli_words(reason)}", err=True)
     if report.failed > len(report.failures):
         click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
     click.echo(f"facesafe: {report.summary()}")
@@ -227,15 +228,15 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
             command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), quiet=quiet, client=client, **options,
         )
     except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     except FacesafeError as exc:
-        click.echo(f"facesafe: {exc}", err=True)
+        click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
         return EXIT_FAILED
     finally:
         if client is not None:
             client.close()
     for location, reason in report.failures:
-        click.echo(f"{location}: {reason}", err=True)
+        click.echo(f"{location}: {cli_words(reason)}", err=True)
     if report.failed > len(report.failures):
         click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
     click.echo(f"facesafe: {report.summary()}")
@@ -259,7 +260,7 @@ def strip(sources: tuple[str, ...], out_dir: str, overwrite: bool, max_pixels: i
     try:
         return _strip_commands().run_strip(list(sources), out_dir, overwrite=overwrite, max_pixels=max_pixels, quiet=quiet)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
 
 
 @cli.command()
@@ -295,7 +296,7 @@ def verify(folder: str, as_json: bool, preset: str, min_score: float | None, str
         result = facesafe.verify(folder, preset=preset, **options,
                                  judge_redaction=not strict, workers=workers or os.cpu_count() or 1, manifest=manifest)
     except ValueError as exc:  # arguments (a manifest that is not one): usage, exit 2
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result))
     return EXIT_OK if result.clean else EXIT_FAILED
 
@@ -312,9 +313,9 @@ def report(manifest: str, html_path: str, gallery: str | None, verify_json: str 
             warnings.simplefilter("always")
             path = facesafe.render_report(manifest, html_path, gallery=gallery, verify=verify_json)
     except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     except OutputError as exc:  # one line naming the path and the problem, never a traceback
-        click.echo(f"facesafe: {exc}", err=True)
+        click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
         return EXIT_FAILED
     finally:
         for warning in caught:  # e.g. a --gallery the audit extra is not installed to measure
