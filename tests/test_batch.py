@@ -420,3 +420,44 @@ def test_cli_names_its_options_not_the_librarys_parameters(tmp_path: Path, capsy
     assert main(["anonymize", str(src), "--out", str(tmp_path / "o2"), "--manifest", str(tmp_path / "o2" / "m.sqlite")]) == 2
     err = capsys.readouterr().err
     assert "--manifest must not be inside" in err
+
+
+def test_summary_says_fallbacks_plurals_and_nothing_to_do():
+    from facesafe._batch._run import Report
+
+    one = Report(written=1, faces=1, seconds=0.25).summary()
+    assert "1 face found" in one and "faces found" not in one
+    crop = Report(written=30, faces=40, fell_back=9, fell_back_files=8, method="crop", fallback="blur").summary()
+    assert crop.endswith("crop cropped 22 of 30 photos with faces, 9 faces in the other 8 got the blur fallback instead")
+    synthetic = Report(written=30, faces=1942, fell_back=1887, fell_back_files=30, method="synthetic", fallback="pixelate").summary()
+    assert synthetic.endswith("synthetic: 1,887 of 1,942 faces got the pixelate fallback")
+    assert "fallback" not in Report(written=3, faces=5, method="blur").summary()
+    assert Report(unchanged=30, seconds=0.2).summary() == "nothing to do: 30 unchanged (already done) in 0.2 s"
+    assert Report(skipped=1).summary() == "no image found (1 file skipped, not images) in 0.0 s"
+
+
+def test_a_crop_run_reports_the_photos_it_could_not_crop(tmp_path: Path):
+    src = tmp_path / "src"
+    _save(src / "edge.png", draw_face(_photo(1, face=False), 0, 0, 20), "PNG")  # a corner face: the rest is kept
+    _save(src / "middle.png", draw_face(_photo(2, face=False), 34, 18, 60), "PNG")  # no half of the frame is free
+    report = anonymize_dir(src, tmp_path / "out", method="crop", detector=RedDetector(), workers=0)
+    assert (report.written, report.faces, report.fell_back, report.fell_back_files) == (2, 2, 1, 1)
+    assert "crop cropped 1 of 2 photos with faces, 1 face in the other 1 got the blur fallback instead" in report.summary()
+    rows = _rows(report.manifest)
+    assert (rows["edge.png"].fell_back, rows["middle.png"].fell_back) == (0, 1)
+
+
+def test_cli_warns_on_an_empty_source_and_says_nothing_to_do_on_resume(tmp_path: Path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["anonymize", str(empty), "--out", str(tmp_path / "o"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert f"facesafe: warning: no image found in {empty}" in captured.err
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    args = ["anonymize", str(src), "--out", str(tmp_path / "o2"), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "facesafe: nothing to do: 1 unchanged (already done)" in out and "0 faces found" not in out

@@ -174,6 +174,8 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
         click.echo(f"{path}: {cli_words(reason)}", err=True)
     if report.failed > len(report.failures):
         click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
+    if report.images == 0:  # not a failure (nothing was left unredacted), but rarely what was meant
+        click.echo(f"facesafe: warning: no image found in {' '.join(sources)}", err=True)
     click.echo(f"facesafe: {report.summary()}")
     click.echo(f"facesafe: manifest {report.manifest}")
     return EXIT_OK if report.ok else EXIT_FAILED

@@ -51,6 +51,10 @@ class Report:
         failed: inputs that failed; nothing was written for them.
         skipped: files that are not images (recorded, not written).
         faces: faces found over all written outputs.
+        fell_back: of those, faces that got the method's fallback redaction
+            (``crop``: every face of a photo it could not crop).
+        fell_back_files: written outputs with at least one such face.
+        method: the redaction's name; ``fallback``: its fallback's, if it has one.
         failures: ``(path, reason)`` of failed inputs (the first 1,000; the
             manifest has them all).
         manifest: where the manifest is.
@@ -63,6 +67,10 @@ class Report:
     failed: int = 0
     skipped: int = 0
     faces: int = 0
+    fell_back: int = 0
+    fell_back_files: int = 0
+    method: str = ""
+    fallback: str | None = None
     failures: tuple[tuple[str, str], ...] = ()
     manifest: Path | None = None
     seconds: float = 0.0
@@ -72,12 +80,39 @@ class Report:
         """True when no input failed."""
         return self.failed == 0
 
+    @property
+    def images(self) -> int:
+        """Images found: written, unchanged or failed (files that are not images are skipped)."""
+        return self.written + self.unchanged + self.failed
+
     def summary(self) -> str:
-        """One line for people."""
-        return (
-            f"{self.written} written ({self.without_faces} without faces), {self.unchanged} already done, "
-            f"{self.failed} failed, {self.skipped} skipped; {self.faces} faces found in {self.seconds:.1f} s"
-        )
+        """One line for people: what was done, and what went otherwise than asked.
+
+        >>> Report(written=30, faces=40, fell_back=1, fell_back_files=1, method="synthetic", fallback="pixelate").summary()
+        '30 written (0 without faces), 0 already done, 0 failed, 0 skipped; 40 faces found in 0.0 s; synthetic: 1 of 40 faces got the pixelate fallback'
+        >>> Report(unchanged=30, seconds=0.2).summary()
+        'nothing to do: 30 unchanged (already done) in 0.2 s'
+        """
+        if self.images == 0:
+            return f"no image found ({_count(self.skipped, 'file')} skipped, not images) in {self.seconds:.1f} s"
+        if self.unchanged == self.images:
+            return f"nothing to do: {self.unchanged:,} unchanged (already done) in {self.seconds:.1f} s"
+        line = (f"{self.written:,} written ({self.without_faces:,} without faces), {self.unchanged:,} already done, "
+                f"{self.failed:,} failed, {self.skipped:,} skipped; {_count(self.faces, 'face')} found in {self.seconds:.1f} s")
+        if self.fell_back:
+            fallback = f"the {self.fallback} fallback" if self.fallback else "the fallback"
+            if self.method == "crop":
+                with_faces = self.written - self.without_faces
+                line += (f"; crop cropped {with_faces - self.fell_back_files:,} of {_count(with_faces, 'photo')} with faces, "
+                         f"{_count(self.fell_back, 'face')} in the other {self.fell_back_files:,} got {fallback} instead")
+            else:
+                line += f"; {self.method}: {self.fell_back:,} of {_count(self.faces, 'face')} got {fallback}"
+        return line
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 face``, ``2 faces``, ``1,942 faces``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 @dataclass
@@ -88,13 +123,17 @@ class _Tally:
     failed: int = 0
     skipped: int = 0
     faces: int = 0
+    fell_back: int = 0
+    fell_back_files: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, status: str, *, faces: int = 0, source: str = "", reason: str | None = None) -> None:
+    def add(self, status: str, *, faces: int = 0, fell_back: int = 0, source: str = "", reason: str | None = None) -> None:
         if status == "written":
             self.written += 1
             self.without_faces += faces == 0
             self.faces += faces
+            self.fell_back += fell_back
+            self.fell_back_files += fell_back > 0
         elif status == "unchanged":
             self.unchanged += 1
         elif status == "skipped":
@@ -104,10 +143,10 @@ class _Tally:
             if len(self.failures) < MAX_REPORTED_FAILURES:
                 self.failures.append((source, reason or "unknown"))
 
-    def report(self, *, manifest: Path, seconds: float) -> Report:
+    def report(self, *, manifest: Path, seconds: float, method: str = "", fallback: str | None = None) -> Report:
         """The frozen summary of these counts."""
         counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "failures"}
-        return Report(**counts, failures=tuple(self.failures), manifest=manifest, seconds=seconds)
+        return Report(**counts, method=method, fallback=fallback, failures=tuple(self.failures), manifest=manifest, seconds=seconds)
 
 
 def hmac_key(manifest_path: Path) -> bytes:
@@ -264,7 +303,8 @@ def anonymize_dir(
         finally:
             recorder.progress.close()
             db.finish_run(run_id)
-    return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started)
+    return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started,
+                                 method=anonymizer.method, fallback=_fallback_name(anonymizer))
 
 
 def _locations(
@@ -388,7 +428,7 @@ class _Recorder:
                        preset=self.preset, params_key=fingerprint.key, facesafe_version=fingerprint.version,
                        models=fingerprint.models, started=outcome.started, finished=outcome.finished)
         self.db.record(**row)
-        self.tally.add(outcome.status, faces=outcome.faces, source=outcome.source, reason=outcome.reason)
+        self.tally.add(outcome.status, faces=outcome.faces, fell_back=outcome.fell_back, source=outcome.source, reason=outcome.reason)
         if self.progress is not None:
             self.progress.update(outcome.status, outcome.faces)
 
@@ -460,6 +500,15 @@ def _remove_stale_temporaries(folders: Iterable[Path]) -> None:
     for folder in folders:
         for temp in folder.glob(".*.facesafe-tmp"):
             temp.unlink(missing_ok=True)
+
+
+def _fallback_name(anonymizer: Anonymizer) -> str | None:
+    """The name of the redaction's fallback (``crop`` -> ``blur``, ``synthetic`` -> ``pixelate``), if it has one."""
+    from .._anonymize import _method_name
+
+    redaction = anonymizer.redaction
+    fallback = getattr(redaction, "effective_fallback", None) or getattr(redaction, "fallback", None)
+    return None if fallback is None else _method_name(fallback)
 
 
 def _model_versions(anonymizer: Anonymizer) -> dict[str, str]:
