@@ -461,3 +461,54 @@ def test_cli_warns_on_an_empty_source_and_says_nothing_to_do_on_resume(tmp_path:
     assert main(args) == 0
     out = capsys.readouterr().out
     assert "facesafe: nothing to do: 1 unchanged (already done)" in out and "0 faces found" not in out
+
+
+def _unprivileged(argv: list[str]) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess that file permissions apply to (root runs it without CAP_DAC_OVERRIDE)."""
+    import shutil
+
+    prefix = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+    return subprocess.run([*prefix, sys.executable, "-m", "facesafe.cli", *argv], capture_output=True, text=True, timeout=300)
+
+
+def test_an_unwritable_output_folder_or_manifest_is_one_line_and_exit_1(tmp_path: Path):
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    base = ["anonymize", str(src), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    try:
+        done = _unprivileged([*base, "--out", str(locked / "out"), "--manifest", str(tmp_path / "m.sqlite")])
+        assert (done.returncode, done.stderr.splitlines()) == (1, [f"facesafe: {locked / 'out'}: cannot create the output folder: Permission denied"])
+        for manifest in (locked / "m.sqlite", locked / "sub" / "m.sqlite"):
+            done = _unprivileged([*base, "--out", str(tmp_path / "out"), "--manifest", str(manifest)])
+            err = done.stderr.splitlines()
+            assert done.returncode == 1 and len(err) == 1, done.stderr
+            assert err[0].startswith(f"facesafe: {manifest}: cannot open the manifest: ")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_full_disk_under_the_manifest_is_one_line_and_exit_1(tmp_path: Path, monkeypatch, capsys):
+    src = tmp_path / "src"
+    _save(src / "p.png", _photo(1), "PNG")
+    for i in range(200):  # rows enough to need more pages than the file has
+        (src / f"notes-{i:03}-{'x' * 60}.txt").write_text("not an image")
+    opened = Manifest.__init__
+
+    def small(self, path, **kwargs):  # SQLite's own SQLITE_FULL: the file may not grow past its size now
+        opened(self, path, **kwargs)
+        self._db.execute(f"PRAGMA max_page_count = {self._db.execute('PRAGMA page_count').fetchone()[0]}")
+
+    monkeypatch.setattr(Manifest, "__init__", small)
+    args = ["anonymize", str(src), "--out", str(tmp_path / "out"), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"facesafe: {tmp_path / 'out.facesafe.sqlite'}: cannot write the manifest: database or disk is full"]

@@ -26,6 +26,7 @@ from typing import Any
 from .. import __version__
 from .._anonymize import Anonymizer
 from .._discover import claim_outputs, discover, output_rel, refuse_out_inside, unique_rel
+from .._errors import OutputError
 from .._formats import classify
 from .._io import output_format as default_format
 from .._io import suffix_for
@@ -287,7 +288,10 @@ def anonymize_dir(
         refuse_unguarded_script(pickled)  # before anything is written
     fingerprint = _Fingerprint.of(anonymizer, rename=rename)
     if not _fs.is_url(out):
-        Path(out).mkdir(parents=True, exist_ok=True)
+        try:
+            Path(out).mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(out, f"cannot create the output folder: {exc.strerror or exc}") from None
     with Manifest(manifest_path) as db:
         db.absolutise_sources(absolute_source)  # manifests written before sources were kept absolute
         run_id = db.start_run(version=fingerprint.version, models=fingerprint.models, params=fingerprint.params, command=command)
