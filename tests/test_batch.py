@@ -7,6 +7,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -512,3 +513,28 @@ def test_a_full_disk_under_the_manifest_is_one_line_and_exit_1(tmp_path: Path, m
     assert main(args) == 1
     err = capsys.readouterr().err.splitlines()
     assert err == [f"facesafe: {tmp_path / 'out.facesafe.sqlite'}: cannot write the manifest: database or disk is full"]
+
+
+def test_a_default_manifest_that_lands_in_a_release_is_warned_about(tmp_path: Path, capsys):
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    base = ["anonymize", str(src), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    assert main([*base, "--out", str(tmp_path / "r1")]) == 0
+    assert main([*base, "--out", str(tmp_path / "r2")]) == 0  # side by side in a working folder: no warning
+    assert "warning" not in capsys.readouterr().err
+    # rel/ is the output of a run: a run into rel/19--Couple puts its manifest inside it
+    assert main([*base, "--out", str(tmp_path / "r1" / "19--Couple")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"facesafe: warning: {tmp_path / 'r1' / '19--Couple.facesafe.sqlite'}: the manifest")
+    assert f"inside {tmp_path / 'r1'}, the output of another facesafe run" in err[0] and "--manifest" in err[0]
+    # rel/ holds only facesafe outputs and their manifests: a release made by hand
+    rel = tmp_path / "rel"
+    assert main([*base, "--out", str(rel / "18--Meeting")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([*base, "--out", str(rel / "19--Couple")]) == 0
+    assert "which holds only facesafe outputs (18--Meeting)" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="pass --manifest outside it"):
+        anonymize_dir(src, rel / "20--Party", detector=RedDetector(), workers=0)
+    with warnings.catch_warnings():  # an explicit --manifest is the user's choice: no warning
+        warnings.simplefilter("error")
+        anonymize_dir(src, rel / "21--Dinner", detector=RedDetector(), workers=0, manifest=tmp_path / "m.sqlite")

@@ -75,6 +75,11 @@ def _seeded_methods() -> tuple[str, ...]:
     return tuple(name for name, cls in _redactions().items() if "seed" in {f.name for f in dataclasses.fields(cls)})
 
 
+def _echo_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
+    """A warning as one line on stderr (``warnings.showwarning``'s signature)."""
+    click.echo(f"facesafe: warning: {cli_words(str(message))}", err=True)
+
+
 def _connect(scheduler: str | None) -> Any:  # a distributed.Client (untyped), None or False
     """A Dask client for ``--scheduler`` (``None`` without one; ``False``, said on stderr, when it cannot be reached)."""
     if scheduler is None:
@@ -153,12 +158,15 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     if client is False:
         return EXIT_FAILED
     try:
-        report = facesafe.anonymize_dir(
-            list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
-            quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
-            max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]),
-            client=client, **options,
-        )
+        with warnings.catch_warnings():  # said at once (e.g. a default manifest that lands in a release)
+            warnings.simplefilter("always")
+            warnings.showwarning = _echo_warning
+            report = facesafe.anonymize_dir(
+                list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
+                quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
+                max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]),
+                client=client, **options,
+            )
     except (ValueError, TypeError) as exc:
         raise click.UsageError(cli_words(str(exc))) from None
     except MissingExtraError as exc:  # raised before anything is written

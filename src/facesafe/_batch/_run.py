@@ -18,6 +18,7 @@ import pickle
 import secrets
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
@@ -336,7 +337,40 @@ def _locations(
     manifest_path = Path(manifest).resolve() if manifest is not None else default_manifest_path(out)
     if not _fs.is_url(out) and (str(manifest_path) == out or Path(out) in manifest_path.parents):
         raise ValueError(f"manifest must not be inside the output folder {out} (it names the source files)")
+    if manifest is None and not _fs.is_url(out):
+        _warn_if_in_a_release(manifest_path, Path(out))
     return found, out, manifest_path
+
+
+def _is_output(folder: Path) -> bool:
+    """Whether ``folder`` is the output of a facesafe run (its default manifest is beside it)."""
+    return bool(folder.name) and folder.with_name(folder.name + ".facesafe.sqlite").is_file()
+
+
+def _warn_if_in_a_release(manifest_path: Path, out: Path) -> None:
+    """Warn when the default manifest lands where it may ship: in a release made of facesafe outputs.
+
+    That is inside another run's output folder, or in a folder that holds only
+    facesafe outputs and their manifests (``--out rel/19--Couple`` beside
+    ``rel/18--Meeting``). A working folder that also holds anything else (the
+    sources, say) is not one, so the usual ``--out r1``, ``--out r2`` side by
+    side does not warn.
+    """
+    folder = manifest_path.parent
+    inside = next((a for a in (folder, *folder.parents) if _is_output(a)), None)
+    if inside is None:
+        if not folder.is_dir():  # a new folder holds nothing yet
+            return
+        ours = {manifest_path.name, out.name}
+        entries = [e for e in folder.iterdir() if e.name not in ours and not e.name.startswith(manifest_path.name)]
+        outputs = [e for e in entries if e.is_dir() and _is_output(e)]
+        if not outputs or not all(e in outputs or ".facesafe.sqlite" in e.name for e in entries):
+            return
+        where = f"{folder}, which holds only facesafe outputs ({', '.join(sorted(e.name for e in outputs))})"
+    else:
+        where = f"{folder}, inside {inside}, the output of another facesafe run"
+    warnings.warn(f"{manifest_path}: the manifest names the source files and lands in {where}; "
+                  "if that is a release, pass --manifest outside it", UserWarning, stacklevel=3)
 
 
 def absolute_source(source: str | os.PathLike[str]) -> str:
