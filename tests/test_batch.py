@@ -474,7 +474,7 @@ def _unprivileged(argv: list[str]) -> subprocess.CompletedProcess:
         if setpriv is None:
             pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
         prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
-    return subprocess.run([*prefix, sys.executable, "-m", "facesafe.cli", *argv], capture_output=True, text=True, timeout=300)
+    return subprocess.run([*prefix, sys.executable, "-m", "facesafe.cli", *argv], capture_output=True, text=True, timeout=300, check=False)
 
 
 def test_an_unwritable_output_folder_or_manifest_is_one_line_and_exit_1(tmp_path: Path):
