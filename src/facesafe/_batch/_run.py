@@ -25,7 +25,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from .. import __version__
-from .._anonymize import Anonymizer
+from .._anonymize import Anonymizer, _method_name
 from .._discover import claim_outputs, discover, output_rel, refuse_out_inside, unique_rel
 from .._errors import OutputError
 from .._formats import classify
@@ -542,8 +542,6 @@ def _remove_stale_temporaries(folders: Iterable[Path]) -> None:
 
 def _fallback_name(anonymizer: Anonymizer) -> str | None:
     """The name of the redaction's fallback (``crop`` -> ``blur``, ``synthetic`` -> ``pixelate``), if it has one."""
-    from .._anonymize import _method_name
-
     redaction = anonymizer.redaction
     fallback = getattr(redaction, "effective_fallback", None) or getattr(redaction, "fallback", None)
     return None if fallback is None else _method_name(fallback)
