@@ -288,13 +288,8 @@ def anonymize_dir(
     if client is None and workers > 0:
         refuse_unguarded_script(pickled)  # before anything is written
     fingerprint = _Fingerprint.of(anonymizer, rename=rename)
-    if not _fs.is_url(out):
-        try:
-            Path(out).mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise OutputError(out, f"cannot create the output folder: {exc.strerror or exc}") from None
+    _make_output_folder(out)
     with Manifest(manifest_path) as db:
-        db.absolutise_sources(absolute_source)  # manifests written before sources were kept absolute
         run_id = db.start_run(version=fingerprint.version, models=fingerprint.models, params=fingerprint.params, command=command)
         recorder = _Recorder(db, run_id, fingerprint, anonymizer.method, anonymizer.preset)
         tasks = _plan(sources, out, recorder, output_format=anonymizer.format, overwrite=overwrite,
@@ -371,6 +366,16 @@ def _warn_if_in_a_release(manifest_path: Path, out: Path) -> None:
         where = f"{folder}, inside {inside}, the output of another facesafe run"
     warnings.warn(f"{manifest_path}: the manifest names the source files and lands in {where}; "
                   "if that is a release, pass --manifest outside it", UserWarning, stacklevel=3)
+
+
+def _make_output_folder(out: str) -> None:
+    """Create the local output folder; an ``OutputError`` naming it when that cannot be done."""
+    if _fs.is_url(out):
+        return
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(out, f"cannot create the output folder: {exc.strerror or exc}") from None
 
 
 def absolute_source(source: str | os.PathLike[str]) -> str:
@@ -482,6 +487,7 @@ def _plan(
 ) -> list[Task]:
     """Discover the inputs, record those that are not images, and plan a task for each image."""
     db = recorder.db
+    db.absolutise_sources(absolute_source)  # rows of manifests written before sources were kept absolute
     images: list[tuple[str, PurePosixPath, str]] = []
     for location, rel, fmt, status, reason in _discover_any(sources):
         if fmt is None:
