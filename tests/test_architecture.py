@@ -130,25 +130,13 @@ def test_no_import_cycle_between_modules():
     assert _cycles(edges) == []
 
 
-# _datasets landed before the shared runner it now moves onto; until that rework lands its
-# anonymize_dataset (96 lines) and its in-function imports are reported as an expected failure,
-# while every other module must already hold the figures.
-IN_REWORK = "facesafe/_datasets/"
-
-
-def _hold_outside_rework(offenders: list[str], what: str) -> None:
-    assert [o for o in offenders if not o.startswith(IN_REWORK)] == []
-    if offenders:
-        pytest.xfail(f"{what} in {IN_REWORK} (being moved onto the shared runner): {offenders}")
-
-
 def test_no_function_over_80_lines():
     long = [
         f"{m.path.relative_to(PACKAGE.parent)}:{f.lineno} {f.name} ({f.end_lineno - f.lineno + 1} lines)"
         for m, f in _functions()
         if f.end_lineno - f.lineno + 1 > MAX_LINES
     ]
-    _hold_outside_rework(long, "functions over 80 lines")
+    assert long == []
 
 
 def _inner_imports() -> list[tuple[Module, ast.Import | ast.ImportFrom]]:
@@ -168,10 +156,8 @@ def test_few_in_function_imports_of_facesafe_modules_each_with_its_reason():
         for m, node in inner
         if "#" not in m.lines[node.lineno - 1] and not m.lines[node.lineno - 2].strip().startswith("#")
     ]
-    _hold_outside_rework(unexplained, "in-function imports without a reason")
-    assert len([w for w in where if not w.startswith(IN_REWORK)]) <= MAX_INNER_IMPORTS, where
-    if len(where) > MAX_INNER_IMPORTS:
-        pytest.xfail(f"{len(where)} in-function imports, {len(where) - MAX_INNER_IMPORTS} over, in {IN_REWORK}")
+    assert unexplained == []
+    assert len(where) <= MAX_INNER_IMPORTS, where
 
 
 @pytest.mark.parametrize(

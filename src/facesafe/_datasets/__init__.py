@@ -15,10 +15,19 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ._core import DatasetReport
+from .._anonymize import Anonymizer
+from .._batch._lifecycle import refuse_unguarded_script
+from .._batch._manifest import Manifest, default_manifest_path
+from .._batch._run import hmac_key
+from .._discover import refuse_out_inside
+from ._coco import Coco
+from ._core import DatasetReport, Runner, Session, Stopped
+from ._parquet import Tables
+from ._webdataset import Shards
 
 __all__ = ["DatasetReport", "anonymize_dataset", "dataset_kind"]
 
@@ -116,14 +125,52 @@ def anonymize_dataset(
     failed. Re-running the same call skips output files an earlier run wrote
     from unchanged inputs with the same settings.
     """
-    from .._anonymize import Anonymizer
-    from .._batch._lifecycle import refuse_unguarded_script
-    from .._batch._manifest import Manifest, default_manifest_path
-    from .._batch._run import hmac_key
-    from .._discover import refuse_out_inside
-    from ._core import Runner, Session, Stopped
-
     started = time.monotonic()
+    plan = _plan(source, out_dir, images=images, manifest=manifest, workers=workers, rename=rename,
+                 faces_category=faces_category)
+    anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
+                            max_pixels=max_pixels, threads=_threads(plan.workers, threads, client), **options)
+    runner = Runner(anonymizer, workers=plan.workers, client=client)
+    if client is None and plan.workers > 0:
+        refuse_unguarded_script(runner.setup)  # before anything is written
+    plan.out.mkdir(parents=True, exist_ok=True)
+    with Manifest(plan.manifest) as db:
+        session = Session(anonymizer, db, kind=plan.kind, on_error=on_error, overwrite=overwrite, command=command,
+                          progress=None if quiet else sys.stderr, rename=rename)
+        adapter = _adapter(plan, session, column=column, faces_category=faces_category,
+                           rename_key=hmac_key(plan.manifest) if rename == "hmac" else None)
+        stopped = _run(runner, adapter, session)
+    return session.report(manifest=plan.manifest, seconds=time.monotonic() - started, stopped=stopped)
+
+
+def _run(runner: Runner, adapter: Any, session: Session) -> bool:
+    """Send the adapter's records through ``runner``; whether ``on_error="stop"`` stopped the run. The session is finished either way."""
+    try:
+        runner.run(adapter.items(), adapter.tasks_of, adapter.emit)
+    except Stopped:
+        return True
+    finally:
+        adapter.abort()
+        session.finish()
+    return False
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """Where a dataset run reads and writes, resolved and checked before anything is built or written."""
+
+    kind: str
+    src: Path
+    images: Path | None
+    out: Path
+    manifest: Path
+    workers: int
+
+
+def _plan(source: str | os.PathLike[str], out_dir: str | os.PathLike[str], *, images: str | os.PathLike[str] | None,
+          manifest: str | os.PathLike[str] | None, workers: int | None, rename: str | None,
+          faces_category: str | None) -> _Plan:
+    """The run's paths, kind and worker count; ``ValueError`` naming the argument for any that cannot be used."""
     src = Path(source).resolve()
     images_dir = None if images is None else Path(images).resolve()
     kind = dataset_kind(src, images=images_dir)
@@ -142,30 +189,16 @@ def anonymize_dataset(
         raise ValueError("rename: WebDataset keys and member names are kept (the samples' keys tie their members together)")
     if faces_category is not None and (kind != "coco" or not str(faces_category).strip()):
         raise ValueError("faces_category: a non-empty category name, for a COCO dataset only")
+    return _Plan(kind, src, images_dir, out, manifest_path, workers)
+
+
+def _threads(workers: int, threads: int | None, client: Any) -> int:
+    """Inference threads per worker: one on a Dask cluster, else ``threads`` or the cores shared among the workers."""
     if client is not None:
-        threads = 1
-    elif threads is None:
-        threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
-    anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
-                            max_pixels=max_pixels, threads=threads, **options)
-    runner = Runner(anonymizer, workers=workers, client=client)
-    if client is None and workers > 0:
-        refuse_unguarded_script(runner.setup)  # before anything is written
-    out.mkdir(parents=True, exist_ok=True)
-    stopped = False
-    with Manifest(manifest_path) as db:
-        session = Session(anonymizer, db, kind=kind, on_error=on_error, overwrite=overwrite, command=command,
-                          progress=None if quiet else sys.stderr, rename=rename)
-        adapter = _adapter(kind, src, out, session, images=images_dir, column=column, faces_category=faces_category,
-                           rename_key=hmac_key(manifest_path) if rename == "hmac" else None)
-        try:
-            runner.run(adapter.items(), adapter.tasks_of, adapter.emit)
-        except Stopped:
-            stopped = True
-        finally:
-            adapter.abort()
-            session.finish()
-    return session.report(manifest=manifest_path, seconds=time.monotonic() - started, stopped=stopped)
+        return 1
+    if threads is None:
+        return max(1, (os.cpu_count() or 1) // max(workers, 1))
+    return threads
 
 
 def _require(kind: str) -> None:
@@ -177,18 +210,12 @@ def _require(kind: str) -> None:
         raise ValueError(f"source: {kind} datasets need {needed}: pip install 'facesafe[datasets]'")
 
 
-def _adapter(kind: str, src: Path, out: Path, session: Any, *, images: Path | None, column: str | None,
-             faces_category: str | None, rename_key: bytes | None) -> Any:
-    """The format adapter for ``kind``: ``items()`` reads, ``tasks_of(item)``, ``emit(item, outcomes)`` writes, ``abort()``."""
-    if kind == "parquet":
-        from ._parquet import Tables
-
-        return Tables(src, out, session, column=column, rename_key=rename_key)
-    if kind == "webdataset":
-        from ._webdataset import Shards
-
-        return Shards(src, out, session)
-    from ._coco import Coco
-
-    assert images is not None
-    return Coco(src, images, out, session, faces_category=faces_category, rename_key=rename_key)
+def _adapter(plan: _Plan, session: Session, *, column: str | None, faces_category: str | None,
+             rename_key: bytes | None) -> Any:
+    """The format adapter for ``plan.kind``: ``items()`` reads, ``tasks_of(item)``, ``emit(item, outcomes)`` writes, ``abort()``."""
+    if plan.kind == "parquet":
+        return Tables(plan.src, plan.out, session, column=column, rename_key=rename_key)
+    if plan.kind == "webdataset":
+        return Shards(plan.src, plan.out, session)
+    assert plan.images is not None
+    return Coco(plan.src, plan.images, plan.out, session, faces_category=faces_category, rename_key=rename_key)

@@ -39,6 +39,8 @@ from typing import Any
 import numpy as np
 
 from .._batch._run import hmac_name
+from .._discover import output_rel
+from .._io import atomic_write_bytes
 from ._core import Outcome, OutputFile, Session, Task, failed
 
 __all__ = ["IMAGE_FIELDS", "Coco", "FaceHints", "clip_polygon", "crop_annotation"]
@@ -288,9 +290,6 @@ class Coco:
             self._file.abort()
 
     def _entry(self, item: _Entry, outcomes: tuple[Outcome, ...]) -> None:
-        from .._discover import output_rel
-        from .._io import atomic_write_bytes
-
         entry, key, session = item.entry, item.key, self.session
         rel = str(entry.get("file_name"))
         outcome = failed(key, item.problem) if item.problem is not None else _checked(outcomes[0], entry)

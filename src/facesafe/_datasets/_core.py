@@ -35,10 +35,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
+from .. import __version__
 from .._anonymize import Anonymizer
+from .._batch._run import _model_versions
 from .._batch._runner import run_tasks
 from .._batch._worker import load_anonymizer
 from .._errors import FacesafeError
+from .._geometry import Box, Face
+from .._io import load_image
 
 __all__ = [
     "Broken", "Closed", "DatasetReport", "FileForFile", "Opened", "Outcome", "OutputFile", "Runner", "Session", "Stopped",
@@ -67,8 +71,6 @@ class _WithHints:
     """A detector that adds the dataset's own face boxes to what ``detector`` finds."""
 
     def __init__(self, detector: Any, hints: tuple[tuple[float, float, float, float], ...]) -> None:
-        from .._geometry import Box, Face
-
         self.detector = detector
         self.faces = tuple(Face(Box(*hint), 1.0, detector="annotation") for hint in hints)
 
@@ -122,8 +124,6 @@ def failed(key: str, reason: str) -> Outcome:
 
 def anonymize_record(task: Task, anonymizer_of: Callable[[], Anonymizer]) -> Outcome:
     """Anonymise one record's image with the worker's anonymizer (``anonymizer_of()``); never raises for a bad image."""
-    from .._io import load_image
-
     started = time.time()
     base: dict[str, Any] = {"key": task.key, "started": started, "input_hash": hashlib.sha256(task.data).hexdigest()}
     try:
@@ -378,9 +378,6 @@ class Session:
 
     def __init__(self, anonymizer: Anonymizer, db: Any, *, kind: str, on_error: str, overwrite: bool, command: str | None,
                  progress: Any = None, every: float = 10.0, rename: str | None = None) -> None:
-        from .. import __version__
-        from .._batch._run import _model_versions
-
         if on_error not in ON_ERROR:
             raise ValueError(f"on_error must be one of {ON_ERROR}, got {on_error!r}")
         self.anonymizer, self.db, self.kind = anonymizer, db, kind

@@ -25,8 +25,11 @@ import logging
 import os
 from typing import Any
 
+from .. import __version__
 from .._anonymize import Anonymizer
+from .._batch._run import _model_versions
 from .._errors import FacesafeError
+from .._io import load_image
 from ._core import ON_ERROR
 
 __all__ = ["AnonymizeColumn"]
@@ -65,8 +68,6 @@ class AnonymizeColumn:
 
     def _versions(self) -> str:
         if self._models is None:
-            from .._batch._run import _model_versions
-
             self._models = json.dumps(_model_versions(self.anonymizer), sort_keys=True)
         return self._models
 
@@ -108,16 +109,12 @@ class AnonymizeColumn:
         if cell is None:
             return None, None
         data, fmt = _encoded(cell)
-        from .._io import load_image
-
         anonymizer = self.anonymizer
         picture = load_image(data, max_pixels=anonymizer.max_pixels)
         result = anonymizer.anonymize_picture(picture)
         encoded, out_fmt = anonymizer.encode(result, input_format=fmt or picture.format)
         note = None
         if self.provenance is not None:
-            from .. import __version__
-
             note = {
                 "faces": result.face_count,
                 "boxes": [[round(v, 1) for v in f.box.as_xyxy()] + [round(f.score, 4)] for frame in result.faces for f in frame],

@@ -30,6 +30,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
+from .._discover import output_rel
+from .._formats import HEAD_BYTES, classify
+from .._io import format_for_suffix
 from ._core import Broken, Closed, FileForFile, Opened, Outcome, Task, failed
 
 __all__ = ["Shards", "find_shards", "sample_key"]
@@ -60,8 +63,6 @@ class _Sample:
 
 
 def _samples(shard: tarfile.TarFile, source: Path) -> Iterator[_Sample]:
-    from .._formats import HEAD_BYTES, classify
-
     sample: _Sample | None = None
     for info in shard:
         key, _ = sample_key(info.name)
@@ -99,9 +100,6 @@ def _clean_info(info: tarfile.TarInfo, name: str, size: int) -> tarfile.TarInfo:
 
 def _output_name(name: str, fmt: str) -> str:
     """The member's name for an output in ``fmt``: its suffix changes only when it names another image format."""
-    from .._discover import output_rel
-    from .._io import format_for_suffix
-
     return name if format_for_suffix(name) in (None, fmt) else str(output_rel(PurePosixPath(name), fmt))
 
 
