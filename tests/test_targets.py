@@ -65,3 +65,78 @@ def test_a_plain_callable_redaction_is_accepted():
     plate = Face(Box(10, 10, 40, 20), kind="plate")
     out = redact_by_kind(image, [plate, Face(Box(0, 0, 5, 5))], redaction=paint)
     assert seen == [1] and not out.any()
+
+
+# -- wired into Anonymizer / anonymize (PP-OCRv4 models of the text extra) -----
+
+def _no_faces(image):
+    return ()
+
+
+@pytest.fixture(scope="module")
+def plate_scene():
+    from test_text import _scene
+
+    return _scene(sign=False)
+
+
+@pytest.fixture(scope="module")
+def reader():
+    from facesafe._detect._text import TextReader
+
+    return TextReader(threads=1)
+
+
+def test_anonymize_with_plates_hides_the_plate_and_faces_alone_leaves_it(plate_scene, reader):
+    from facesafe import anonymize
+    from test_text import PLATE_TEXT, _similar
+
+    image, plate, _ = plate_scene
+    plain = anonymize(image, detector=_no_faces)
+    assert plain.faces == () and np.array_equal(plain.image, image)
+    assert _similar(reader(plain.image, plate)[0], PLATE_TEXT) >= 0.8  # readable: the check below can fail
+    face = Face(Box(20, 20, 80, 90), 0.9)
+    done = anonymize(image, detector=lambda im: (face,), method="fill", targets="faces,plates", threads=1)
+    assert done.faces[0] == face and {f.kind for f in done.faces[1:]} == {"plate"}
+    for box in (plate, plate.expanded(1.3)):
+        assert _similar(reader(done.image, box)[0], PLATE_TEXT) < 0.3
+    assert (done.image[face.box.expanded(0.5).to_slices()] == 0).all()  # the face got the fill, the plate a mosaic
+    assert not (done.image[plate.expanded(0.5).to_slices()] == 0).all()
+
+
+def test_crop_keeps_the_frame_free_of_faces_with_the_plate_hidden(plate_scene, reader):
+    from facesafe import Anonymizer
+    from test_text import PLATE_TEXT, _similar
+
+    image, plate, _ = plate_scene
+    face = Face(Box(0, 0, 60, 60), 0.9)
+    with Anonymizer(method="crop", detector=lambda im: (face,), targets=["plates"] + ["faces"], threads=1) as anonymizer:
+        result = anonymizer.anonymize(image)
+    assert result.region is not None and (result.region.x0 >= 60 or result.region.y0 >= 60)
+    dx, dy = result.region.x0, result.region.y0
+    shifted = Box(plate.x0 - dx, plate.y0 - dy, plate.x1 - dx, plate.y1 - dy)
+    assert _similar(reader(result.image, shifted)[0], PLATE_TEXT) < 0.3
+
+
+def test_targets_are_settings_and_need_the_extra(monkeypatch):
+    import importlib.metadata
+    import pickle
+
+    from facesafe import Anonymizer, DetectionError
+
+    faces = Anonymizer(detector=_no_faces)
+    both = Anonymizer(detector=_no_faces, targets=("plates", "faces"))
+    assert faces.targets == ("faces",) and "targets" not in faces.settings()  # earlier manifests still resume
+    assert both.targets == ("faces", "plates") and both.settings()["targets"] == ["faces", "plates"]
+    assert faces.settings() != both.settings() and "targets='faces,plates'" in repr(both)
+    assert pickle.loads(pickle.dumps(both)).targets == both.targets
+    with pytest.raises(ValueError, match="targets"):
+        Anonymizer(targets="faces,cars")
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    with pytest.raises(DetectionError, match=r"pip install 'facesafe\[text\]'"):
+        Anonymizer(targets="plates")
+    Anonymizer(targets="faces")  # faces alone never needs it

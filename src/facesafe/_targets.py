@@ -12,7 +12,7 @@ targets to kinds and applies the right redaction to each kind:
   and they are hidden *before* the faces, so a crop (which changes the image
   size) comes last and every region's coordinates still hold when it is drawn.
 
-Not wired into :class:`~facesafe.Anonymizer`, the CLI or the manifest yet.
+:class:`~facesafe.Anonymizer` (``targets=``) hides regions this way.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import numpy as np
 from ._geometry import Face
 from ._protocols import Redaction, as_redaction, kept_region
 
-__all__ = ["TARGETS", "parse_targets", "text_kinds", "redact_by_kind"]
+__all__ = ["TARGETS", "parse_targets", "text_kinds", "hide_text", "redact_by_kind"]
 
 #: Target name -> the region kind it asks for.
 _KIND = {"faces": "face", "plates": "plate", "text": "text"}
@@ -61,6 +61,15 @@ def text_kinds(targets: Sequence[str]) -> tuple[str, ...]:
     return tuple(_KIND[t] for t in parse_targets(targets) if t != "faces")
 
 
+def hide_text(image: np.ndarray, regions: Sequence[Face], *, method: str = "pixelate") -> np.ndarray:
+    """``image`` with the regions that are not faces (plates, text) hidden by
+    ``method`` (``"pixelate"`` or ``"fill"``); ``image`` itself when there are none."""
+    from ._redact._text import redact_regions
+
+    others = [r for r in regions if r.kind != "face"]
+    return redact_regions(image, others, method=method) if others else image
+
+
 def redact_by_kind(
     image: np.ndarray, regions: Sequence[Face], *, redaction: Redaction, text_method: str = "pixelate"
 ) -> np.ndarray:
@@ -68,12 +77,9 @@ def redact_by_kind(
     or ``"fill"``), then the faces by ``redaction`` (any
     :class:`~facesafe.Redaction` or plain callable): its kept region when it
     cuts the frame, else its redacted image. A new array."""
-    from ._redact._text import redact_regions
-
     method = as_redaction(redaction)
     faces = [r for r in regions if r.kind == "face"]
-    others = [r for r in regions if r.kind != "face"]
-    out = redact_regions(image, others, method=text_method) if others else image
+    out = hide_text(image, regions, method=text_method)
     box = kept_region(method, faces, width=image.shape[1], height=image.shape[0])
     if box is not None:
         return out[box.to_slices()].copy()

@@ -72,7 +72,7 @@ class Outcome:
 def load_anonymizer(settings: bytes) -> Anonymizer:
     """A worker's anonymizer, rebuilt from the run's pickled one, its models loaded."""
     anonymizer: Anonymizer = pickle.loads(settings)
-    anonymizer.detector  # noqa: B018 - load the models now, not in the middle of a task
+    anonymizer.load()  # the models now, not in the middle of a task
     return anonymizer
 
 
