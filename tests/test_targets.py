@@ -140,3 +140,69 @@ def test_targets_are_settings_and_need_the_extra(monkeypatch):
     with pytest.raises(DetectionError, match=r"pip install 'facesafe\[text\]'"):
         Anonymizer(targets="plates")
     Anonymizer(targets="faces")  # faces alone never needs it
+
+
+def test_cli_targets_record_plates_by_kind_in_the_manifest(tmp_path, plate_scene, reader, capsys):
+    from PIL import Image
+
+    from facesafe._batch._manifest import box_kind, read_manifest
+    from facesafe.cli import main
+    from test_text import PLATE_TEXT, _similar
+
+    image, plate, _ = plate_scene
+    src = tmp_path / "in"
+    src.mkdir()
+    Image.fromarray(image).save(src / "car.png")
+    run = ["anonymize", str(src), "--preset", "fast", "--workers", "1", "-q"]
+    assert main([*run, "--out", str(tmp_path / "faces")]) == 0
+    assert " 0 faces found in " in capsys.readouterr().out  # no plate count when only faces are asked
+    assert main([*run, "--out", str(tmp_path / "plates"), "--targets", "plates,faces"]) == 0
+    assert "; 0 faces, 1 plates found" in capsys.readouterr().out
+    kept = np.asarray(Image.open(tmp_path / "faces" / "car.png").convert("RGB"))
+    hidden = np.asarray(Image.open(tmp_path / "plates" / "car.png").convert("RGB"))
+    assert _similar(reader(kept, plate)[0], PLATE_TEXT) >= 0.8
+    assert _similar(reader(hidden, plate)[0], PLATE_TEXT) < 0.3
+    runs, rows = read_manifest(tmp_path / "plates.facesafe.sqlite")
+    (row,) = rows
+    assert row.faces == 0 and [box_kind(b) for b in row.boxes[0]] == ["plate"]
+    core = plate.expanded(0.8)
+    assert Box(*row.boxes[0][0][:4]).intersection(core) >= 0.99 * core.area  # the recorded region is on the plate
+    assert runs[0]["params"]["targets"] == ["faces", "plates"]
+    _, (faces_row,) = read_manifest(tmp_path / "faces.facesafe.sqlite")
+    assert faces_row.boxes == [[]] and faces_row.params_key != row.params_key
+    # the HTML report counts plates apart from faces, and only when the run asked for them
+    import re
+
+    from facesafe import render_report
+
+    def cards(manifest):
+        page = render_report(tmp_path / manifest, tmp_path / "r.html").read_text(encoding="utf-8")
+        return re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
+
+    assert "0 faces found and redacted 1 licence plates found and hidden" in cards("plates.facesafe.sqlite")
+    assert "licence plates" not in cards("faces.facesafe.sqlite")
+    # a changed target set is a new run over the same output folder, not a resume
+    assert main([*run, "--out", str(tmp_path / "plates"), "--targets", "faces"]) == 0
+    assert "1 written" in capsys.readouterr().out
+    assert not np.array_equal(np.asarray(Image.open(tmp_path / "plates" / "car.png").convert("RGB")), hidden)
+
+
+def test_cli_refuses_an_unknown_target_or_a_missing_extra(tmp_path, monkeypatch, capsys):
+    import importlib.metadata
+
+    from facesafe.cli import main
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.png").write_bytes(b"not read")
+    out = tmp_path / "out"
+    assert main(["anonymize", str(src), "--out", str(out), "--targets", "faces,cars"]) == 2
+    assert "'cars'" in capsys.readouterr().err
+
+    def missing(name):
+        raise importlib.metadata.PackageNotFoundError(name)
+
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    assert main(["anonymize", str(src), "--out", str(out), "--targets", "text"]) == 2
+    assert "pip install 'facesafe[text]'" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "out.facesafe.sqlite").exists()

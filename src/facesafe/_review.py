@@ -108,6 +108,12 @@ class Item:
     weight: int  # uncertain + small detections: where misses are likeliest
     look: Look = Look()
 
+    def regions(self, kind: str) -> int:
+        """Regions of ``kind`` (``"plate"``, ``"text"``; faces are :attr:`detections`) the run recorded and hid."""
+        from ._batch._manifest import box_kind
+
+        return sum(box_kind(box) == kind for frame in self.row.boxes or [] for box in frame)
+
     @property
     def must(self) -> bool:
         """A problem found after the run: the item is in "Must check"."""
@@ -214,7 +220,9 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def _assess(row: Row, findings: Mapping[str, Mapping[str, Any]] | None, *, hide_names: bool) -> Item:
     """An output's detections and the reasons to review it that the manifest and verify give."""
-    detections = tuple(Detection(frame, *box) for frame, boxes in enumerate(row.boxes or []) for box in boxes)
+    from ._batch._manifest import box_kind
+
+    detections = tuple(Detection(frame, *box) for frame, boxes in enumerate(row.boxes or []) for box in boxes if box_kind(box) == "face")
     reasons = []
     low = [d.score for d in detections if d.score < LOW_SCORE]
     if low:

@@ -47,7 +47,9 @@ def parse_targets(targets: str | Sequence[str]) -> tuple[str, ...]:
     else:
         names = list(targets)
     unknown = [t for t in names if t not in _KIND]
-    if unknown or not names:
+    if unknown:
+        raise ValueError(f"targets: unknown {', '.join(map(repr, unknown))}; choose among {', '.join(TARGETS)}")
+    if not names:
         raise ValueError(f"targets must be a non-empty list of {', '.join(TARGETS)}, got {targets!r}")
     return tuple(t for t in TARGETS if t in names)
 

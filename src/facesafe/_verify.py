@@ -517,7 +517,7 @@ def _recorded_faces(manifest: str | os.PathLike[str]) -> dict[Path, Recorded]:
     pixels alone. Raises ``ValueError`` naming the manifest when it is not a
     facesafe manifest.
     """
-    from ._batch._manifest import read_manifest
+    from ._batch._manifest import box_kind, read_manifest
 
     runs, rows = read_manifest(manifest)
     redactions = {run["id"]: str(run["params"].get("redaction", "")) for run in runs}
@@ -530,7 +530,8 @@ def _recorded_faces(manifest: str | os.PathLike[str]) -> dict[Path, Recorded]:
             continue
         try:
             dx, dy = (float(row.region[0]), float(row.region[1])) if row.region else (0.0, 0.0)
-            frames = tuple(tuple(Box(b[0] - dx, b[1] - dy, b[2] - dx, b[3] - dy) for b in frame) for frame in row.boxes or [])
+            frames = tuple(tuple(Box(b[0] - dx, b[1] - dy, b[2] - dx, b[3] - dy) for b in frame if box_kind(b) == "face")
+                           for frame in row.boxes or [])
         except (ValueError, TypeError, IndexError) as exc:
             raise ValueError(f"manifest: {os.fspath(manifest)!r} records unreadable boxes for {row.output}: {exc}") from exc
         out[Path(row.output).resolve()] = Recorded(row.output_hash, frames, mask)  # type: ignore[arg-type]

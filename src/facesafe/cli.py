@@ -114,6 +114,9 @@ def _redaction_options(command: Callable[..., object]) -> Callable[..., object]:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
 @click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
 @click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@click.option("--targets", default="faces", show_default=True, metavar="LIST",
+              help="What to find and hide, comma-separated: faces, plates (licence plates), text (all readable text, "
+                   "signs too); plates and text need facesafe[text] and are pixelated.")
 @_redaction_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="same", show_default=True, help="Output format (same: the input's).")
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy outputs.")
@@ -126,7 +129,7 @@ def _redaction_options(command: Callable[..., object]) -> Callable[..., object]:
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Run on a Dask cluster, e.g. tcp://host:8786 (needs facesafe[dask]).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, only errors and the summary.")
 @click.pass_context
-def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, color: str | None,
+def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, targets: str, color: str | None,
               grow: float | None, seed: int | None, fmt: str, quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, rename: str | None,
               max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Find and redact every face in SOURCES (files or folders) into --out.
@@ -138,7 +141,7 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     from ._batch import anonymize_dir
     from ._errors import FacesafeError, MissingExtraError
 
-    options = _method_options(method, color=color, grow=grow, seed=seed)
+    options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed)
     client = _connect(scheduler)
     if client is False:
         return EXIT_FAILED
@@ -167,6 +170,26 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     click.echo(f"facesafe: {report.summary()}")
     click.echo(f"facesafe: manifest {report.manifest}")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _targets_option(targets: str) -> dict[str, object]:
+    """``--targets`` checked: ``{}`` for faces alone, else ``{"targets": (...)}``; a usage error names an
+    unknown target, and plates or text without the text extra say how to install it (exit 2, nothing written)."""
+    from ._errors import DetectionError
+    from ._targets import parse_targets, text_kinds
+
+    try:
+        parsed = parse_targets(targets)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--targets") from None
+    if text_kinds(parsed):
+        from ._detect._text import text_model_path
+
+        try:
+            text_model_path("det")
+        except DetectionError as exc:
+            raise click.UsageError(f"--targets {targets}: {exc}") from None
+    return {} if parsed == ("faces",) else {"targets": parsed}
 
 
 @cli.command()

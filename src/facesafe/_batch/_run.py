@@ -45,6 +45,9 @@ class Report:
         failed: inputs that failed; nothing was written for them.
         skipped: files that are not images (recorded, not written).
         faces: faces found over all written outputs.
+        plates: licence plates found over all written outputs (``targets`` with plates).
+        text: text lines found over all written outputs (``targets`` with text).
+        targets: what the run was asked to find and hide.
         failures: ``(path, reason)`` of failed inputs (the first 1,000; the
             manifest has them all).
         manifest: where the manifest is.
@@ -57,9 +60,12 @@ class Report:
     failed: int = 0
     skipped: int = 0
     faces: int = 0
+    plates: int = 0
+    text: int = 0
     failures: tuple[tuple[str, str], ...] = ()
     manifest: Path | None = None
     seconds: float = 0.0
+    targets: tuple[str, ...] = ("faces",)
 
     @property
     def ok(self) -> bool:
@@ -68,9 +74,10 @@ class Report:
 
     def summary(self) -> str:
         """One line for people."""
+        others = "".join(f", {getattr(self, t)} {t if t == 'plates' else 'text regions'}" for t in ("plates", "text") if t in self.targets)
         return (
             f"{self.written} written ({self.without_faces} without faces), {self.unchanged} already done, "
-            f"{self.failed} failed, {self.skipped} skipped; {self.faces} faces found in {self.seconds:.1f} s"
+            f"{self.failed} failed, {self.skipped} skipped; {self.faces} faces{others} found in {self.seconds:.1f} s"
         )
 
 
@@ -82,13 +89,17 @@ class _Tally:
     failed: int = 0
     skipped: int = 0
     faces: int = 0
+    plates: int = 0
+    text: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, status: str, *, faces: int = 0, source: str = "", reason: str | None = None) -> None:
+    def add(self, status: str, *, faces: int = 0, plates: int = 0, text: int = 0, source: str = "", reason: str | None = None) -> None:
         if status == "written":
             self.written += 1
             self.without_faces += faces == 0
             self.faces += faces
+            self.plates += plates
+            self.text += text
         elif status == "unchanged":
             self.unchanged += 1
         elif status == "skipped":
@@ -98,10 +109,10 @@ class _Tally:
             if len(self.failures) < MAX_REPORTED_FAILURES:
                 self.failures.append((source, reason or "unknown"))
 
-    def report(self, *, manifest: Path, seconds: float) -> Report:
+    def report(self, *, manifest: Path, seconds: float, targets: tuple[str, ...]) -> Report:
         """The frozen summary of these counts."""
         counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "failures"}
-        return Report(**counts, failures=tuple(self.failures), manifest=manifest, seconds=seconds)
+        return Report(**counts, failures=tuple(self.failures), manifest=manifest, seconds=seconds, targets=targets)
 
 
 def hmac_key(manifest_path: Path) -> bytes:
@@ -214,7 +225,8 @@ def anonymize_dir(
         anonymizer: an :class:`~facesafe.Anonymizer` holding the settings,
             instead of the next seven arguments. Workers use copies of it.
         method, preset, detector, format, quality, max_pixels, options: as for
-            :class:`~facesafe.Anonymizer`.
+            :class:`~facesafe.Anonymizer` (``targets="faces,plates"`` among
+            the options); the manifest records each region with its kind.
         workers: worker processes (default: every core); ``0`` works in this
             process. They do not re-run the calling script (no ``__main__``
             guard needed) unless it defines a class they must import: then an
@@ -262,7 +274,7 @@ def anonymize_dir(
         finally:
             recorder.progress.close()
             db.finish_run(run_id)
-    return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started)
+    return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started, targets=anonymizer.targets)
 
 
 def _locations(
@@ -376,7 +388,8 @@ class _Recorder:
                        preset=self.preset, params_key=fingerprint.key, facesafe_version=fingerprint.version,
                        models=fingerprint.models, started=outcome.started, finished=outcome.finished)
         self.db.record(**row)
-        self.tally.add(outcome.status, faces=outcome.faces, source=outcome.source, reason=outcome.reason)
+        self.tally.add(outcome.status, faces=outcome.faces, plates=outcome.regions("plate"), text=outcome.regions("text"),
+                       source=outcome.source, reason=outcome.reason)
         if self.progress is not None:
             self.progress.update(outcome.status, outcome.faces)
 

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 
 from .._anonymize import Anonymizer
 from .._errors import FacesafeError
+from .._geometry import Face
 from . import _fs
 
 __all__ = ["Outcome", "Task", "load_anonymizer", "process"]
@@ -54,7 +55,7 @@ class Outcome:
     reason: str | None = None
     input_hash: str | None = None
     input_format: str | None = None
-    boxes: tuple[tuple[tuple[float, float, float, float, float], ...], ...] = ()
+    boxes: tuple[tuple[tuple[float | str, ...], ...], ...] = ()
     output: str | None = None
     output_hash: str | None = None
     output_format: str | None = None
@@ -65,8 +66,14 @@ class Outcome:
 
     @property
     def faces(self) -> int:
-        """Faces found over all frames."""
-        return sum(len(frame) for frame in self.boxes)
+        """Faces found over all frames (plates and text not counted)."""
+        return self.regions("face")
+
+    def regions(self, kind: str) -> int:
+        """Regions of ``kind`` (``"face"``, ``"plate"``, ``"text"``) found over all frames."""
+        from ._manifest import box_kind
+
+        return sum(box_kind(box) == kind for frame in self.boxes for box in frame)
 
 
 def load_anonymizer(settings: bytes) -> Anonymizer:
@@ -102,10 +109,7 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
         result = worker.anonymize_picture(picture)
         encoded, fmt = worker.encode(result, input_format=picture.format)
         _fs.write_bytes(task.output, encoded, replace=task.replace)
-        boxes = tuple(
-            tuple((round(f.box.x0, 1), round(f.box.y0, 1), round(f.box.x1, 1), round(f.box.y1, 1), round(f.score, 4)) for f in frame)
-            for frame in result.faces
-        )
+        boxes = tuple(tuple(_recorded(f) for f in frame) for frame in result.faces)
         return Outcome(
             **base,
             status="written",
@@ -124,3 +128,9 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
         return Outcome(**base, status="failed", reason="out of memory", finished=time.time())
     except Exception as exc:  # fail closed: any other error is this file's failure, with its cause
         return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {exc}", finished=time.time())
+
+
+def _recorded(face: Face) -> tuple[float | str, ...]:
+    """A region as the manifest records it: ``(x0, y0, x1, y1, score)``, and its kind unless a face."""
+    box = (round(face.box.x0, 1), round(face.box.y0, 1), round(face.box.x1, 1), round(face.box.y1, 1), round(face.score, 4))
+    return box if face.kind == "face" else (*box, face.kind)
