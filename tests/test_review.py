@@ -140,3 +140,9 @@ def test_plate_and_text_regions_are_not_counted_as_faces():
     review = _review([_row("car.png", BIG, plate, (5.0, 5.0, 9.0, 8.0, 0.6, "text"))])
     assert [tuple(d) for d in review.items[0].detections] == [(0, *BIG)]
     assert review.queue == () and review.verdict.level == "ok"
+
+
+def test_text_left_in_hidden_plates_must_be_checked():
+    findings = {"/out/car.png": {"faces": [], "metadata": [], "text": [{"frame": 0, "box": [0, 0, 40, 10], "score": 0.9}], "error": None}}
+    [item] = _review([_row("car.png", BIG)], findings=findings).must
+    assert [r.text for r in item.reasons] == ["verify still finds 1 text line(s) in hidden plates or text"]

@@ -181,6 +181,12 @@ def test_cli_targets_record_plates_by_kind_in_the_manifest(tmp_path, plate_scene
 
     assert "0 faces found and redacted 1 licence plates found and hidden" in cards("plates.facesafe.sqlite")
     assert "licence plates" not in cards("faces.facesafe.sqlite")
+    # verify re-checks the plates the manifest records, with the run's text detector
+    from facesafe import verify
+
+    report = verify(tmp_path / "plates", preset="fast", manifest=tmp_path / "plates.facesafe.sqlite")
+    assert report.clean and report.notes == ("plates and text the manifest records were re-checked in 1 files",)
+    assert verify(tmp_path / "faces", preset="fast", manifest=tmp_path / "faces.facesafe.sqlite").notes == ()
     # a changed target set is a new run over the same output folder, not a resume
     assert main([*run, "--out", str(tmp_path / "plates"), "--targets", "faces"]) == 0
     assert "1 written" in capsys.readouterr().out
@@ -206,3 +212,31 @@ def test_cli_refuses_an_unknown_target_or_a_missing_extra(tmp_path, monkeypatch,
     assert main(["anonymize", str(src), "--out", str(out), "--targets", "text"]) == 2
     assert "pip install 'facesafe[text]'" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "out.facesafe.sqlite").exists()
+
+
+def test_verify_flags_text_still_found_inside_a_recorded_plate(tmp_path, plate_scene):
+    import hashlib
+
+    from PIL import Image
+
+    from facesafe._detect._text import TextDetector
+    from facesafe._redact._text import redact_regions
+    from facesafe._verify import Recorded, check_file
+
+    image, plate, _ = plate_scene
+    with TextDetector(kinds=("plate",), threads=1) as plates:
+        found = plates(image)
+        for name, pixels in (("kept", image), ("hidden", redact_regions(image, found))):
+            path = tmp_path / f"{name}.png"
+            Image.fromarray(pixels).save(path)
+            recorded = Recorded(hashlib.sha256(path.read_bytes()).hexdigest(), (), None, ((plate,),), ("plate",))
+            check = check_file(path, _no_faces, recorded=recorded, text_detector=plates)
+            if name == "kept":  # the plate the manifest says was hidden is still there
+                assert not check.clean and len(check.text) == 1 and check.text[0].box.intersection(plate) > 0
+                assert check.to_dict()["text"][0]["frame"] == 0
+                from facesafe import VerifyReport
+
+                said = str(VerifyReport(tmp_path, (check,), "fast", 0.5))
+                assert "kept.png: text still detected at" in said and "FOUND SOMETHING" in said and "1 with text left" in said
+            else:
+                assert check.clean and check.text == ()

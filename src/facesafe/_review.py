@@ -238,6 +238,8 @@ def _assess(row: Row, findings: Mapping[str, Mapping[str, Any]] | None, *, hide_
         if finding.get("faces"):
             best = max(f["score"] for f in finding["faces"])
             reasons.append(Reason(VERIFY_FINDING, f"verify still finds {len(finding['faces'])} face(s) (score {best:.2f})"))
+        if finding.get("text"):
+            reasons.append(Reason(VERIFY_FINDING, f"verify still finds {len(finding['text'])} text line(s) in hidden plates or text"))
         if finding.get("metadata"):
             reasons.append(Reason(VERIFY_FINDING, f"verify finds metadata: {'; '.join(finding['metadata'][:3])}"))
         if finding.get("error"):
