@@ -245,16 +245,17 @@ def test_verify_flags_text_still_found_inside_a_recorded_plate(tmp_path, plate_s
 
     from facesafe._detect._text import TextDetector
     from facesafe._redact._text import redact_regions
-    from facesafe._verify import Recorded, check_file
+    from facesafe._verify import Recorded, _ReadableText, check_file
 
     image, plate, _ = plate_scene
+    readable = _ReadableText(("plate",), 1)
     with TextDetector(kinds=("plate",), threads=1) as plates:
         found = plates(image)
         for name, pixels in (("kept", image), ("hidden", redact_regions(image, found))):
             path = tmp_path / f"{name}.png"
             Image.fromarray(pixels).save(path)
             recorded = Recorded(hashlib.sha256(path.read_bytes()).hexdigest(), (), None, ((plate,),), ("plate",))
-            check = check_file(path, _no_faces, recorded=recorded, text_detector=plates)
+            check = check_file(path, _no_faces, recorded=recorded, text_detector=readable)
             if name == "kept":  # the plate the manifest says was hidden is still there
                 assert not check.clean and len(check.text) == 1 and check.text[0].box.intersection(plate) > 0
                 assert check.to_dict()["text"][0]["frame"] == 0
@@ -264,3 +265,18 @@ def test_verify_flags_text_still_found_inside_a_recorded_plate(tmp_path, plate_s
                 assert "kept.png: text still detected at" in said and "FOUND SOMETHING" in said and "1 with text left" in said
             else:
                 assert check.clean and check.text == ()
+
+
+@needs_text
+def test_verify_needs_the_recogniser_to_read_a_line_not_only_the_detector_to_see_it():
+    from pathlib import Path
+
+    from PIL import Image
+
+    from facesafe._detect._text import TextDetector
+    from facesafe._verify import _ReadableText
+
+    portrait = np.asarray(Image.open(Path(__file__).parent.parent / "examples" / "portrait.jpg").convert("RGB"))
+    with TextDetector(kinds=("text",), threads=1) as texts:
+        assert texts(portrait)  # the detector calls the head a text line...
+    assert _ReadableText(("text",), 1)(portrait) == ()  # ...which the recogniser does not read
