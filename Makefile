@@ -19,6 +19,8 @@ demo: install
 	$(BIN)/facesafe anonymize examples --out out --overwrite
 
 test: install-dev
+	$(BIN)/ruff check src tests benchmarks scripts
+	$(BIN)/mypy
 	$(BIN)/python -m pytest -n 2 -q
 
 # Baselines for benchmarks/: deface 1.5.0 with its fast onnxruntime backend,

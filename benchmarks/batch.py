@@ -21,16 +21,13 @@ import time
 from pathlib import Path
 
 import psutil
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "wider-dev" / "images"
-FACESAFE = str(Path(sys.executable).parent / "facesafe")
+from _common import FACESAFE, WIDER_PHOTOS, absent, photos
 
 
 def run(args: list[str]) -> tuple[float, float]:
     """Run facesafe with ``args``; return (seconds, peak RSS of the process tree in GB)."""
     start = time.perf_counter()
-    proc = subprocess.Popen([FACESAFE, *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen([str(FACESAFE), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     parent = psutil.Process(proc.pid)
     peak = 0
     while proc.poll() is None:
@@ -51,17 +48,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="first N wider-dev photos (default: all)")
     parser.add_argument("--big", type=int, default=6, help="number of 50 MP photos for the memory run")
     args = parser.parse_args(argv)
-    if not DATA.is_dir():
-        print(f"batch: {DATA} not found (../shared/data is not part of the repository); nothing measured")
+    if absent(WIDER_PHOTOS, "batch"):
         return 0
-    photos = sorted(DATA.rglob("*.jpg"))[: args.limit]
+    chosen = photos(WIDER_PHOTOS, args.limit)
     with tempfile.TemporaryDirectory(prefix="facesafe-batch-") as tmp_name:
         tmp = Path(tmp_name)
         src = tmp / "src"
         src.mkdir()
-        for i, photo in enumerate(photos):
+        for i, photo in enumerate(chosen):
             shutil.copyfile(photo, src / f"{i:04d}.jpg")
-        n = len(photos)
+        n = len(chosen)
         print(f"{n} wider-dev photos, balanced preset")
         # Scaling: one inference thread per worker, so that 2 workers use 2 cores and 1 worker one.
         one, mem1 = run(["anonymize", str(src), "--out", str(tmp / "w1"), "--workers", "1", "--threads", "1", "-q"])
@@ -76,7 +72,7 @@ def main(argv: list[str] | None = None) -> int:
 
             big = tmp / "big"
             big.mkdir()
-            for i, photo in enumerate(photos[: args.big]):
+            for i, photo in enumerate(chosen[: args.big]):
                 with Image.open(photo) as im:
                     im.convert("RGB").resize((8660, 5774), Image.Resampling.BILINEAR).save(big / f"{i}.jpg", quality=90)
             seconds, peak = run(["anonymize", str(big), "--out", str(tmp / "big-out"), "--workers", "2", "-q"])

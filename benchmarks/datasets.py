@@ -24,8 +24,10 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from batch import DATA, run  # noqa: E402 - the same timing and memory sampling as the folder benchmark
+from _common import WIDER_PHOTOS as DATA
+from _common import absent
+from _common import photos as list_photos
+from batch import run  # the same timing and memory sampling as the folder benchmark
 
 
 def _table(photos: list[Path], path: Path, repeat: int = 1) -> None:
@@ -73,10 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=10, help="the larger table repeats the rows this many times")
     parser.add_argument("--data", type=Path, default=DATA, help=f"folder of photos (default: {DATA})")
     args = parser.parse_args(argv)
-    if not args.data.is_dir():
-        print(f"datasets: {args.data} not found (../shared/data is not part of the repository); nothing measured")
+    if absent(args.data, "datasets"):
         return 0
-    photos = sorted(args.data.rglob("*.jpg"))[: args.limit]
+    photos = list_photos(args.data, args.limit)
     n = len(photos)
     common = ["--preset", args.preset, "--workers", str(args.workers), "--threads", "1"]
     with tempfile.TemporaryDirectory(prefix="facesafe-datasets-") as tmp_name:

@@ -48,10 +48,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-SHARED = ROOT.parent / "shared"
-DATA = SHARED / "data" / "wider-dev"
-SCORER = SHARED / "tools" / "coverage.py"
+from _common import SCORER
+from _common import WIDER_DEV as DATA
+
 MAGENTA = (255, 0, 255)
 BUCKETS = ("10-16px", "16-32px", "32-64px", "64-128px", ">=128px")
 

@@ -120,7 +120,7 @@ def main() -> int:
             found = readable = read_pix = read_fill = 0
             truth = [facesafe.Box.from_xywh(*xywh) for xywh in im["plates"]]
             elsewhere = sum(not any(p.box.intersection(t) > 0 for t in truth) for p in plates)
-            for box, label in zip(truth, im["texts"]):
+            for box, label in zip(truth, im["texts"], strict=True):  # one text per plate
                 found += any(p.box.intersection(box) > 0.5 * box.area for p in plates)
                 for b in (box, box.expanded(1.3)):
                     readable |= _reads(reader(img, b)[0], label)

@@ -16,6 +16,7 @@ import sys
 import time
 
 import numpy as np
+from _common import deface_like_blur
 
 import facesafe
 from facesafe import Box, Face
@@ -27,21 +28,6 @@ def photo_and_faces() -> tuple[np.ndarray, list[Face]]:
     faces += [Face(Box.from_xywh(1500 + 400 * i, 400, 200, 240)) for i in range(5)]
     faces += [Face(Box.from_xywh(x, 2200, 30, 36)) for x in range(0, 4000, 40)]
     return image, faces
-
-
-def deface_like_blur(image: np.ndarray, faces) -> np.ndarray:
-    """deface 1.5's default: box filter of a third of the grown box, ellipse mask, no noise."""
-    import cv2
-
-    out = image.copy()
-    height, width = image.shape[:2]
-    for face in faces:
-        rows, cols = face.box.expanded(1.3).to_slices(width=width, height=height)
-        k = (max((cols.stop - cols.start) // 3, 1), max((rows.stop - rows.start) // 3, 1))
-        blurred = cv2.blur(image[rows, cols], k)
-        mask = facesafe.face_mask([face], width=width, height=height)[rows, cols] > 0
-        out[rows, cols][mask] = blurred[mask]
-    return out
 
 
 def best_ms(fn, image, faces, repeat: int) -> float:

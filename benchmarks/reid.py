@@ -21,19 +21,17 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import IDENTITY_DEV, PHOTO_SUFFIXES, deface_like_blur
 
 import facesafe
 from facesafe.audit import enrol, reidentification
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "identity-dev"
-SUFFIXES = {".jpg", ".jpeg", ".png"}
 
 
 def load_people(root: Path) -> dict[str, list[np.ndarray]]:
     """``{set/person: [RGB arrays]}``, photos sorted by name (first = gallery)."""
     people: dict[str, list[np.ndarray]] = {}
     for folder in sorted(p for p in root.glob("*/*") if p.is_dir()):
-        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in SUFFIXES)
+        paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in PHOTO_SUFFIXES)
         photos = [facesafe.read_image(path) for path in paths]
         if photos:
             people[f"{folder.parent.name}/{folder.name}"] = photos
@@ -57,23 +55,6 @@ def facesafe_detector():
         return found[key][1]
 
     return detect
-
-
-def deface_like_blur(image: np.ndarray, faces) -> np.ndarray:
-    """deface 1.5's default: box filter of a third of the face size, ellipse grown x1.3, no noise."""
-    import cv2
-
-    out = image.copy()
-    height, width = image.shape[:2]
-    for face in faces:
-        rows, cols = face.box.expanded(1.3).to_slices(width=width, height=height)
-        if rows.stop <= rows.start or cols.stop <= cols.start:
-            continue
-        k = (max((cols.stop - cols.start) // 3, 1), max((rows.stop - rows.start) // 3, 1))
-        blurred = cv2.blur(image[rows, cols], k)
-        mask = facesafe.face_mask([face], width=width, height=height)[rows, cols] > 0
-        out[rows, cols][mask] = blurred[mask]
-    return out
 
 
 def methods(extra: bool) -> list[tuple[str, object]]:
@@ -100,7 +81,7 @@ def methods(extra: bool) -> list[tuple[str, object]]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    parser.add_argument("--data", type=Path, default=IDENTITY_DEV)
     parser.add_argument("--landmarks", choices=("both", "original", "redacted"), default="both")
     parser.add_argument("--detector", choices=("dlib", "facesafe"), default="dlib")
     parser.add_argument("--extra", action="store_true", help="also score intermediate strengths")

@@ -54,12 +54,9 @@ from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import numpy as np
+from _common import ROOT, WIDER_PHOTOS, absent
+from _common import photos as list_photos
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from throughput import _photos  # noqa: E402
-
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "wider-dev" / "images"
 KINDS = ("base", "half", "tiles", "mirror", "rotated")
 ROWS = (
     ("read", "read file"),
@@ -153,7 +150,7 @@ class Probe:
             return "mirror"
         if hw == base[::-1]:
             return "rotated"
-        if all(abs(2 * a - b) <= 32 for a, b in zip(hw, base)):
+        if all(abs(2 * a - b) <= 32 for a, b in zip(hw, base, strict=True)):
             return "half"
         return "tiles"
 
@@ -249,7 +246,7 @@ def _instrumented(anonymizer, probe: Probe):
         else:
             print("  note: FaceDetector has no _run: passes told apart by input shape only")
         session_run = onnxruntime.InferenceSession.run
-        setattr(onnxruntime.InferenceSession, "run", probe.session_hook(session_run))
+        onnxruntime.InferenceSession.run = probe.session_hook(session_run)
         undo.callback(setattr, onnxruntime.InferenceSession, "run", session_run)
         for name, bucket in (("decode", "decode_maps"), ("cluster", "cluster"), ("_resize", "resize")):
             fn = getattr(module, name, None)
@@ -424,7 +421,7 @@ def codecs(photos: list[Path], mp: float) -> None:
 
     def timed(fn) -> float:
         start = time.process_time()
-        for item in fn():
+        for _ in fn():
             pass
         return 1000 * (time.process_time() - start) / mp
 
@@ -432,7 +429,9 @@ def codecs(photos: list[Path], mp: float) -> None:
     rows = {
         "decode: facesafe load_image": timed(lambda: (load_image(b) for b in blobs)),
         "decode: Pillow open + convert(RGB)": timed(lambda: (Image.open(io.BytesIO(b)).convert("RGB") for b in blobs)),
-        "decode: OpenCV imdecode (+BGR->RGB)": timed(lambda: (cv2.cvtColor(cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for b in blobs)),
+        "decode: OpenCV imdecode (+BGR->RGB)": timed(
+            lambda: (cv2.cvtColor(cv2.imdecode(np.frombuffer(b, np.uint8), cv2.IMREAD_COLOR), cv2.COLOR_BGR2RGB) for b in blobs)
+        ),
         "encode: facesafe encode_image q92": timed(lambda: (encode_image(f, format="JPEG", quality=92) for f in frames)),
         "encode: OpenCV imencode q92": timed(lambda: (cv2.imencode(".jpg", f[:, :, ::-1], [cv2.IMWRITE_JPEG_QUALITY, 92]) for f in frames)),
     }
@@ -476,7 +475,7 @@ def codecs(photos: list[Path], mp: float) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", type=Path, default=DATA, help="folder of photos (default: wider-dev)")
+    parser.add_argument("--photos", type=Path, default=WIDER_PHOTOS, help="folder of photos (default: wider-dev)")
     parser.add_argument("--limit", type=int, default=60, help="first N photos (default 60; 0: all)")
     parser.add_argument("--presets", default="fast,balanced,thorough")
     parser.add_argument("--threads", default="1", help="onnxruntime threads: 1 (as batch workers run) or 'default'")
@@ -487,11 +486,10 @@ def main(argv: list[str] | None = None) -> int:
                         help="what the table shows: process CPU time (default: robust to other jobs "
                         "on a shared machine; the cost per core) or wall time")
     args = parser.parse_args(argv)
-    if not args.photos.is_dir():
-        print(f"profile: {args.photos} not found (../shared/data is not part of the repository); nothing measured")
+    if absent(args.photos, "profile"):
         return 0
     threads = None if args.threads == "default" else int(args.threads)
-    photos = _photos(args.photos, args.limit or None)
+    photos = list_photos(args.photos, args.limit or None)
     mp = io_floor(photos)[2]  # also warms the page cache and the codecs
     commit = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip()
     dirty = subprocess.run(["git", "-C", str(ROOT), "status", "--porcelain", "src"], capture_output=True, text=True).stdout.split()[1::2]

@@ -45,14 +45,12 @@ import time
 from pathlib import Path
 
 import numpy as np
+from _common import DATA as DEFAULT_DATA
+from reid import load_people
 
 import facesafe
 from facesafe import Box, Face
 from facesafe.audit import enrol
-
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from reid import load_people  # noqa: E402
 
 
 def detector_faces(rec, image: np.ndarray, boxes: str = "grown") -> list[Face]:
@@ -113,7 +111,7 @@ def _resampled_aucs(enrolment, replaced: list[list[np.ndarray]], rng: np.random.
     for i in range(n):
         chosen = rng.choice(len(gallery), len(gallery), replace=True)
         probes_of = [np.nonzero(truth == person)[0] for person in chosen]
-        labels = np.concatenate([np.tile(chosen == person, (len(js), 1)) for person, js in zip(chosen, probes_of)])
+        labels = np.concatenate([np.tile(chosen == person, (len(js), 1)) for person, js in zip(chosen, probes_of, strict=True)])
         worst = 0.0
         for probes in replaced[rng.integers(len(replaced))]:
             dist = np.concatenate([np.linalg.norm(probes[js][:, None] - gallery[chosen][None], axis=2) for js in probes_of])

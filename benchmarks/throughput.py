@@ -23,61 +23,21 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-DATA = ROOT.parent / "shared" / "data" / "wider-dev" / "images"
-BIN = Path(sys.executable).parent
-# deface as its README recommends it (onnxruntime backend, which needs `onnx`),
-# from its own venv (`make bench-deps`); else the OpenCV backend `pip install deface` gives.
-DEFACE_FAST = ROOT / ".bench" / "deface" / "bin" / "deface"
+from _common import BIN, DEFACE_FAST, FACESAFE, WIDER_PHOTOS, absent, megapixels, photos, speed, stage, timed
 
 
-def _photos(folder: Path, limit: int | None) -> list[Path]:
-    photos = sorted(p for p in folder.rglob("*") if p.suffix.lower() in {".jpg", ".jpeg", ".png"})
-    return photos[:limit] if limit else photos
-
-
-def _stage(photos: list[Path], dest: Path) -> Path:
-    """Copy the photos into ``dest`` (the tools under test may write beside their inputs)."""
-    for i, photo in enumerate(photos):
-        target = dest / f"{i:04d}_{photo.name}"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(photo, target)
-    return dest
-
-
-def _megapixels(photos: list[Path]) -> float:
-    from PIL import Image
-
-    total = 0
-    for photo in photos:
-        with Image.open(photo) as im:
-            total += im.width * im.height
-    return total / 1e6
-
-
-def _timed(command: list[str], **kwargs) -> float:
-    start = time.perf_counter()
-    env = dict(kwargs.pop("env", os.environ), ORT_DISABLE_TELEMETRY="1")  # deface's onnxruntime phones home otherwise
-    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, **kwargs)
-    elapsed = time.perf_counter() - start
-    if done.returncode not in (0,):
-        raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return elapsed
-
-
-def io_floor(photos: list[Path]) -> float:
+def io_floor(sources: list[Path]) -> float:
     """Decode and re-encode every photo in this process (no detection)."""
     import facesafe
     from facesafe._io import encode_image
 
     start = time.perf_counter()
-    for photo in photos:
+    for photo in sources:
         picture = facesafe.load_image(photo)
         encode_image(picture, format="JPEG", quality=92)
     return time.perf_counter() - start
@@ -85,17 +45,16 @@ def io_floor(photos: list[Path]) -> float:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--photos", type=Path, default=DATA, help="folder of photos (default: wider-dev)")
+    parser.add_argument("--photos", type=Path, default=WIDER_PHOTOS, help="folder of photos (default: wider-dev)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N photos")
     parser.add_argument("--skip", default="", help="comma-separated: io,strip,presets,deface,workers,dask")
     args = parser.parse_args(argv)
-    if not args.photos.is_dir():
-        print(f"throughput: {args.photos} not found (../shared/data is not part of the repository); nothing measured")
+    if absent(args.photos, "throughput"):
         return 0
     skip = set(filter(None, args.skip.split(",")))
-    photos = _photos(args.photos, args.limit)
-    mp = _megapixels(photos)
-    n = len(photos)
+    chosen = photos(args.photos, args.limit)
+    mp = megapixels(chosen)
+    n = len(chosen)
     print(f"{n} photos, {mp:.1f} megapixels, {os.cpu_count()} cores")
     rows: list[tuple[str, float]] = []
 
@@ -104,50 +63,50 @@ def main(argv: list[str] | None = None) -> int:
         ratio = ""
         if baseline is not None:
             base = dict(rows)[baseline]
-            ratio = f"  {base / seconds:5.2f}x the speed of {baseline}"
+            ratio = f"  {speed(seconds, base, baseline)}"
         print(f"{name:<34} {seconds:7.2f} s  {n / seconds:7.2f} photos/s  {mp / seconds:6.2f} MP/s{ratio}", flush=True)
 
     with tempfile.TemporaryDirectory(prefix="facesafe-throughput-") as tmp_name:
         tmp = Path(tmp_name)
-        src = _stage(photos, tmp / "src")
-        facesafe_cli = [str(BIN / "facesafe")]
+        src = stage(chosen, tmp / "src")
+        facesafe_cli = [str(FACESAFE)]
 
         if "io" not in skip:
-            report("I/O floor (decode+encode, 1 proc)", io_floor(photos))
+            report("I/O floor (decode+encode, 1 proc)", io_floor(chosen))
 
         if "strip" not in skip and shutil.which("exiftool"):
             # Stripping takes milliseconds per photo, so both commands run on
             # the whole folder whatever --limit says: on a few dozen photos
             # the figure would be mostly interpreter start-up.
-            every = _photos(args.photos, None)
-            exif_src = _stage(every, tmp / "exif-src")
-            strip_src = _stage(every, tmp / "strip-src")
-            exif = _timed(["exiftool", "-q", "-all=", "-overwrite_original", "-r", str(exif_src)])
-            mine = _timed([*facesafe_cli, "strip", str(strip_src), "--out", str(tmp / "strip"), "-q"])
+            every = photos(args.photos)
+            exif_src = stage(every, tmp / "exif-src")
+            strip_src = stage(every, tmp / "strip-src")
+            exif = timed(["exiftool", "-q", "-all=", "-overwrite_original", "-r", str(exif_src)])
+            mine = timed([*facesafe_cli, "strip", str(strip_src), "--out", str(tmp / "strip"), "-q"])
             print(f"strip, on all {len(every)} photos of the folder:")
             print(f"  exiftool -all=  {exif:6.2f} s  {len(every) / exif:7.1f} photos/s")
-            print(f"  facesafe strip  {mine:6.2f} s  {len(every) / mine:7.1f} photos/s  {exif / mine:.2f}x the speed of exiftool -all=")
+            print(f"  facesafe strip  {mine:6.2f} s  {len(every) / mine:7.1f} photos/s  {speed(mine, exif, 'exiftool -all=')}")
         elif "strip" not in skip:
             print("exiftool not installed: strip comparison skipped")
 
         if "deface" not in skip:
-            deface_src = _stage(photos, tmp / "deface-src")
+            deface_src = stage(chosen, tmp / "deface-src")
             files = [str(p) for p in sorted(deface_src.rglob("*.jpg"))]
             deface = DEFACE_FAST if DEFACE_FAST.exists() else BIN / "deface"
             if deface != DEFACE_FAST:
                 print("note: deface runs its slow OpenCV backend here; `make bench-deps` gives it onnxruntime")
-            report("deface 1.5.0 (blur)", _timed([str(deface), *files]))
+            report("deface 1.5.0 (blur)", timed([str(deface), *files]))
 
         if "presets" not in skip:
             for preset in ("fast", "balanced", "thorough"):
-                seconds = _timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / f"p-{preset}"),
+                seconds = timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / f"p-{preset}"),
                                   "--preset", preset, "--workers", "2", "-q"])
                 report(f"facesafe {preset} (2 workers)", seconds, "deface 1.5.0 (blur)" if "deface" not in skip else None)
 
         if "workers" not in skip:
-            one = _timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / "w1"), "--workers", "1", "-q"])
+            one = timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / "w1"), "--workers", "1", "-q"])
             report("facesafe balanced, 1 worker", one)
-            two = _timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / "w2"), "--workers", "2", "-q"])
+            two = timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / "w2"), "--workers", "2", "-q"])
             report("facesafe balanced, 2 workers", two, "facesafe balanced, 1 worker")
 
         if "dask" not in skip:
@@ -180,8 +139,8 @@ def _dask_run(src: Path, out: Path, *, tuned: bool = False) -> float:
 
     import facesafe
 
-    with dask.config.set(TUNED) if tuned else contextlib.nullcontext(), LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None,
-                      silence_logs=50) as cluster, Client(cluster) as client:
+    cluster_options = dict(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None, silence_logs=50)
+    with dask.config.set(TUNED) if tuned else contextlib.nullcontext(), LocalCluster(**cluster_options) as cluster, Client(cluster) as client:
         start = time.perf_counter()
         report = facesafe.anonymize_dir(src, out, client=client, manifest=out.with_name("dask.sqlite"))
         elapsed = time.perf_counter() - start

@@ -44,12 +44,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
+from _common import WIDER_DEV as DEFAULT_DATA
 
 import facesafe
 from facesafe import Box, Face
 from facesafe._verify import FACE_SCORE_THRESHOLD, check_file
 
-DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "wider-dev"
 BUCKETS = ((10, 16), (16, 32), (32, 64), (64, 128), (128, 10**6))
 
 

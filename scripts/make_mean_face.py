@@ -71,7 +71,7 @@ def _pairing(plain: list[np.ndarray], mirrored: list[np.ndarray]) -> np.ndarray:
     """``pair[i]``: the point that mirrors point ``i`` (an involution)."""
     from scipy.optimize import linear_sum_assignment
 
-    cost = sum(((m[:, None, :2] - p[None, :, :2]) ** 2).sum(axis=2) for p, m in zip(plain, mirrored))
+    cost = sum(((m[:, None, :2] - p[None, :, :2]) ** 2).sum(axis=2) for p, m in zip(plain, mirrored, strict=True))
     rows, cols = linear_sum_assignment(cost)
     pair = np.empty(len(rows), np.int64)
     pair[rows] = cols

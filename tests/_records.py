@@ -13,10 +13,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
-
 from _dirty import PLANTED_TAGS, exiftool_tags, icc_profile_bytes, leaked_tokens, non_structural, pillow_exif
 from _fakes import draw_face
+from PIL import Image
 
 MARKER = (0, 255, 0)  # a pure-green 4 x 4 marker: where it lands after a crop is checked
 

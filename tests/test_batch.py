@@ -7,18 +7,18 @@ import sqlite3
 import subprocess
 import sys
 import time
+import warnings
 from pathlib import Path
 
 import numpy as np
 import pytest
+from _fakes import CrashingDetector, Invert, NoMesher, RedDetector, draw_face, reddish
 from PIL import Image
 
 import facesafe
 from facesafe import anonymize_dir, read_manifest
 from facesafe._batch._manifest import Manifest
 from facesafe.cli import main
-
-from _fakes import CrashingDetector, Invert, NoMesher, RedDetector, draw_face, reddish
 
 
 def _photo(seed: int, h: int = 96, w: int = 128, face: bool = True) -> np.ndarray:
@@ -55,7 +55,7 @@ def mixed(tmp_path: Path) -> Path:
     _save(src / "ünïcode name.webp", _photo(4), "WEBP", lossless=True)
     _save(src / "no_face.png", _photo(5, face=False), "PNG")
     Image.fromarray(_photo(6)).convert("CMYK").save(src / "cmyk.jpg", "JPEG")
-    Image.fromarray((_photo(7)[..., 0].astype(np.uint16) * 257)).save(src / "gray16.png")
+    Image.fromarray(_photo(7)[..., 0].astype(np.uint16) * 257).save(src / "gray16.png")
     rgba = np.dstack([_photo(8), np.full((96, 128), 128, np.uint8)])
     Image.fromarray(rgba, "RGBA").save(src / "alpha.png")
     frames = [Image.fromarray(_photo(9 + i)) for i in range(3)]
@@ -364,3 +364,177 @@ def test_synthesize_with_a_mesher_resumes(tmp_path: Path):
     second = anonymize_dir(src, out, method=methods[1], detector=RedDetector(), workers=0)
     assert (first.written, second.written, second.unchanged) == (1, 0, 1)
     assert _rows(first.manifest)["a.png"].fell_back == 1  # no mesh: the face got the fallback
+
+
+def test_resume_from_another_working_directory_with_another_spelling(tmp_path: Path, monkeypatch):
+    home = tmp_path / "newcomer"
+    for i in range(3):
+        _save(home / "gps" / f"p{i}.png", _photo(i), "PNG")
+    monkeypatch.chdir(home)
+    first = anonymize_dir("gps", "r1", detector=RedDetector(), workers=0)
+    before = {p.name: p.read_bytes() for p in (home / "r1").iterdir()}
+    rows = _rows(first.manifest)
+    assert all(os.path.isabs(row.source) for row in rows.values()), "the manifest keys sources by absolute path"
+    monkeypatch.chdir(tmp_path)
+    second = anonymize_dir("newcomer/./gps/", "newcomer/r1", detector=RedDetector(), workers=0)
+    assert (second.written, second.unchanged, second.failed) == (0, 3, 0)
+    assert {p.name: p.read_bytes() for p in (home / "r1").iterdir()} == before
+    assert set(_rows(second.manifest)) == {"p0.png", "p1.png", "p2.png"}
+    assert len(read_manifest(second.manifest)[1]) == 3, "no row left over from another spelling"
+
+
+def test_an_old_manifest_with_relative_sources_resumes_from_its_folder(tmp_path: Path, monkeypatch):
+    home = tmp_path / "newcomer"
+    for i in range(2):
+        _save(home / "gps" / f"p{i}.png", _photo(i), "PNG")
+    monkeypatch.chdir(home)
+    first = anonymize_dir("gps", "r1", detector=RedDetector(), workers=0)
+    with sqlite3.connect(first.manifest) as db:  # as facesafe wrote it before: sources as typed
+        for (source,) in db.execute("SELECT source FROM files").fetchall():
+            db.execute("UPDATE files SET source = ? WHERE source = ?", (os.path.relpath(source, home), source))
+    second = anonymize_dir("gps", "r1", detector=RedDetector(), workers=0)
+    assert (second.written, second.unchanged, second.failed) == (0, 2, 0)
+    sources = [row.source for row in read_manifest(second.manifest)[1]]
+    assert sources == [str(home / "gps" / "p0.png"), str(home / "gps" / "p1.png")]
+
+
+def test_an_input_named_twice_is_one_input(tmp_path: Path, capsys):
+    coll = tmp_path / "coll"
+    _save(coll / "a.png", _photo(1), "PNG")
+    _save(coll / "sub" / "b.png", _photo(2), "PNG")
+    out = tmp_path / "ov"
+    report = anonymize_dir([coll, coll / "a.png", tmp_path / "coll" / "sub" / ".." / "sub"], out, detector=RedDetector(), workers=0)
+    assert (report.written, report.failed) == (2, 0)
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["a.png", "sub/b.png"]
+    args = ["anonymize", str(coll), str(coll / "a.png"), "--out", str(out), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    assert main(args) == 0
+    assert main(args) == 0, "a re-run resumes"
+    assert sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()) == ["a.png", "sub/b.png"]
+
+
+def test_cli_names_its_options_not_the_librarys_parameters(tmp_path: Path, capsys):
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    assert main(["anonymize", str(src), "--out", str(tmp_path / "o"), "--max-pixels", "10", "-q", "--workers", "1"]) == 1
+    err = capsys.readouterr().err
+    assert "(--max-pixels)" in err and "max_pixels" not in err
+    assert main(["anonymize", str(src), "--out", str(tmp_path / "o2"), "--manifest", str(tmp_path / "o2" / "m.sqlite")]) == 2
+    err = capsys.readouterr().err
+    assert "--manifest must not be inside" in err
+
+
+def test_summary_says_fallbacks_plurals_and_nothing_to_do():
+    from facesafe._batch._run import Report
+
+    one = Report(written=1, faces=1, seconds=0.25).summary()
+    assert "1 face found" in one and "faces found" not in one
+    crop = Report(written=30, faces=40, fell_back=9, fell_back_files=8, method="crop", fallback="blur").summary()
+    assert crop.endswith("crop cropped 22 of 30 photos with faces, 9 faces in the other 8 got the blur fallback instead")
+    synthetic = Report(written=30, faces=1942, fell_back=1887, fell_back_files=30, method="synthetic", fallback="pixelate").summary()
+    assert synthetic.endswith("synthetic: 1,887 of 1,942 faces got the pixelate fallback")
+    assert "fallback" not in Report(written=3, faces=5, method="blur").summary()
+    assert Report(unchanged=30, seconds=0.2).summary() == "nothing to do: 30 unchanged (already done) in 0.2 s"
+    assert Report(skipped=1).summary() == "no image found (1 file skipped, not images) in 0.0 s"
+
+
+def test_a_crop_run_reports_the_photos_it_could_not_crop(tmp_path: Path):
+    src = tmp_path / "src"
+    _save(src / "edge.png", draw_face(_photo(1, face=False), 0, 0, 20), "PNG")  # a corner face: the rest is kept
+    _save(src / "middle.png", draw_face(_photo(2, face=False), 34, 18, 60), "PNG")  # no half of the frame is free
+    report = anonymize_dir(src, tmp_path / "out", method="crop", detector=RedDetector(), workers=0)
+    assert (report.written, report.faces, report.fell_back, report.fell_back_files) == (2, 2, 1, 1)
+    assert "crop cropped 1 of 2 photos with faces, 1 face in the other 1 got the blur fallback instead" in report.summary()
+    rows = _rows(report.manifest)
+    assert (rows["edge.png"].fell_back, rows["middle.png"].fell_back) == (0, 1)
+
+
+def test_cli_warns_on_an_empty_source_and_says_nothing_to_do_on_resume(tmp_path: Path, capsys):
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert main(["anonymize", str(empty), "--out", str(tmp_path / "o"), "-q"]) == 0
+    captured = capsys.readouterr()
+    assert f"facesafe: warning: no image found in {empty}" in captured.err
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    args = ["anonymize", str(src), "--out", str(tmp_path / "o2"), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    assert main(args) == 0
+    capsys.readouterr()
+    assert main(args) == 0
+    out = capsys.readouterr().out
+    assert "facesafe: nothing to do: 1 unchanged (already done)" in out and "0 faces found" not in out
+
+
+def _unprivileged(argv: list[str]) -> subprocess.CompletedProcess:
+    """The CLI in a subprocess that file permissions apply to (root runs it without CAP_DAC_OVERRIDE)."""
+    import shutil
+
+    prefix = []
+    if os.geteuid() == 0:
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
+        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
+    return subprocess.run([*prefix, sys.executable, "-m", "facesafe.cli", *argv], capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_an_unwritable_output_folder_or_manifest_is_one_line_and_exit_1(tmp_path: Path):
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o500)
+    base = ["anonymize", str(src), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    try:
+        done = _unprivileged([*base, "--out", str(locked / "out"), "--manifest", str(tmp_path / "m.sqlite")])
+        assert (done.returncode, done.stderr.splitlines()) == (1, [f"facesafe: {locked / 'out'}: cannot create the output folder: Permission denied"])
+        for manifest in (locked / "m.sqlite", locked / "sub" / "m.sqlite"):
+            done = _unprivileged([*base, "--out", str(tmp_path / "out"), "--manifest", str(manifest)])
+            err = done.stderr.splitlines()
+            assert done.returncode == 1 and len(err) == 1, done.stderr
+            assert err[0].startswith(f"facesafe: {manifest}: cannot open the manifest: ")
+        assert list(locked.iterdir()) == []
+    finally:
+        locked.chmod(0o700)
+
+
+def test_a_full_disk_under_the_manifest_is_one_line_and_exit_1(tmp_path: Path, monkeypatch, capsys):
+    src = tmp_path / "src"
+    _save(src / "p.png", _photo(1), "PNG")
+    for i in range(200):  # rows enough to need more pages than the file has
+        (src / f"notes-{i:03}-{'x' * 60}.txt").write_text("not an image")
+    opened = Manifest.__init__
+
+    def small(self, path, **kwargs):  # SQLite's own SQLITE_FULL: the file may not grow past its size now
+        opened(self, path, **kwargs)
+        self._db.execute(f"PRAGMA max_page_count = {self._db.execute('PRAGMA page_count').fetchone()[0]}")
+
+    monkeypatch.setattr(Manifest, "__init__", small)
+    args = ["anonymize", str(src), "--out", str(tmp_path / "out"), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    assert main(args) == 1
+    err = capsys.readouterr().err.splitlines()
+    assert err == [f"facesafe: {tmp_path / 'out.facesafe.sqlite'}: cannot write the manifest: database or disk is full"]
+
+
+def test_a_default_manifest_that_lands_in_a_release_is_warned_about(tmp_path: Path, capsys):
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    base = ["anonymize", str(src), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
+    assert main([*base, "--out", str(tmp_path / "r1")]) == 0
+    assert main([*base, "--out", str(tmp_path / "r2")]) == 0  # side by side in a working folder: no warning
+    assert "warning" not in capsys.readouterr().err
+    # rel/ is the output of a run: a run into rel/19--Couple puts its manifest inside it
+    assert main([*base, "--out", str(tmp_path / "r1" / "19--Couple")]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"facesafe: warning: {tmp_path / 'r1' / '19--Couple.facesafe.sqlite'}: the manifest")
+    assert f"inside {tmp_path / 'r1'}, the output of another facesafe run" in err[0] and "--manifest" in err[0]
+    # rel/ holds only facesafe outputs and their manifests: a release made by hand
+    rel = tmp_path / "rel"
+    assert main([*base, "--out", str(rel / "18--Meeting")]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main([*base, "--out", str(rel / "19--Couple")]) == 0
+    assert "which holds only facesafe outputs (18--Meeting)" in capsys.readouterr().err
+    with pytest.warns(UserWarning, match="pass --manifest outside it"):
+        anonymize_dir(src, rel / "20--Party", detector=RedDetector(), workers=0)
+    with warnings.catch_warnings():  # an explicit --manifest is the user's choice: no warning
+        warnings.simplefilter("error")
+        anonymize_dir(src, rel / "21--Dinner", detector=RedDetector(), workers=0, manifest=tmp_path / "m.sqlite")

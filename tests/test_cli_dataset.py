@@ -6,10 +6,9 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+from _records import dirty, photo
 
 from facesafe.cli import main
-
-from _records import dirty, photo
 
 
 def test_parquet_with_a_broken_row_exits_1_and_names_it(tmp_path: Path, capsys):

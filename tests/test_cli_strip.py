@@ -62,7 +62,8 @@ def test_strip_usage_errors_exit_2(tree, tmp_path):
 
 def test_max_pixels_option(tree, tmp_path, capsys):
     assert main(["strip", str(tree / "jpeg.jpg"), "--out", str(tmp_path / "o"), "--max-pixels", "100"]) == 1
-    assert "over the limit of 100" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "over the limit of 100" in err and "(--max-pixels)" in err and "max_pixels" not in err
     assert not (tmp_path / "o" / "jpeg.jpg").exists()
 
 
@@ -71,7 +72,8 @@ def test_existing_outputs_need_overwrite(tree, tmp_path, capsys):
     out.mkdir()
     (out / "jpeg.jpg").write_bytes(b"already here")
     assert main(["strip", str(tree / "jpeg.jpg"), "--out", str(out)]) == 1
-    assert "already exists" in capsys.readouterr().err
+    # the line names the input, then the existing OUTPUT and the option that replaces it
+    assert capsys.readouterr().err.splitlines()[0] == f"{tree / 'jpeg.jpg'}: output {out / 'jpeg.jpg'} already exists (use --overwrite to replace it)"
     assert (out / "jpeg.jpg").read_bytes() == b"already here"
     assert main(["strip", str(tree / "jpeg.jpg"), "--out", str(out), "--overwrite", "--quiet"]) == 0
     assert leaked_tokens((out / "jpeg.jpg").read_bytes()) == []
@@ -142,3 +144,11 @@ def test_damaged_exif_is_one_warning_line_and_still_cleaned(tmp_path, capsys):
     assert any(line.startswith(f"{src / 'a.jpg'}: damaged EXIF block") for line in err)
     assert all(line.startswith(str(src / "a.jpg")) or line.startswith("facesafe strip:") for line in err if line)
     assert (tmp_path / "out" / "a.jpg").read_bytes().count(b"\xde\xad") == 0
+
+
+def test_a_file_named_twice_is_stripped_once(tree, tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["strip", str(tree), str(tree / "jpeg.jpg"), str(tree / "album" / ".." / "png.png"), "--out", str(out)]) == 0
+    outputs = sorted(p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file())
+    assert "jpeg.jpg" in outputs and not any("~" in name for name in outputs)
+    assert len(outputs) == len([p for p in tree.rglob("*") if p.is_file() and p.suffix != ".txt"])

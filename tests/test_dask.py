@@ -8,13 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from _fakes import RedDetector, SlowRedDetector, draw_face
+from _records import dirty, photo
 from PIL import Image
 
 from facesafe import anonymize_dir, read_manifest
 from facesafe._datasets import anonymize_dataset
-
-from _fakes import RedDetector, SlowRedDetector, draw_face
-from _records import dirty, photo
 
 distributed = pytest.importorskip("distributed")
 
@@ -36,9 +35,8 @@ def _files(root: Path) -> dict[str, bytes]:
 @pytest.fixture(scope="module")
 def client():
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=50) as cluster:
-        with distributed.Client(cluster) as client:
-            yield client
+                                  dashboard_address=None, silence_logs=50) as cluster, distributed.Client(cluster) as client:
+        yield client
 
 
 def test_cluster_run_matches_local_run_byte_for_byte(client, tmp_path: Path):

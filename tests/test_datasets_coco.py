@@ -1,21 +1,18 @@
 """COCO: images anonymised into DST/images, entries allowlisted, every annotation moved with a crop (pycocotools re-reads)."""
 
-import io
 import json
 from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
+from _fakes import RedDetector, reddish
+from _records import MARKER, assert_clean, dirty, mark, photo, pixels
 from pycocotools import mask as coco_mask
 from pycocotools.coco import COCO
 
 from facesafe._batch._manifest import Manifest
 from facesafe._datasets import anonymize_dataset
 from facesafe._datasets._coco import clip_polygon, crop_annotation
-
-from _fakes import RedDetector, reddish
-from _records import MARKER, assert_clean, dirty, mark, photo, pixels
 
 CROP = dict(method="crop", detector=RedDetector())
 KEPT = (45, 0, 128, 96)  # what crop keeps of a 128 x 96 image with a face at x 10..40, y 20..50 (grown by 1.3)

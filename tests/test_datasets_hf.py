@@ -6,13 +6,12 @@ import pickle
 from pathlib import Path
 
 import pytest
+from _fakes import RedDetector, reddish
+from _records import assert_clean, dirty, photo, pixels
 from PIL import Image
 
 from facesafe import FacesafeError
 from facesafe._datasets._hf import AnonymizeColumn
-
-from _fakes import RedDetector, reddish
-from _records import assert_clean, dirty, photo, pixels
 
 FILL = dict(method="fill", shape="box", detector=RedDetector())
 

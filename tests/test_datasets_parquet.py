@@ -27,7 +27,7 @@ def _table(exiftool: str | None, n: int = 7) -> tuple[pa.Table, list[bytes]]:
 
 
 def test_binary_column_rows_and_columns_kept_images_clean(tmp_path: Path, exiftool: str):
-    table, images = _table(exiftool)
+    table, _ = _table(exiftool)
     src = tmp_path / "src" / "train.parquet"
     src.parent.mkdir()
     pq.write_table(table, src, row_group_size=3)  # three row groups: 3 + 3 + 1 rows
@@ -42,7 +42,7 @@ def test_binary_column_rows_and_columns_kept_images_clean(tmp_path: Path, exifto
     assert result.column("caption").to_pylist() == [f"caption {i}" for i in (0, 1, 2, 4, 5, 6)]
     cells = result.column("image").to_pylist()
     assert cells[4] is None
-    written = {str(i): data for i, data in zip((0, 1, 2, 4, 6), cells[:4] + cells[5:])}
+    written = {str(i): data for i, data in zip((0, 1, 2, 4, 6), cells[:4] + cells[5:], strict=True)}
     for index, data in written.items():
         assert data[:3] == (b"\xff\xd8\xff" if int(index) % 2 else b"\x89PN"), "each image keeps its format"
         assert not reddish(pixels(data)).any()
@@ -137,7 +137,7 @@ def test_a_row_that_kills_its_worker_fails_alone_and_the_order_holds(tmp_path: P
     assert report.failures[0][0].endswith("t.parquet#group=0&row=2") and "died" in report.failures[0][1]
     result = pq.read_table(tmp_path / "out" / "t.parquet")
     assert result.column("n").to_pylist() == [0, 1, 3, 4, 5, 6, 7], "rows keep their order, the killer is dropped"
-    for n, data in zip(result.column("n").to_pylist(), result.column("img").to_pylist()):
+    for n, data in zip(result.column("n").to_pylist(), result.column("img").to_pylist(), strict=True):
         assert not reddish(pixels(data)).any() and (pixels(data)[90:, 100:] == images[n][90:, 100:]).all(), n
 
 

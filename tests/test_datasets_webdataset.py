@@ -5,13 +5,12 @@ import tarfile
 from pathlib import Path
 
 import numpy as np
+from _fakes import RedDetector, reddish
+from _records import assert_clean, dirty, photo, pixels
 from PIL import Image
 
 from facesafe._batch._manifest import Manifest
 from facesafe._datasets import anonymize_dataset
-
-from _fakes import RedDetector, reddish
-from _records import assert_clean, dirty, photo, pixels
 
 FILL = dict(method="fill", shape="box", detector=RedDetector())
 

@@ -20,7 +20,7 @@ def test_recipes_run_in_order(tmp_path: Path, monkeypatch):
     namespace: dict = {}
     for kind, code in blocks:
         if kind == "python":
-            exec(compile(code, str(DOC), "exec"), namespace)  # noqa: S102 - the documented recipe itself
+            exec(compile(code, str(DOC), "exec"), namespace)
             continue
         shell = f'facesafe() {{ "{sys.executable}" -m facesafe.cli "$@"; }}\nset -e\n{code}'
         done = subprocess.run(["bash", "-c", shell], capture_output=True, text=True, env=os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)})

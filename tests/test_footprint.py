@@ -21,9 +21,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image
-
 from conftest import FACEMESH_INSTALLED
+from PIL import Image
 
 # synthetic (MediaPipe: the heaviest footprint) where the extra is installed; blur without it (Python 3.13)
 METHOD = "synthetic" if FACEMESH_INSTALLED else "blur"

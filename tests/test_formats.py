@@ -210,7 +210,8 @@ def test_strip_rebuilds_every_readable_format_without_metadata(tmp_path, capsys,
     for path in outputs:
         assert TOKEN not in path.read_bytes()
         assert read_image(path).shape == (40, 48, 3)
-    assert all(not found for found in _exiftool_findings(exiftool, outputs).values())
+    findings = _exiftool_findings(exiftool, outputs)
+    assert len(findings) == len(outputs) and all(not found for found in findings.values()), findings  # every output was read
 
 
 def _exiftool_findings(exiftool: str, paths: list) -> dict[str, dict]:
@@ -238,7 +239,8 @@ def test_anonymize_redacts_readable_formats_and_fails_the_rest(tmp_path, exiftoo
         assert TOKEN not in path.read_bytes()
         if path.stem not in ("mono", "gray"):  # the colour inputs had a red face drawn in
             assert not reddish(read_image(path)).any(), path.name  # the drawn face is gone
-    assert all(not found for found in _exiftool_findings(exiftool, outputs).values())
+    findings = _exiftool_findings(exiftool, outputs)
+    assert len(findings) == len(outputs) and all(not found for found in findings.values()), findings  # every output was read
 
 
 def test_cli_exit_codes(tmp_path, capsys):

@@ -320,7 +320,7 @@ def test_pillow_globals_are_untouched():
     load_image(encode_image(_pixels(), format="JPEG"))
     with pytest.raises(ImageTooLargeError):
         load_image(_bomb_png())
-    assert Image.MAX_IMAGE_PIXELS == limit and ImageFile.LOAD_TRUNCATED_IMAGES == truncated_flag
+    assert limit == Image.MAX_IMAGE_PIXELS and truncated_flag == ImageFile.LOAD_TRUNCATED_IMAGES
 
 
 BROKEN = {

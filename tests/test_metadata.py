@@ -8,11 +8,12 @@ import pathlib
 import shutil
 import struct
 import warnings
+from functools import partial
 
 import numpy as np
 import pytest
-from PIL import Image, ImageOps
 from _dirty import exiftool_tags, leaked_tokens, make_dirty, non_structural
+from PIL import Image, ImageOps
 
 from facesafe import (
     CorruptImageError,
@@ -85,7 +86,7 @@ def test_jpeg_strip_is_lossless(dirty, cleaned):
     stripped = cleaned["JPEG", "strip"][0].read_bytes()
     original_pixels = np.asarray(Image.open(io.BytesIO(source)).convert("RGB"))
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(stripped)).convert("RGB")), original_pixels)
-    scan = [s for s in scan_jpeg(source).segments if s.marker == 0xDA][0]
+    scan = next(s for s in scan_jpeg(source).segments if s.marker == 0xDA)
     assert source[scan.start : scan.end] in stripped  # entropy-coded data copied byte for byte
     assert stripped.endswith(b"\xff\xd9") and len(stripped) < len(source)
     segments = [s["marker"] for s in read_metadata(cleaned["JPEG", "strip"][0])["segments"]]
@@ -290,8 +291,8 @@ def test_damaged_files_only_ever_raise_facesafe_errors(fmt, tmp_path, astronaut)
             at = int(rng.integers(0, len(data)))
             data[at : at + 32] = rng.bytes(32)
         out = tmp_path / f"{case}{suffix_for(fmt)}"
-        for action in (lambda: load_image(bytes(data)), lambda: read_metadata(bytes(data)),
-                       lambda: strip_metadata(bytes(data), out)):  # fmt: skip
+        damaged = bytes(data)
+        for action in (partial(load_image, damaged), partial(read_metadata, damaged), partial(strip_metadata, damaged, out)):
             try:
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")

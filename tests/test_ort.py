@@ -84,8 +84,8 @@ assert onnxruntime() is ort is first
 
 def test_dask_workers_run_the_detector_with_telemetry_off(tmp_path):
     distributed = pytest.importorskip("distributed")
-    from PIL import Image
     import skimage.data
+    from PIL import Image
 
     from facesafe import anonymize_dir
 
@@ -96,11 +96,10 @@ def test_dask_workers_run_the_detector_with_telemetry_off(tmp_path):
     # The worker processes get the user's environment: an empty HOME, telemetry asked for.
     env = {"HOME": str(home), "ORT_DISABLE_TELEMETRY": "0"}
     with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None, silence_logs=50, env=env) as cluster:
-        with distributed.Client(cluster) as client:
-            assert client.run(lambda: (os.environ["HOME"], os.environ["ORT_DISABLE_TELEMETRY"])) != {}
-            report = anonymize_dir(tmp_path / "src", tmp_path / "out", client=client)
-            homes = client.run(lambda: os.environ["HOME"])
+                                  dashboard_address=None, silence_logs=50, env=env) as cluster, distributed.Client(cluster) as client:
+        assert client.run(lambda: (os.environ["HOME"], os.environ["ORT_DISABLE_TELEMETRY"])) != {}
+        report = anonymize_dir(tmp_path / "src", tmp_path / "out", client=client)
+        homes = client.run(lambda: os.environ["HOME"])
     assert report.written == 1 and report.faces >= 1  # CenterFace ran on the worker
     assert set(homes.values()) == {str(home)}
     assert _written(home) == []

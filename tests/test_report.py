@@ -69,7 +69,7 @@ def _embedded_images(html: str) -> list[np.ndarray]:
 
 
 def test_report_is_self_contained(run, tmp_path):
-    root, manifest = run
+    _root, manifest = run
     page = _html(facesafe.render_report(manifest, tmp_path / "r.html"))
     urls = ATTR_URL.findall(page)
     assert urls, "the page has thumbnails and anchors"
@@ -81,7 +81,7 @@ def test_report_is_self_contained(run, tmp_path):
 
 
 def test_report_summarises_the_run(run, tmp_path):
-    root, manifest = run
+    _root, manifest = run
     page = _html(facesafe.render_report(manifest, tmp_path / "r.html"))
     text = re.sub(r"<[^>]+>", " ", page)
     text = re.sub(r"\s+", " ", text)
@@ -96,7 +96,7 @@ def test_report_summarises_the_run(run, tmp_path):
 
 
 def test_report_never_embeds_original_pixels(run, tmp_path):
-    root, manifest = run
+    _root, manifest = run
     page = _html(facesafe.render_report(manifest, tmp_path / "r.html"))
     thumbs = _embedded_images(page)
     assert len(thumbs) == 5
@@ -165,7 +165,7 @@ def test_an_original_planted_over_an_output_is_never_shown(run, tmp_path):
 
 
 def test_missing_and_unvouched_outputs_are_placeholders(run, tmp_path):
-    root, _ = run
+    _root, _ = run
     out, manifest = _tampered(run, tmp_path)
     (out / "tiny.png").unlink()
     with sqlite3.connect(manifest) as db:  # a row the manifest holds no hash for cannot be vouched for
@@ -189,7 +189,7 @@ def test_changed_outputs_and_verify_findings_join_the_review_queue(run, tmp_path
 
 
 def test_fallbacks_are_tagged_in_the_review_queue(run, tmp_path):
-    root, manifest = run
+    _root, manifest = run
     copy = tmp_path / "m.sqlite"
     shutil.copy(manifest, copy)
     with sqlite3.connect(copy) as db:
@@ -209,7 +209,7 @@ def test_crop_runs_are_not_outlined(tmp_path):
 
 
 def test_cli_report_and_usage_errors(run, tmp_path, capsys):
-    root, manifest = run
+    _root, manifest = run
     target = tmp_path / "cli.html"
     assert main(["report", "--manifest", str(manifest), "--html", str(target)]) == 0
     assert target.stat().st_size > 1000
@@ -220,7 +220,7 @@ def test_cli_report_and_usage_errors(run, tmp_path, capsys):
 def test_reid_section_without_the_audit_extra_says_so(run, tmp_path, monkeypatch, capsys):
     import sys
 
-    root, manifest = run
+    _root, manifest = run
     gallery = tmp_path / "gallery"
     write_image(gallery / "alice" / "1.png", _photo(9, []))
     monkeypatch.setitem(sys.modules, "facesafe.audit", None)  # as if the extra were not installed
@@ -294,7 +294,7 @@ def screenshot(html: Path, png: Path, *, width: int, height: int, profile: Path)
 
 
 def test_report_renders_in_headless_chromium(run, tmp_path):
-    root, manifest = run
+    _root, manifest = run
     html = facesafe.render_report(manifest, tmp_path / "r.html")
     png = tmp_path / "shot.png"
     screenshot(html, png, width=1100, height=1400, profile=tmp_path / "profile")
@@ -309,7 +309,7 @@ def test_report_renders_in_headless_chromium(run, tmp_path):
 def test_reid_section_reports_the_audit_figures(run, tmp_path, monkeypatch):
     from facesafe import audit
 
-    root, manifest = run
+    _root, manifest = run
     gallery = tmp_path / "gallery"
     for person in ("alice", "bob"):
         for n in (1, 2):

@@ -6,7 +6,8 @@ import numpy as np
 import pytest
 
 from facesafe import Blur, Box, Crop, Face, Fill
-from facesafe._targets import TARGETS, parse_targets, redact_by_kind, text_kinds
+from facesafe._redact._text import redact_by_kind
+from facesafe._targets import TARGETS, parse_targets, text_kinds
 
 
 def test_parse_targets_normalises_and_names_the_parameter():
@@ -102,8 +103,9 @@ def reader():
 
 @needs_text
 def test_anonymize_with_plates_hides_the_plate_and_faces_alone_leaves_it(plate_scene, reader):
-    from facesafe import anonymize
     from test_text import PLATE_TEXT, _similar
+
+    from facesafe import anonymize
 
     image, plate, _ = plate_scene
     plain = anonymize(image, detector=_no_faces)
@@ -120,8 +122,9 @@ def test_anonymize_with_plates_hides_the_plate_and_faces_alone_leaves_it(plate_s
 
 @needs_text
 def test_crop_keeps_the_frame_free_of_faces_with_the_plate_hidden(plate_scene, reader):
-    from facesafe import Anonymizer
     from test_text import PLATE_TEXT, _similar
+
+    from facesafe import Anonymizer
 
     image, plate, _ = plate_scene
     face = Face(Box(0, 0, 60, 60), 0.9)
@@ -150,7 +153,7 @@ def test_targets_are_settings():
 def test_unknown_targets_and_a_missing_extra_are_refused(monkeypatch):
     import importlib.metadata
 
-    from facesafe import Anonymizer, DetectionError
+    from facesafe import Anonymizer, MissingExtraError
 
     with pytest.raises(ValueError, match="'cars'"):
         Anonymizer(targets="faces,cars")
@@ -159,7 +162,7 @@ def test_unknown_targets_and_a_missing_extra_are_refused(monkeypatch):
         raise importlib.metadata.PackageNotFoundError(name)
 
     monkeypatch.setattr(importlib.metadata, "distribution", missing)
-    with pytest.raises(DetectionError, match=r"pip install 'facesafe\[text\]'"):
+    with pytest.raises(MissingExtraError, match=r"pip install 'facesafe\[text\]'"):
         Anonymizer(targets="plates")
     Anonymizer(targets="faces")  # faces alone never needs it
 
@@ -167,10 +170,10 @@ def test_unknown_targets_and_a_missing_extra_are_refused(monkeypatch):
 @needs_text
 def test_cli_targets_record_plates_by_kind_in_the_manifest(tmp_path, plate_scene, reader, capsys):
     from PIL import Image
+    from test_text import PLATE_TEXT, _similar
 
     from facesafe._batch._manifest import box_kind, read_manifest
     from facesafe.cli import main
-    from test_text import PLATE_TEXT, _similar
 
     image, plate, _ = plate_scene
     src = tmp_path / "in"
@@ -180,7 +183,7 @@ def test_cli_targets_record_plates_by_kind_in_the_manifest(tmp_path, plate_scene
     assert main([*run, "--out", str(tmp_path / "faces")]) == 0
     assert " 0 faces found in " in capsys.readouterr().out  # no plate count when only faces are asked
     assert main([*run, "--out", str(tmp_path / "plates"), "--targets", "plates,faces"]) == 0
-    assert "; 0 faces, 1 plates found" in capsys.readouterr().out
+    assert "; 0 faces, 1 plate found" in capsys.readouterr().out
     kept = np.asarray(Image.open(tmp_path / "faces" / "car.png").convert("RGB"))
     hidden = np.asarray(Image.open(tmp_path / "plates" / "car.png").convert("RGB"))
     assert _similar(reader(kept, plate)[0], PLATE_TEXT) >= 0.8

@@ -104,14 +104,14 @@ def test_real_redactions_pass_and_the_intact_face_is_reported(tmp_path, detector
     for name, image in redacted.items():
         path = write_image(tmp_path / f"{name}.jpg", image)
         found = detector(facesafe.read_image(path))  # detect once, judge twice
-        check = check_file(path, lambda image: found)
+        check = check_file(path, lambda image, found=found: found)
         assert check.clean, (name, check)
         # blur and fill leave only weak responses; the 8-cell mosaic scores high but looks redacted
         if name == "pixelate":
             assert [f.looks for f in check.redacted] == ["mosaic"] and check.redacted[0].score >= FACE_SCORE_THRESHOLD
         else:
             assert check.redacted == () and max(f.score for f in found) < FACE_SCORE_THRESHOLD
-        strict = check_file(path, lambda image: found, judge_redaction=False)
+        strict = check_file(path, lambda image, found=found: found, judge_redaction=False)
         assert bool(strict.faces) == (name == "pixelate")
 
 
@@ -324,7 +324,7 @@ def test_manifest_must_be_a_run_manifest(tmp_path, redacted):
     with Manifest(tmp_path / "broken.sqlite") as db:  # a manifest whose boxes are garbage
         db.record(source="/in/fill.png", rel="fill.png", status="written", output=str(tmp_path / "out" / "fill.png"),
                   output_hash="ab", boxes="[[[1, 2]]]", method="synthetic")
-    with pytest.raises(ValueError, match="manifest.*unreadable boxes"):
+    with pytest.raises(ValueError, match=r"manifest.*unreadable boxes"):
         facesafe.verify(tmp_path / "out", manifest=tmp_path / "broken.sqlite")
     assert main(["verify", str(tmp_path / "out"), "--manifest", str(tmp_path / "notes.sqlite")]) == 2
 

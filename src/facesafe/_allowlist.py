@@ -52,7 +52,7 @@ __all__ = ["extra_content"]
 _MAX_ITEMS = 100_000  # segments/chunks/IFDs walked per file before giving up (loops, bombs)
 
 
-def extra_content(data: bytes, format: str) -> tuple[str, ...]:  # noqa: A002 - format name, as in _io
+def extra_content(data: bytes, format: str) -> tuple[str, ...]:
     """Everything in ``data`` (a whole ``format`` file) beyond its structural allowlist.
 
     Returns one short description per finding, e.g. ``"EXIF (APP1, 2,048 bytes)"``;
@@ -290,7 +290,7 @@ def _tiff(data: bytes) -> list[str]:
         (count,) = struct.unpack(order + "H", data[offset : offset + 2])
         for index in range(count):
             entry = offset + 2 + 12 * index
-            tag, _kind, n = struct.unpack(order + "HHI", data[entry : entry + 8])
+            tag, _kind, _n = struct.unpack(order + "HHI", data[entry : entry + 8])
             if tag not in _TIFF_ALLOWED:
                 name = _TIFF_NAMES.get(tag, "tag")
                 found.append(f"{name} (tag {tag}, page {page})")

@@ -8,18 +8,18 @@ what batch workers build once per process, and it pickles as its settings only.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from types import ModuleType
+from typing import Any
 
 import numpy as np
 
 from ._errors import RedactionError
 from ._geometry import Box, Face
+from ._io import DEFAULT_MAX_PIXELS, Picture, encode_image, load_image, output_format
 from ._protocols import Detector, Redaction, as_redaction, kept_region
-
-if TYPE_CHECKING:  # pragma: no cover
-    from ._io import Picture
+from ._targets import parse_targets, text_kinds, text_model_path
 
 __all__ = ["Anonymizer", "Result", "FileResult", "anonymize", "anonymize_bytes", "make_redaction"]
 
@@ -94,29 +94,43 @@ def make_redaction(
         if not (isinstance(method, Redaction) or callable(method)):
             raise TypeError(f"method must be a name or a redaction, got {type(method).__name__}")
         return method
-    from ._redact import REDACTIONS
-
+    catalogue = _catalogue()
     try:
-        cls = REDACTIONS[method]
+        cls = catalogue[method]
     except KeyError:
-        raise ValueError(f"method must be one of {sorted(REDACTIONS)}, got {method!r}") from None
+        raise ValueError(f"method must be one of {sorted(catalogue)}, got {method!r}") from None
     return cls(**options)
 
 
-def _require_extras(redaction: Redaction) -> None:
+def _require_extras(redaction: object) -> None:
     """Raise :class:`~facesafe.MissingExtraError` if ``redaction`` will need an extra that is not installed."""
-    from ._redact import Synthesize
-
-    if isinstance(redaction, Synthesize) and redaction.mesher is None:
-        from ._detect._mediapipe import require_facemesh
+    if isinstance(redaction, _catalogue()["synthetic"]) and getattr(redaction, "mesher", None) is None:
+        from ._detect._mediapipe import require_facemesh  # here: only a synthetic run needs to know about MediaPipe
 
         require_facemesh("method='synthetic'")
 
 
-def _method_name(redaction: Redaction) -> str:
-    from ._redact import REDACTIONS
+def _redaction_code() -> ModuleType:
+    """facesafe's redaction package (``facesafe._redact``), loaded on first use."""
+    from . import _redact  # here: strip and inspect load the batch package, and so this module, but never redact
 
-    for name, cls in REDACTIONS.items():
+    return _redact
+
+
+def detection() -> ModuleType:
+    """facesafe's detection package (``facesafe._detect``: faces, plates, text), loaded on first use."""
+    from . import _detect  # here, not at import: a custom detector (tests, strip's runner) never loads the models' code
+
+    return _detect
+
+
+def _catalogue() -> Mapping[str, type]:
+    """The shipped redactions by name (:data:`facesafe.REDACTIONS`)."""
+    return _redaction_code().REDACTIONS
+
+
+def _method_name(redaction: object) -> str:
+    for name, cls in _catalogue().items():
         if type(redaction) is cls:
             return name
     return type(redaction).__name__
@@ -177,9 +191,6 @@ class Anonymizer:
         targets: str | Sequence[str] = "faces",
         **options: Any,
     ) -> None:
-        from ._io import DEFAULT_MAX_PIXELS
-        from ._targets import parse_targets, text_kinds
-
         self.redaction = make_redaction(method, **options)
         self._redaction = as_redaction(self.redaction)
         self.method = _method_name(self.redaction)
@@ -197,8 +208,6 @@ class Anonymizer:
         self.targets = parse_targets(targets)
         self._text_kinds = text_kinds(self.targets)
         if self._text_kinds:
-            from ._detect._text import text_model_path
-
             text_model_path("det")  # fail now, before any output, when the text extra is missing
         self._own_detector = detector is None
         self._detector = detector
@@ -209,18 +218,14 @@ class Anonymizer:
     def detector(self) -> Detector:
         """The detector in use, built on first access."""
         if self._detector is None:
-            from ._detect import FaceDetector
-
-            self._detector = FaceDetector(preset=self.preset, threads=self.threads)
+            self._detector = detection().FaceDetector(preset=self.preset, threads=self.threads)
         return self._detector
 
     @property
     def text_detector(self) -> Any:
         """The plate / text detector (``None`` when only faces are asked), built on first access."""
         if self._text_kinds and self._text_detector is None:
-            from ._detect._text import TextDetector
-
-            self._text_detector = TextDetector(kinds=self._text_kinds, threads=self.threads)
+            self._text_detector = detection().TextDetector(kinds=self._text_kinds, threads=self.threads)
         return self._text_detector
 
     def load(self) -> None:
@@ -259,7 +264,7 @@ class Anonymizer:
         ``targets`` is listed only when it is not faces alone, so a faces-only
         run keeps the settings (and resumes the manifests) of earlier versions.
         """
-        settings = {
+        settings: dict[str, Any] = {
             "method": self.method,
             "redaction": self._redaction.fingerprint(),
             "preset": self.preset if self._own_detector else repr(self._detector),
@@ -287,6 +292,7 @@ class Anonymizer:
         _check_image(image)
         faces = self.detect(image)
         region = self._kept(faces, width=image.shape[1], height=image.shape[0])
+        fell_back: tuple[int, ...]
         if region is not None:
             out, fell_back = _hide_text(image, faces)[region.to_slices()].copy(), ()
         else:
@@ -351,15 +357,11 @@ class Anonymizer:
 
     def encode(self, result: FileResult, *, input_format: str) -> tuple[bytes, str]:
         """Encode a result as ``(data, format)``; the format is the configured one or the input's default."""
-        from ._io import encode_image, output_format
-
         fmt = self.format or output_format(input_format)
         return encode_image(result.picture, format=fmt, quality=self.quality), fmt
 
     def anonymize_bytes(self, data: bytes) -> bytes:
         """Decode, anonymise every frame and re-encode; the output carries no metadata."""
-        from ._io import load_image
-
         picture = load_image(data, max_pixels=self.max_pixels)
         encoded, _ = self.encode(self.anonymize_picture(picture), input_format=picture.format)
         return encoded
@@ -372,9 +374,8 @@ class Anonymizer:
 
 
 def _hide_text(image: np.ndarray, regions: Sequence[Face]) -> np.ndarray:
-    from ._targets import hide_text
-
-    return hide_text(image, regions)
+    """``image`` with its plates and text hidden (see :func:`~facesafe._redact._text.hide_text`)."""
+    return _redaction_code().hide_text(image, regions)
 
 
 def anonymize(

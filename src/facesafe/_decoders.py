@@ -47,7 +47,9 @@ def _jxl_module() -> Any:
         path = folder / f"pillow_jxl{suffix}"
         if path.exists():
             loader = importlib.machinery.ExtensionFileLoader(name, str(path))
-            module = importlib.util.module_from_spec(importlib.util.spec_from_loader(name, loader))
+            module_spec = importlib.util.spec_from_loader(name, loader)
+            assert module_spec is not None  # a loader was given
+            module = importlib.util.module_from_spec(module_spec)
             loader.exec_module(module)
             # Not put in sys.modules: a later ``import pillow_jxl`` must run the package as usual (PyO3 then
             # hands it this same module object).
@@ -77,7 +79,8 @@ def _jxl_codestream(data: bytes) -> bytes:
     """The start of the codestream: the data itself, or a container's jxlc box or jxlp boxes joined."""
     if data[:2] == b"\xff\x0a":
         return data
-    pos, parts = 0, []
+    pos = 0
+    parts: list[bytes] = []
     while pos + 8 <= len(data) and sum(map(len, parts)) < 64:
         size, kind = int.from_bytes(data[pos : pos + 4], "big"), data[pos + 4 : pos + 8]
         header = 8
@@ -121,6 +124,7 @@ class JxlImageFile(ImageFile.ImageFile):
     format_description = "JPEG XL"
 
     def _open(self) -> None:
+        assert self.fp is not None  # Pillow opens the file before calling _open
         self._data = self.fp.read()
         self._size = jxl_size(self._data)  # before any decoding: the caller checks max_pixels first
         self._mode = "RGB"  # the decoded mode replaces it in load()
@@ -159,6 +163,7 @@ class RawImageFile(ImageFile.ImageFile):
         import rawpy  # the facesafe[raw] extra
 
         self._raw = rawpy.RawPy()
+        assert self.fp is not None  # Pillow opens the file before calling _open
         self._raw.open_buffer(io.BytesIO(self.fp.read()))
         sizes = self._raw.sizes
         width, height = sizes.width, sizes.height

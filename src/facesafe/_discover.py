@@ -16,6 +16,8 @@ Found(path: Path, rel: PurePosixPath, format: str | None, status: str, reason: s
 * ``sources``: files and folders. A folder is walked recursively (its files
   by name, then its sub-folders by name; symlinked folders not followed); ``rel`` is the file's path relative to that
   folder. A file given directly has ``rel`` = its name.
+* A file named twice (``coll coll/a.png``; the same file by two spellings)
+  is found once, where it is first met: its ``rel`` is the first spelling's.
 * Inputs are classified by :func:`facesafe._formats.classify` (the one rule
   every command uses) from their content: ``status`` is ``"image"`` with the
   format to decode; ``"failed"`` (``format=None``) for an image facesafe
@@ -100,10 +102,11 @@ def discover(
     sources: Iterable[str | os.PathLike[str]], out_dir: str | os.PathLike[str] | None = None
 ) -> Iterator[Found]:
     """Yield a :class:`Found` for every file under ``sources`` (see the module docstring)."""
-    sources = [pathlib.Path(s) for s in sources]
+    paths = [pathlib.Path(s) for s in sources]
     if out_dir is not None:
-        refuse_out_inside(sources, out_dir)
-    for source in sources:
+        refuse_out_inside(paths, out_dir)
+    seen: set[str] = set()  # an input named twice (a folder and a file in it) is one input
+    for source in paths:
         failures: list[Found] = []
         if source.is_dir():
             candidates: Iterable[pathlib.Path] = _walk(source, failures)
@@ -116,6 +119,10 @@ def discover(
         for path in candidates:
             yield from failures
             failures.clear()
+            real = os.path.realpath(path)
+            if real in seen:
+                continue
+            seen.add(real)
             rel = pathlib.PurePosixPath(path.relative_to(root).as_posix())
             try:
                 fmt, status, reason = classify_file(path)

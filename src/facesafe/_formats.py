@@ -98,8 +98,9 @@ _SUFFIX_FORMATS = {
 }  # fmt: skip
 # Camera raw suffixes (LibRaw's list, the common ones).
 _RAW_SUFFIXES = frozenset(
-    ".3fr .ari .arw .bay .cap .cr2 .cr3 .crw .dcr .dcs .dng .drf .eip .erf .fff .gpr .iiq .k25 .kdc .mdc .mef "
-    ".mos .mrw .nef .nrw .orf .pef .ptx .r3d .raf .raw .rw2 .rwl .sr2 .srf .srw .x3f".split()
+    [".3fr", ".ari", ".arw", ".bay", ".cap", ".cr2", ".cr3", ".crw", ".dcr", ".dcs", ".dng", ".drf", ".eip",
+     ".erf", ".fff", ".gpr", ".iiq", ".k25", ".kdc", ".mdc", ".mef", ".mos", ".mrw", ".nef", ".nrw", ".orf",
+     ".pef", ".ptx", ".r3d", ".raf", ".raw", ".rw2", ".rwl", ".sr2", ".srf", ".srw", ".x3f"]
 )
 _SUFFIX_FORMATS.update(dict.fromkeys(_RAW_SUFFIXES, "RAW"))
 

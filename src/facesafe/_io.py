@@ -399,8 +399,9 @@ class _ColourConverter:
     def _to_srgb(self, colour: Any) -> Any:
         from PIL import ImageCms
 
-        transform = self._transforms.get(colour.mode)
+        transform: Any = self._transforms.get(colour.mode)  # a transform, or False: the profile is unusable
         if transform is None:
+            assert self.icc is not None  # called only for a picture with a profile
             try:
                 source = ImageCms.ImageCmsProfile(io.BytesIO(self.icc))
                 target = ImageCms.createProfile("sRGB")
@@ -423,7 +424,7 @@ class _ColourConverter:
 
         mode = im.mode
         alpha = None
-        if mode == "P" and ("transparency" in im.info or im.palette.mode == "RGBA") or mode == "PA":
+        if (mode == "P" and ("transparency" in im.info or im.palette.mode == "RGBA")) or mode == "PA":
             im = im.convert("RGBA")
         elif mode == "P":
             im = im.convert("RGB")
@@ -546,7 +547,7 @@ def _decode(fp: IO[bytes], cls: type, fmt: str, name: str | None, max_pixels: in
                 im.seek(index)
             if im.size != (width, height):
                 if im.size[0] * im.size[1] * n_frames > max_pixels:
-                    raise too_large(name, *im.size, n_frames, max_pixels)
+                    raise too_large(name, im.size[0], im.size[1], n_frames, max_pixels)
                 raise UnsupportedImageError(
                     name, f"frame {index} is {im.size[0]}x{im.size[1]}, frame 0 is {width}x{height}; "
                     "frames of different sizes are not supported"
@@ -586,7 +587,7 @@ def _readonly(array: np.ndarray) -> np.ndarray:
 
 def error_reason(exc: BaseException) -> str:
     text = str(exc).strip() or type(exc).__name__
-    if "truncated" in text or isinstance(exc, EOFError) or isinstance(exc, struct.error):
+    if "truncated" in text or isinstance(exc, (EOFError, struct.error)):
         return f"truncated or damaged data ({text})"
     return text
 
@@ -652,7 +653,7 @@ def output_format(input_format: str) -> str:
     return fmt
 
 
-def suffix_for(format: str) -> str:  # noqa: A002 - mirrors write_image's keyword
+def suffix_for(format: str) -> str:
     """The file suffix for a format: ``".jpg"``, ``".png"``, ``".webp"``, ``".tif"``, ``".heic"``, ..."""
     return _SUFFIXES[normalise_format(format)]
 
@@ -670,7 +671,7 @@ def _as_picture(image: np.ndarray | Picture) -> Picture:
     raise TypeError(f"image: expected a numpy array or a Picture, got {type(image).__name__}")
 
 
-def encode_image(image: np.ndarray | Picture, *, format: str, quality: int = 92) -> bytes:  # noqa: A002
+def encode_image(image: np.ndarray | Picture, *, format: str, quality: int = 92) -> bytes:
     """Encode pixels into the bytes of a ``format`` file that carries nothing but pixels.
 
     ``image`` is a uint8 RGB ``(H, W, 3)`` array or a :class:`Picture`; a
@@ -693,7 +694,7 @@ def encode_image(image: np.ndarray | Picture, *, format: str, quality: int = 92)
     images = []
     for index, frame in enumerate(picture.frames):
         rgb = Image.fromarray(np.ascontiguousarray(frame), "RGB")
-        if keep_alpha:
+        if keep_alpha and picture.alpha is not None:  # (keep_alpha implies it; said again for the type checker)
             rgb.putalpha(Image.fromarray(np.ascontiguousarray(picture.alpha[index]), "L"))
         images.append(rgb)
     first, rest = images[0], images[1:]
@@ -774,7 +775,7 @@ def write_image(
     path: str | os.PathLike[str],
     image: np.ndarray | Picture,
     *,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
     quality: int = 92,
     overwrite: bool = False,
 ) -> pathlib.Path:
@@ -785,7 +786,7 @@ def write_image(
     Returns the path written.
     """
     if format is None:
-        format = format_for_suffix(path)  # noqa: A001
+        format = format_for_suffix(path)
         if format is None:
             raise ValueError(f"format: cannot tell the format from {os.fspath(path)!r}; pass format=")
     if not overwrite and os.path.lexists(path):

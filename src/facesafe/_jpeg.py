@@ -200,5 +200,6 @@ def scan_jpeg(data: bytes, name: str | None = None, *, strict: bool = True) -> J
             raise
         width, height, components = walk.frame or (0, 0, b"")
         return JpegLayout(tuple(walk.segments), len(data), width, height, components, tuple(walk.stray), False)
-    width, height, components = walk.frame  # type: ignore[misc] - run() returns only after a frame
+    assert walk.frame is not None  # run() returns only after a frame (strict mode raises otherwise)
+    width, height, components = walk.frame
     return JpegLayout(tuple(walk.segments), walk.eoi_end, width, height, components, tuple(walk.stray))

@@ -42,6 +42,7 @@ import zlib
 from typing import Any
 
 from ._errors import CorruptImageError, ImageError, OutputExistsError, UnsupportedImageError
+from ._formats import HEAD_BYTES, identify
 from ._io import (
     DEFAULT_MAX_PIXELS,
     atomic_write_bytes,
@@ -59,7 +60,6 @@ from ._io import (
     read_orientation,
     too_large,
 )
-from ._formats import HEAD_BYTES, identify
 from ._jpeg import STRUCTURAL, JpegLayout, marker_name, scan_jpeg
 
 __all__ = ["REENCODE_QUALITY", "read_metadata", "strip_metadata", "clean_bytes"]
@@ -139,7 +139,7 @@ def _read_bytes(src: str | os.PathLike[str] | bytes) -> tuple[bytes, str | None]
 def clean_bytes(
     data: bytes,
     *,
-    format: str | None = None,  # noqa: A002
+    format: str | None = None,
     name: str | None = None,
     max_pixels: int = DEFAULT_MAX_PIXELS,
 ) -> tuple[bytes, str]:

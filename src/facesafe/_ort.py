@@ -49,9 +49,9 @@ def onnxruntime() -> ModuleType:
     ort = sys.modules.get("onnxruntime")
     if ort is None:
         os.environ[_VARIABLE] = "1"
-        import onnxruntime as ort
+        import onnxruntime
 
-        return ort
+        return onnxruntime
     # Imported before: by facesafe (the variable is "1"), or by the caller.
     disable = getattr(ort, "disable_telemetry_events", None)
     if disable is not None:

@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._batch._manifest import box_kind
+
 if TYPE_CHECKING:
     from ._batch._manifest import Row
 
@@ -110,8 +112,6 @@ class Item:
 
     def regions(self, kind: str) -> int:
         """Regions of ``kind`` (``"plate"``, ``"text"``; faces are :attr:`detections`) the run recorded and hid."""
-        from ._batch._manifest import box_kind
-
         return sum(box_kind(box) == kind for frame in self.row.boxes or [] for box in frame)
 
     @property
@@ -220,8 +220,6 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def _assess(row: Row, findings: Mapping[str, Mapping[str, Any]] | None, *, hide_names: bool) -> Item:
     """An output's detections and the reasons to review it that the manifest and verify give."""
-    from ._batch._manifest import box_kind
-
     detections = tuple(Detection(frame, *box) for frame, boxes in enumerate(row.boxes or []) for box in boxes if box_kind(box) == "face")
     reasons = []
     low = [d.score for d in detections if d.score < LOW_SCORE]

@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from ._batch._strip import Stripped, strip_dir
+from ._cli_words import cli_words
 from ._discover import discover
 from ._errors import FacesafeError
 from ._metadata import read_metadata
@@ -39,7 +40,7 @@ def run_strip(
 def _echo_stripped(stripped: Stripped, *, quiet: bool) -> None:
     """The lines about one file: failures always, the rest unless ``quiet``."""
     if stripped.status == "failed":
-        click.echo(f"{stripped.source}: {stripped.reason}", err=True)
+        click.echo(f"{stripped.source}: {cli_words(stripped.reason or 'unknown')}", err=True)
     elif quiet:
         return
     elif stripped.status == "skipped":
@@ -86,7 +87,7 @@ def run_inspect(paths: list[str], *, as_json: bool = False) -> int:
             report = read_metadata(item.path)
         except (FacesafeError, OSError) as exc:
             failed += 1
-            click.echo(f"{item.path}: {getattr(exc, 'reason', exc)}", err=True)
+            click.echo(f"{item.path}: {cli_words(str(getattr(exc, 'reason', exc)))}", err=True)
             continue
         key = os.fspath(item.path)
         if as_json:

@@ -78,6 +78,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import re
 import stat
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -86,7 +87,18 @@ from typing import Any
 
 import numpy as np
 
+from ._allowlist import extra_content
+from ._anonymize import detection
+from ._batch._manifest import box_kind, read_manifest
+from ._batch._runner import run_tasks
+from ._errors import DetectionError, ImageError, MissingExtraError
+from ._formats import HEAD_BYTES, classify
 from ._geometry import Box, Face
+from ._io import DEFAULT_MAX_PIXELS, load_image
+from ._metadata import read_metadata
+from ._redact import Blur
+from ._redact._masks import face_mask
+from ._targets import text_kinds, text_model_path
 
 __all__ = ["FACE_SCORE_THRESHOLD", "FileCheck", "VerifyReport", "check_file", "looks_redacted", "verify"]
 
@@ -279,8 +291,6 @@ class VerifyReport:
 
 
 def _metadata_findings(data: bytes) -> list[str]:
-    from ._metadata import read_metadata
-
     found = []
     report = read_metadata(data)
     if report.get("format") == "TIFF":
@@ -387,6 +397,14 @@ def _looks(patch: np.ndarray, log: np.ndarray, surround: float | None, region: t
     return "smooth" if ratio < smooth_ratio else None
 
 
+def _text_left(index: int, frame: np.ndarray, hidden: Sequence[Box], text_detector: Callable[[np.ndarray], Sequence[Face]]) -> list[FaceLeft]:
+    """The lines ``text_detector`` still finds at least half inside the plate/text regions a run hid in a frame."""
+    if not hidden:
+        return []
+    return [FaceLeft(index, line.box, float(line.score)) for line in text_detector(frame)
+            if any(line.box.intersection(box) >= 0.5 * line.box.area for box in hidden)]
+
+
 def check_file(
     path: str | os.PathLike[str],
     detector: Callable[[np.ndarray], Sequence[Face]],
@@ -410,11 +428,6 @@ def check_file(
     plates or text, a line still found inside them being ``text``. Never raises for a bad
     file: what went wrong is the check's ``error``.
     """
-    from ._errors import ImageError
-    from ._formats import HEAD_BYTES, classify
-    from ._io import DEFAULT_MAX_PIXELS, load_image
-    from ._allowlist import extra_content
-
     path = Path(path)
     rel = path.name if rel is None else rel
     try:
@@ -450,7 +463,7 @@ def check_file(
     for index, frame in enumerate(picture.frames):
         boxes = recorded.frames[index] if recorded is not None and index < len(recorded.frames) else ()
         synthesised = boxes if recorded is not None and recorded.mask is None else ()
-        masked = _Coverage(frame.shape, boxes, recorded.mask) if boxes and recorded.mask and judge_redaction else None
+        masked = _Coverage(frame.shape, boxes, recorded.mask) if boxes and recorded is not None and recorded.mask and judge_redaction else None
         for face in detector(frame):
             left = FaceLeft(index, face.box, float(face.score))
             if face.score >= min_score:
@@ -467,10 +480,8 @@ def check_file(
                     faces.append(left)
             elif face.score >= WEAK_SCORE_FLOOR:
                 weak.append(left)
-        hidden = recorded.text[index] if recorded is not None and text_detector is not None and index < len(recorded.text) else ()
-        if hidden:
-            text += [FaceLeft(index, line.box, float(line.score)) for line in text_detector(frame)
-                     if any(line.box.intersection(box) >= 0.5 * line.box.area for box in hidden)]
+        if recorded is not None and text_detector is not None and index < len(recorded.text):
+            text += _text_left(index, frame, recorded.text[index], text_detector)
     return FileCheck(path, rel, fmt, tuple(faces), tuple(metadata), None, tuple(weak), picture.size,
                      tuple(redacted), tuple(synthetic), tuple(text))
 
@@ -509,8 +520,6 @@ class _Coverage:
     """The pixels of one frame inside the redaction masks a manifest records."""
 
     def __init__(self, shape: tuple[int, ...], boxes: tuple[Box, ...], mask: tuple[str, float]) -> None:
-        from ._redact._masks import face_mask
-
         kind, grow = mask
         self.mask = face_mask([Face(b, 1.0) for b in boxes], width=shape[1], height=shape[0], shape=kind, grow=grow) >= 1.0
 
@@ -521,7 +530,7 @@ class _Coverage:
         return float(core.mean()) if core.size else 0.0
 
 
-def _run_mask(method: str | None, redaction: str) -> tuple[str, float] | None | bool:
+def _run_mask(method: str | None, redaction: str) -> tuple[str, float] | bool | None:
     """``(shape, grow)`` of a run's redaction mask, ``None`` for ``synthetic``, ``False`` when not trusted.
 
     Read from the run's recorded parameters (the redaction's fingerprint). Trusted:
@@ -532,10 +541,6 @@ def _run_mask(method: str | None, redaction: str) -> tuple[str, float] | None | 
     face's landmarks, which the manifest does not keep: the inscribed ellipse
     of the ungrown box stands for it.
     """
-    import re
-
-    from ._redact import Blur
-
     if method == "synthetic":
         return None
     if method not in ("blur", "pixelate", "fill", "crop"):
@@ -564,16 +569,12 @@ def _recorded_faces(manifest: str | os.PathLike[str]) -> dict[Path, Recorded]:
     pixels alone. Raises ``ValueError`` naming the manifest when it is not a
     facesafe manifest.
     """
-    from ._batch._manifest import box_kind, read_manifest
-
-    from ._targets import text_kinds
-
     runs, rows = read_manifest(manifest)
     redactions = {run["id"]: str(run["params"].get("redaction", "")) for run in runs}
     kinds = {run["id"]: text_kinds(run["params"].get("targets") or ("faces",)) for run in runs}
     out: dict[Path, Recorded] = {}
     for row in rows:
-        if row.status != "written" or not row.output_hash or "://" in (row.output or "://"):
+        if row.output is None or row.status != "written" or not row.output_hash or "://" in row.output:
             continue
         mask = _run_mask(row.method, redactions.get(row.run_id, ""))
         asked = kinds.get(row.run_id, ())
@@ -581,18 +582,19 @@ def _recorded_faces(manifest: str | os.PathLike[str]) -> dict[Path, Recorded]:
             continue
         try:
             dx, dy = (float(row.region[0]), float(row.region[1])) if row.region else (0.0, 0.0)
-
-            def boxes(face: bool) -> tuple[tuple[Box, ...], ...]:
-                return tuple(tuple(Box(b[0] - dx, b[1] - dy, b[2] - dx, b[3] - dy) for b in frame if (box_kind(b) == "face") == face)
-                             for frame in row.boxes or [])
-
-            frames, text = boxes(True), boxes(False)
+            frames, text = _shifted(row.boxes, dx, dy, faces=True), _shifted(row.boxes, dx, dy, faces=False)
         except (ValueError, TypeError, IndexError) as exc:
             raise ValueError(f"manifest: {os.fspath(manifest)!r} records unreadable boxes for {row.output}: {exc}") from exc
         if mask is False:  # faces judged by their pixels alone; plates and text re-checked
             frames, mask = (), None
         out[Path(row.output).resolve()] = Recorded(row.output_hash, frames, mask, text, asked)  # type: ignore[arg-type]
     return out
+
+
+def _shifted(recorded: Any, dx: float, dy: float, *, faces: bool) -> tuple[tuple[Box, ...], ...]:
+    """A row's recorded boxes, per frame, moved by ``(-dx, -dy)``: its faces, or (``faces=False``) its plates and text."""
+    return tuple(tuple(Box(b[0] - dx, b[1] - dy, b[2] - dx, b[3] - dy) for b in frame if (box_kind(b) == "face") == faces)
+                 for frame in recorded or [])
 
 
 def _walk(folder: Path) -> Iterable[tuple[Path, str, str | None]]:
@@ -620,10 +622,8 @@ class _ReadableText:
     """``image -> lines``: the text lines of ``kinds`` the detector finds and the recogniser reads."""
 
     def __init__(self, kinds: tuple[str, ...], threads: int | None) -> None:
-        from ._detect._text import TextDetector, TextReader
-
-        self.detector = TextDetector(kinds=kinds, threads=threads)
-        self.reader = TextReader(threads=threads)
+        self.detector = detection().TextDetector(kinds=kinds, threads=threads)
+        self.reader = detection().TextReader(threads=threads)
 
     def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
         def readable(line: Face) -> bool:
@@ -674,10 +674,16 @@ def _given(detectors: _Detectors) -> _Detectors:
     return detectors
 
 
-def _default_detector(preset: str, threads: int | None) -> _Detectors:
-    from ._detect import FaceDetector  # onnxruntime: only where a detector is made
+def _require_text_models() -> None:
+    """A usage error (``ValueError`` naming the manifest) when a manifest's plates/text cannot be re-checked."""
+    try:
+        text_model_path("det")
+    except (MissingExtraError, DetectionError) as exc:
+        raise ValueError(f"manifest: its run hid plates or text; re-checking them needs the text models ({exc})") from None
 
-    return _Detectors(FaceDetector(preset=preset, threads=threads), threads)
+
+def _default_detector(preset: str, threads: int | None) -> _Detectors:
+    return _Detectors(detection().FaceDetector(preset=preset, threads=threads), threads)
 
 
 def _crashed(task: tuple[int, Path, str, dict[str, Any]], reason: str) -> FileCheck:
@@ -735,43 +741,44 @@ def verify(
         raise ValueError(f"folder: {os.fspath(folder)!r} does not exist")
     recorded = _recorded_faces(manifest) if manifest is not None else {}
     if any(r.text_kinds for r in recorded.values()):
-        from ._detect._text import text_model_path
-        from ._errors import DetectionError
-
-        try:
-            text_model_path("det")
-        except DetectionError as exc:
-            raise ValueError(f"manifest: its run hid plates or text; re-checking them needs the text models ({exc})") from None
+        _require_text_models()
     entries = [(root, root.name, None)] if not root.is_dir() else list(_walk(root))
     options = {"min_score": min_score, "max_pixels": max_pixels, "judge_redaction": judge_redaction}
     checks: dict[int, FileCheck] = {i: FileCheck(p, r, None, error=e) for i, (p, r, e) in enumerate(entries) if e}
-    todo = [(i, p, r, dict(options, recorded=recorded.get(p.resolve())))
-            for i, (p, r, e) in enumerate(entries) if not e]
+    todo: list[tuple[int, Path, str, dict[str, Any]]] = [(i, p, r, dict(options, recorded=recorded.get(p.resolve())))
+                                                         for i, (p, r, e) in enumerate(entries) if not e]
     own = detector is None
     if todo:
-        from ._batch._runner import run_tasks
-
-        def handle(task: tuple[int, Path, str, dict[str, Any]], check: FileCheck) -> None:
-            checks[task[0]] = check
-
-        if workers > 1 and len(todo) > 1:
-            workers = min(workers, len(todo))
-            threads = max(1, (os.cpu_count() or 1) // workers)
-            setup = functools.partial(_default_detector, preset, threads) if own else functools.partial(_same, detector, threads)
-            run_tasks(todo, _check, handle, setup=setup, failed=_crashed, workers=workers)
-        else:
-            detectors = _default_detector(preset, None) if own else _same(detector)
-            detector = detectors.faces
-            try:
-                run_tasks(todo, _check, handle, setup=functools.partial(_given, detectors), failed=_crashed)
-            finally:
-                detectors.close()
-                if own and hasattr(detector, "close"):
-                    detector.close()
+        detector = _check_all(todo, checks, workers=workers, preset=preset, detector=detector)
     files = tuple(checks[i] for i in range(len(entries)))
-    rechecked = sum(1 for _, _, _, o in todo if o["recorded"] is not None and o["recorded"].text_kinds)
-    notes = () if entries else ("the folder holds no files",)
+    rechecked = sum(1 for *_, o in todo if o["recorded"] is not None and o["recorded"].text_kinds)
+    notes: tuple[str, ...] = () if entries else ("the folder holds no files",)
     if rechecked:
         notes += (f"plates and text the manifest records were re-checked in {rechecked} files",)
     label = preset if own else repr(detector)
     return VerifyReport(root.resolve(), files, label, float(min_score), notes)
+
+
+def _check_all(todo: list[tuple[int, Path, str, dict[str, Any]]], checks: dict[int, FileCheck], *, workers: int, preset: str,
+               detector: Callable[[np.ndarray], Sequence[Face]] | None) -> Callable[[np.ndarray], Sequence[Face]] | None:
+    """Check every file of ``todo`` into ``checks``, in ``workers`` processes or here; the detector used here (else ``detector``)."""
+    own = detector is None
+
+    def handle(task: tuple[int, Path, str, dict[str, Any]], check: FileCheck) -> None:
+        checks[task[0]] = check
+
+    if workers > 1 and len(todo) > 1:
+        workers = min(workers, len(todo))
+        threads = max(1, (os.cpu_count() or 1) // workers)
+        setup = functools.partial(_default_detector, preset, threads) if own else functools.partial(_same, detector, threads)
+        run_tasks(todo, _check, handle, setup=setup, failed=_crashed, workers=workers)
+        return detector
+    detectors = _default_detector(preset, None) if own else _same(detector)
+    try:
+        run_tasks(todo, _check, handle, setup=functools.partial(_given, detectors), failed=_crashed)
+    finally:
+        detectors.close()
+        close = getattr(detectors.faces, "close", None)
+        if own and close is not None:
+            close()
+    return detectors.faces

@@ -8,14 +8,23 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
+import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Mapping
+from types import ModuleType
 from typing import Any
 
 import click
 
+import facesafe
+
 from . import __version__
 from ._caches import private_caches
+from ._cli_words import cli_words
+from ._errors import DetectionError, FacesafeError, MissingExtraError, OutputError
+from ._targets import parse_targets, text_kinds, text_model_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -34,6 +43,8 @@ class _CatalogueChoice(click.Choice):
 
     Importing the catalogues (the redactions, the detection presets) costs
     about 0.3 s that ``facesafe --help``, ``strip`` and ``inspect`` need not pay.
+    The commands reach the library through ``facesafe.X``, whose loader
+    (PEP 562, in ``facesafe/__init__.py``) imports each module on first use.
     """
 
     def __init__(self, load: Callable[[], Iterable[str]]) -> None:
@@ -46,15 +57,18 @@ class _CatalogueChoice(click.Choice):
 
 
 def _redactions() -> Mapping[str, type]:
-    from ._redact import REDACTIONS
-
-    return REDACTIONS
+    return facesafe.REDACTIONS
 
 
 def _presets() -> Iterable[str]:
-    from ._detect import PRESETS
+    return facesafe.PRESETS
 
-    return PRESETS
+
+def _strip_commands() -> ModuleType:
+    """The bodies of ``strip`` and ``inspect`` (private, so not behind ``facesafe.X``)."""
+    from . import _strip_cli  # here: `facesafe --help` and anonymize need not load strip's I/O
+
+    return _strip_cli
 
 
 def _seeded_methods() -> tuple[str, ...]:
@@ -62,7 +76,12 @@ def _seeded_methods() -> tuple[str, ...]:
     return tuple(name for name, cls in _redactions().items() if "seed" in {f.name for f in dataclasses.fields(cls)})
 
 
-def _connect(scheduler: str | None) -> object:
+def _echo_warning(message: Warning | str, *args: object, **kwargs: object) -> None:
+    """A warning as one line on stderr (``warnings.showwarning``'s signature)."""
+    click.echo(f"facesafe: warning: {cli_words(str(message))}", err=True)
+
+
+def _connect(scheduler: str | None) -> Any:  # a distributed.Client (untyped), None or False
     """A Dask client for ``--scheduler`` (``None`` without one; ``False``, said on stderr, when it cannot be reached)."""
     if scheduler is None:
         return None
@@ -83,7 +102,7 @@ def _method_options(method: str, *, color: str | None, grow: float | None, seed:
     if color is not None:
         if method != "fill":
             raise click.UsageError("--color applies to --method fill only")
-        from ._redact import parse_color
+        from ._redact import parse_color  # private; loaded here like the catalogue (see _CatalogueChoice)
 
         try:
             options["color"] = parse_color(color)
@@ -138,56 +157,53 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     as a failure recorded with its reason in the manifest; nothing is written
     for a failed input. Re-running the same command resumes.
     """
-    from ._batch import anonymize_dir
-    from ._errors import FacesafeError, MissingExtraError
-
     options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed)
     client = _connect(scheduler)
     if client is False:
         return EXIT_FAILED
     try:
-        report = anonymize_dir(
-            list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
-            quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
-            max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]),
-            client=client, **options,
-        )
+        with warnings.catch_warnings():  # said at once (e.g. a default manifest that lands in a release)
+            warnings.simplefilter("always")
+            warnings.showwarning = _echo_warning
+            report = facesafe.anonymize_dir(
+                list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
+                quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
+                max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]),
+                client=client, **options,
+            )
     except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     except MissingExtraError as exc:  # raised before anything is written
         click.echo(f"facesafe: {exc}", err=True)
         return EXIT_USAGE
     except FacesafeError as exc:
-        click.echo(f"facesafe: {exc}", err=True)
+        click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
         return EXIT_FAILED
     finally:
         if client is not None:
             client.close()
     for path, reason in report.failures:
-        click.echo(f"{path}: {reason}", err=True)
+        click.echo(f"{path}: {cli_words(reason)}", err=True)
     if report.failed > len(report.failures):
         click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
+    if report.images == 0:  # not a failure (nothing was left unredacted), but rarely what was meant
+        click.echo(f"facesafe: warning: no image found in {' '.join(sources)}", err=True)
     click.echo(f"facesafe: {report.summary()}")
     click.echo(f"facesafe: manifest {report.manifest}")
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-def _targets_option(targets: str) -> dict[str, object]:
+def _targets_option(targets: str) -> dict[str, Any]:
     """``--targets`` checked: ``{}`` for faces alone, else ``{"targets": (...)}``; a usage error names an
     unknown target, and plates or text without the text extra say how to install it (exit 2, nothing written)."""
-    from ._errors import DetectionError
-    from ._targets import parse_targets, text_kinds
-
     try:
         parsed = parse_targets(targets)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--targets") from None
     if text_kinds(parsed):
-        from ._detect._text import text_model_path
-
         try:
             text_model_path("det")
-        except DetectionError as exc:
+        except (MissingExtraError, DetectionError) as exc:
             raise click.UsageError(f"--targets {targets}: {exc}") from None
     return {} if parsed == ("faces",) else {"targets": parsed}
 
@@ -227,8 +243,7 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
     dropped from the output and recorded with its location in the manifest,
     never passed through. Re-running the same command skips finished files.
     """
-    from ._datasets import anonymize_dataset
-    from ._errors import FacesafeError
+    from ._datasets import anonymize_dataset  # here: Parquet, COCO and tar readers only for this command
 
     options = _method_options(method, color=color, grow=grow, seed=seed)
     client = _connect(scheduler)
@@ -242,15 +257,15 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
             command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), quiet=quiet, client=client, **options,
         )
     except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     except FacesafeError as exc:
-        click.echo(f"facesafe: {exc}", err=True)
+        click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
         return EXIT_FAILED
     finally:
         if client is not None:
             client.close()
     for location, reason in report.failures:
-        click.echo(f"{location}: {reason}", err=True)
+        click.echo(f"{location}: {cli_words(reason)}", err=True)
     if report.failed > len(report.failures):
         click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
     click.echo(f"facesafe: {report.summary()}")
@@ -271,12 +286,10 @@ def strip(sources: tuple[str, ...], out_dir: str, overwrite: bool, max_pixels: i
     upright); other formats are rebuilt from their pixels. Faces are NOT
     touched: use `facesafe anonymize` for that.
     """
-    from ._strip_cli import run_strip
-
     try:
-        return run_strip(list(sources), out_dir, overwrite=overwrite, max_pixels=max_pixels, quiet=quiet)
+        return _strip_commands().run_strip(list(sources), out_dir, overwrite=overwrite, max_pixels=max_pixels, quiet=quiet)
     except ValueError as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
 
 
 @cli.command()
@@ -284,9 +297,7 @@ def strip(sources: tuple[str, ...], out_dir: str, overwrite: bool, max_pixels: i
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per file, keyed by path.")
 def inspect(paths: tuple[str, ...], as_json: bool) -> int:
     """Show the metadata the images in PATHS (files or folders) carry."""
-    from ._strip_cli import run_inspect
-
-    return run_inspect(list(paths), as_json=as_json)
+    return _strip_commands().run_inspect(list(paths), as_json=as_json)
 
 
 @cli.command()
@@ -309,17 +320,12 @@ def verify(folder: str, as_json: bool, preset: str, min_score: float | None, str
     pixelated, filled or synthesised (in files it wrote, unchanged since) are
     listed apart; any other face fails.
     """
-    import json
-    import os
-
-    from ._verify import FACE_SCORE_THRESHOLD
-    from ._verify import verify as run_verify
-
+    options: dict[str, Any] = {} if min_score is None else {"min_score": min_score}  # else verify's own default
     try:
-        result = run_verify(folder, preset=preset, min_score=FACE_SCORE_THRESHOLD if min_score is None else min_score,
-                            judge_redaction=not strict, workers=workers or os.cpu_count() or 1, manifest=manifest)
+        result = facesafe.verify(folder, preset=preset, **options,
+                                 judge_redaction=not strict, workers=workers or os.cpu_count() or 1, manifest=manifest)
     except ValueError as exc:  # arguments (a manifest that is not one): usage, exit 2
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     click.echo(json.dumps(result.to_dict(), indent=2) if as_json else str(result))
     return EXIT_OK if result.clean else EXIT_FAILED
 
@@ -331,19 +337,14 @@ def verify(folder: str, as_json: bool, preset: str, min_score: float | None, str
 @click.option("--verify", "verify_json", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None, help="Findings of `facesafe verify --json` to put in the review queue.")
 def report(manifest: str, html_path: str, gallery: str | None, verify_json: str | None) -> int:
     """Write a self-contained HTML QA report of a run (outputs only, never originals)."""
-    import warnings
-
-    from ._errors import OutputError
-    from ._report import render_report
-
     try:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            path = render_report(manifest, html_path, gallery=gallery, verify=verify_json)
+            path = facesafe.render_report(manifest, html_path, gallery=gallery, verify=verify_json)
     except (ValueError, TypeError) as exc:
-        raise click.UsageError(str(exc)) from None
+        raise click.UsageError(cli_words(str(exc))) from None
     except OutputError as exc:  # one line naming the path and the problem, never a traceback
-        click.echo(f"facesafe: {exc}", err=True)
+        click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
         return EXIT_FAILED
     finally:
         for warning in caught:  # e.g. a --gallery the audit extra is not installed to measure

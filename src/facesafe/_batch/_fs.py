@@ -13,7 +13,9 @@ from collections.abc import Iterator
 from pathlib import PurePosixPath
 from typing import Any
 
+from .._errors import OutputExistsError
 from .._formats import HEAD_BYTES
+from .._io import atomic_write_bytes
 
 __all__ = ["is_url", "localise", "read_bytes", "write_bytes", "exists", "sha256", "find", "join", "sniff"]
 
@@ -93,12 +95,8 @@ def sha256(location: str) -> str | None:
 def write_bytes(location: str, data: bytes, *, replace: bool) -> None:
     """Write ``data`` whole or not at all (local: temporary file then rename)."""
     if not is_url(location):
-        from .._io import atomic_write_bytes
-
         atomic_write_bytes(location, data, overwrite=replace)
         return
-    from .._errors import OutputExistsError
-
     fs, path = _fs(location)
     if not replace and fs.exists(path):
         raise OutputExistsError(location, "already exists (pass overwrite to replace it)")

@@ -16,10 +16,12 @@ import json
 import os
 import sqlite3
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from .._errors import OutputError
 
 __all__ = ["Manifest", "Row", "box_kind", "default_manifest_path", "read_manifest"]
 
@@ -154,11 +156,21 @@ class Manifest:
         if read_only:
             self._db = sqlite3.connect(f"{self.path.absolute().as_uri()}?mode=ro", uri=True)
             return
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(self.path, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(SCHEMA)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._db = sqlite3.connect(self.path, isolation_level=None)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+        except (OSError, sqlite3.Error) as exc:
+            raise _unwritable(self.path, "cannot open the manifest", exc) from None
+
+    def _write(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
+        """Execute a statement that writes; an unwritable file or a full disk is an ``OutputError`` naming the manifest."""
+        try:
+            return self._db.execute(sql, args)
+        except sqlite3.OperationalError as exc:
+            raise _unwritable(self.path, "cannot write the manifest", exc) from None
 
     def close(self) -> None:
         """Close the database.
@@ -172,28 +184,33 @@ class Manifest:
                 self._db.execute("PRAGMA journal_mode=DELETE")
             except sqlite3.OperationalError as exc:
                 if "locked" not in str(exc):
-                    raise
+                    raise _unwritable(self.path, "cannot write the manifest", exc) from None
                 # Another run has it open: it stays in WAL mode, and that run's close switches it.
         self._db.close()
 
     def __enter__(self) -> Manifest:
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        self.close()
+    def __exit__(self, exc_type: object, *exc: object) -> None:
+        try:
+            self.close()
+        except (OutputError, sqlite3.Error):
+            if exc_type is None:  # never hide the error that is already on its way out
+                raise
 
     # -- runs ---------------------------------------------------------------
     def start_run(self, *, version: str, models: Mapping[str, str], params: Mapping[str, Any], command: str | None) -> int:
         """Record the start of a run; returns its id."""
-        cur = self._db.execute(
+        cur = self._write(
             "INSERT INTO runs (started, facesafe_version, models, params, command) VALUES (?, ?, ?, ?, ?)",
             (time.time(), version, json.dumps(dict(models), sort_keys=True), json.dumps(dict(params), sort_keys=True), command),
         )
+        assert cur.lastrowid is not None  # an INSERT sets it
         return int(cur.lastrowid)
 
     def finish_run(self, run_id: int) -> None:
         """Record the end of a run."""
-        self._db.execute("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
+        self._write("UPDATE runs SET finished = ? WHERE id = ?", (time.time(), run_id))
 
     def runs(self) -> list[dict[str, Any]]:
         """Every run, oldest first."""
@@ -201,7 +218,7 @@ class Manifest:
         keys = [d[0] for d in cur.description]
         out = []
         for values in cur:
-            run = dict(zip(keys, values))
+            run = dict(zip(keys, values, strict=True))
             run["models"], run["params"] = json.loads(run["models"]), json.loads(run["params"])
             out.append(run)
         return out
@@ -219,13 +236,36 @@ class Manifest:
         found = cur.fetchone()
         return None if found is None else found[0]
 
+    def absolutise_sources(self, absolute: Callable[[str], str]) -> int:
+        """Key rows recorded with a relative source (facesafe before 0.x) by ``absolute(source)``; return how many.
+
+        Only rows whose file exists from the current working directory are
+        rewritten, so an old manifest resumes when run from the folder it was
+        run from. When the absolute key is already there, the written one of
+        the two rows is kept (the other is the same input recorded twice).
+        """
+        moved = 0
+        relative = [r[0] for r in self._db.execute("SELECT source FROM files") if not os.path.isabs(r[0]) and "://" not in r[0]]
+        for source in relative:
+            if not os.path.lexists(source):
+                continue
+            key = absolute(source)
+            current = self._db.execute("SELECT status FROM files WHERE source = ?", (key,)).fetchone()
+            if current is not None and current[0] == "written":
+                self._write("DELETE FROM files WHERE source = ?", (source,))
+            else:
+                self._write("DELETE FROM files WHERE source = ?", (key,))
+                self._write("UPDATE files SET source = ? WHERE source = ?", (key, source))
+            moved += 1
+        return moved
+
     def plan(self, source: str, rel: str, output: str | None, run_id: int) -> None:
         """Mark ``source`` as taken by this run before any output is written.
 
         A row that is already complete keeps its record (needed to resume);
         only a new source gets a ``pending`` row with its planned output.
         """
-        self._db.execute(
+        self._write(
             "INSERT INTO files (source, rel, status, output, started, run_id) VALUES (?, ?, 'pending', ?, ?, ?) "
             "ON CONFLICT(source) DO UPDATE SET run_id = excluded.run_id, "
             "output = CASE WHEN files.status = 'written' THEN files.output ELSE excluded.output END",
@@ -242,7 +282,7 @@ class Manifest:
                 fields[key] = json.dumps(fields[key])
         fields.setdefault("finished", time.time())
         names = list(fields)
-        self._db.execute(
+        self._write(
             f"INSERT INTO files ({', '.join(names)}) VALUES ({', '.join('?' for _ in names)}) "
             f"ON CONFLICT(source) DO UPDATE SET {', '.join(f'{n} = excluded.{n}' for n in names if n != 'source')}",
             [fields[n] for n in names],
@@ -260,8 +300,14 @@ class Manifest:
 
     @staticmethod
     def _row(values: tuple[Any, ...]) -> Row:
-        data = dict(zip(_COLUMNS, values))
+        data = dict(zip(_COLUMNS, values, strict=True))
         for key in _JSON:
             if data[key] is not None:
                 data[key] = json.loads(data[key])
         return Row(**data)
+
+
+def _unwritable(path: Path, what: str, exc: BaseException) -> OutputError:
+    """``PATH: cannot write the manifest: database or disk is full`` (the OS's or SQLite's own words)."""
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return OutputError(path, f"{what}: {reason}")

@@ -11,18 +11,26 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import itertools
 import json
 import os
 import pickle
 import secrets
 import sys
 import time
+import warnings
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, fields
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from .._anonymize import Anonymizer
+from .. import __version__
+from .._anonymize import Anonymizer, _method_name
+from .._discover import claim_outputs, discover, output_rel, refuse_out_inside, unique_rel
+from .._errors import OutputError
+from .._formats import classify
+from .._io import output_format as default_format
+from .._io import suffix_for
 from . import _fs
 from ._lifecycle import refuse_unguarded_script
 from ._manifest import Manifest, default_manifest_path
@@ -45,6 +53,10 @@ class Report:
         failed: inputs that failed; nothing was written for them.
         skipped: files that are not images (recorded, not written).
         faces: faces found over all written outputs.
+        fell_back: of those, faces that got the method's fallback redaction
+            (``crop``: every face of a photo it could not crop).
+        fell_back_files: written outputs with at least one such face.
+        method: the redaction's name; ``fallback``: its fallback's, if it has one.
         plates: licence plates found over all written outputs (``targets`` with plates).
         text: text lines found over all written outputs (``targets`` with text).
         targets: what the run was asked to find and hide.
@@ -60,6 +72,10 @@ class Report:
     failed: int = 0
     skipped: int = 0
     faces: int = 0
+    fell_back: int = 0
+    fell_back_files: int = 0
+    method: str = ""
+    fallback: str | None = None
     plates: int = 0
     text: int = 0
     failures: tuple[tuple[str, str], ...] = ()
@@ -72,13 +88,41 @@ class Report:
         """True when no input failed."""
         return self.failed == 0
 
+    @property
+    def images(self) -> int:
+        """Images found: written, unchanged or failed (files that are not images are skipped)."""
+        return self.written + self.unchanged + self.failed
+
     def summary(self) -> str:
-        """One line for people."""
-        others = "".join(f", {getattr(self, t)} {t if t == 'plates' else 'text regions'}" for t in ("plates", "text") if t in self.targets)
-        return (
-            f"{self.written} written ({self.without_faces} without faces), {self.unchanged} already done, "
-            f"{self.failed} failed, {self.skipped} skipped; {self.faces} faces{others} found in {self.seconds:.1f} s"
-        )
+        """One line for people: what was done, and what went otherwise than asked.
+
+        >>> Report(written=30, faces=40, fell_back=1, fell_back_files=1, method="synthetic", fallback="pixelate").summary()
+        '30 written (0 without faces), 0 already done, 0 failed, 0 skipped; 40 faces found in 0.0 s; synthetic: 1 of 40 faces got the pixelate fallback'
+        >>> Report(unchanged=30, seconds=0.2).summary()
+        'nothing to do: 30 unchanged (already done) in 0.2 s'
+        """
+        if self.images == 0:
+            return f"no image found ({_count(self.skipped, 'file')} skipped, not images) in {self.seconds:.1f} s"
+        if self.unchanged == self.images:
+            return f"nothing to do: {self.unchanged:,} unchanged (already done) in {self.seconds:.1f} s"
+        others = "".join(f", {_count(getattr(self, t), 'plate' if t == 'plates' else 'text region')}"
+                         for t in ("plates", "text") if t in self.targets)
+        line = (f"{self.written:,} written ({self.without_faces:,} without faces), {self.unchanged:,} already done, "
+                f"{self.failed:,} failed, {self.skipped:,} skipped; {_count(self.faces, 'face')}{others} found in {self.seconds:.1f} s")
+        if self.fell_back:
+            fallback = f"the {self.fallback} fallback" if self.fallback else "the fallback"
+            if self.method == "crop":
+                with_faces = self.written - self.without_faces
+                line += (f"; crop cropped {with_faces - self.fell_back_files:,} of {_count(with_faces, 'photo')} with faces, "
+                         f"{_count(self.fell_back, 'face')} in the other {self.fell_back_files:,} got {fallback} instead")
+            else:
+                line += f"; {self.method}: {self.fell_back:,} of {_count(self.faces, 'face')} got {fallback}"
+        return line
+
+
+def _count(n: int, noun: str) -> str:
+    """``1 face``, ``2 faces``, ``1,942 faces``."""
+    return f"{n:,} {noun}" + ("" if n == 1 else "s")
 
 
 @dataclass
@@ -89,15 +133,20 @@ class _Tally:
     failed: int = 0
     skipped: int = 0
     faces: int = 0
+    fell_back: int = 0
+    fell_back_files: int = 0
     plates: int = 0
     text: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, status: str, *, faces: int = 0, plates: int = 0, text: int = 0, source: str = "", reason: str | None = None) -> None:
+    def add(self, status: str, *, faces: int = 0, fell_back: int = 0, plates: int = 0, text: int = 0,
+            source: str = "", reason: str | None = None) -> None:
         if status == "written":
             self.written += 1
             self.without_faces += faces == 0
             self.faces += faces
+            self.fell_back += fell_back
+            self.fell_back_files += fell_back > 0
             self.plates += plates
             self.text += text
         elif status == "unchanged":
@@ -109,10 +158,12 @@ class _Tally:
             if len(self.failures) < MAX_REPORTED_FAILURES:
                 self.failures.append((source, reason or "unknown"))
 
-    def report(self, *, manifest: Path, seconds: float, targets: tuple[str, ...]) -> Report:
+    def report(self, *, manifest: Path, seconds: float, method: str = "", fallback: str | None = None,
+               targets: tuple[str, ...] = ("faces",)) -> Report:
         """The frozen summary of these counts."""
         counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "failures"}
-        return Report(**counts, failures=tuple(self.failures), manifest=manifest, seconds=seconds, targets=targets)
+        return Report(**counts, method=method, fallback=fallback, failures=tuple(self.failures), manifest=manifest,
+                      seconds=seconds, targets=targets)
 
 
 def hmac_key(manifest_path: Path) -> bytes:
@@ -129,8 +180,6 @@ def hmac_key(manifest_path: Path) -> bytes:
 
 def hmac_name(key: bytes, name: str, fmt: str) -> str:
     """The ``--rename hmac`` name of ``name`` for an output in ``fmt``: its keyed hash (32 hex digits) and the format's suffix."""
-    from .._io import suffix_for
-
     return hmac.new(key, name.encode(), hashlib.sha256).hexdigest()[:32] + suffix_for(fmt)
 
 
@@ -149,9 +198,6 @@ def plan_outputs(
     would share an output get distinct names (``name~2.ext``), deterministically
     in input order.
     """
-    from .._discover import claim_outputs, output_rel, unique_rel
-    from .._io import output_format as default_format
-
     claim = claim_outputs()
     for source, rel, in_fmt in found:
         fmt = output_format or default_format(in_fmt)
@@ -225,8 +271,7 @@ def anonymize_dir(
         anonymizer: an :class:`~facesafe.Anonymizer` holding the settings,
             instead of the next seven arguments. Workers use copies of it.
         method, preset, detector, format, quality, max_pixels, options: as for
-            :class:`~facesafe.Anonymizer` (``targets="faces,plates"`` among
-            the options); the manifest records each region with its kind.
+            :class:`~facesafe.Anonymizer`, ``targets=`` too (regions recorded with their kind).
         workers: worker processes (default: every core); ``0`` works in this
             process. They do not re-run the calling script (no ``__main__``
             guard needed) unless it defines a class they must import: then an
@@ -258,8 +303,7 @@ def anonymize_dir(
     if client is None and workers > 0:
         refuse_unguarded_script(pickled)  # before anything is written
     fingerprint = _Fingerprint.of(anonymizer, rename=rename)
-    if not _fs.is_url(out):
-        Path(out).mkdir(parents=True, exist_ok=True)
+    _make_output_folder(out)
     with Manifest(manifest_path) as db:
         run_id = db.start_run(version=fingerprint.version, models=fingerprint.models, params=fingerprint.params, command=command)
         recorder = _Recorder(db, run_id, fingerprint, anonymizer.method, anonymizer.preset)
@@ -274,7 +318,8 @@ def anonymize_dir(
         finally:
             recorder.progress.close()
             db.finish_run(run_id)
-    return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started, targets=anonymizer.targets)
+    return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started,
+                                 method=anonymizer.method, fallback=_fallback_name(anonymizer), targets=anonymizer.targets)
 
 
 def _locations(
@@ -283,13 +328,12 @@ def _locations(
     manifest: str | os.PathLike[str] | None,
 ) -> tuple[list[str], str, Path]:
     """The sources, the output folder and the manifest path, resolved and checked against each other."""
-    from .._discover import refuse_out_inside
-
     if isinstance(sources, (str, os.PathLike)):
         sources = [sources]
     if not sources:
         raise ValueError("sources must name at least one file or folder")
     found = [_fs.localise(s) for s in sources]
+    found = [s if _fs.is_url(s) else absolute_source(s) for s in found]
     if _fs.is_url(out_dir) or any(_fs.is_url(s) for s in found):
         if manifest is None:
             raise ValueError("manifest: a run with URLs needs an explicit local manifest path")
@@ -303,7 +347,63 @@ def _locations(
     manifest_path = Path(manifest).resolve() if manifest is not None else default_manifest_path(out)
     if not _fs.is_url(out) and (str(manifest_path) == out or Path(out) in manifest_path.parents):
         raise ValueError(f"manifest must not be inside the output folder {out} (it names the source files)")
+    if manifest is None and not _fs.is_url(out):
+        _warn_if_in_a_release(manifest_path, Path(out))
     return found, out, manifest_path
+
+
+def _is_output(folder: Path) -> bool:
+    """Whether ``folder`` is the output of a facesafe run (its default manifest is beside it)."""
+    return bool(folder.name) and folder.with_name(folder.name + ".facesafe.sqlite").is_file()
+
+
+def _warn_if_in_a_release(manifest_path: Path, out: Path) -> None:
+    """Warn when the default manifest lands where it may ship: in a release made of facesafe outputs.
+
+    That is inside another run's output folder, or in a folder that holds only
+    facesafe outputs and their manifests (``--out rel/19--Couple`` beside
+    ``rel/18--Meeting``). A working folder that also holds anything else (the
+    sources, say) is not one, so the usual ``--out r1``, ``--out r2`` side by
+    side does not warn.
+    """
+    folder = manifest_path.parent
+    inside = next((a for a in (folder, *folder.parents) if _is_output(a)), None)
+    if inside is None:
+        if not folder.is_dir():  # a new folder holds nothing yet
+            return
+        ours = {manifest_path.name, out.name}
+        entries = [e for e in folder.iterdir() if e.name not in ours and not e.name.startswith(manifest_path.name)]
+        outputs = [e for e in entries if e.is_dir() and _is_output(e)]
+        if not outputs or not all(e in outputs or ".facesafe.sqlite" in e.name for e in entries):
+            return
+        where = f"{folder}, which holds only facesafe outputs ({', '.join(sorted(e.name for e in outputs))})"
+    else:
+        where = f"{folder}, inside {inside}, the output of another facesafe run"
+    warnings.warn(f"{manifest_path}: the manifest names the source files and lands in {where}; "
+                  "if that is a release, pass --manifest outside it", UserWarning, stacklevel=3)
+
+
+def _make_output_folder(out: str) -> None:
+    """Create the local output folder; an ``OutputError`` naming it when that cannot be done."""
+    if _fs.is_url(out):
+        return
+    try:
+        Path(out).mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(out, f"cannot create the output folder: {exc.strerror or exc}") from None
+
+
+def absolute_source(source: str | os.PathLike[str]) -> str:
+    """The path of a local source as the manifest keys it: absolute, its folders resolved.
+
+    A folder is resolved whole; a file keeps its own name (a symlinked file is
+    still found under the name it was given). The same input spelled another
+    way, or named from another working directory, gets the same key.
+    """
+    path = Path(source)
+    if path.is_dir():
+        return os.path.realpath(path)
+    return os.path.join(os.path.realpath(path.parent), path.name)
 
 
 def _check_options(*, rename: str | None, workers: int | None, threads: int | None) -> int:
@@ -346,8 +446,6 @@ class _Fingerprint:
 
     @classmethod
     def of(cls, anonymizer: Anonymizer, *, rename: str | None) -> _Fingerprint:
-        from .. import __version__
-
         params = anonymizer.settings() | {"rename": rename}
         models = _model_versions(anonymizer)
         key = hashlib.sha256(json.dumps([params, models, __version__], sort_keys=True).encode()).hexdigest()[:16]
@@ -388,8 +486,8 @@ class _Recorder:
                        preset=self.preset, params_key=fingerprint.key, facesafe_version=fingerprint.version,
                        models=fingerprint.models, started=outcome.started, finished=outcome.finished)
         self.db.record(**row)
-        self.tally.add(outcome.status, faces=outcome.faces, plates=outcome.regions("plate"), text=outcome.regions("text"),
-                       source=outcome.source, reason=outcome.reason)
+        self.tally.add(outcome.status, faces=outcome.faces, fell_back=outcome.fell_back, plates=outcome.regions("plate"),
+                       text=outcome.regions("text"), source=outcome.source, reason=outcome.reason)
         if self.progress is not None:
             self.progress.update(outcome.status, outcome.faces)
 
@@ -405,6 +503,7 @@ def _plan(
 ) -> list[Task]:
     """Discover the inputs, record those that are not images, and plan a task for each image."""
     db = recorder.db
+    db.absolutise_sources(absolute_source)  # rows of manifests written before sources were kept absolute
     images: list[tuple[str, PurePosixPath, str]] = []
     for location, rel, fmt, status, reason in _discover_any(sources):
         if fmt is None:
@@ -420,7 +519,7 @@ def _plan(
             recorder.found(str(source), str(rel), "failed", reason)
             continue
         previous = None
-        if ours and row is not None and row.status == "written" and row.params_key == recorder.fingerprint.key and row.output_hash:
+        if ours and row is not None and row.status == "written" and row.params_key == recorder.fingerprint.key and row.output_hash and row.input_hash:
             previous = (row.input_hash, row.output_hash)
         # Existing outputs were ruled out above, so a retried task (a worker
         # died after writing) may replace the identical output it wrote.
@@ -435,15 +534,12 @@ def _failed(task: Task, reason: str) -> Outcome:
 
 def _discover_any(sources: Sequence[str]) -> Iterator[tuple[str, PurePosixPath, str | None, str, str | None]]:
     """``(location, rel, format, status, reason)`` for every file under local or URL sources."""
-    from .._discover import discover
-    from .._formats import classify
-
-    for source in sources:
-        if not _fs.is_url(source):
-            for item in discover([source]):
+    for urls, group in itertools.groupby(sources, key=_fs.is_url):
+        if not urls:  # one discover() call, so that an input named twice is found once
+            for item in discover(list(group)):
                 yield str(item.path), item.rel, item.format, item.status, item.reason
             continue
-        for location, rel in _fs.find(source):
+        for location, rel in (found for source in group for found in _fs.find(source)):
             try:
                 head = _fs.sniff(location)
             except OSError as exc:
@@ -466,9 +562,16 @@ def _remove_stale_temporaries(folders: Iterable[Path]) -> None:
             temp.unlink(missing_ok=True)
 
 
+def _fallback_name(anonymizer: Anonymizer) -> str | None:
+    """The name of the redaction's fallback (``crop`` -> ``blur``, ``synthetic`` -> ``pixelate``), if it has one."""
+    redaction = anonymizer.redaction
+    fallback = getattr(redaction, "effective_fallback", None) or getattr(redaction, "fallback", None)
+    return None if fallback is None else _method_name(fallback)
+
+
 def _model_versions(anonymizer: Anonymizer) -> dict[str, str]:
     if not anonymizer._own_detector:
         return {"detector": repr(anonymizer._detector)}
-    from .._detect import model_versions
+    from .._detect import model_versions  # here: a run given its own detector never loads detection
 
     return dict(model_versions())

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .._discover import claim_outputs, discover, output_rel, refuse_out_inside, unique_rel
-from .._errors import FacesafeError
+from .._errors import FacesafeError, OutputExistsError
 from .._io import DEFAULT_MAX_PIXELS, output_format
 from .._metadata import strip_metadata
 from ._runner import run_tasks
@@ -133,6 +133,8 @@ def _strip_one(task: _Task, state: Callable[[], None]) -> Stripped:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             strip_metadata(source, output, overwrite=overwrite, max_pixels=max_pixels)
+    except OutputExistsError:
+        return Stripped(source, "failed", f"output {output} already exists (use --overwrite to replace it)")
     except (FacesafeError, OSError, ValueError) as exc:
         reason = exc.reason if isinstance(exc, FacesafeError) and hasattr(exc, "reason") else str(exc)
         return Stripped(source, "failed", reason)

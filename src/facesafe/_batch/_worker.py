@@ -16,11 +16,14 @@ import pickle
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from .._anonymize import Anonymizer
 from .._errors import FacesafeError
 from .._geometry import Face
+from .._io import load_image
 from . import _fs
+from ._manifest import box_kind
 
 __all__ = ["Outcome", "Task", "load_anonymizer", "process"]
 
@@ -71,8 +74,6 @@ class Outcome:
 
     def regions(self, kind: str) -> int:
         """Regions of ``kind`` (``"face"``, ``"plate"``, ``"text"``) found over all frames."""
-        from ._manifest import box_kind
-
         return sum(box_kind(box) == kind for frame in self.boxes for box in frame)
 
 
@@ -90,7 +91,7 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
     an input unchanged since the previous run does not need it.
     """
     started = time.time()
-    base = {"source": task.source, "rel": task.rel, "started": started}
+    base: dict[str, Any] = {"source": task.source, "rel": task.rel, "started": started}
     try:
         size = _fs.size(task.source)
         if size > max_file_bytes:
@@ -98,17 +99,18 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
         data = _fs.read_bytes(task.source)
         input_hash = hashlib.sha256(data).hexdigest()
         base["input_hash"] = input_hash
-        if task.previous is not None and task.previous[0] == input_hash:
-            if _fs.sha256(task.output) == task.previous[1]:
-                return Outcome(**base, status="unchanged", output=task.output, output_hash=task.previous[1], finished=time.time())
+        if task.previous is not None and task.previous[0] == input_hash and _fs.sha256(task.output) == task.previous[1]:
+            return Outcome(**base, status="unchanged", output=task.output, output_hash=task.previous[1], finished=time.time())
         worker = anonymizer()
-        from .._io import load_image
-
         picture = load_image(data, max_pixels=worker.max_pixels, name=task.source)
         base["input_format"] = picture.format
         result = worker.anonymize_picture(picture)
         encoded, fmt = worker.encode(result, input_format=picture.format)
         _fs.write_bytes(task.output, encoded, replace=task.replace)
+        region = None
+        if result.region is not None:
+            x0, y0, x1, y1 = result.region.as_xyxy()
+            region = (round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1))
         boxes = tuple(tuple(_recorded(f) for f in frame) for frame in result.faces)
         return Outcome(
             **base,
@@ -118,7 +120,7 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
             output_hash=hashlib.sha256(encoded).hexdigest(),
             output_format=fmt,
             fell_back=result.fell_back_count,
-            region=None if result.region is None else tuple(round(v, 1) for v in result.region.as_xyxy()),
+            region=region,
             finished=time.time(),
         )
     except FacesafeError as exc:

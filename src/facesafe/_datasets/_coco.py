@@ -52,7 +52,7 @@ Region = tuple[int, int, int, int]
 def clip_polygon(xy: list[float], region: Region) -> list[float]:
     """The polygon ``[x1, y1, x2, y2, ...]`` clipped to ``region`` ``(x0, y0, x1, y1)``, in the region's coordinates."""
     x0, y0, x1, y1 = region
-    points = list(zip(xy[0::2], xy[1::2]))
+    points = list(zip(xy[0::2], xy[1::2], strict=False))  # an odd trailing value is no point
     edges = (  # (inside, crossing of the edge by the segment p -> q)
         (lambda p: p[0] >= x0, lambda p, q: (x0, p[1] + (x0 - p[0]) * (q[1] - p[1]) / (q[0] - p[0]))),
         (lambda p: p[0] <= x1, lambda p, q: (x1, p[1] + (x1 - p[0]) * (q[1] - p[1]) / (q[0] - p[0]))),
@@ -364,7 +364,7 @@ class _FaceCategory:
 
 def _checked(outcome: Outcome, entry: dict[str, Any]) -> Outcome:
     """The outcome, failed when the decoded image is not the size the annotations are drawn on."""
-    if outcome.status != "written" or "width" not in entry or "height" not in entry:
+    if outcome.status != "written" or outcome.size is None or "width" not in entry or "height" not in entry:
         return outcome
     if tuple(outcome.size) != (entry["width"], entry["height"]):
         width, height = outcome.size

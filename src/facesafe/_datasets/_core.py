@@ -40,7 +40,10 @@ from .._batch._runner import run_tasks
 from .._batch._worker import load_anonymizer
 from .._errors import FacesafeError
 
-__all__ = ["Broken", "Closed", "DatasetReport", "FileForFile", "Opened", "Outcome", "OutputFile", "Runner", "Session", "Stopped", "Task", "anonymize_record", "atomic_output"]
+__all__ = [
+    "Broken", "Closed", "DatasetReport", "FileForFile", "Opened", "Outcome", "OutputFile", "Runner", "Session", "Stopped",
+    "Task", "anonymize_record", "atomic_output",
+]
 
 T = TypeVar("T")
 MAX_REPORTED_FAILURES = 1000
@@ -136,7 +139,10 @@ def anonymize_record(task: Task, anonymizer_of: Callable[[], Anonymizer]) -> Out
             tuple((round(f.box.x0, 1), round(f.box.y0, 1), round(f.box.x1, 1), round(f.box.y1, 1), round(f.score, 4)) for f in frame)
             for frame in result.faces
         )
-        region = None if result.region is None else tuple(int(v) for v in result.region.as_xyxy())
+        region = None
+        if result.region is not None:
+            x0, y0, x1, y1 = (int(v) for v in result.region.as_xyxy())
+            region = (x0, y0, x1, y1)
         return Outcome(**base, status="written", data=encoded, output_format=fmt, output_hash=hashlib.sha256(encoded).hexdigest(),
                        boxes=boxes, region=region, fell_back=result.fell_back_count, finished=time.time())
     except FacesafeError as exc:

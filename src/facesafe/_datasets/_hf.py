@@ -82,7 +82,7 @@ class AnonymizeColumn:
             index = position if indices is None else indices[position]
             try:
                 image, note = self._one(cell)
-            except Exception as exc:  # noqa: BLE001 - every failure is this row's, recorded below
+            except Exception as exc:  # every failure is this row's, recorded below
                 reason = exc.reason if isinstance(exc, FacesafeError) and hasattr(exc, "reason") else str(exc)
                 self._failed(index, f"{type(exc).__name__}: {reason}")
                 keep.append(False)
@@ -90,7 +90,7 @@ class AnonymizeColumn:
             keep.append(True)
             images.append(image)
             notes.append(note)
-        out = {name: [v for v, k in zip(values, keep) if k] for name, values in batch.items()}
+        out = {name: [v for v, k in zip(values, keep, strict=True) if k] for name, values in batch.items()}
         out[self.column] = images
         if self.provenance is not None:
             out[self.provenance] = notes

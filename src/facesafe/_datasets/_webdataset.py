@@ -118,7 +118,7 @@ class Shards(FileForFile):
     def read(self, source: Path, rel: str, output: Path) -> Iterator[Item]:
         """A shard's samples, read as a stream."""
         try:
-            shard = tarfile.open(source, "r|")
+            shard = tarfile.open(source, "r|")  # noqa: SIM115 - a stream read across yields; closed below
         except (tarfile.TarError, OSError) as exc:
             yield Broken(source, rel, f"not a readable tar file: {exc}")
             return

@@ -15,7 +15,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from .._errors import DetectionError
+from .._ort import onnxruntime
 from ._merge import nms, pair_iou
+from ._onnx import drop_initializer_inputs, dynamicize_dims
 
 __all__ = ["CenterFaceNet", "Raw", "decode", "model_bytes", "model_sha256", "LANDMARK_NAMES"]
 
@@ -24,7 +26,7 @@ MODEL_FILE = "centerface.onnx"
 STRIDE = 4
 _INPUT = "input.1"
 _OUTPUTS = ["537", "538", "539", "540"]  # heatmap, log-scale, offset, landmarks
-_DYNAMIC = {
+_DYNAMIC: dict[str, list[int | str]] = {
     _INPUT: ["B", 3, "H", "W"],
     "537": ["B", 1, "h", "w"],
     "538": ["B", 2, "h", "w"],
@@ -68,9 +70,6 @@ class CenterFaceNet:
 
     def __init__(self, *, threads: int | None = None) -> None:
         try:
-            from .._ort import onnxruntime
-            from ._onnx import drop_initializer_inputs, dynamicize_dims
-
             ort = onnxruntime()
             model = dynamicize_dims(drop_initializer_inputs(model_bytes()), _DYNAMIC)
             opts = ort.SessionOptions()
@@ -94,8 +93,6 @@ class CenterFaceNet:
                 # A large input grows onnxruntime's memory arena by hundreds of MB;
                 # hand that back after the run so workers stay bounded on huge
                 # photos, while ordinary inputs keep the arena's speed.
-                from .._ort import onnxruntime
-
                 options = onnxruntime().RunOptions()
                 options.add_run_config_entry("memory.enable_memory_arena_shrinkage", "cpu:0")
             return self._session.run(_OUTPUTS, {_INPUT: batch}, options)

@@ -131,7 +131,7 @@ class FaceDetector:
         return {"preset": self._preset, "threads": self.threads}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(preset=state["preset"], threads=state["threads"])
+        self.__init__(preset=state["preset"], threads=state["threads"])  # type: ignore[misc]  # rebuilt as the class it was pickled from
 
     def __repr__(self) -> str:
         return f"FaceDetector(preset={self._preset.name!r}, threads={self.threads!r})"
@@ -167,7 +167,7 @@ class FaceDetector:
                 )
             )
 
-        ident = lambda b, l: (b, l)  # noqa: E731
+        ident = lambda b, lms: (b, lms)  # noqa: E731
         add("base", decode(self._run([base]), 0, p.floor), ident, True)
         half = None
         if p.coarse and max(Hb, Wb) >= 128:
@@ -181,7 +181,7 @@ class FaceDetector:
                 add(
                     "mirror-half",
                     decode(self._run([half[:, ::-1]]), 0, p.floor),
-                    lambda b, l: up(*unflip(b, l)),
+                    lambda b, lms: up(*unflip(b, lms)),
                     True,
                 )
         for deg in p.rotations:
@@ -276,7 +276,7 @@ class FaceDetector:
                 continue
             lms = tuple(
                 (name, float(min(max(x, 0.0), W)), float(min(max(y, 0.0), H)))
-                for name, (x, y) in zip(LANDMARK_NAMES, c.landmarks)
+                for name, (x, y) in zip(LANDMARK_NAMES, c.landmarks, strict=True)
             )
             faces.append(
                 Face(

@@ -102,7 +102,7 @@ class FaceMesher:
         x0, y0 = int(np.floor(cx - side / 2)), int(np.floor(cy - side / 2))
         n = int(np.ceil(side))
         # Pad with black where the crop leaves the image, so the face stays centred.
-        crop = np.zeros((n, n, 3), np.uint8)
+        crop: np.ndarray = np.zeros((n, n, 3), np.uint8)
         sx0, sy0 = max(x0, 0), max(y0, 0)
         sx1, sy1 = min(x0 + n, W), min(y0 + n, H)
         if sx1 <= sx0 or sy1 <= sy0:
@@ -151,7 +151,7 @@ class FaceMesher:
         return {"min_confidence": self.min_confidence}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
+        self.__init__(**state)  # type: ignore[misc]  # rebuilt as the class it was pickled from
 
 
 def mesh_faces(image: np.ndarray, faces: Sequence[Face]) -> tuple[Face, ...]:

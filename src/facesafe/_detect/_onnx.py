@@ -167,7 +167,7 @@ def dynamicize_dims(model: bytes, dims: Mapping[str, Sequence[Dim]]) -> bytes:
 
     def edit_value_info(vi: bytes) -> bytes | None:
         name = _name(vi)
-        if name in dims:
+        if name is not None and name in dims:
             found.add(name)
             return _set_tensor_shape(vi, dims[name])
         return None

@@ -33,7 +33,6 @@ model's metadata) is used only to check redaction strength:
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 import pathlib
 from collections.abc import Sequence
@@ -42,12 +41,12 @@ import numpy as np
 
 from .._errors import DetectionError
 from .._geometry import Box, Face
+from .._ort import onnxruntime
+from .._targets import text_model_path
+from ._detector import _check_image
 
 __all__ = ["TextDetector", "TextReader", "TEXT_KINDS", "text_model_path"]
 
-MODEL_DIST = "rapidocr-onnxruntime"
-DET_MODEL = "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"
-REC_MODEL = "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"
 
 #: The region kinds a :class:`TextDetector` can return.
 TEXT_KINDS = ("plate", "text")
@@ -62,30 +61,7 @@ _PLATE_ASPECT = (1.2, 12.0)  # width / height of a plate's text line
 _PLATE_GROW = 1.25  # a plate line's box grown to the plate around it
 
 
-def text_model_path(which: str = "det") -> pathlib.Path:
-    """Path of the installed PP-OCRv4 ``"det"`` or ``"rec"`` ONNX file.
-
-    Raises :class:`~facesafe.DetectionError` when ``rapidocr-onnxruntime`` is
-    not installed (``pip install 'facesafe[text]'``).
-    """
-    if which not in ("det", "rec"):
-        raise ValueError(f"which must be 'det' or 'rec', got {which!r}")
-    rel = DET_MODEL if which == "det" else REC_MODEL
-    try:
-        dist = importlib.metadata.distribution(MODEL_DIST)
-        path = pathlib.Path(str(dist.locate_file(rel)))
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise DetectionError(
-            f"text detection needs the {MODEL_DIST} models: pip install 'facesafe[text]'"
-        ) from exc
-    if not path.is_file():
-        raise DetectionError(f"{MODEL_DIST} is installed but has no {rel}")
-    return path
-
-
 def _session(path: pathlib.Path, threads: int | None):
-    from .._ort import onnxruntime
-
     ort = onnxruntime()
     opts = ort.SessionOptions()
     opts.log_severity_level = 3
@@ -131,7 +107,7 @@ def _lines(prob: np.ndarray) -> list[tuple[float, float, float, float, float]]:
             continue
         x, y, w, h = cv2.boundingRect(contour)
         poly = np.zeros((h, w), np.uint8)
-        cv2.fillPoly(poly, [contour.reshape(-1, 2) - (x, y)], 1)
+        cv2.fillPoly(poly, [contour.reshape(-1, 2) - (x, y)], 1)  # type: ignore[call-overload]  # cv2's stubs want a Scalar sequence; one channel takes an int
         score = float(cv2.mean(prob[y : y + h, x : x + w], poly)[0])
         if score < _BOX_SCORE:
             continue
@@ -192,8 +168,6 @@ class TextDetector:
 
     def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
         """Regions of ``image`` (uint8 RGB ``(H, W, 3)``), best score first."""
-        from ._detector import _check_image
-
         image = _check_image(image)
         try:
             lines = self._lines(image)
@@ -217,7 +191,7 @@ class TextDetector:
         return {"kinds": self.kinds, "max_side": self.max_side, "tiles": self.tiles, "threads": self.threads}
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(**state)
+        self.__init__(**state)  # type: ignore[misc]  # rebuilt as the class it was pickled from
 
     def __repr__(self) -> str:
         return (
@@ -286,7 +260,7 @@ def _merge(lines: list[tuple]) -> list[tuple]:
     """Lines found twice (whole image and a tile, or two tiles) kept once: a
     line with 60% or more of its area inside a larger one is dropped, and
     the larger one keeps the better of their scores."""
-    lines = sorted(lines, key=lambda l: -(l[2] - l[0]) * (l[3] - l[1]))
+    lines = sorted(lines, key=lambda b: -(b[2] - b[0]) * (b[3] - b[1]))
     kept: list[list[float]] = []
     for line in lines:
         b = Box(*line[:4])
@@ -323,8 +297,6 @@ class TextReader:
     def __call__(self, image: np.ndarray, box: Box | None = None) -> tuple[str, float]:
         """The text in ``image`` (uint8 RGB) within ``box`` (whole image if None) and
         its mean character confidence (``("", 0.0)`` when nothing reads)."""
-        from ._detector import _check_image
-
         image = _check_image(image)
         if box is not None:
             image = image[box.to_slices(width=image.shape[1], height=image.shape[0])]

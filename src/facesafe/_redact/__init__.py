@@ -1,8 +1,13 @@
-"""Redactions (private): kernels in ``_kernels``/``_masks``, user-facing classes in ``_methods``."""
+"""Redactions (private): kernels in ``_kernels``/``_masks``, user-facing classes in ``_methods`` and ``_synthetic``, all named in ``_catalogue``."""
 
-from ._masks import face_mask
-from ._methods import REDACTIONS, Blur, Crop, Fill, Pixelate, parse_color
+from ._catalogue import REDACTIONS
 from ._donor import KSamePool
+from ._masks import face_mask
+from ._methods import Blur, Crop, Fill, Pixelate, parse_color
 from ._synthetic import Replacement, Synthesize
+from ._text import hide_text, redact_by_kind
 
-__all__ = ["Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "face_mask", "parse_color", "Synthesize", "KSamePool", "Replacement"]
+__all__ = [
+    "Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "face_mask", "parse_color", "Synthesize", "KSamePool", "Replacement",
+    "hide_text", "redact_by_kind",
+]

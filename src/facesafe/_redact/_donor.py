@@ -306,7 +306,7 @@ def _stroke(shape: tuple[int, int], points: np.ndarray, width: float) -> np.ndar
 
     mask = np.zeros(shape, dtype=np.float32)
     pts = np.round((np.asarray(points) - 0.5) * 16).astype(np.int32)
-    cv2.polylines(mask, [pts], False, 1.0, thickness=max(int(round(width)), 1), lineType=cv2.LINE_AA, shift=4)
+    cv2.polylines(mask, [pts], False, 1.0, thickness=max(int(round(width)), 1), lineType=cv2.LINE_AA, shift=4)  # type: ignore[call-overload]  # cv2's stubs want a Scalar sequence; one channel takes a float
     return mask
 
 
@@ -320,11 +320,30 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     is the unshaded skin colour (RGB in [0, 1]); lips, blush and shadows are
     drawn relative to it.
     """
-    shape2 = (SIZE, SIZE)
     t = template_points()
-    mean = _mean_face()
-    # --- skin with shading
-    normals = _vertex_normals(mean, t)
+    # each part draws from rng in turn: the order of the calls is part of the output
+    canvas, shading, grain, tone = _shaded_skin(rng, t, tone)
+    polys = feature_polygons(t)
+    _paint_nose(canvas, rng, t, polys, tone)
+    _paint_lips(canvas, rng, t, polys, tone, shading, grain)
+    _paint_sockets(canvas, rng, t, tone)
+    _paint_eyes(canvas, rng, t, tone)
+    _paint_brows(canvas, rng, t, tone)
+    return np.clip(canvas, 0.0, 1.0)
+
+
+def _grid() -> tuple[np.ndarray, np.ndarray]:
+    """``(ys, xs)``: the row and column of every template pixel."""
+    ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+    return ys, xs
+
+
+def _shaded_skin(
+    rng: np.random.Generator, t: np.ndarray, tone: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """``(canvas, shading, grain, tone)``: skin of ``tone`` (drawn when None) with grain, blush, lit from the mean 3-D shape."""
+    shape2 = (SIZE, SIZE)
+    normals = _vertex_normals(_mean_face(), t)
     light = np.array([rng.uniform(-0.3, 0.3), -0.45, -1.0])
     light /= np.linalg.norm(light)
     lambert = np.clip(normals @ light, 0.0, 1.0)
@@ -336,7 +355,7 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     edge_shade = np.full(len(outer), float(np.percentile(shade, 20)))
     field_, covered = interpolate(np.vstack([t, outer]), np.concatenate([shade, edge_shade]), shape2)
     field_ = np.where(covered > 0, field_[:, :, 0], edge_shade[0]).astype(np.float32)
-    ys, xs = np.mgrid[0:SIZE, 0:SIZE]
+    ys, xs = _grid()
     field_ = _blur(field_, 3.0)
     jitter = rng.uniform(0.9, 1.05)
     tone = np.array([0.80, 0.62, 0.52]) * jitter if tone is None else np.clip(np.asarray(tone, np.float64), 0.03, 1.0)
@@ -344,26 +363,40 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
     grain = _blur(rng.normal(0, 1, shape2).astype(np.float32), 0.7) * rng.uniform(0.012, 0.025)
     blotch = _blur(rng.normal(0, 1, shape2).astype(np.float32), 5.0) * rng.uniform(0.05, 0.12)
     skin *= (1.0 + grain + blotch)[:, :, None]
-    polys = feature_polygons(t)
     # blush on the cheeks, red on the nose tip
     for idx, strength in ((205, 0.5), (425, 0.5), (1, 0.35)):
         cx, cy = t[idx]
         blob = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * (SIZE * 0.05) ** 2)).astype(np.float32)
         _paint(skin, blob * strength * rng.uniform(0.2, 0.45), tone * np.array([1.0, 0.72, 0.7]))
-    canvas = skin * field_[:, :, None]
-    # --- nose: shadow under the tip, nostrils
+    return skin * field_[:, :, None], field_, grain, tone
+
+
+def _paint_nose(canvas: np.ndarray, rng: np.random.Generator, t: np.ndarray, polys: dict, tone: np.ndarray) -> None:
+    """The shadow under the tip, nostrils and a soft nasolabial hint, on ``canvas`` (in place)."""
+    shape2 = (SIZE, SIZE)
     under = polygon_mask(shape2, [t[[98, 2, 327, 326, 164, 97]] + [0, SIZE * 0.012]])
     _paint(canvas, _blur(under, 3.0), tone * 0.45, 0.35)
     nostrils = polygon_mask(shape2, polys["nostrils"])
     _paint(canvas, _blur(nostrils, 1.2), (0.16, 0.08, 0.07), rng.uniform(0.6, 0.8))
     for side in ((98, 203, 206), (327, 423, 426)):  # soft nasolabial hint
         _paint(canvas, _blur(_stroke(shape2, t[list(side)], 2), 2.0), tone * 0.5, rng.uniform(0.08, 0.2))
-    # --- lips: the template's mouth is drawn closed (an open mouth is painted after warping,
-    # by paint_mouth, where the replacement's lips part)
+
+
+def _paint_lips(
+    canvas: np.ndarray, rng: np.random.Generator, t: np.ndarray, polys: dict, tone: np.ndarray,
+    shading: np.ndarray, grain: np.ndarray,
+) -> None:
+    """Closed lips on ``canvas`` (in place), shaded like the skin under them.
+
+    The template's mouth is drawn closed: an open mouth is painted after
+    warping, by :func:`paint_mouth`, where the replacement's lips part.
+    """
+    shape2 = (SIZE, SIZE)
+    ys, xs = _grid()
     lip_colour = tone * np.array([0.92, 0.66, 0.64]) * rng.uniform(0.82, 0.95)
     outer = polys["lips"][0]
     lips = _blur(polygon_mask(shape2, [outer]), 1.3)
-    lips_field = field_[:, :, None] * lip_colour.astype(np.float32) * (1.0 + grain[:, :, None] * 1.5)
+    lips_field = shading[:, :, None] * lip_colour.astype(np.float32) * (1.0 + grain[:, :, None] * 1.5)
     _paint(canvas, lips, (0, 0, 0), 1.0)
     canvas += lips_field * lips[:, :, None]
     upper = _blur(polygon_mask(shape2, [t[list(UPPER_LIP)]]), 1.2)
@@ -377,13 +410,22 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
         cx, cy = t[corner]
         blob = np.exp(-((xs - cx) ** 2 + (ys - cy) ** 2) / (2 * (SIZE * 0.008) ** 2)).astype(np.float32)
         _paint(canvas, blob, tone * 0.45, 0.5)
-    # --- eye sockets: a soft shadow between each upper lid and brow; a light nose bridge
+
+
+def _paint_sockets(canvas: np.ndarray, rng: np.random.Generator, t: np.ndarray, tone: np.ndarray) -> None:
+    """A soft shadow between each upper lid and brow, and a light nose bridge, on ``canvas`` (in place)."""
+    shape2 = (SIZE, SIZE)
     for lid, brow in ((RIGHT_UPPER_LID, RIGHT_BROW), (LEFT_UPPER_LID, LEFT_BROW)):
         socket = polygon_mask(shape2, [np.vstack([t[list(lid)], t[list(brow[5:])]])])
         _paint(canvas, _blur(socket, 4.0), tone * 0.7, rng.uniform(0.2, 0.35))
     bridge = _blur(_stroke(shape2, t[[168, 6, 197, 195, 5]], 3), 3.0)
     _paint(canvas, bridge, np.minimum(tone * 1.2, 1.0), 0.18)
-    # --- eyes
+
+
+def _paint_eyes(canvas: np.ndarray, rng: np.random.Generator, t: np.ndarray, tone: np.ndarray) -> None:
+    """Both eyes on ``canvas`` (in place): sclera, iris, pupil, glint, the lid's shadow, lashes, crease."""
+    shape2 = (SIZE, SIZE)
+    ys, xs = _grid()
     _, iris_colour = _choice(rng, _IRIS)
     iris_colour = np.array(iris_colour) * rng.uniform(0.85, 1.15)
     lash_width = rng.uniform(1.5, 2.2)
@@ -421,9 +463,14 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
         _paint(canvas, _blur(_stroke(shape2, lower_lid, 1.0), 0.6), tone * 0.5, 0.35)
         crease = lid_pts[1:-1] + [0, -radius * 0.55]
         _paint(canvas, _blur(_stroke(shape2, crease, 1.5), 1.2), tone * 0.45, rng.uniform(0.25, 0.45))
-    # --- brows: hair strokes along the brow, thick at the inner end and tapering outwards
+
+
+def _paint_brows(canvas: np.ndarray, rng: np.random.Generator, t: np.ndarray, tone: np.ndarray) -> None:
+    """Brows of hair strokes on ``canvas`` (in place), thick at the inner end and tapering outwards."""
     import cv2
 
+    shape2 = (SIZE, SIZE)
+    _, xs = _grid()
     brow_colour = tone * rng.uniform(0.22, 0.42) * np.array([1.0, 0.85, 0.75])
     noise = rng.normal(0, 1, shape2).astype(np.float32)
     hairs = cv2.GaussianBlur(noise, (0, 0), sigmaX=2.0, sigmaY=0.35)  # strokes along x
@@ -439,8 +486,6 @@ def render_donor(rng: np.random.Generator, *, tone: np.ndarray | None = None) ->
         brows += mask * taper
     brows = _blur(np.clip(brows * thickness, 0, 1), 1.4)
     _paint(canvas, np.clip(brows * 1.4, 0, 1) * hairs, brow_colour, rng.uniform(0.65, 0.85))
-    return np.clip(canvas, 0.0, 1.0)
-
 
 def _lip_seam(points: np.ndarray) -> np.ndarray:
     """Where closed lips meet: from corner to corner, midway between each upper inner-lip point and the one below."""
@@ -458,7 +503,7 @@ def paint_mouth(canvas: np.ndarray, points: np.ndarray, face_width: float, rng: 
     """
     inner = np.asarray(points, dtype=np.float64)[list(LIPS_INNER)]
     gap = float(np.linalg.norm(points[13] - points[14]))
-    shape2 = canvas.shape[:2]
+    shape2 = (canvas.shape[0], canvas.shape[1])
     if gap < 0.03 * face_width:  # lips apart by less than this: closed, a dark line where they meet
         line = _blur(_stroke(shape2, _lip_seam(points), max(face_width * 0.006, 0.8)), max(face_width * 0.003, 0.4))
         _paint(canvas, line, (0.25, 0.1, 0.09), 0.55)

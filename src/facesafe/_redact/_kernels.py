@@ -18,7 +18,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .._geometry import Box, Face
+from .._geometry import Box
 
 __all__ = [
     "check_image",

@@ -28,8 +28,7 @@ from __future__ import annotations
 
 import math
 import re
-import types
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, fields
 from typing import ClassVar, Protocol, runtime_checkable
 
@@ -40,7 +39,7 @@ from .._protocols import Redacted, Redaction, as_redaction
 from . import _kernels as K
 from ._masks import check_mask_options, face_masks, grown_box
 
-__all__ = ["Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "parse_color", "check_fallback"]
+__all__ = ["Blur", "Pixelate", "Fill", "Crop", "parse_color", "check_fallback"]
 
 _HEX = re.compile(r"#?([0-9a-fA-F]{6})")
 
@@ -328,12 +327,4 @@ class Crop(_Masked):
         if box is None:
             return self.redact(image, faces).image
         return image[box.to_slices()].copy()
-
-
-from ._synthetic import Synthesize  # noqa: E402  (built on this module's Pixelate)
-
-_CATALOGUE: dict[str, type] = {"blur": Blur, "pixelate": Pixelate, "fill": Fill, "crop": Crop, "synthetic": Synthesize}
-
-#: Every redaction facesafe ships, by name (read-only): ``REDACTIONS["blur"]()``.
-REDACTIONS: Mapping[str, type] = types.MappingProxyType(_CATALOGUE)
 

@@ -44,6 +44,7 @@ from ._donor import (
     FACE_OVAL,
     KSamePool,
     align_to_template,
+    mean_face,
     paint_mouth,
     render_donor,
     ring,
@@ -53,7 +54,7 @@ from ._donor import (
 )
 from ._masks import face_masks, union_region
 from ._methods import Pixelate, _check_number, _check_seed, _Masked, check_fallback
-from ._warp import piecewise_warp, polygon_mask
+from ._warp import fit_pose, piecewise_warp, polygon_mask
 
 __all__ = ["Synthesize", "Replacement"]
 
@@ -209,7 +210,7 @@ class Synthesize(_Masked):
             donor, reason, layer = self._one(rgb, face, window, allowed, rng)
             if self.context == "fill":
                 _fill_context(out, window, allowed, face.box.width, rng, layer)
-            elif self.context > 0:
+            elif not isinstance(self.context, str) and self.context > 0:  # a number (checked in __post_init__)
                 _blur_context(out, window, allowed, self.context * face.box.width, rng)
             if layer is not None:
                 K.composite(out, window, *layer)
@@ -238,6 +239,8 @@ class Synthesize(_Masked):
         mesher = self.mesher
         if mesher is None:  # loaded once per Synthesize object, on first need
             if "mesher" not in self._loaded:
+                # here, not at import: a Synthesize given its own mesher (and the CLI's list of
+                # methods) never loads detection
                 from .._detect._mediapipe import FaceMesher, require_facemesh
 
                 require_facemesh("Synthesize without mesher=")
@@ -247,7 +250,7 @@ class Synthesize(_Masked):
         if len(meshed) != len(todo):
             raise ValueError(f"mesher returned {len(meshed)} faces for {len(todo)}")
         out = list(faces)
-        for i, face in zip(todo, meshed):
+        for i, face in zip(todo, meshed, strict=True):
             out[i] = face
         return tuple(out)
 
@@ -263,9 +266,6 @@ class Synthesize(_Masked):
         grown = face.box.expanded(1.5)
         if not (grown.x0 <= cx < grown.x1 and grown.y0 <= cy < grown.y1):
             return "FaceMesh landmarks off the face box"
-        from ._donor import mean_face
-        from ._warp import fit_pose
-
         pose = fit_pose(mesh, mean_face())
         size = 2 * pose.scale
         if not 0.3 * face.box.width <= size <= 3.0 * face.box.width:
@@ -300,7 +300,6 @@ class Synthesize(_Masked):
         """
         import cv2
 
-        height, width = image.shape[:2]
         original = np.asarray(face.mesh, dtype=np.float64)
         target, pose = target_geometry(original, identity=self.identity, rng=rng, variation=self.variation)
         # work inside the allowed window, at a bounded resolution

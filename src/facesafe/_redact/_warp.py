@@ -90,7 +90,7 @@ def interpolate(points: np.ndarray, values: np.ndarray, out_shape: tuple[int, in
     index = np.full((rows, cols), -1.0, dtype=np.float32)
     corners = np.round((pts[simplices] - 0.5) * 16).astype(np.int32)
     for j, tri in enumerate(corners):
-        cv2.fillConvexPoly(index, tri, float(j), lineType=cv2.LINE_8, shift=4)
+        cv2.fillConvexPoly(index, tri, float(j), lineType=cv2.LINE_8, shift=4)  # type: ignore[call-overload]  # cv2's stubs want a Scalar sequence; one channel takes a float
     index = index.astype(np.int64)
     ys, xs = np.nonzero(index >= 0)
     out = np.zeros((rows, cols, vals.shape[1]), dtype=np.float64)
@@ -151,5 +151,5 @@ def polygon_mask(shape: tuple[int, int], polygons: list[np.ndarray], *, value: f
 
     mask = np.zeros(shape, dtype=np.float32)
     scaled = [np.round((np.asarray(p, dtype=np.float64) - 0.5) * 16).astype(np.int32) for p in polygons]
-    cv2.fillPoly(mask, scaled, float(value), lineType=cv2.LINE_AA, shift=4)
+    cv2.fillPoly(mask, scaled, float(value), lineType=cv2.LINE_AA, shift=4)  # type: ignore[call-overload]  # as above: one channel, a float
     return mask

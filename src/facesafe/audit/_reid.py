@@ -213,7 +213,7 @@ def _rgb(image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(image)
 
 
-def _redact(redaction: Callable, photo: _Photo, detector: Callable | None) -> np.ndarray:
+def _redact(redaction: Redaction | Callable, photo: _Photo, detector: Callable | None) -> np.ndarray:
     """The redacted photo on the original's canvas: a cut-out frame (``crop``) is put back in place on black."""
     faces = detector(photo.image) if detector is not None else [Face(b, detector="dlib") for b in photo.dlib_boxes]
     method = as_redaction(redaction)
@@ -310,7 +310,7 @@ def reidentification(
 
 
 def _describe(
-    photos: Sequence[_Photo], redaction: Callable | None, detector: Callable | None, variants, rec: _Recogniser
+    photos: Sequence[_Photo], redaction: Redaction | Callable | None, detector: Callable | None, variants, rec: _Recogniser
 ) -> dict[str, list[np.ndarray]]:
     """Descriptors of each redacted photo at its original face, per landmark variant."""
     out: dict[str, list[np.ndarray]] = {v: [] for v in variants}
