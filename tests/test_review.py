@@ -133,3 +133,16 @@ def test_fallbacks_are_worth_a_look():
     [item] = review.worth
     assert item.name == "b.png" and [r.text for r in item.reasons] == ["2 faces got the fallback redaction instead of synthetic"]
     assert not item.must
+
+
+def test_plate_and_text_regions_are_not_counted_as_faces():
+    plate = (0.0, 0.0, 40.0, 10.0, 0.3, "plate")  # small and uncertain: would be worth a look as a face
+    review = _review([_row("car.png", BIG, plate, (5.0, 5.0, 9.0, 8.0, 0.6, "text"))])
+    assert [tuple(d) for d in review.items[0].detections] == [(0, *BIG)]
+    assert review.queue == () and review.verdict.level == "ok"
+
+
+def test_text_left_in_hidden_plates_must_be_checked():
+    findings = {"/out/car.png": {"faces": [], "metadata": [], "text": [{"frame": 0, "box": [0, 0, 40, 10], "score": 0.9}], "error": None}}
+    [item] = _review([_row("car.png", BIG)], findings=findings).must
+    assert [r.text for r in item.reasons] == ["verify still finds 1 text line(s) in hidden plates or text"]

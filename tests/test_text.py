@@ -23,8 +23,7 @@ try:
 except importlib.metadata.PackageNotFoundError:  # rapidocr-onnxruntime 1.4.4 has no Python 3.13 release
     pytest.skip("needs the text extra (rapidocr-onnxruntime 1.4.4, Python <= 3.12)", allow_module_level=True)
 
-from facesafe import Box, DetectionError, Face
-from facesafe._detect import _text
+from facesafe import Box, DetectionError, Face, MissingExtraError
 from facesafe._detect._text import TextDetector, TextReader, text_model_path
 from facesafe._redact._text import redact_regions
 
@@ -218,9 +217,10 @@ def test_missing_models_say_how_to_install(monkeypatch):
     def missing(name):
         raise importlib.metadata.PackageNotFoundError(name)
 
-    monkeypatch.setattr(_text.importlib.metadata, "distribution", missing)
-    with pytest.raises(DetectionError, match=r"facesafe\[text\]"):
+    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+    with pytest.raises(MissingExtraError, match=r"facesafe\[text\]") as caught:
         TextDetector()
+    assert caught.value.extra == "text"
 
 
 def test_models_are_read_from_the_wheel_without_importing_it():

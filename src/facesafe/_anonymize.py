@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from types import ModuleType
 from typing import Any
 
 import numpy as np
@@ -18,6 +19,7 @@ from ._errors import RedactionError
 from ._geometry import Box, Face
 from ._io import DEFAULT_MAX_PIXELS, Picture, encode_image, load_image, output_format
 from ._protocols import Detector, Redaction, as_redaction, kept_region
+from ._targets import parse_targets, text_kinds, text_model_path
 
 __all__ = ["Anonymizer", "Result", "FileResult", "anonymize", "anonymize_bytes", "make_redaction"]
 
@@ -31,7 +33,9 @@ class Result:
 
     Attributes:
         image: the redacted ``uint8`` RGB image (a new array).
-        faces: every face found, in the input image's coordinates.
+        faces: every face found, in the input image's coordinates; when the
+            targets ask for plates or text, their regions follow the faces,
+            told apart by :attr:`Face.kind <facesafe.Face.kind>`.
         method: name of the redaction applied.
         region: the part of the input that was kept when the method cuts
             faces out of frame (``crop``, see :meth:`Redaction.region
@@ -55,7 +59,8 @@ class FileResult:
 
     Attributes:
         picture: the redacted frames (alpha kept, cropped alike for ``crop``).
-        faces: the faces found, one tuple per frame.
+        faces: the faces found (then the plates and text the targets ask
+            for, by :attr:`~facesafe.Face.kind`), one tuple per frame.
         method: name of the redaction applied.
         region: the part of every frame that was kept (``crop``), else ``None``.
         fell_back: per frame, as :attr:`Result.fell_back`: indices (into that
@@ -70,8 +75,8 @@ class FileResult:
 
     @property
     def face_count(self) -> int:
-        """Faces found over all frames."""
-        return sum(len(f) for f in self.faces)
+        """Faces (of kind ``face``) found over all frames."""
+        return sum(f.kind == "face" for frame in self.faces for f in frame)
 
     @property
     def fell_back_count(self) -> int:
@@ -105,11 +110,23 @@ def _require_extras(redaction: object) -> None:
         require_facemesh("method='synthetic'")
 
 
+def _redaction_code() -> ModuleType:
+    """facesafe's redaction package (``facesafe._redact``), loaded on first use."""
+    from . import _redact  # here: strip and inspect load the batch package, and so this module, but never redact
+
+    return _redact
+
+
+def detection() -> ModuleType:
+    """facesafe's detection package (``facesafe._detect``: faces, plates, text), loaded on first use."""
+    from . import _detect  # here, not at import: a custom detector (tests, strip's runner) never loads the models' code
+
+    return _detect
+
+
 def _catalogue() -> Mapping[str, type]:
     """The shipped redactions by name (:data:`facesafe.REDACTIONS`)."""
-    from ._redact import REDACTIONS  # here: strip and inspect load the batch package, and so this module, but never redact
-
-    return REDACTIONS
+    return _redaction_code().REDACTIONS
 
 
 def _method_name(redaction: object) -> str:
@@ -144,6 +161,13 @@ class Anonymizer:
         quality: encoder quality for lossy outputs.
         max_pixels: refuse inputs declaring more pixels than this.
         threads: inference threads of the default detector (``None``: its default).
+        targets: what to find and hide: ``"faces"`` (default), ``"plates"``
+            (licence plates), ``"text"`` (every readable text line, signs
+            too), or several, ``"faces,plates"`` or ``("faces", "plates")``.
+            Plates and text need ``pip install 'facesafe[text]'``; they are
+            pixelated over their box before the faces get ``method`` (see
+            ``docs/text.md``), and are returned among the faces with their
+            :attr:`~facesafe.Face.kind`, after the faces.
         options: options of the redaction named by ``method``.
 
     Pickling keeps the settings and drops a default detector (it is rebuilt on
@@ -164,6 +188,7 @@ class Anonymizer:
         quality: int = 92,
         max_pixels: int | None = None,
         threads: int | None = None,
+        targets: str | Sequence[str] = "faces",
         **options: Any,
     ) -> None:
         self.redaction = make_redaction(method, **options)
@@ -180,19 +205,34 @@ class Anonymizer:
         if self.max_pixels <= 0:
             raise ValueError(f"max_pixels must be positive, got {max_pixels}")
         self.threads = threads
+        self.targets = parse_targets(targets)
+        self._text_kinds = text_kinds(self.targets)
+        if self._text_kinds:
+            text_model_path("det")  # fail now, before any output, when the text extra is missing
         self._own_detector = detector is None
         self._detector = detector
+        self._text_detector: Any = None
 
     # -- detector lifecycle -------------------------------------------------
     @property
     def detector(self) -> Detector:
         """The detector in use, built on first access."""
         if self._detector is None:
-            # here, not at import: a custom detector (tests, strip's runner) never loads the models' code
-            from ._detect import FaceDetector
-
-            self._detector = FaceDetector(preset=self.preset, threads=self.threads)
+            self._detector = detection().FaceDetector(preset=self.preset, threads=self.threads)
         return self._detector
+
+    @property
+    def text_detector(self) -> Any:
+        """The plate / text detector (``None`` when only faces are asked), built on first access."""
+        if self._text_kinds and self._text_detector is None:
+            self._text_detector = detection().TextDetector(kinds=self._text_kinds, threads=self.threads)
+        return self._text_detector
+
+    def load(self) -> None:
+        """Build the detectors now (a worker does, before its first task)."""
+        if "faces" in self.targets:
+            self.detector  # noqa: B018
+        self.text_detector  # noqa: B018
 
     def close(self) -> None:
         """Release the default detector's models (a custom detector is left alone)."""
@@ -201,6 +241,9 @@ class Anonymizer:
             if close is not None:
                 close()
             self._detector = None
+        if self._text_detector is not None:
+            self._text_detector.close()
+            self._text_detector = None
 
     def __enter__(self) -> Anonymizer:
         return self
@@ -212,11 +255,16 @@ class Anonymizer:
         state = self.__dict__.copy()
         if self._own_detector:
             state["_detector"] = None
+        state["_text_detector"] = None
         return state
 
     def settings(self) -> dict[str, Any]:
-        """Everything that decides the output, as plain JSON-able values (a batch run resumes when they are equal)."""
-        return {
+        """Everything that decides the output, as plain JSON-able values (a batch run resumes when they are equal).
+
+        ``targets`` is listed only when it is not faces alone, so a faces-only
+        run keeps the settings (and resumes the manifests) of earlier versions.
+        """
+        settings: dict[str, Any] = {
             "method": self.method,
             "redaction": self._redaction.fingerprint(),
             "preset": self.preset if self._own_detector else repr(self._detector),
@@ -224,15 +272,20 @@ class Anonymizer:
             "quality": self.quality,
             "max_pixels": self.max_pixels,
         }
+        if self.targets != ("faces",):
+            settings["targets"] = list(self.targets)
+        return settings
 
     # -- work ---------------------------------------------------------------
     def detect(self, image: np.ndarray) -> tuple[Face, ...]:
-        """Faces in ``image``; a detector failure raises, never returns ``()``."""
-        faces = tuple(self.detector(image))
+        """Faces (then plates and text, as the targets ask) in ``image``; a detector failure raises, never returns ``()``."""
+        faces = tuple(self.detector(image)) if "faces" in self.targets else ()
         for face in faces:
             if not isinstance(face, Face):
                 raise TypeError(f"detector returned {type(face).__name__}, expected Face")
-        return faces
+        if not self._text_kinds:
+            return faces
+        return faces + tuple(self.text_detector(image))
 
     def anonymize(self, image: np.ndarray) -> Result:
         """Detect and redact every face of one ``uint8`` RGB image."""
@@ -241,13 +294,16 @@ class Anonymizer:
         region = self._kept(faces, width=image.shape[1], height=image.shape[0])
         fell_back: tuple[int, ...]
         if region is not None:
-            out, fell_back = image[region.to_slices()].copy(), ()
+            out, fell_back = _hide_text(image, faces)[region.to_slices()].copy(), ()
         else:
             out, fell_back = self._redact(image, faces)
         return Result(image=out, faces=faces, method=self.method, region=region, fell_back=fell_back)
 
     def _redact(self, image: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[int, ...]]:
-        """Redact ``faces`` keeping the frame; also say which fell back. A size change is refused."""
+        """Redact ``faces`` keeping the frame (plates and text among them first, by kind); also say which
+        faces fell back (indices among the faces of kind ``face``). A size change is refused."""
+        if any(f.kind != "face" for f in faces):
+            image, faces = _hide_text(image, faces), [f for f in faces if f.kind == "face"]
         done = self._redaction.redact(image, faces)
         if done.image.shape != image.shape:
             raise RedactionError(
@@ -257,7 +313,8 @@ class Anonymizer:
         return done.image, tuple(done.fell_back)
 
     def _kept(self, faces: Sequence[Face], *, width: int, height: int) -> Box | None:
-        return kept_region(self._redaction, faces, width=width, height=height)
+        """The part of the frame the method keeps, free of every face (plates and text are hidden, not avoided)."""
+        return kept_region(self._redaction, [f for f in faces if f.kind == "face"], width=width, height=height)
 
     def anonymize_picture(self, picture: Picture) -> FileResult:
         """Detect and redact every frame of a decoded file; alpha is kept.
@@ -272,7 +329,8 @@ class Anonymizer:
         region = self._kept(tuple(f for faces in per_frame for f in faces), width=width, height=height)
         if region is not None:
             rows, cols = region.to_slices(width=width, height=height)
-            frames = tuple(np.ascontiguousarray(f[rows, cols]) for f in picture.frames)
+            hidden = (_hide_text(f, per_frame[i]) for i, f in enumerate(picture.frames))
+            frames = tuple(np.ascontiguousarray(f[rows, cols]) for f in hidden)
             alpha = None if picture.alpha is None else tuple(np.ascontiguousarray(a[rows, cols]) for a in picture.alpha)
             fell_back: tuple[tuple[int, ...], ...] = tuple(() for _ in per_frame)
         else:
@@ -293,8 +351,9 @@ class Anonymizer:
         if not hide:
             return frame.copy(), ()
         image, fell_back = self._redact(frame, hide)
-        start = len(before)
-        return image, tuple(k - start for k in fell_back if start <= k < start + len(own))
+        start = sum(f.kind == "face" for f in before)
+        count = sum(f.kind == "face" for f in own)
+        return image, tuple(k - start for k in fell_back if start <= k < start + count)
 
     def encode(self, result: FileResult, *, input_format: str) -> tuple[bytes, str]:
         """Encode a result as ``(data, format)``; the format is the configured one or the input's default."""
@@ -310,7 +369,13 @@ class Anonymizer:
     __call__ = anonymize_bytes
 
     def __repr__(self) -> str:
-        return f"Anonymizer(method={self.method!r}, redaction={self.redaction!r}, preset={self.preset!r}, format={self.format!r})"
+        targets = "" if self.targets == ("faces",) else f", targets={','.join(self.targets)!r}"
+        return f"Anonymizer(method={self.method!r}, redaction={self.redaction!r}, preset={self.preset!r}, format={self.format!r}{targets})"
+
+
+def _hide_text(image: np.ndarray, regions: Sequence[Face]) -> np.ndarray:
+    """``image`` with its plates and text hidden (see :func:`~facesafe._redact._text.hide_text`)."""
+    return _redaction_code().hide_text(image, regions)
 
 
 def anonymize(
@@ -319,6 +384,7 @@ def anonymize(
     method: str | Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray] = DEFAULT_METHOD,
     preset: str = DEFAULT_PRESET,
     detector: Detector | None = None,
+    targets: str | Sequence[str] = "faces",
     **options: Any,
 ) -> Result:
     """Find every face in ``image`` and redact it.
@@ -333,12 +399,15 @@ def anonymize(
         detector: any :class:`~facesafe.Detector`. Building the default one
             loads models: for many images, pass one detector (or use
             :class:`~facesafe.Anonymizer`) instead of calling this in a loop.
+        targets: what to find and hide besides faces: ``"faces,plates,text"``
+            (see :class:`~facesafe.Anonymizer`; plates and text need the
+            ``facesafe[text]`` extra).
         options: options of the named method, e.g. ``color=(255, 0, 255)`` for fill.
 
     >>> result = anonymize(image, method="fill", color=(0, 0, 0))   # doctest: +SKIP
     >>> result.faces, result.image.shape                             # doctest: +SKIP
     """
-    with Anonymizer(method=method, preset=preset, detector=detector, **options) as anonymizer:
+    with Anonymizer(method=method, preset=preset, detector=detector, targets=targets, **options) as anonymizer:
         return anonymizer.anonymize(image)
 
 

@@ -419,10 +419,15 @@ def _card(value: Any, label: str, cls: str = "") -> str:
 def _cards(review: Review) -> str:
     face_counts = [len(item.detections) for item in review.items]
     failed, pending, queue = len(review.failures), review.pending, review.queue
+    asked = {t for run in review.runs for t in run.get("params", {}).get("targets", ())}
+    others = [_card(f"{sum(item.regions(kind) for item in review.items):,}", label)
+              for target, kind, label in (("plates", "plate", "licence plates found and hidden"), ("text", "text", "text lines found and hidden"))
+              if target in asked]
     return "".join([
         _card(f"{review.files:,}", "files in the manifest"),
         _card(f"{len(review.items):,}", "outputs written", "ok" if review.items else ""),
         _card(f"{sum(face_counts):,}", "faces found and redacted"),
+        *others,
         _card(f"{sum(c == 0 for c in face_counts):,}", "outputs without a face found", "warn" if face_counts and 0 in face_counts else ""),
         _card(f"{failed:,}", "failed (nothing written)", "bad" if failed else "ok"),
         _card(f"{review.skipped:,}", "skipped (not images)"),

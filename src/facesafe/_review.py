@@ -29,6 +29,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+from ._batch._manifest import box_kind
+
 if TYPE_CHECKING:
     from ._batch._manifest import Row
 
@@ -107,6 +109,10 @@ class Item:
     reasons: tuple[Reason, ...]  # most serious first
     weight: int  # uncertain + small detections: where misses are likeliest
     look: Look = Look()
+
+    def regions(self, kind: str) -> int:
+        """Regions of ``kind`` (``"plate"``, ``"text"``; faces are :attr:`detections`) the run recorded and hid."""
+        return sum(box_kind(box) == kind for frame in self.row.boxes or [] for box in frame)
 
     @property
     def must(self) -> bool:
@@ -214,7 +220,7 @@ def _plural(n: int, word: str, plural: str | None = None) -> str:
 
 def _assess(row: Row, findings: Mapping[str, Mapping[str, Any]] | None, *, hide_names: bool) -> Item:
     """An output's detections and the reasons to review it that the manifest and verify give."""
-    detections = tuple(Detection(frame, *box) for frame, boxes in enumerate(row.boxes or []) for box in boxes)
+    detections = tuple(Detection(frame, *box) for frame, boxes in enumerate(row.boxes or []) for box in boxes if box_kind(box) == "face")
     reasons = []
     low = [d.score for d in detections if d.score < LOW_SCORE]
     if low:
@@ -230,6 +236,8 @@ def _assess(row: Row, findings: Mapping[str, Mapping[str, Any]] | None, *, hide_
         if finding.get("faces"):
             best = max(f["score"] for f in finding["faces"])
             reasons.append(Reason(VERIFY_FINDING, f"verify still finds {len(finding['faces'])} face(s) (score {best:.2f})"))
+        if finding.get("text"):
+            reasons.append(Reason(VERIFY_FINDING, f"verify still finds {len(finding['text'])} text line(s) in hidden plates or text"))
         if finding.get("metadata"):
             reasons.append(Reason(VERIFY_FINDING, f"verify finds metadata: {'; '.join(finding['metadata'][:3])}"))
         if finding.get("error"):

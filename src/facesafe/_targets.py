@@ -10,22 +10,29 @@ targets to kinds and applies the right redaction to each kind:
 - plates and text get a fill or a mosaic over their box
   (:func:`~facesafe._redact._text.redact_regions`), never a synthetic face,
   and they are hidden *before* the faces, so a crop (which changes the image
-  size) comes last and every region's coordinates still hold when it is drawn.
+  size) comes last and every region's coordinates still hold when it is drawn
+  (:func:`~facesafe._redact._text.redact_by_kind`).
 
-Not wired into :class:`~facesafe.Anonymizer`, the CLI or the manifest yet.
+This module stays light (no numpy, no models' code), so the CLI and
+:class:`~facesafe.Anonymizer` can check targets and the text extra before
+anything is loaded or written.
+
+:class:`~facesafe.Anonymizer` (``targets=``) hides regions this way.
 """
 
 from __future__ import annotations
 
+import importlib.metadata
+import pathlib
 from collections.abc import Sequence
 
-import numpy as np
+from ._errors import DetectionError, MissingExtraError
 
-from ._geometry import Face
-from ._protocols import Redaction, as_redaction, kept_region
-from ._redact._text import redact_regions
+__all__ = ["TARGETS", "parse_targets", "text_kinds", "text_model_path", "MODEL_DIST", "DET_MODEL", "REC_MODEL"]
 
-__all__ = ["TARGETS", "parse_targets", "text_kinds", "redact_by_kind"]
+MODEL_DIST = "rapidocr-onnxruntime"
+DET_MODEL = "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"
+REC_MODEL = "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"
 
 #: Target name -> the region kind it asks for.
 _KIND = {"faces": "face", "plates": "plate", "text": "text"}
@@ -48,7 +55,9 @@ def parse_targets(targets: str | Sequence[str]) -> tuple[str, ...]:
     else:
         names = list(targets)
     unknown = [t for t in names if t not in _KIND]
-    if unknown or not names:
+    if unknown:
+        raise ValueError(f"targets: unknown {', '.join(map(repr, unknown))}; choose among {', '.join(TARGETS)}")
+    if not names:
         raise ValueError(f"targets must be a non-empty list of {', '.join(TARGETS)}, got {targets!r}")
     return tuple(t for t in TARGETS if t in names)
 
@@ -62,18 +71,21 @@ def text_kinds(targets: Sequence[str]) -> tuple[str, ...]:
     return tuple(_KIND[t] for t in parse_targets(targets) if t != "faces")
 
 
-def redact_by_kind(
-    image: np.ndarray, regions: Sequence[Face], *, redaction: Redaction, text_method: str = "pixelate"
-) -> np.ndarray:
-    """``image`` with plates and text hidden by ``text_method`` (``"pixelate"``
-    or ``"fill"``), then the faces by ``redaction`` (any
-    :class:`~facesafe.Redaction` or plain callable): its kept region when it
-    cuts the frame, else its redacted image. A new array."""
-    method = as_redaction(redaction)
-    faces = [r for r in regions if r.kind == "face"]
-    others = [r for r in regions if r.kind != "face"]
-    out = redact_regions(image, others, method=text_method) if others else image
-    box = kept_region(method, faces, width=image.shape[1], height=image.shape[0])
-    if box is not None:
-        return out[box.to_slices()].copy()
-    return method.redact(out, faces).image
+def text_model_path(which: str = "det") -> pathlib.Path:
+    """Path of the installed PP-OCRv4 ``"det"`` or ``"rec"`` ONNX file.
+
+    Raises :class:`~facesafe.MissingExtraError` (extra ``"text"``) when
+    ``rapidocr-onnxruntime`` is not installed, and
+    :class:`~facesafe.DetectionError` when it lacks the file.
+    """
+    if which not in ("det", "rec"):
+        raise ValueError(f"which must be 'det' or 'rec', got {which!r}")
+    rel = DET_MODEL if which == "det" else REC_MODEL
+    try:
+        dist = importlib.metadata.distribution(MODEL_DIST)
+        path = pathlib.Path(str(dist.locate_file(rel)))
+    except importlib.metadata.PackageNotFoundError as exc:
+        raise MissingExtraError("text", f"plate and text detection needs the {MODEL_DIST} models") from exc
+    if not path.is_file():
+        raise DetectionError(f"{MODEL_DIST} is installed but has no {rel}")
+    return path

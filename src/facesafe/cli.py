@@ -23,7 +23,8 @@ import facesafe
 from . import __version__
 from ._caches import private_caches
 from ._cli_words import cli_words
-from ._errors import FacesafeError, MissingExtraError, OutputError
+from ._errors import DetectionError, FacesafeError, MissingExtraError, OutputError
+from ._targets import parse_targets, text_kinds, text_model_path
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 
@@ -132,6 +133,9 @@ def _redaction_options(command: Callable[..., object]) -> Callable[..., object]:
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
 @click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
 @click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@click.option("--targets", default="faces", show_default=True, metavar="LIST",
+              help="What to find and hide, comma-separated: faces, plates (licence plates), text (all readable text, "
+                   "signs too); plates and text need facesafe[text] and are pixelated.")
 @_redaction_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="same", show_default=True, help="Output format (same: the input's).")
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy outputs.")
@@ -144,7 +148,7 @@ def _redaction_options(command: Callable[..., object]) -> Callable[..., object]:
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Run on a Dask cluster, e.g. tcp://host:8786 (needs facesafe[dask]).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, only errors and the summary.")
 @click.pass_context
-def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, color: str | None,
+def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, targets: str, color: str | None,
               grow: float | None, seed: int | None, fmt: str, quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, rename: str | None,
               max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Find and redact every face in SOURCES (files or folders) into --out.
@@ -153,7 +157,7 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     as a failure recorded with its reason in the manifest; nothing is written
     for a failed input. Re-running the same command resumes.
     """
-    options = _method_options(method, color=color, grow=grow, seed=seed)
+    options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed)
     client = _connect(scheduler)
     if client is False:
         return EXIT_FAILED
@@ -187,6 +191,21 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     click.echo(f"facesafe: {report.summary()}")
     click.echo(f"facesafe: manifest {report.manifest}")
     return EXIT_OK if report.ok else EXIT_FAILED
+
+
+def _targets_option(targets: str) -> dict[str, Any]:
+    """``--targets`` checked: ``{}`` for faces alone, else ``{"targets": (...)}``; a usage error names an
+    unknown target, and plates or text without the text extra say how to install it (exit 2, nothing written)."""
+    try:
+        parsed = parse_targets(targets)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--targets") from None
+    if text_kinds(parsed):
+        try:
+            text_model_path("det")
+        except (MissingExtraError, DetectionError) as exc:
+            raise click.UsageError(f"--targets {targets}: {exc}") from None
+    return {} if parsed == ("faces",) else {"targets": parsed}
 
 
 @cli.command()

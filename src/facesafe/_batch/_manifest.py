@@ -23,7 +23,7 @@ from typing import Any
 
 from .._errors import OutputError
 
-__all__ = ["Manifest", "Row", "default_manifest_path", "read_manifest"]
+__all__ = ["Manifest", "Row", "box_kind", "default_manifest_path", "read_manifest"]
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS runs (
@@ -42,8 +42,9 @@ CREATE TABLE IF NOT EXISTS files (
     reason TEXT,                 -- why it failed or was skipped
     input_hash TEXT,             -- sha256 of the input bytes
     input_format TEXT,
-    faces INTEGER,               -- faces found over all frames
-    boxes TEXT,                  -- JSON: per frame, [[x0, y0, x1, y1, score], ...]
+    faces INTEGER,               -- faces found over all frames (not plates or text)
+    boxes TEXT,                  -- JSON: per frame, [[x0, y0, x1, y1, score], ...]; a plate or text
+                                 -- region has its kind last: [x0, y0, x1, y1, score, "plate"]
     fell_back INTEGER,           -- faces that got the method's fallback redaction
     region TEXT,                 -- JSON [x0, y0, x1, y1]: the part kept by crop
     output TEXT,                 -- output path (planned while pending)
@@ -78,7 +79,9 @@ def read_manifest(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], l
     records, one per input, whose fields are the manifest's columns:
     ``source``, ``rel``, ``status`` (``written``, ``failed``, ``skipped`` or
     ``pending``), ``reason``, ``input_hash``, ``input_format``, ``faces``,
-    ``boxes`` (per frame, ``[x0, y0, x1, y1, score]``), ``fell_back`` (how
+    ``boxes`` (per frame, ``[x0, y0, x1, y1, score]`` for a face,
+    ``[x0, y0, x1, y1, score, kind]`` for a ``"plate"`` or ``"text"``
+    region: see :func:`box_kind`), ``fell_back`` (how
     many faces got the method's fallback redaction), ``region`` (the part
     kept by ``crop``), ``output``, ``output_hash``, ``output_format``,
     ``method``, ``preset``, ``params_key``, ``facesafe_version``, ``models``,
@@ -98,6 +101,15 @@ def read_manifest(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], l
             return db.runs(), list(db.rows())
     except (sqlite3.Error, ValueError, TypeError) as exc:
         raise ValueError(f"manifest: {os.fspath(path)!r} is not a facesafe run manifest ({exc})") from exc
+
+
+def box_kind(box: Any) -> str:
+    """The kind of one recorded box: ``"face"`` (five values), else its sixth, ``"plate"`` or ``"text"``.
+
+    >>> box_kind([1, 2, 3, 4, 0.9]), box_kind([1, 2, 3, 4, 0.9, "plate"])
+    ('face', 'plate')
+    """
+    return str(box[5]) if len(box) > 5 else "face"
 
 
 @dataclass(frozen=True)

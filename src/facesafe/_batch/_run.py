@@ -57,6 +57,9 @@ class Report:
             (``crop``: every face of a photo it could not crop).
         fell_back_files: written outputs with at least one such face.
         method: the redaction's name; ``fallback``: its fallback's, if it has one.
+        plates: licence plates found over all written outputs (``targets`` with plates).
+        text: text lines found over all written outputs (``targets`` with text).
+        targets: what the run was asked to find and hide.
         failures: ``(path, reason)`` of failed inputs (the first 1,000; the
             manifest has them all).
         manifest: where the manifest is.
@@ -73,9 +76,12 @@ class Report:
     fell_back_files: int = 0
     method: str = ""
     fallback: str | None = None
+    plates: int = 0
+    text: int = 0
     failures: tuple[tuple[str, str], ...] = ()
     manifest: Path | None = None
     seconds: float = 0.0
+    targets: tuple[str, ...] = ("faces",)
 
     @property
     def ok(self) -> bool:
@@ -99,8 +105,10 @@ class Report:
             return f"no image found ({_count(self.skipped, 'file')} skipped, not images) in {self.seconds:.1f} s"
         if self.unchanged == self.images:
             return f"nothing to do: {self.unchanged:,} unchanged (already done) in {self.seconds:.1f} s"
+        others = "".join(f", {_count(getattr(self, t), 'plate' if t == 'plates' else 'text region')}"
+                         for t in ("plates", "text") if t in self.targets)
         line = (f"{self.written:,} written ({self.without_faces:,} without faces), {self.unchanged:,} already done, "
-                f"{self.failed:,} failed, {self.skipped:,} skipped; {_count(self.faces, 'face')} found in {self.seconds:.1f} s")
+                f"{self.failed:,} failed, {self.skipped:,} skipped; {_count(self.faces, 'face')}{others} found in {self.seconds:.1f} s")
         if self.fell_back:
             fallback = f"the {self.fallback} fallback" if self.fallback else "the fallback"
             if self.method == "crop":
@@ -127,15 +135,20 @@ class _Tally:
     faces: int = 0
     fell_back: int = 0
     fell_back_files: int = 0
+    plates: int = 0
+    text: int = 0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
-    def add(self, status: str, *, faces: int = 0, fell_back: int = 0, source: str = "", reason: str | None = None) -> None:
+    def add(self, status: str, *, faces: int = 0, fell_back: int = 0, plates: int = 0, text: int = 0,
+            source: str = "", reason: str | None = None) -> None:
         if status == "written":
             self.written += 1
             self.without_faces += faces == 0
             self.faces += faces
             self.fell_back += fell_back
             self.fell_back_files += fell_back > 0
+            self.plates += plates
+            self.text += text
         elif status == "unchanged":
             self.unchanged += 1
         elif status == "skipped":
@@ -145,10 +158,12 @@ class _Tally:
             if len(self.failures) < MAX_REPORTED_FAILURES:
                 self.failures.append((source, reason or "unknown"))
 
-    def report(self, *, manifest: Path, seconds: float, method: str = "", fallback: str | None = None) -> Report:
+    def report(self, *, manifest: Path, seconds: float, method: str = "", fallback: str | None = None,
+               targets: tuple[str, ...] = ("faces",)) -> Report:
         """The frozen summary of these counts."""
         counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "failures"}
-        return Report(**counts, method=method, fallback=fallback, failures=tuple(self.failures), manifest=manifest, seconds=seconds)
+        return Report(**counts, method=method, fallback=fallback, failures=tuple(self.failures), manifest=manifest,
+                      seconds=seconds, targets=targets)
 
 
 def hmac_key(manifest_path: Path) -> bytes:
@@ -256,7 +271,7 @@ def anonymize_dir(
         anonymizer: an :class:`~facesafe.Anonymizer` holding the settings,
             instead of the next seven arguments. Workers use copies of it.
         method, preset, detector, format, quality, max_pixels, options: as for
-            :class:`~facesafe.Anonymizer`.
+            :class:`~facesafe.Anonymizer`, ``targets=`` too (regions recorded with their kind).
         workers: worker processes (default: every core); ``0`` works in this
             process. They do not re-run the calling script (no ``__main__``
             guard needed) unless it defines a class they must import: then an
@@ -304,7 +319,7 @@ def anonymize_dir(
             recorder.progress.close()
             db.finish_run(run_id)
     return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started,
-                                 method=anonymizer.method, fallback=_fallback_name(anonymizer))
+                                 method=anonymizer.method, fallback=_fallback_name(anonymizer), targets=anonymizer.targets)
 
 
 def _locations(
@@ -471,7 +486,8 @@ class _Recorder:
                        preset=self.preset, params_key=fingerprint.key, facesafe_version=fingerprint.version,
                        models=fingerprint.models, started=outcome.started, finished=outcome.finished)
         self.db.record(**row)
-        self.tally.add(outcome.status, faces=outcome.faces, fell_back=outcome.fell_back, source=outcome.source, reason=outcome.reason)
+        self.tally.add(outcome.status, faces=outcome.faces, fell_back=outcome.fell_back, plates=outcome.regions("plate"),
+                       text=outcome.regions("text"), source=outcome.source, reason=outcome.reason)
         if self.progress is not None:
             self.progress.update(outcome.status, outcome.faces)
 

@@ -20,8 +20,10 @@ from typing import Any
 
 from .._anonymize import Anonymizer
 from .._errors import FacesafeError
+from .._geometry import Face
 from .._io import load_image
 from . import _fs
+from ._manifest import box_kind
 
 __all__ = ["Outcome", "Task", "load_anonymizer", "process"]
 
@@ -56,7 +58,7 @@ class Outcome:
     reason: str | None = None
     input_hash: str | None = None
     input_format: str | None = None
-    boxes: tuple[tuple[tuple[float, float, float, float, float], ...], ...] = ()
+    boxes: tuple[tuple[tuple[float | str, ...], ...], ...] = ()
     output: str | None = None
     output_hash: str | None = None
     output_format: str | None = None
@@ -67,14 +69,18 @@ class Outcome:
 
     @property
     def faces(self) -> int:
-        """Faces found over all frames."""
-        return sum(len(frame) for frame in self.boxes)
+        """Faces found over all frames (plates and text not counted)."""
+        return self.regions("face")
+
+    def regions(self, kind: str) -> int:
+        """Regions of ``kind`` (``"face"``, ``"plate"``, ``"text"``) found over all frames."""
+        return sum(box_kind(box) == kind for frame in self.boxes for box in frame)
 
 
 def load_anonymizer(settings: bytes) -> Anonymizer:
     """A worker's anonymizer, rebuilt from the run's pickled one, its models loaded."""
     anonymizer: Anonymizer = pickle.loads(settings)
-    anonymizer.detector  # noqa: B018 - load the models now, not in the middle of a task
+    anonymizer.load()  # the models now, not in the middle of a task
     return anonymizer
 
 
@@ -105,10 +111,7 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
         if result.region is not None:
             x0, y0, x1, y1 = result.region.as_xyxy()
             region = (round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1))
-        boxes = tuple(
-            tuple((round(f.box.x0, 1), round(f.box.y0, 1), round(f.box.x1, 1), round(f.box.y1, 1), round(f.score, 4)) for f in frame)
-            for frame in result.faces
-        )
+        boxes = tuple(tuple(_recorded(f) for f in frame) for frame in result.faces)
         return Outcome(
             **base,
             status="written",
@@ -127,3 +130,9 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
         return Outcome(**base, status="failed", reason="out of memory", finished=time.time())
     except Exception as exc:  # fail closed: any other error is this file's failure, with its cause
         return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {exc}", finished=time.time())
+
+
+def _recorded(face: Face) -> tuple[float | str, ...]:
+    """A region as the manifest records it: ``(x0, y0, x1, y1, score)``, and its kind unless a face."""
+    box = (round(face.box.x0, 1), round(face.box.y0, 1), round(face.box.x1, 1), round(face.box.y1, 1), round(face.score, 4))
+    return box if face.kind == "face" else (*box, face.kind)

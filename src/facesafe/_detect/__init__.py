@@ -13,8 +13,9 @@ import pathlib
 from ._detector import FaceDetector, detect_faces
 from ._mediapipe import DETECTION_MODEL, LANDMARK_MODEL, FaceMesher, mesh_faces
 from ._presets import PRESETS, Preset
+from ._text import TextDetector, TextReader
 
-__all__ = ["FaceDetector", "detect_faces", "FaceMesher", "mesh_faces", "PRESETS", "Preset", "model_versions"]
+__all__ = ["FaceDetector", "detect_faces", "FaceMesher", "mesh_faces", "PRESETS", "Preset", "model_versions", "TextDetector", "TextReader"]
 
 # (package that ships the file, path inside it)
 _MODEL_FILES = (

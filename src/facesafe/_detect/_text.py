@@ -33,7 +33,6 @@ model's metadata) is used only to check redaction strength:
 
 from __future__ import annotations
 
-import importlib.metadata
 import math
 import pathlib
 from collections.abc import Sequence
@@ -43,13 +42,11 @@ import numpy as np
 from .._errors import DetectionError
 from .._geometry import Box, Face
 from .._ort import onnxruntime
+from .._targets import text_model_path
 from ._detector import _check_image
 
 __all__ = ["TextDetector", "TextReader", "TEXT_KINDS", "text_model_path"]
 
-MODEL_DIST = "rapidocr-onnxruntime"
-DET_MODEL = "rapidocr_onnxruntime/models/ch_PP-OCRv4_det_infer.onnx"
-REC_MODEL = "rapidocr_onnxruntime/models/ch_PP-OCRv4_rec_infer.onnx"
 
 #: The region kinds a :class:`TextDetector` can return.
 TEXT_KINDS = ("plate", "text")
@@ -62,27 +59,6 @@ _TILE = 640  # side (original px) of the full-resolution tiles
 _OVERLAP = 96  # original px shared by neighbouring tiles
 _PLATE_ASPECT = (1.2, 12.0)  # width / height of a plate's text line
 _PLATE_GROW = 1.25  # a plate line's box grown to the plate around it
-
-
-def text_model_path(which: str = "det") -> pathlib.Path:
-    """Path of the installed PP-OCRv4 ``"det"`` or ``"rec"`` ONNX file.
-
-    Raises :class:`~facesafe.DetectionError` when ``rapidocr-onnxruntime`` is
-    not installed (``pip install 'facesafe[text]'``).
-    """
-    if which not in ("det", "rec"):
-        raise ValueError(f"which must be 'det' or 'rec', got {which!r}")
-    rel = DET_MODEL if which == "det" else REC_MODEL
-    try:
-        dist = importlib.metadata.distribution(MODEL_DIST)
-        path = pathlib.Path(str(dist.locate_file(rel)))
-    except importlib.metadata.PackageNotFoundError as exc:
-        raise DetectionError(
-            f"text detection needs the {MODEL_DIST} models: pip install 'facesafe[text]'"
-        ) from exc
-    if not path.is_file():
-        raise DetectionError(f"{MODEL_DIST} is installed but has no {rel}")
-    return path
 
 
 def _session(path: pathlib.Path, threads: int | None):

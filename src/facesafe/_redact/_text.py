@@ -19,9 +19,10 @@ from collections.abc import Sequence
 import numpy as np
 
 from .._geometry import Face
+from .._protocols import Redaction, as_redaction, kept_region
 from ._methods import Fill, Pixelate
 
-__all__ = ["redact_regions", "TEXT_METHODS"]
+__all__ = ["redact_regions", "TEXT_METHODS", "hide_text", "redact_by_kind"]
 
 #: The redactions that may hide plates and text.
 TEXT_METHODS = ("fill", "pixelate")
@@ -58,3 +59,26 @@ def redact_regions(
     else:
         raise ValueError(f"method must be one of {TEXT_METHODS}, got {method!r}")
     return redaction(image, regions)
+
+
+def hide_text(image: np.ndarray, regions: Sequence[Face], *, method: str = "pixelate") -> np.ndarray:
+    """``image`` with the regions that are not faces (plates, text) hidden by
+    ``method`` (``"pixelate"`` or ``"fill"``); ``image`` itself when there are none."""
+    others = [r for r in regions if r.kind != "face"]
+    return redact_regions(image, others, method=method) if others else image
+
+
+def redact_by_kind(
+    image: np.ndarray, regions: Sequence[Face], *, redaction: Redaction, text_method: str = "pixelate"
+) -> np.ndarray:
+    """``image`` with plates and text hidden by ``text_method`` (``"pixelate"``
+    or ``"fill"``), then the faces by ``redaction`` (any
+    :class:`~facesafe.Redaction` or plain callable): its kept region when it
+    cuts the frame, else its redacted image. A new array."""
+    method = as_redaction(redaction)
+    faces = [r for r in regions if r.kind == "face"]
+    out = hide_text(image, regions, method=text_method)
+    box = kept_region(method, faces, width=image.shape[1], height=image.shape[0])
+    if box is not None:
+        return out[box.to_slices()].copy()
+    return method.redact(out, faces).image
