@@ -128,6 +128,16 @@ def _redaction_options(command: Callable[..., object]) -> Callable[..., object]:
     return click.option("--color", metavar="RRGGBB", default=None, help="Fill colour for --method fill (default 000000).")(command)
 
 
+def _echo_failures(failures: Iterable[tuple[str, str]], failed: int) -> None:
+    """Each listed failure as ``location: reason`` on stderr, and how many more the manifest holds."""
+    listed = 0
+    for location, reason in failures:
+        click.echo(f"{location}: {cli_words(reason)}", err=True)
+        listed += 1
+    if failed > listed:
+        click.echo(f"... and {failed - listed} more failures (see the manifest)", err=True)
+
+
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
@@ -182,10 +192,7 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     finally:
         if client is not None:
             client.close()
-    for path, reason in report.failures:
-        click.echo(f"{path}: {cli_words(reason)}", err=True)
-    if report.failed > len(report.failures):
-        click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
+    _echo_failures(report.failures, report.failed)
     if report.images == 0:  # not a failure (nothing was left unredacted), but rarely what was meant
         click.echo(f"facesafe: warning: no image found in {' '.join(sources)}", err=True)
     click.echo(f"facesafe: {report.summary()}")
@@ -264,10 +271,7 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
     finally:
         if client is not None:
             client.close()
-    for location, reason in report.failures:
-        click.echo(f"{location}: {cli_words(reason)}", err=True)
-    if report.failed > len(report.failures):
-        click.echo(f"... and {report.failed - len(report.failures)} more failures (see the manifest)", err=True)
+    _echo_failures(report.failures, report.failed)
     click.echo(f"facesafe: {report.summary()}")
     click.echo(f"facesafe: manifest {report.manifest}")
     return EXIT_OK if report.ok else EXIT_FAILED
