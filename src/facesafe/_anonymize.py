@@ -18,7 +18,7 @@ import numpy as np
 from ._errors import RedactionError
 from ._geometry import Box, Face
 from ._io import DEFAULT_MAX_PIXELS, Picture, encode_image, load_image, output_format
-from ._protocols import Detector, Redaction, as_redaction, kept_region
+from ._protocols import Closeable, Detector, Redaction, as_redaction, kept_region
 from ._targets import parse_targets, text_kinds, text_model_path
 
 __all__ = ["Anonymizer", "Result", "FileResult", "anonymize", "anonymize_bytes", "make_redaction"]
@@ -143,7 +143,7 @@ def _check_image(image: np.ndarray) -> None:
         raise ValueError(f"image must be uint8 RGB of shape (H, W, 3), got {image.dtype} {image.shape}")
 
 
-class Anonymizer:
+class Anonymizer(Closeable):
     """Reusable anonymisation settings plus one detector, built lazily once.
 
     >>> anonymizer = Anonymizer(method="pixelate", preset="fast")   # doctest: +SKIP
@@ -244,12 +244,6 @@ class Anonymizer:
         if self._text_detector is not None:
             self._text_detector.close()
             self._text_detector = None
-
-    def __enter__(self) -> Anonymizer:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __getstate__(self) -> dict[str, Any]:
         state = self.__dict__.copy()

@@ -16,14 +16,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol, runtime_checkable
+from typing import Protocol, Self, runtime_checkable
 
 import numpy as np
 
 from ._errors import RedactionError
 from ._geometry import Box, Face
 
-__all__ = ["Detector", "Redaction", "Redacted", "as_redaction", "kept_region"]
+__all__ = ["Closeable", "Detector", "Redaction", "Redacted", "as_redaction", "kept_region"]
 
 
 @runtime_checkable
@@ -35,6 +35,24 @@ class Detector(Protocol):
     """
 
     def __call__(self, image: np.ndarray, /) -> Sequence[Face]: ...
+
+
+class Closeable:
+    """A holder of models or handles that ``close()`` releases; ``with`` closes it on the way out.
+
+    A base for facesafe's own detectors, mesher and anonymizer (not part of
+    either protocol): a subclass implements ``close`` alone.
+    """
+
+    def close(self) -> None:
+        """Release what the object holds."""
+        raise NotImplementedError
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 @dataclass(frozen=True)

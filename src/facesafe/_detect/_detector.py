@@ -15,11 +15,14 @@ How one image is processed (see :mod:`._presets` for the knobs):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 import numpy as np
 
 from .._errors import DetectionError
 from .._geometry import Box, Face
+from .._protocols import Closeable
 from ._centerface import LANDMARK_NAMES, CenterFaceNet, decode
 from ._merge import Candidates, Cluster, cluster
 from ._presets import PRESETS, Preset
@@ -39,6 +42,18 @@ def _check_image(image: object) -> np.ndarray:
     if image.shape[0] == 0 or image.shape[1] == 0:
         raise ValueError(f"image must not be empty, got shape {image.shape}")
     return image
+
+
+@contextmanager
+def _failing_closed(what: str) -> Iterator[None]:
+    """Let a :class:`DetectionError` through and turn any other error into one
+    that says ``what`` failed and why: a bug or a runtime failure fails closed, loudly."""
+    try:
+        yield
+    except DetectionError:
+        raise
+    except Exception as exc:
+        raise DetectionError(f"{what} failed: {type(exc).__name__}: {exc}") from exc
 
 
 def _resize(image: np.ndarray, w: int, h: int) -> np.ndarray:
@@ -61,7 +76,7 @@ def _blob(images: list[np.ndarray]) -> np.ndarray:
     return blob
 
 
-class FaceDetector:
+class FaceDetector(Closeable):
     """Finds faces with CenterFace (onnxruntime), several passes per image.
 
     >>> with FaceDetector(preset="fast") as detector:      # doctest: +SKIP
@@ -109,23 +124,13 @@ class FaceDetector:
     def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
         """Faces in ``image`` (uint8 RGB ``(H, W, 3)``), best score first."""
         image = _check_image(image)
-        try:
+        with _failing_closed("face detection"):
             clusters, scale, views = self._clusters(image)
             return self._faces(clusters, scale, views, image.shape[1], image.shape[0])
-        except DetectionError:
-            raise
-        except Exception as exc:  # a bug or a runtime failure: fail closed, loudly
-            raise DetectionError(f"face detection failed: {type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
         """Release the model; the detector cannot be called afterwards."""
         self._net = None
-
-    def __enter__(self) -> FaceDetector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __getstate__(self) -> dict:
         return {"preset": self._preset, "threads": self.threads}

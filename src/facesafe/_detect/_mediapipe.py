@@ -26,6 +26,7 @@ import numpy as np
 
 from .._errors import DetectionError, MissingExtraError
 from .._geometry import Face
+from .._protocols import Closeable
 
 __all__ = ["FaceMesher", "mesh_faces", "require_facemesh", "LANDMARK_MODEL", "DETECTION_MODEL"]
 
@@ -50,7 +51,7 @@ _STARTUP_CHATTER = re.compile(
 _STDERR_REDIRECT = threading.Lock()
 
 
-class FaceMesher:
+class FaceMesher(Closeable):
     """Fills :attr:`Face.mesh` with MediaPipe FaceMesh's 478 refined landmarks.
 
     Load once, call on many images; use as a context manager or call
@@ -140,12 +141,6 @@ class FaceMesher:
         if self._mesh is not None:
             self._mesh.close()
             self._mesh = None
-
-    def __enter__(self) -> FaceMesher:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __getstate__(self) -> dict:
         return {"min_confidence": self.min_confidence}

@@ -42,8 +42,9 @@ import numpy as np
 from .._errors import DetectionError
 from .._geometry import Box, Face
 from .._ort import onnxruntime
+from .._protocols import Closeable
 from .._targets import text_model_path
-from ._detector import _check_image
+from ._detector import _check_image, _failing_closed
 
 __all__ = ["TextDetector", "TextReader", "TEXT_KINDS", "text_model_path"]
 
@@ -120,7 +121,7 @@ def _lines(prob: np.ndarray) -> list[tuple[float, float, float, float, float]]:
     return out
 
 
-class TextDetector:
+class TextDetector(Closeable):
     """Finds text lines and licence plates with PP-OCRv4 (onnxruntime).
 
     >>> with TextDetector(kinds=("plate",)) as detector:       # doctest: +SKIP
@@ -169,23 +170,13 @@ class TextDetector:
     def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
         """Regions of ``image`` (uint8 RGB ``(H, W, 3)``), best score first."""
         image = _check_image(image)
-        try:
+        with _failing_closed("text detection"):
             lines = self._lines(image)
             return self._regions(lines, image.shape[1], image.shape[0])
-        except DetectionError:
-            raise
-        except Exception as exc:  # a bug or a runtime failure: fail closed, loudly
-            raise DetectionError(f"text detection failed: {type(exc).__name__}: {exc}") from exc
 
     def close(self) -> None:
         """Release the model; the detector cannot be called afterwards."""
         self._session = None
-
-    def __enter__(self) -> TextDetector:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
 
     def __getstate__(self) -> dict:
         return {"kinds": self.kinds, "max_side": self.max_side, "tiles": self.tiles, "threads": self.threads}
