@@ -25,7 +25,7 @@ from .._io import load_image
 from . import _fs
 from ._manifest import box_kind
 
-__all__ = ["Outcome", "Task", "load_anonymizer", "process"]
+__all__ = ["Outcome", "Task", "failure_reason", "load_anonymizer", "process"]
 
 @dataclass(frozen=True)
 class Task:
@@ -123,13 +123,19 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
             region=region,
             finished=time.time(),
         )
-    except FacesafeError as exc:
-        reason = exc.reason if hasattr(exc, "reason") else str(exc)
-        return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {reason}", finished=time.time())
-    except MemoryError:
-        return Outcome(**base, status="failed", reason="out of memory", finished=time.time())
-    except Exception as exc:  # fail closed: any other error is this file's failure, with its cause
-        return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {exc}", finished=time.time())
+    except Exception as exc:  # fail closed: any error is this file's failure, with its cause
+        return Outcome(**base, status="failed", reason=failure_reason(exc), finished=time.time())
+
+
+def failure_reason(exc: Exception) -> str:
+    """What the manifest records for an input that raised ``exc``: the error's
+    class and reason (a facesafe error's ``reason``, without the path), or
+    ``out of memory``."""
+    if isinstance(exc, MemoryError):
+        return "out of memory"
+    if isinstance(exc, FacesafeError) and hasattr(exc, "reason"):
+        return f"{type(exc).__name__}: {exc.reason}"
+    return f"{type(exc).__name__}: {exc}"
 
 
 def _recorded(face: Face) -> tuple[float | str, ...]:

@@ -39,8 +39,7 @@ from .. import __version__
 from .._anonymize import Anonymizer
 from .._batch._run import _model_versions
 from .._batch._runner import run_tasks
-from .._batch._worker import load_anonymizer
-from .._errors import FacesafeError
+from .._batch._worker import failure_reason, load_anonymizer
 from .._geometry import Box, Face
 from .._io import load_image
 
@@ -145,13 +144,8 @@ def anonymize_record(task: Task, anonymizer_of: Callable[[], Anonymizer]) -> Out
             region = (x0, y0, x1, y1)
         return Outcome(**base, status="written", data=encoded, output_format=fmt, output_hash=hashlib.sha256(encoded).hexdigest(),
                        boxes=boxes, region=region, fell_back=result.fell_back_count, finished=time.time())
-    except FacesafeError as exc:
-        reason = exc.reason if hasattr(exc, "reason") else str(exc)
-        return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {reason}", finished=time.time())
-    except MemoryError:
-        return Outcome(**base, status="failed", reason="out of memory", finished=time.time())
-    except Exception as exc:  # fail closed: any other error is this record's failure, with its cause
-        return Outcome(**base, status="failed", reason=f"{type(exc).__name__}: {exc}", finished=time.time())
+    except Exception as exc:  # fail closed: any error is this record's failure, with its cause
+        return Outcome(**base, status="failed", reason=failure_reason(exc), finished=time.time())
 
 
 @dataclass
