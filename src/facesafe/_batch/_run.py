@@ -19,8 +19,9 @@ import secrets
 import sys
 import time
 import warnings
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -127,42 +128,27 @@ def _count(n: int, noun: str) -> str:
 
 @dataclass
 class _Tally:
-    written: int = 0
-    without_faces: int = 0
-    unchanged: int = 0
-    failed: int = 0
-    skipped: int = 0
-    faces: int = 0
-    fell_back: int = 0
-    fell_back_files: int = 0
-    plates: int = 0
-    text: int = 0
+    """What became of each input so far: :class:`Report`'s counts by field name, and the first failures."""
+
+    counts: Counter[str] = field(default_factory=Counter)
     failures: list[tuple[str, str]] = field(default_factory=list)
 
     def add(self, status: str, *, faces: int = 0, fell_back: int = 0, plates: int = 0, text: int = 0,
             source: str = "", reason: str | None = None) -> None:
         if status == "written":
-            self.written += 1
-            self.without_faces += faces == 0
-            self.faces += faces
-            self.fell_back += fell_back
-            self.fell_back_files += fell_back > 0
-            self.plates += plates
-            self.text += text
-        elif status == "unchanged":
-            self.unchanged += 1
-        elif status == "skipped":
-            self.skipped += 1
+            self.counts.update(written=1, without_faces=int(faces == 0), faces=faces, fell_back=fell_back,
+                               fell_back_files=int(fell_back > 0), plates=plates, text=text)
+        elif status in ("unchanged", "skipped"):
+            self.counts[status] += 1
         else:
-            self.failed += 1
+            self.counts["failed"] += 1
             if len(self.failures) < MAX_REPORTED_FAILURES:
                 self.failures.append((source, reason or "unknown"))
 
     def report(self, *, manifest: Path, seconds: float, method: str = "", fallback: str | None = None,
                targets: tuple[str, ...] = ("faces",)) -> Report:
         """The frozen summary of these counts."""
-        counts = {f.name: getattr(self, f.name) for f in fields(self) if f.name != "failures"}
-        return Report(**counts, method=method, fallback=fallback, failures=tuple(self.failures), manifest=manifest,
+        return Report(**self.counts, method=method, fallback=fallback, failures=tuple(self.failures), manifest=manifest,
                       seconds=seconds, targets=targets)
 
 
