@@ -167,18 +167,14 @@ def _one_face(
 
 
 def face_masks(
-    faces: Sequence[Face],
-    *,
-    width: int,
-    height: int,
-    shape: str = "ellipse",
-    grow: float = 1.3,
-    feather: float = 0.0,
+    faces: Sequence[Face], *, width: int, height: int, shape: str, grow: float, feather: float
 ) -> list[tuple[tuple[slice, slice], np.ndarray]]:
     """One ``((rows, cols), mask)`` per face that reaches the image, in order.
 
     Each ``mask`` is float32 in ``[0, 1]`` over the image window ``(rows, cols)``;
-    kernels composite each face through its own window.
+    kernels composite each face through its own window. The options mean what
+    they mean for :func:`face_mask`; they have no defaults here, so that the
+    defaults live with the public function and the methods' own fields.
     """
     check_mask_options(shape, grow, feather)
     out = []
