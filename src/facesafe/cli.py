@@ -6,13 +6,14 @@ failed (or, for ``verify``, anything was found), 2 for usage errors.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import json
 import os
 import sys
 import warnings
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from types import ModuleType
 from typing import Any
 
@@ -96,6 +97,30 @@ def _connect(scheduler: str | None) -> Any:  # a distributed.Client (untyped), N
         return False
 
 
+@contextlib.contextmanager
+def _cluster(scheduler: str | None) -> Iterator[Any]:
+    """:func:`_connect`'s answer (a client, ``None`` or ``False``) for the with-block; a client is closed after it."""
+    client = _connect(scheduler)
+    try:
+        yield client
+    finally:
+        if client is not None and client is not False:
+            client.close()
+
+
+def _command_line(ctx: click.Context) -> str:
+    """The command as it was typed, for the manifest."""
+    return " ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])])
+
+
+def _finish(report: Any) -> int:
+    """A run's failures on stderr, its summary and manifest on stdout; the exit status."""
+    _echo_failures(report.failures, report.failed)
+    click.echo(f"facesafe: {report.summary()}")
+    click.echo(f"facesafe: manifest {report.manifest}")
+    return EXIT_OK if report.ok else EXIT_FAILED
+
+
 def _method_options(method: str, *, color: str | None, grow: float | None, seed: int | None) -> dict[str, Any]:
     """The redaction options of ``--color``, ``--grow`` and ``--seed``, checked against ``--method``."""
     options: dict[str, Any] = {}
@@ -168,36 +193,29 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     for a failed input. Re-running the same command resumes.
     """
     options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed)
-    client = _connect(scheduler)
-    if client is False:
-        return EXIT_FAILED
-    try:
-        with warnings.catch_warnings():  # said at once (e.g. a default manifest that lands in a release)
-            warnings.simplefilter("always")
-            warnings.showwarning = _echo_warning
-            report = facesafe.anonymize_dir(
-                list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
-                quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
-                max_pixels=max_pixels, quiet=quiet, command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]),
-                client=client, **options,
-            )
-    except (ValueError, TypeError) as exc:
-        raise click.UsageError(cli_words(str(exc))) from None
-    except MissingExtraError as exc:  # raised before anything is written
-        click.echo(f"facesafe: {exc}", err=True)
-        return EXIT_USAGE
-    except FacesafeError as exc:
-        click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
-        return EXIT_FAILED
-    finally:
-        if client is not None:
-            client.close()
-    _echo_failures(report.failures, report.failed)
-    if report.images == 0:  # not a failure (nothing was left unredacted), but rarely what was meant
+    with _cluster(scheduler) as client:
+        if client is False:
+            return EXIT_FAILED
+        try:
+            with warnings.catch_warnings():  # said at once (e.g. a default manifest that lands in a release)
+                warnings.simplefilter("always")
+                warnings.showwarning = _echo_warning
+                report = facesafe.anonymize_dir(
+                    list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
+                    quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
+                    max_pixels=max_pixels, quiet=quiet, command=_command_line(ctx), client=client, **options,
+                )
+        except (ValueError, TypeError) as exc:
+            raise click.UsageError(cli_words(str(exc))) from None
+        except MissingExtraError as exc:  # raised before anything is written
+            click.echo(f"facesafe: {exc}", err=True)
+            return EXIT_USAGE
+        except FacesafeError as exc:
+            click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
+            return EXIT_FAILED
+    if report.images == 0:  # not a failure (nothing was left unredacted), but rarely what was meant (no failure is listed then)
         click.echo(f"facesafe: warning: no image found in {' '.join(sources)}", err=True)
-    click.echo(f"facesafe: {report.summary()}")
-    click.echo(f"facesafe: manifest {report.manifest}")
-    return EXIT_OK if report.ok else EXIT_FAILED
+    return _finish(report)
 
 
 def _targets_option(targets: str) -> dict[str, Any]:
@@ -253,28 +271,22 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
     from ._datasets import anonymize_dataset  # here: Parquet, COCO and tar readers only for this command
 
     options = _method_options(method, color=color, grow=grow, seed=seed)
-    client = _connect(scheduler)
-    if client is False:
-        return EXIT_FAILED
-    try:
-        report = anonymize_dataset(
-            source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
-            threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
-            rename=rename, faces_category=faces_category, max_pixels=max_pixels,
-            command=" ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])]), quiet=quiet, client=client, **options,
-        )
-    except (ValueError, TypeError) as exc:
-        raise click.UsageError(cli_words(str(exc))) from None
-    except FacesafeError as exc:
-        click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
-        return EXIT_FAILED
-    finally:
-        if client is not None:
-            client.close()
-    _echo_failures(report.failures, report.failed)
-    click.echo(f"facesafe: {report.summary()}")
-    click.echo(f"facesafe: manifest {report.manifest}")
-    return EXIT_OK if report.ok else EXIT_FAILED
+    with _cluster(scheduler) as client:
+        if client is False:
+            return EXIT_FAILED
+        try:
+            report = anonymize_dataset(
+                source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
+                threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
+                rename=rename, faces_category=faces_category, max_pixels=max_pixels, command=_command_line(ctx), quiet=quiet,
+                client=client, **options,
+            )
+        except (ValueError, TypeError) as exc:
+            raise click.UsageError(cli_words(str(exc))) from None
+        except FacesafeError as exc:
+            click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
+            return EXIT_FAILED
+    return _finish(report)
 
 
 @cli.command()
