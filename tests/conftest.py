@@ -51,14 +51,25 @@ needs_facemesh = pytest.mark.skipif(
 )
 
 
-@pytest.fixture
-def without_facemesh(monkeypatch: pytest.MonkeyPatch) -> None:
-    """The synthetic extra looks uninstalled (as on Python 3.13), installed or not."""
+def _pretend_uninstalled(monkeypatch: pytest.MonkeyPatch, dist: str) -> None:
+    """``importlib.metadata`` finds no distribution ``dist`` (an extra looks uninstalled), and every other as it is."""
     real = importlib.metadata.distribution
 
     def distribution(name: str):
-        if name == "mediapipe":
+        if name == dist:
             raise importlib.metadata.PackageNotFoundError(name)
         return real(name)
 
     monkeypatch.setattr(importlib.metadata, "distribution", distribution)
+
+
+@pytest.fixture
+def without_facemesh(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The synthetic extra looks uninstalled (as on Python 3.13), installed or not."""
+    _pretend_uninstalled(monkeypatch, "mediapipe")
+
+
+@pytest.fixture
+def without_text_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The text extra looks uninstalled (as on Python 3.13), installed or not."""
+    _pretend_uninstalled(monkeypatch, "rapidocr-onnxruntime")

@@ -68,3 +68,33 @@ def test_color_grow_seed_and_rename_reach_the_run(tmp_path: Path, capsys):
         tar.addfile(tarfile.TarInfo("k.txt"), io.BytesIO(b""))
     assert main(["dataset", str(tmp_path / "x.tar"), "--out", str(tmp_path / "o3"), "--rename", "hmac"]) == 2
     assert "WebDataset keys" in capsys.readouterr().err
+
+
+def test_targets_and_missing_extras_are_usage_errors_with_nothing_written(tmp_path: Path, monkeypatch, without_text_extra, capsys):
+    import facesafe._datasets
+    from facesafe import MissingExtraError
+
+    src = tmp_path / "t.parquet"
+    pq.write_table(pa.table({"image": [dirty(photo(1))]}), src)
+    out = tmp_path / "out"
+    assert main(["dataset", str(src), "--out", str(out), "--targets", "faces,cars"]) == 2
+    assert "'cars'" in capsys.readouterr().err
+
+    def missing_extra(*args, **kwargs):
+        raise MissingExtraError("synthetic", "--method synthetic needs MediaPipe FaceMesh")
+
+    monkeypatch.setattr(facesafe._datasets, "anonymize_dataset", missing_extra)
+    assert main(["dataset", str(src), "--out", str(out), "--workers", "0"]) == 2
+    assert "pip install 'facesafe[synthetic]'" in capsys.readouterr().err
+
+    assert main(["dataset", str(src), "--out", str(out), "--targets", "plates"]) == 2
+    assert "pip install 'facesafe[text]'" in capsys.readouterr().err
+    assert not out.exists() and not (tmp_path / "out.facesafe.sqlite").exists()
+
+
+def test_summary_counts_plates_text_and_fallbacks():
+    from facesafe._datasets._core import DatasetReport
+
+    line = DatasetReport(kind="parquet", written=3, faces=5, plates=2, fell_back=4, method="synthetic", fallback="pixelate").summary()
+    assert "5 faces, 2 plates found" in line and "synthetic: 4 of 5 faces got the pixelate fallback" in line
+    assert "fallback" not in DatasetReport(kind="parquet", written=3, faces=5).summary()

@@ -150,18 +150,12 @@ def test_targets_are_settings():
     assert pickle.loads(pickle.dumps(both)).targets == both.targets
 
 
-def test_unknown_targets_and_a_missing_extra_are_refused(monkeypatch):
-    import importlib.metadata
-
+def test_unknown_targets_and_a_missing_extra_are_refused(without_text_extra):
     from facesafe import Anonymizer, MissingExtraError
 
     with pytest.raises(ValueError, match="'cars'"):
         Anonymizer(targets="faces,cars")
 
-    def missing(name):
-        raise importlib.metadata.PackageNotFoundError(name)
-
-    monkeypatch.setattr(importlib.metadata, "distribution", missing)
     with pytest.raises(MissingExtraError, match=r"pip install 'facesafe\[text\]'"):
         Anonymizer(targets="plates")
     Anonymizer(targets="faces")  # faces alone never needs it
@@ -219,9 +213,7 @@ def test_cli_targets_record_plates_by_kind_in_the_manifest(tmp_path, plate_scene
     assert not np.array_equal(np.asarray(Image.open(tmp_path / "plates" / "car.png").convert("RGB")), hidden)
 
 
-def test_cli_refuses_an_unknown_target_or_a_missing_extra(tmp_path, monkeypatch, capsys):
-    import importlib.metadata
-
+def test_cli_refuses_an_unknown_target_or_a_missing_extra(tmp_path, without_text_extra, capsys):
     from facesafe.cli import main
 
     src = tmp_path / "in"
@@ -231,10 +223,6 @@ def test_cli_refuses_an_unknown_target_or_a_missing_extra(tmp_path, monkeypatch,
     assert main(["anonymize", str(src), "--out", str(out), "--targets", "faces,cars"]) == 2
     assert "'cars'" in capsys.readouterr().err
 
-    def missing(name):
-        raise importlib.metadata.PackageNotFoundError(name)
-
-    monkeypatch.setattr(importlib.metadata, "distribution", missing)
     assert main(["anonymize", str(src), "--out", str(out), "--targets", "text"]) == 2
     assert "pip install 'facesafe[text]'" in capsys.readouterr().err
     assert not out.exists() and not (tmp_path / "out.facesafe.sqlite").exists()
@@ -283,3 +271,39 @@ def test_verify_needs_the_recogniser_to_read_a_line_not_only_the_detector_to_see
     with TextDetector(kinds=("text",), threads=1) as texts:
         assert texts(portrait)  # the detector calls the head a text line...
     assert _ReadableText(("text",), 1)(portrait) == ()  # ...which the recogniser does not read
+
+
+@needs_text
+def test_dataset_targets_hide_plates_beside_annotated_faces_and_count_them(tmp_path, plate_scene, reader, capsys):
+    """COCO hints (the dataset's own face boxes) keep the run's targets: the plate is hidden and recorded by kind."""
+    import json
+
+    from PIL import Image
+    from test_text import PLATE_TEXT, _similar
+
+    from facesafe._batch._manifest import Manifest, box_kind
+    from facesafe.cli import main
+
+    image, plate, _ = plate_scene
+    (tmp_path / "images").mkdir()
+    Image.fromarray(image).save(tmp_path / "images" / "car.png")
+    height, width = image.shape[:2]
+    data = {"images": [{"id": 1, "file_name": "car.png", "width": width, "height": height}],
+            "categories": [{"id": 1, "name": "face"}],
+            "annotations": [{"id": 1, "image_id": 1, "category_id": 1, "bbox": [4, 4, 20, 20], "area": 400, "iscrowd": 0}]}
+    (tmp_path / "a.json").write_text(json.dumps(data))
+    out = tmp_path / "out"
+    code = main(["dataset", str(tmp_path / "a.json"), "--images", str(tmp_path / "images"), "--out", str(out),
+                 "--targets", "faces,plates", "--method", "fill", "--preset", "fast", "--workers", "0", "-q",
+                 "--faces-category", "found"])
+    assert code == 0
+    assert "1 plate found" in capsys.readouterr().out
+    done = np.asarray(Image.open(out / "images" / "car.png").convert("RGB"))
+    assert _similar(reader(done, plate)[0], PLATE_TEXT) < 0.3
+    assert (done[4:24, 4:24] == 0).all()  # the annotated face got the fill
+    with Manifest(f"{out}.facesafe.sqlite") as db:
+        row = db.get(f"{tmp_path / 'a.json'}#image=1")
+    assert sorted(box_kind(b) for b in row.boxes[0]) == ["face", "plate"], row.boxes
+    written = json.loads((out / "annotations.json").read_text())
+    (found,) = [c["id"] for c in written["categories"] if c["name"] == "found"]
+    assert [a["bbox"] for a in written["annotations"] if a["category_id"] == found] == [[4.0, 4.0, 20.0, 20.0]]  # the face only

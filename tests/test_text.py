@@ -213,11 +213,7 @@ def test_pickle_keeps_settings_and_reloads(scene):
     assert clone(scene[0]) == detector(scene[0])
 
 
-def test_missing_models_say_how_to_install(monkeypatch):
-    def missing(name):
-        raise importlib.metadata.PackageNotFoundError(name)
-
-    monkeypatch.setattr(importlib.metadata, "distribution", missing)
+def test_missing_models_say_how_to_install(without_text_extra):
     with pytest.raises(MissingExtraError, match=r"facesafe\[text\]") as caught:
         TextDetector()
     assert caught.value.extra == "text"

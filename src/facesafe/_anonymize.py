@@ -8,6 +8,7 @@ what batch workers build once per process, and it pickles as its settings only.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from types import ModuleType
@@ -227,6 +228,14 @@ class Anonymizer(Closeable):
         if self._text_kinds and self._text_detector is None:
             self._text_detector = detection().TextDetector(kinds=self._text_kinds, threads=self.threads)
         return self._text_detector
+
+    def _with_face_detector(self, detector: Detector) -> Anonymizer:
+        """The same settings and targets, finding faces with ``detector`` (for the datasets' annotated faces); plates and text
+        with this one's text detector, shared: close this one, never the copy."""
+        other = copy.copy(self)
+        other._detector, other._own_detector = detector, False
+        other._text_detector = self.text_detector
+        return other
 
     def load(self) -> None:
         """Build the detectors now (a worker does, before its first task)."""

@@ -163,14 +163,18 @@ def _echo_failures(failures: Iterable[tuple[str, str]], failed: int) -> None:
         click.echo(f"... and {failed - listed} more failures (see the manifest)", err=True)
 
 
+_targets_flag = click.option(
+    "--targets", default="faces", show_default=True, metavar="LIST",
+    help="What to find and hide, comma-separated: faces, plates (licence plates), text (all readable text, signs too); "
+         "plates and text need facesafe[text] and are pixelated.")
+
+
 @cli.command()
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
 @click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
 @click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
-@click.option("--targets", default="faces", show_default=True, metavar="LIST",
-              help="What to find and hide, comma-separated: faces, plates (licence plates), text (all readable text, "
-                   "signs too); plates and text need facesafe[text] and are pixelated.")
+@_targets_flag
 @_redaction_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="same", show_default=True, help="Output format (same: the input's).")
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy outputs.")
@@ -241,6 +245,7 @@ def _targets_option(targets: str) -> dict[str, Any]:
               help="COCO: the folder the annotation file's file_name entries are relative to.")
 @click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
 @click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@_targets_flag
 @_redaction_options
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy images (JPEG stays JPEG).")
 @click.option("--workers", type=click.IntRange(min=0), default=None, help="Worker processes; 0 works in this process [default: all cores].")
@@ -257,7 +262,7 @@ def _targets_option(targets: str) -> dict[str, Any]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines, only errors and the summary.")
 @click.pass_context
 def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, images: str | None, method: str, preset: str,
-            color: str | None, grow: float | None, seed: int | None, quality: int, workers: int | None, threads: int | None,
+            targets: str, color: str | None, grow: float | None, seed: int | None, quality: int, workers: int | None, threads: int | None,
             manifest: str | None, overwrite: bool, stop_on_error: bool, rename: str | None, faces_category: str | None,
             max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Anonymise a dataset: Parquet tables, WebDataset .tar shards, or a COCO file with --images.
@@ -270,7 +275,7 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
     """
     from ._datasets import anonymize_dataset  # here: Parquet, COCO and tar readers only for this command
 
-    options = _method_options(method, color=color, grow=grow, seed=seed)
+    options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed)
     with _cluster(scheduler) as client:
         if client is False:
             return EXIT_FAILED
@@ -283,6 +288,9 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
             )
         except (ValueError, TypeError) as exc:
             raise click.UsageError(cli_words(str(exc))) from None
+        except MissingExtraError as exc:  # raised before anything is written
+            click.echo(f"facesafe: {exc}", err=True)
+            return EXIT_USAGE
         except FacesafeError as exc:
             click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
             return EXIT_FAILED

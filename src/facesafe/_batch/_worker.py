@@ -111,7 +111,7 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
         if result.region is not None:
             x0, y0, x1, y1 = result.region.as_xyxy()
             region = (round(x0, 1), round(y0, 1), round(x1, 1), round(y1, 1))
-        boxes = tuple(tuple(_recorded(f) for f in frame) for frame in result.faces)
+        boxes = tuple(tuple(recorded_region(f) for f in frame) for frame in result.faces)
         return Outcome(
             **base,
             status="written",
@@ -138,7 +138,7 @@ def failure_reason(exc: Exception) -> str:
     return f"{type(exc).__name__}: {exc}"
 
 
-def _recorded(face: Face) -> tuple[float | str, ...]:
+def recorded_region(face: Face) -> tuple[float | str, ...]:
     """A region as the manifest records it: ``(x0, y0, x1, y1, score)``, and its kind unless a face."""
     box = (round(face.box.x0, 1), round(face.box.y0, 1), round(face.box.x1, 1), round(face.box.y1, 1), round(face.score, 4))
     return box if face.kind == "face" else (*box, face.kind)

@@ -350,7 +350,7 @@ class _FaceCategory:
     def add(self, image_id: Any, outcome: Outcome, region: Region) -> None:
         """One annotation per face found in the first frame that lies (partly) in the kept ``region``."""
         x0, y0, x1, y1 = region
-        for fx0, fy0, fx1, fy1, score in outcome.boxes[0] if outcome.boxes else ():
+        for fx0, fy0, fx1, fy1, score in outcome.face_boxes():
             nx0, ny0, nx1, ny1 = max(fx0, x0), max(fy0, y0), min(fx1, x1), min(fy1, y1)
             if nx1 <= nx0 or ny1 <= ny0:
                 continue

@@ -37,9 +37,10 @@ from typing import Any, Generic, TypeVar
 
 from .. import __version__
 from .._anonymize import Anonymizer
-from .._batch._run import _model_versions
+from .._batch._manifest import box_kind
+from .._batch._run import _count, _fallback_name, _model_versions
 from .._batch._runner import run_tasks
-from .._batch._worker import failure_reason, load_anonymizer
+from .._batch._worker import failure_reason, load_anonymizer, recorded_region
 from .._geometry import Box, Face
 from .._io import load_image
 
@@ -80,9 +81,8 @@ class _WithHints:
 
 
 def _hinted(anonymizer: Anonymizer, hints: tuple[tuple[float, float, float, float], ...]) -> Anonymizer:
-    """The same settings, with the dataset's face boxes added to the detector's."""
-    return Anonymizer(method=anonymizer.redaction, detector=_WithHints(anonymizer.detector, hints), format=anonymizer.format,
-                      quality=anonymizer.quality, max_pixels=anonymizer.max_pixels)
+    """The same settings (targets too), with the dataset's face boxes added to the detector's."""
+    return anonymizer._with_face_detector(_WithHints(anonymizer.detector, hints))
 
 
 @dataclass(frozen=True)
@@ -103,7 +103,7 @@ class Outcome:
     output_format: str | None = None
     output_hash: str | None = None
     size: tuple[int, int] | None = None
-    boxes: tuple[tuple[tuple[float, float, float, float, float], ...], ...] = ()
+    boxes: tuple[tuple[tuple[float | str, ...], ...], ...] = ()
     region: tuple[int, int, int, int] | None = None
     fell_back: int = 0
     started: float = 0.0
@@ -112,7 +112,16 @@ class Outcome:
     @property
     def faces(self) -> int:
         """Faces found over all frames."""
-        return sum(len(frame) for frame in self.boxes)
+        return self.regions("face")
+
+    def regions(self, kind: str) -> int:
+        """Regions of ``kind`` (``"face"``, ``"plate"``, ``"text"``) found over all frames."""
+        return sum(box_kind(box) == kind for frame in self.boxes for box in frame)
+
+    def face_boxes(self) -> list[tuple[float, float, float, float, float]]:
+        """The faces of the first frame as ``(x0, y0, x1, y1, score)``; plates and text are left out."""
+        first = self.boxes[0] if self.boxes else ()
+        return [(float(b[0]), float(b[1]), float(b[2]), float(b[3]), float(b[4])) for b in first if box_kind(b) == "face"]
 
 
 def failed(key: str, reason: str) -> Outcome:
@@ -134,10 +143,7 @@ def anonymize_record(task: Task, anonymizer_of: Callable[[], Anonymizer]) -> Out
         base["size"] = picture.size
         result = anonymizer.anonymize_picture(picture)
         encoded, fmt = anonymizer.encode(result, input_format=picture.format)
-        boxes = tuple(
-            tuple((round(f.box.x0, 1), round(f.box.y0, 1), round(f.box.x1, 1), round(f.box.y1, 1), round(f.score, 4)) for f in frame)
-            for frame in result.faces
-        )
+        boxes = tuple(tuple(recorded_region(f) for f in frame) for frame in result.faces)
         region = None
         if result.region is not None:
             x0, y0, x1, y1 = (int(v) for v in result.region.as_xyxy())
@@ -325,6 +331,10 @@ class DatasetReport:
         without_faces: of those, records in which no face was found.
         failed: records dropped from the output because their image failed.
         faces: faces found over all written records.
+        plates, text: licence plates and text regions found (``targets`` with them).
+        fell_back: of the faces, those that got the method's fallback redaction
+            (``synthetic`` on a face FaceMesh cannot fit, ``crop`` where no frame
+            leaves the faces out); ``fallback`` names it, ``method`` the redaction.
         units: output files written (tables, shards; for COCO the annotation file).
         unchanged: output files already done by an earlier run with the same settings.
         dropped_annotations: COCO annotations dropped (left the kept region, or
@@ -340,9 +350,14 @@ class DatasetReport:
     without_faces: int = 0
     failed: int = 0
     faces: int = 0
+    plates: int = 0
+    text: int = 0
+    fell_back: int = 0
     units: int = 0
     unchanged: int = 0
     dropped_annotations: int = 0
+    method: str = ""
+    fallback: str | None = None
     stopped: bool = False
     failures: tuple[tuple[str, str], ...] = ()
     manifest: Path | None = None
@@ -355,8 +370,12 @@ class DatasetReport:
 
     def summary(self) -> str:
         """One line for people."""
+        others = "".join(f", {_count(n, noun)}" for n, noun in ((self.plates, "plate"), (self.text, "text region")) if n)
         text = (f"{self.kind}: {self.written} records written ({self.without_faces} without faces), {self.failed} failed; "
-                f"{self.units} files written, {self.unchanged} already done; {self.faces} faces found in {self.seconds:.1f} s")
+                f"{self.units} files written, {self.unchanged} already done; {self.faces} faces{others} found in {self.seconds:.1f} s")
+        if self.fell_back:
+            fallback = f"the {self.fallback} fallback" if self.fallback else "the fallback"
+            text += f"; {self.method}: {self.fell_back:,} of {_count(self.faces, 'face')} got {fallback}"
         if self.kind == "coco":
             text += f"; {self.dropped_annotations} annotations dropped"
         return text + ("; STOPPED at the first failure" if self.stopped else "")
@@ -381,8 +400,8 @@ class Session:
         self.params = anonymizer.settings() | {"dataset": kind} | ({"rename": rename} if rename else {})
         self.params_key = hashlib.sha256(json.dumps([self.params, self.models, __version__], sort_keys=True).encode()).hexdigest()[:16]
         self.run_id = db.start_run(version=__version__, models=self.models, params=self.params, command=command)
-        self.counts: dict[str, int] = {"written": 0, "without_faces": 0, "failed": 0, "faces": 0, "units": 0, "unchanged": 0,
-                                       "dropped_annotations": 0}
+        self.counts: dict[str, int] = {"written": 0, "without_faces": 0, "failed": 0, "faces": 0, "plates": 0, "text": 0,
+                                       "fell_back": 0, "units": 0, "unchanged": 0, "dropped_annotations": 0}
         self.failures: list[tuple[str, str]] = []
         self.progress, self.every = progress, every
         self._started = self._said = time.monotonic()
@@ -420,6 +439,9 @@ class Session:
             self.counts["written"] += 1
             self.counts["without_faces"] += outcome.faces == 0
             self.counts["faces"] += outcome.faces
+            self.counts["plates"] += outcome.regions("plate")
+            self.counts["text"] += outcome.regions("text")
+            self.counts["fell_back"] += outcome.fell_back
             return
         self._failure(outcome.key, outcome.reason or "unknown")
         if self.on_error == "stop":
@@ -474,7 +496,8 @@ class Session:
     def report(self, *, manifest: Path, seconds: float, stopped: bool) -> DatasetReport:
         """The frozen summary of this run."""
         return DatasetReport(kind=self.kind, **self.counts, stopped=stopped, failures=tuple(self.failures),
-                             manifest=manifest, seconds=seconds)
+                             manifest=manifest, seconds=seconds, method=self.anonymizer.method,
+                             fallback=_fallback_name(self.anonymizer))
 
     def finish(self) -> None:
         """Record the end of the run."""
