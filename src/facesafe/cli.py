@@ -108,6 +108,27 @@ def _cluster(scheduler: str | None) -> Iterator[Any]:
             client.close()
 
 
+def _attempt(scheduler: str | None, run: Callable[[Any], Any]) -> Any:
+    """``run(client)`` on the ``--scheduler`` client (or ``None``): its report, or the exit status when it could not run.
+
+    A bad argument is a usage error, a missing extra exit 2 and any other
+    facesafe error exit 1; all are raised before anything is written.
+    """
+    with _cluster(scheduler) as client:
+        if client is False:
+            return EXIT_FAILED
+        try:
+            return run(client)
+        except (ValueError, TypeError) as exc:
+            raise click.UsageError(cli_words(str(exc))) from None
+        except MissingExtraError as exc:
+            click.echo(f"facesafe: {exc}", err=True)
+            return EXIT_USAGE
+        except FacesafeError as exc:
+            click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
+            return EXIT_FAILED
+
+
 def _command_line(ctx: click.Context) -> str:
     """The command as it was typed, for the manifest."""
     return " ".join(["facesafe", *(ctx.obj or {}).get("argv", sys.argv[1:])])
@@ -197,26 +218,20 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     for a failed input. Re-running the same command resumes.
     """
     options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed)
-    with _cluster(scheduler) as client:
-        if client is False:
-            return EXIT_FAILED
-        try:
-            with warnings.catch_warnings():  # said at once (e.g. a default manifest that lands in a release)
-                warnings.simplefilter("always")
-                warnings.showwarning = _echo_warning
-                report = facesafe.anonymize_dir(
-                    list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
-                    quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
-                    max_pixels=max_pixels, quiet=quiet, command=_command_line(ctx), client=client, **options,
-                )
-        except (ValueError, TypeError) as exc:
-            raise click.UsageError(cli_words(str(exc))) from None
-        except MissingExtraError as exc:  # raised before anything is written
-            click.echo(f"facesafe: {exc}", err=True)
-            return EXIT_USAGE
-        except FacesafeError as exc:
-            click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
-            return EXIT_FAILED
+
+    def run(client: Any) -> facesafe.Report:
+        with warnings.catch_warnings():  # said at once (e.g. a default manifest that lands in a release)
+            warnings.simplefilter("always")
+            warnings.showwarning = _echo_warning
+            return facesafe.anonymize_dir(
+                list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
+                quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
+                max_pixels=max_pixels, quiet=quiet, command=_command_line(ctx), client=client, **options,
+            )
+
+    report = _attempt(scheduler, run)
+    if isinstance(report, int):
+        return report
     if report.images == 0:  # not a failure (nothing was left unredacted), but rarely what was meant (no failure is listed then)
         click.echo(f"facesafe: warning: no image found in {' '.join(sources)}", err=True)
     return _finish(report)
@@ -276,24 +291,14 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
     from ._datasets import anonymize_dataset  # here: Parquet, COCO and tar readers only for this command
 
     options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed)
-    with _cluster(scheduler) as client:
-        if client is False:
-            return EXIT_FAILED
-        try:
-            report = anonymize_dataset(
-                source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
-                threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
-                rename=rename, faces_category=faces_category, max_pixels=max_pixels, command=_command_line(ctx), quiet=quiet,
-                client=client, **options,
-            )
-        except (ValueError, TypeError) as exc:
-            raise click.UsageError(cli_words(str(exc))) from None
-        except MissingExtraError as exc:  # raised before anything is written
-            click.echo(f"facesafe: {exc}", err=True)
-            return EXIT_USAGE
-        except FacesafeError as exc:
-            click.echo(f"facesafe: {cli_words(str(exc))}", err=True)
-            return EXIT_FAILED
+    report = _attempt(scheduler, lambda client: anonymize_dataset(
+        source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
+        threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
+        rename=rename, faces_category=faces_category, max_pixels=max_pixels, command=_command_line(ctx), quiet=quiet,
+        client=client, **options,
+    ))
+    if isinstance(report, int):
+        return report
     return _finish(report)
 
 

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import Any, TypeVar
 
 from .. import __version__
 from .._anonymize import Anonymizer, _method_name
@@ -121,6 +121,9 @@ class Report:
         return line
 
 
+R = TypeVar("R", bound=Report)
+
+
 def _count(n: int, noun: str) -> str:
     """``1 face``, ``2 faces``, ``1,942 faces``."""
     return f"{n:,} {noun}" + ("" if n == 1 else "s")
@@ -146,10 +149,10 @@ class _Tally:
                 self.failures.append((source, reason or "unknown"))
 
     def report(self, *, manifest: Path, seconds: float, method: str = "", fallback: str | None = None,
-               targets: tuple[str, ...] = ("faces",)) -> Report:
-        """The frozen summary of these counts."""
-        return Report(**self.counts, method=method, fallback=fallback, failures=tuple(self.failures), manifest=manifest,
-                      seconds=seconds, targets=targets)
+               targets: tuple[str, ...] = ("faces",), report_type: type[R] = Report, **fields: Any) -> R:  # type: ignore[assignment]  # a TypeVar default (PEP 696) mypy lacks
+        """The frozen summary of these counts: a ``report_type`` (a :class:`Report`) with ``fields`` beside them."""
+        return report_type(**self.counts, method=method, fallback=fallback, failures=tuple(self.failures), manifest=manifest,
+                           seconds=seconds, targets=targets, **fields)
 
 
 def hmac_key(manifest_path: Path) -> bytes:

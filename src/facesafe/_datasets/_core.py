@@ -38,7 +38,7 @@ from typing import Any, Generic, TypeVar
 from .. import __version__
 from .._anonymize import Anonymizer
 from .._batch._manifest import box_kind
-from .._batch._run import _count, _fallback_name, _model_versions
+from .._batch._run import Report, _count, _fallback_name, _model_versions, _Tally
 from .._batch._runner import run_tasks
 from .._batch._worker import failure_reason, load_anonymizer, recorded_region
 from .._geometry import Box, Face
@@ -50,7 +50,6 @@ __all__ = [
 ]
 
 T = TypeVar("T")
-MAX_REPORTED_FAILURES = 1000
 ON_ERROR = ("drop", "stop")
 
 
@@ -322,51 +321,35 @@ class Stopped(Exception):
 
 
 @dataclass(frozen=True)
-class DatasetReport:
-    """The summary of one dataset run.
+class DatasetReport(Report):
+    """The summary of one dataset run: a :class:`~facesafe.Report` whose counts are records.
 
-    Attributes:
+    Attributes (beside :class:`~facesafe.Report`'s, counted in records: ``written``,
+    ``without_faces``, ``failed`` -- dropped from the output because their image
+    failed --, ``faces``, ``plates``, ``text``, ``fell_back``):
         kind: ``"parquet"``, ``"webdataset"`` or ``"coco"``.
-        written: records written (with or without faces).
-        without_faces: of those, records in which no face was found.
-        failed: records dropped from the output because their image failed.
-        faces: faces found over all written records.
-        plates, text: licence plates and text regions found (``targets`` with them).
-        fell_back: of the faces, those that got the method's fallback redaction
-            (``synthetic`` on a face FaceMesh cannot fit, ``crop`` where no frame
-            leaves the faces out); ``fallback`` names it, ``method`` the redaction.
         units: output files written (tables, shards; for COCO the annotation file).
         unchanged: output files already done by an earlier run with the same settings.
         dropped_annotations: COCO annotations dropped (left the kept region, or
             their image failed).
         stopped: the run stopped at a failure (``on_error="stop"``).
         failures: ``(location, reason)`` of failed records and units (the first 1,000).
-        manifest: where the manifest is.
-        seconds: wall time.
     """
 
-    kind: str
-    written: int = 0
-    without_faces: int = 0
-    failed: int = 0
-    faces: int = 0
-    plates: int = 0
-    text: int = 0
-    fell_back: int = 0
+    kind: str = ""
     units: int = 0
-    unchanged: int = 0
     dropped_annotations: int = 0
-    method: str = ""
-    fallback: str | None = None
     stopped: bool = False
-    failures: tuple[tuple[str, str], ...] = ()
-    manifest: Path | None = None
-    seconds: float = 0.0
 
     @property
     def ok(self) -> bool:
         """True when no record failed and the run was not stopped."""
         return self.failed == 0 and not self.stopped
+
+    @property
+    def images(self) -> int:
+        """Records read: written or failed."""
+        return self.written + self.failed
 
     def summary(self) -> str:
         """One line for people."""
@@ -400,9 +383,7 @@ class Session:
         self.params = anonymizer.settings() | {"dataset": kind} | ({"rename": rename} if rename else {})
         self.params_key = hashlib.sha256(json.dumps([self.params, self.models, __version__], sort_keys=True).encode()).hexdigest()[:16]
         self.run_id = db.start_run(version=__version__, models=self.models, params=self.params, command=command)
-        self.counts: dict[str, int] = {"written": 0, "without_faces": 0, "failed": 0, "faces": 0, "plates": 0, "text": 0,
-                                       "fell_back": 0, "units": 0, "unchanged": 0, "dropped_annotations": 0}
-        self.failures: list[tuple[str, str]] = []
+        self.tally = _Tally()
         self.progress, self.every = progress, every
         self._started = self._said = time.monotonic()
 
@@ -413,14 +394,9 @@ class Session:
         moment = time.monotonic()
         if now or moment - self._said >= self.every:
             self._said = moment
-            done = self.counts["written"] + self.counts["failed"]
+            done = self.tally.counts["written"] + self.tally.counts["failed"]
             rate = done / max(moment - self._started, 1e-9)
             print(f"facesafe: {text} ({done} records, {rate:.1f}/s)", file=self.progress, flush=True)
-
-    def _failure(self, location: str, reason: str) -> None:
-        self.counts["failed"] += 1
-        if len(self.failures) < MAX_REPORTED_FAILURES:
-            self.failures.append((location, reason))
 
     def record(self, outcome: Outcome, *, rel: str, output: str | None) -> None:
         """Record one record's outcome in the manifest and the counts."""
@@ -435,15 +411,10 @@ class Session:
                                    models=self.models, started=outcome.started, finished=outcome.finished, run_id=self.run_id)
         self.db.record(**row)
         self._say(f"at {rel}", now=False)
+        self.tally.add(outcome.status, faces=outcome.faces, fell_back=outcome.fell_back, plates=outcome.regions("plate"),
+                       text=outcome.regions("text"), source=outcome.key, reason=outcome.reason)
         if outcome.status == "written":
-            self.counts["written"] += 1
-            self.counts["without_faces"] += outcome.faces == 0
-            self.counts["faces"] += outcome.faces
-            self.counts["plates"] += outcome.regions("plate")
-            self.counts["text"] += outcome.regions("text")
-            self.counts["fell_back"] += outcome.fell_back
             return
-        self._failure(outcome.key, outcome.reason or "unknown")
         if self.on_error == "stop":
             raise Stopped(outcome.key)
 
@@ -468,7 +439,7 @@ class Session:
 
     def drop_annotations(self, count: int) -> None:
         """Count annotations dropped from the output."""
-        self.counts["dropped_annotations"] += count
+        self.tally.counts["dropped_annotations"] += count
 
     def plan_unit(self, source: Path, rel: str, output: Path) -> None:
         """Mark an output file as this run's before writing it (pending until :meth:`done_unit`)."""
@@ -480,24 +451,24 @@ class Session:
         self.db.record(source=str(source), rel=rel, status="written", output=str(output), input_hash=file_sha256(source),
                        output_hash=file_sha256(output), method=self.anonymizer.method, preset=self.anonymizer.preset,
                        params_key=self.params_key, facesafe_version=self.version, models=self.models, run_id=self.run_id)
-        self.counts["units"] += 1
+        self.tally.counts["units"] += 1
         self._say(f"{rel} written")
 
     def unchanged_unit(self) -> None:
         """Count an output file left as an earlier run wrote it."""
-        self.counts["unchanged"] += 1
+        self.tally.counts["unchanged"] += 1
         self._say("a file already done by an earlier run left as it is")
 
     def fail_unit(self, source: Path, *, rel: str, reason: str) -> None:
         """Record a whole input file that could not be turned into an output."""
         self.db.record(source=str(source), rel=rel, status="failed", reason=reason, run_id=self.run_id)
-        self._failure(str(source), reason)
+        self.tally.add("failed", source=str(source), reason=reason)
 
     def report(self, *, manifest: Path, seconds: float, stopped: bool) -> DatasetReport:
         """The frozen summary of this run."""
-        return DatasetReport(kind=self.kind, **self.counts, stopped=stopped, failures=tuple(self.failures),
-                             manifest=manifest, seconds=seconds, method=self.anonymizer.method,
-                             fallback=_fallback_name(self.anonymizer))
+        return self.tally.report(manifest=manifest, seconds=seconds, method=self.anonymizer.method,
+                                 fallback=_fallback_name(self.anonymizer), targets=self.anonymizer.targets,
+                                 report_type=DatasetReport, kind=self.kind, stopped=stopped)
 
     def finish(self) -> None:
         """Record the end of the run."""
