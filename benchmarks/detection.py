@@ -25,6 +25,13 @@ contender masks the faces it finds with pure magenta, writes PNGs mirroring
   and deface's pure-Python NMS then takes minutes per photo, so it runs on a
   subset only (default 10 photos).
 
+With ``--turned DIR`` every facesafe preset (and deface-ort) is also run on the
+turned copies of the same photos that ``benchmarks/rotate.py`` makes (made in
+DIR when absent): ``sideways`` (pixels at 90/180/270 degrees, no EXIF tag) and
+``tilted`` (in-plane -45/-30/+30/+45 degrees), each scored by the same scorer
+against its turned boxes, and each line gives its time against the same
+preset's time on the upright photos of the same run.
+
 photos/s is wall time including model loading, decoding and encoding. deface
 has no parallel mode: its CLI and its class work one photo at a time, with
 onnxruntime's threads inside each network call. The
@@ -33,6 +40,7 @@ rather than absolute figures.
 
     .venv/bin/python benchmarks/detection.py [--limit N] [--presets fast,balanced,thorough]
         [--deface-cli N] [--no-deface] [--shape ellipse|box] [--grow 1.3] [--threads 2]
+        [--turned /tmp/facesafe-turned [--sets sideways,tilted]]
 """
 
 from __future__ import annotations
@@ -62,13 +70,15 @@ def _subset(annotations: dict, limit: int | None, dest: Path) -> Path:
     return dest
 
 
-def _score(annotations: Path, outputs: Path, ext: str) -> dict:
-    cmd = [sys.executable, str(SCORER), str(annotations), str(DATA), str(outputs), "--ext", ext, "--json"]
+def _score(annotations: Path, outputs: Path, ext: str, data: Path = DATA) -> dict:
+    cmd = [sys.executable, str(SCORER), str(annotations), str(data), str(outputs), "--ext", ext, "--json"]
     res = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(res.stdout.strip().splitlines()[-1])
 
 
-def _anonymise(detect, files: list[str], out: Path, mask: dict | None = None, threads: int = 1) -> list[float]:
+def _anonymise(
+    detect, files: list[str], out: Path, mask: dict | None = None, threads: int = 1, data: Path = DATA
+) -> list[float]:
     """read -> detect -> magenta fill (default: ellipse x1.3) -> PNG per file, by
     ``threads`` threads; seconds from the start until each photo was done
     (with threads, a later photo may be done before an earlier one: the run
@@ -79,7 +89,7 @@ def _anonymise(detect, files: list[str], out: Path, mask: dict | None = None, th
     start = time.perf_counter()
 
     def one(rel: str) -> float:
-        image = facesafe.read_image(DATA / rel)
+        image = facesafe.read_image(data / rel)
         faces = detect(image)
         target = (out / rel).with_suffix(".png")
         target.parent.mkdir(parents=True, exist_ok=True)
@@ -92,8 +102,10 @@ def _anonymise(detect, files: list[str], out: Path, mask: dict | None = None, th
         return list(pool.map(one, files))
 
 
-def run_facesafe(preset: str, files: list[str], out: Path, mask: dict, threads: int) -> tuple[float, list[float]]:
-    """Anonymise ``files`` with ``preset`` into ``out``; (model load s, done-at s per photo)."""
+def run_facesafe(
+    preset: str, files: list[str], out: Path, mask: dict, threads: int, data: Path = DATA
+) -> tuple[float, list[float]]:
+    """Anonymise ``files`` (under ``data``) with ``preset`` into ``out``; (model load s, done-at s per photo)."""
     import facesafe
 
     start = time.perf_counter()
@@ -102,10 +114,10 @@ def run_facesafe(preset: str, files: list[str], out: Path, mask: dict, threads: 
     # the passes, merging and masking that run between network calls.
     with facesafe.FaceDetector(preset=preset, threads=None if threads == 1 else 1) as detector:
         load = time.perf_counter() - start
-        return load, _anonymise(detector, files, out, mask, threads)
+        return load, _anonymise(detector, files, out, mask, threads, data)
 
 
-def run_deface_ort(files: list[str], out: Path) -> tuple[float, list[float]]:
+def run_deface_ort(files: list[str], out: Path, data: Path = DATA) -> tuple[float, list[float]]:
     """deface 1.5.0's CenterFace class on onnxruntime (as with ``onnx`` installed)."""
     import importlib.resources
 
@@ -132,7 +144,7 @@ def run_deface_ort(files: list[str], out: Path) -> tuple[float, list[float]]:
         H, W = image.shape[:2]
         return [facesafe.Face(facesafe.Box(*map(float, d[:4])).clipped(width=W, height=H), float(d[4])) for d in dets]
 
-    return load, _anonymise(detect, files, out)
+    return load, _anonymise(detect, files, out, data=data)
 
 
 def run_deface(files: list[str], tmp: Path, out: Path) -> float:
@@ -162,17 +174,41 @@ def run_deface(files: list[str], tmp: Path, out: Path) -> float:
     return seconds
 
 
-def _report(name: str, res: dict, seconds: float, n: int, base_rate: float | None) -> None:
+def _report(name: str, res: dict, seconds: float, n: int, base_rate: float | None, upright: float | None = None) -> None:
     rate = n / seconds
     ratio = f"  {rate / base_rate:.2f}x deface-ort" if base_rate else ""
+    if upright:
+        ratio += f"  time {upright / rate:.2f}x upright"
+    by = res["recall_by_height"]
+    large = [by[k] for k in ("64-128px", ">=128px") if by[k][0] is not None]
+    h64 = sum(r * count for r, count in large) / max(1, sum(count for _, count in large))
     print(
-        f"{name:<30} recall {res['recall']:.4f}  h>=32 {res['recall_h>=32']:.4f}  "
+        f"{name:<30} recall {res['recall']:.4f}  h>=32 {res['recall_h>=32']:.4f}  h>=64 {h64:.4f}  "
         f"over-mask {res['overmask_mean'] * 100:.2f}%  {rate:.2f} photos/s{ratio}"
     )
-    by = res["recall_by_height"]
     print(" " * 30 + "  ".join(f"{k} {by[k][0]:.3f} (n={by[k][1]})" for k in BUCKETS if by[k][0] is not None))
     if res["missing_outputs"]:
         print(" " * 30 + f"MISSING OUTPUTS: {res['missing_outputs']}")
+
+
+def _turned_sets(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[Path, Path, list[str]]]:
+    """Set name -> (its folder, annotations of its first ``--limit`` photos, their files),
+    made by rotate.py in ``--turned`` when absent."""
+    import rotate
+
+    sets = {}
+    for name in filter(None, args.sets.split(",")):
+        if name not in rotate.SETS:
+            raise SystemExit(f"--sets: unknown set {name!r}, expected some of {sorted(rotate.SETS)}")
+        data = args.turned / name
+        if not (data / "annotations.json").exists():
+            print(f"making the {name} set in {data} (benchmarks/rotate.py)")
+            rotate.make_set(DATA, data, rotate.SETS[name])
+        ann = _subset(json.loads((data / "annotations.json").read_text()), args.limit, tmp / f"annotations-{name}.json")
+        images = json.loads(ann.read_text())["images"]
+        sets[name] = (data, ann, [im["file"] for im in images])
+        print(f"{name}: {len(images)} photos, {sum(len(im['faces']) for im in images)} faces, from {data}")
+    return sets
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -187,6 +223,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--shape", default="ellipse", help="facesafe's mask shape (default: ellipse)")
     parser.add_argument("--grow", type=float, default=1.3, help="facesafe's mask grow factor (default: 1.3)")
     parser.add_argument("--threads", type=int, default=2, help="facesafe's threads over photos (default: 2)")
+    parser.add_argument("--turned", type=Path, default=None, metavar="DIR", help="also run the turned sets in DIR (made there by rotate.py when absent)")
+    parser.add_argument("--no-sequential", action="store_true", help="skip the one-photo-at-a-time run of balanced")
+    parser.add_argument("--sets", default="sideways,tilted", help="turned sets to run with --turned (default: sideways,tilted)")
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
@@ -202,12 +241,18 @@ def main(argv: list[str] | None = None) -> int:
         n_faces = sum(len(im["faces"]) for im in json.loads(ann.read_text())["images"])
         mask = {"shape": args.shape, "grow": args.grow}
         print(f"wider-dev: {len(files)} photos, {n_faces} faces; {os.cpu_count()} CPUs; mask: {args.shape} x{args.grow}")
+        turned = _turned_sets(args, tmp) if args.turned else {}
         base_rate = None
         if not args.no_deface:
             out = tmp / "out-deface-ort"
             load, times = run_deface_ort(files, out)
             base_rate = len(files) / (load + max(times))
             _report("deface-ort", _score(ann, out, ".png"), load + max(times), len(files), None)
+            for name, (data, turned_ann, turned_files) in turned.items():
+                out = tmp / f"out-deface-ort-{name}"
+                load, times = run_deface_ort(turned_files, out, data)
+                seconds = load + max(times)
+                _report(f"deface-ort ({name})", _score(turned_ann, out, ".png", data), seconds, len(files), None, base_rate)
         k = min(args.deface_cli, len(files)) if not args.no_deface else 0
         cli_rate = None
         if k:
@@ -218,12 +263,18 @@ def main(argv: list[str] | None = None) -> int:
             print(f"deface 1.5.0 CLI (OpenCV backend), first {k} photos only:")
             _report("deface CLI", _score(sub, out, ".jpg"), seconds, k, None)
         runs = [(p, args.threads, p) for p in presets]
-        if args.threads > 1 and "balanced" in presets:
+        if args.threads > 1 and "balanced" in presets and not args.no_sequential:
             runs.insert(presets.index("balanced") + 1, ("balanced", 1, "balanced (sequential)"))
         for preset, threads, label in runs:
             out = tmp / f"out-{preset}-{threads}"
             load, times = run_facesafe(preset, files, out, mask, threads)
+            upright = len(files) / (load + max(times))
             _report(f"facesafe {label}", _score(ann, out, ".png"), load + max(times), len(files), base_rate)
+            for name, (data, turned_ann, turned_files) in turned.items() if threads == args.threads else ():
+                out = tmp / f"out-{preset}-{threads}-{name}"
+                load, times = run_facesafe(preset, turned_files, out, mask, threads, data)
+                seconds = load + max(times)
+                _report(f"facesafe {label} ({name})", _score(turned_ann, out, ".png", data), seconds, len(files), base_rate, upright)
             if cli_rate:
                 rate = k / (load + max(times[:k]))
                 print(" " * 30 + f"first {k} photos: {rate:.2f} photos/s, {rate / cli_rate:.2f}x the deface CLI")
