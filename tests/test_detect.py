@@ -110,6 +110,89 @@ def test_thorough_finds_rotated_faces(astronaut, thorough, degrees):
     assert _found(expected, faces), (degrees, expected, faces)
 
 
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_balanced_stands_a_sideways_photo_up(astronaut, balanced, degrees):
+    # Two faces of different sizes, the photo stored turned: the default
+    # preset finds which way up it is and finds both, at their turned places.
+    canvas = _canvas(360, 560, seed=degrees)
+    expected = []
+    for x, height in ((40, 96), (330, 64)):
+        head, face = _head(astronaut, height)
+        expected.append(_paste(canvas, head, x, 40, face))
+    turned = _rotate(canvas, expected[0], degrees)[0]
+    boxes = [_rotate(canvas, e, degrees)[1] for e in expected]
+    faces = balanced(turned)
+    assert all(_found(b, faces) for b in boxes), (degrees, boxes, faces)
+    assert all(f.detector.endswith(f"/turned{360 - degrees}") for f in faces), faces
+    for f in faces:  # landmarks turned back with the box
+        assert all(_inside((x, y), f.box.expanded(1.2)) for _, x, y in f.landmarks)
+
+
+def test_balanced_leaves_an_upright_photo_as_it_is(astronaut, balanced):
+    faces = balanced(astronaut)
+    assert faces and not any("turned" in f.detector for f in faces)
+
+
+def test_a_wrong_turn_still_finds_the_face_in_place(astronaut, monkeypatch):
+    # Forced to turn an upright photo (as a wrong probe would), the detector
+    # still returns the face, in the photo's own pixels.
+    monkeypatch.setattr("facesafe._detect._detector.locked_upright", lambda raw: False)
+    monkeypatch.setattr("facesafe._detect._detector.best_quarter", lambda probes: 1)
+    with FaceDetector(threads=1) as detector:
+        faces = detector(astronaut)
+    assert _found(Box(181, 58, 270, 178), faces), faces
+
+
+@pytest.mark.parametrize("degrees", [90, 180, 270])
+def test_the_stored_half_pass_is_turned_with_the_photo(degrees):
+    # The hedge: what the half pass saw in the photo as stored, moved to the
+    # turned photo's pixels, lands where the turned photo shows it.
+    from facesafe._detect._centerface import Raw
+    from facesafe._detect._detector import _turned_half
+
+    image = np.zeros((300, 500, 3), np.uint8)
+    box = Box(40.0, 30.0, 120.0, 140.0)
+    lms = np.array([[[60, 60], [100, 60], [80, 80], [65, 110], [95, 110]]], np.float32)
+    raw = Raw(np.array([[box.x0, box.y0, box.x1, box.y1]], np.float32), np.array([0.9], np.float32), lms)
+    turned = _turned_half(raw, degrees // 90, image)
+    expected = _rotate(image, box, degrees)[1]
+    assert np.allclose(turned.boxes[0], [expected.x0, expected.y0, expected.x1, expected.y1])
+    corner = _rotate(image, Box(60.0, 60.0, 60.0, 60.0), degrees)[1]  # the first landmark, as a point
+    assert np.allclose(turned.landmarks[0, 0], [corner.x0, corner.y0])
+    assert turned.scores[0] == pytest.approx(0.9)
+
+
+def test_roll_reads_the_turn_from_landmarks():
+    from facesafe._detect._orient import roll
+
+    upright = np.array([[[40, 40], [60, 40], [50, 50], [42, 60], [58, 60]]], np.float32)
+    centre = np.array([50, 50], np.float32)
+    for degrees in (0, 30, 90, -45, 180):
+        a = np.radians(degrees)
+        # counter-clockwise on screen (y down): (dx, dy) -> (c dx + s dy, -s dx + c dy)
+        m = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]], np.float32)
+        turned = (upright - centre) @ m.T + centre
+        assert abs((roll(turned)[0] - degrees + 180) % 360 - 180) < 1e-3, degrees
+
+
+def test_the_probe_keeps_an_unclear_photo_as_it_is():
+    from facesafe._detect._centerface import Raw
+    from facesafe._detect._orient import best_quarter, locked_upright
+
+    none = Raw(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
+    upright = np.array([[[40, 40], [60, 40], [50, 50], [42, 60], [58, 60]]], np.float32)
+    box = np.array([[30, 30, 70, 70]], np.float32)
+    face = Raw(box, np.array([0.9], np.float32), upright)
+    assert best_quarter([none] * 4) == 0
+    assert best_quarter([none, face, none, none]) == 1
+    assert best_quarter([face, face, none, none]) == 0  # a tie keeps the photo as it is
+    assert not locked_upright(none)
+    two = Raw(np.repeat(box, 2, 0), np.array([0.9, 0.8], np.float32), np.repeat(upright, 2, 0))
+    assert locked_upright(two)
+    lying = Raw(box, np.array([0.9], np.float32), upright[:, :, ::-1].copy())  # x and y swapped: eyes beside the mouth
+    assert not locked_upright(lying)
+
+
 def test_finds_a_mirrored_face(astronaut, balanced):
     head, face = _head(astronaut, 64)
     mirrored = np.ascontiguousarray(head[:, ::-1])

@@ -2,6 +2,9 @@
 
 How one image is processed (see :mod:`._presets` for the knobs):
 
+0. with ``orient`` (the default preset): which quarter turn stands the photo
+   up (:mod:`._orient`); the passes below then run on the photo turned that
+   way, and the faces are turned back;
 1. *base* pass: the whole image (shrunk to ``max_side`` if larger);
 2. *half* pass at half that scale, for large faces;
 3. optional *mirror* and *rotated* passes of the base image;
@@ -23,8 +26,9 @@ import numpy as np
 from .._errors import DetectionError
 from .._geometry import Box, Face
 from .._protocols import Closeable
-from ._centerface import LANDMARK_NAMES, CenterFaceNet, decode
+from ._centerface import LANDMARK_NAMES, CenterFaceNet, Raw, decode
 from ._merge import Candidates, Cluster, cluster
+from ._orient import PROBE_SIDE, best_quarter, locked_upright
 from ._presets import PRESETS, Preset
 
 __all__ = ["FaceDetector", "detect_faces"]
@@ -125,8 +129,14 @@ class FaceDetector(Closeable):
         """Faces in ``image`` (uint8 RGB ``(H, W, 3)``), best score first."""
         image = _check_image(image)
         with _failing_closed("face detection"):
-            clusters, scale, views = self._clusters(image)
-            return self._faces(clusters, scale, views, image.shape[1], image.shape[0])
+            k, seen, stored = self._quarter(image) if self._preset.orient else (0, None, None)
+            if k == 0:
+                clusters, scale, views = self._clusters(image, seen)
+                return self._faces(clusters, scale, views, image.shape[1], image.shape[0])
+            turned = np.ascontiguousarray(np.rot90(image, k))
+            clusters, scale, views = self._clusters(turned, hedge=_turned_half(stored, k, image))
+            faces = self._faces(clusters, scale, views, turned.shape[1], turned.shape[0])
+            return tuple(_turned_back(f, k, image.shape[1], image.shape[0]) for f in faces)
 
     def close(self) -> None:
         """Release the model; the detector cannot be called afterwards."""
@@ -148,12 +158,53 @@ class FaceDetector(Closeable):
             raise DetectionError("the detector was closed")
         return self._net.run(_blob(images))
 
-    def _clusters(self, image: np.ndarray) -> tuple[list[Cluster], float, list[str]]:
-        """All merged candidates of ``image``, the base-pass scale, pass names."""
+    def _base(self, image: np.ndarray) -> tuple[float, np.ndarray, np.ndarray | None]:
+        """The base-pass scale, base image and half image (None without a half pass)."""
         p = self._preset
         H, W = image.shape[:2]
         s = min(1.0, p.max_side / max(H, W))
         base = _resize(image, max(1, round(W * s)), max(1, round(H * s)))
+        Hb, Wb = base.shape[:2]
+        half = _resize(base, round(Wb / 2), round(Hb / 2)) if p.coarse and max(Hb, Wb) >= 128 else None
+        return s, base, half
+
+    def _quarter(self, image: np.ndarray) -> tuple[int, Raw | None, Raw | None]:
+        """The quarter turn (``np.rot90``'s ``k``) that stands ``image`` up (see
+        :mod:`._orient`); when the half pass was run for that, its candidates
+        (half px) if ``k`` is 0, else them in ``image``'s pixels (for a hedge)."""
+        p = self._preset
+        _, _, half = self._base(image)
+        seen = None
+        if half is not None:
+            seen = decode(self._run([half]), 0, p.floor)
+            if locked_upright(seen):
+                return 0, seen, None
+        H, W = image.shape[:2]
+        f = min(1.0, PROBE_SIDE / max(H, W))
+        small = _resize(image, max(1, round(W * f)), max(1, round(H * f)))
+        probes: list[Raw] = [None, None, None, None]  # type: ignore[list-item]
+        for ks in ((0, 2), (1, 3)):  # same shapes, one network call each
+            out = self._run([np.rot90(small, k) for k in ks])
+            for i, k in enumerate(ks):
+                probes[k] = decode(out, i, p.floor)
+        k = best_quarter(probes)
+        if k == 0 or seen is None or half is None:
+            return k, seen, None
+        # What the half pass saw, in the photo's own pixels: a hedge against a wrong turn.
+        boxes, lms = _scaler(W / half.shape[1], H / half.shape[0], 0, 0)(seen.boxes, seen.landmarks)
+        return k, None, Raw(boxes, seen.scores, lms)
+
+    def _clusters(
+        self, image: np.ndarray, seen: Raw | None = None, hedge: Raw | None = None
+    ) -> tuple[list[Cluster], float, list[str]]:
+        """All merged candidates of ``image``, the base-pass scale, pass names.
+
+        ``seen``: the half pass's candidates, when already run. ``hedge``: the
+        half pass of the photo as it was stored, turned into ``image``'s pixels,
+        when ``image`` is that photo turned: kept as a rotated view, so a face
+        it saw clearly survives a wrong turn."""
+        p = self._preset
+        s, base, half = self._base(image)
         Hb, Wb = base.shape[:2]
         parts: list[Candidates] = []
         views: list[str] = []
@@ -174,11 +225,9 @@ class FaceDetector(Closeable):
 
         ident = lambda b, lms: (b, lms)  # noqa: E731
         add("base", decode(self._run([base]), 0, p.floor), ident, True)
-        half = None
-        if p.coarse and max(Hb, Wb) >= 128:
-            half = _resize(base, round(Wb / 2), round(Hb / 2))
+        if half is not None:
             fx, fy = Wb / half.shape[1], Hb / half.shape[0]
-            add("half", decode(self._run([half]), 0, p.floor), _scaler(fx, fy, 0, 0), True)
+            add("half", seen if seen is not None else decode(self._run([half]), 0, p.floor), _scaler(fx, fy, 0, 0), True)
         if p.flip:
             add("mirror", decode(self._run([base[:, ::-1]]), 0, p.floor), _unflip(Wb), True)
             if half is not None:
@@ -189,6 +238,8 @@ class FaceDetector(Closeable):
                     lambda b, lms: up(*unflip(b, lms)),
                     True,
                 )
+        if hedge is not None:
+            add("stored-half", hedge, lambda b, lms: (b * s, lms * s), False)
         for deg in p.rotations:
             k = deg // 90
             add(f"rot{deg}", decode(self._run([np.rot90(base, k)]), 0, p.floor), _unrotate(k, Wb, Hb), False)
@@ -334,6 +385,29 @@ def _unrotate(k: int, Wb: int, Hb: int):
         return b, np.stack([lx, ly], axis=-1)
 
     return f
+
+
+def _turned_half(half: Raw | None, k: int, image: np.ndarray) -> Raw | None:
+    """The half pass's candidates of ``image`` (in ``image``'s pixels) in ``np.rot90(image, k)``'s pixels."""
+    if half is None:
+        return None
+    H, W = image.shape[:2]
+    # Points of np.rot90(turned, 4 - k), which is image, back to turned's pixels.
+    boxes, lms = _unrotate(4 - k, *((H, W) if k % 2 else (W, H)))(half.boxes, half.landmarks)
+    return Raw(boxes, half.scores, lms)
+
+
+def _turned_back(face: Face, k: int, W: int, H: int) -> Face:
+    """``face`` found in ``np.rot90(image, k)`` (``image`` ``W x H``), in ``image``'s pixels."""
+    back = _unrotate(k, W, H)
+    b = face.box
+    boxes, lms = back(
+        np.array([[b.x0, b.y0, b.x1, b.y1]], np.float64),
+        np.array([[(x, y) for _, x, y in face.landmarks]], np.float64).reshape(1, -1, 2),
+    )
+    box = Box(*(float(v) for v in boxes[0])).clipped(width=W, height=H)
+    landmarks = tuple((name, float(x), float(y)) for (name, _, _), (x, y) in zip(face.landmarks, lms[0], strict=True))
+    return Face(box=box, score=face.score, landmarks=landmarks, detector=f"{face.detector}/turned{90 * k}")
 
 
 def detect_faces(image: np.ndarray, *, preset: str = "balanced") -> tuple[Face, ...]:

@@ -32,6 +32,10 @@ class Preset:
         trigger_score: ...whose merged score is at least this.
         tile: side of the tiles (base-pass px) the upscaled pass works on.
         flip: also run the base (and half) pass on the mirrored image.
+        orient: first find which quarter turn stands the photo up (from the
+            half pass's landmarks, else four small probe passes) and run the
+            passes on the photo turned that way: photos stored sideways or
+            upside down at little extra cost (see :mod:`._orient`).
         rotations: also run the base pass on the image turned by these
             angles (degrees, counter-clockwise), for lying or upside-down faces.
         thresholds: minimum merged score to keep a face, for faces shorter than
@@ -49,6 +53,7 @@ class Preset:
     trigger_score: float = 0.03
     tile: int = 128
     flip: bool = False
+    orient: bool = False
     rotations: tuple[int, ...] = ()
     thresholds: tuple[float, float, float, float] = (0.1, 0.1, 0.15, 0.3)
     rotated_threshold: float = 0.5
@@ -69,7 +74,12 @@ PRESETS = MappingProxyType(
     {
         "fast": Preset("fast", upscale=0.0),
         "balanced": Preset(
-            "balanced", upscale=1.5, trigger_height=40.0, trigger_score=0.08, thresholds=(0.15, 0.10, 0.13, 0.3)
+            "balanced",
+            upscale=1.5,
+            trigger_height=40.0,
+            trigger_score=0.08,
+            orient=True,
+            thresholds=(0.15, 0.10, 0.13, 0.3),
         ),
         "thorough": Preset(
             "thorough",
