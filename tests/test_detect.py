@@ -184,6 +184,8 @@ def test_the_probe_keeps_an_unclear_photo_as_it_is():
     box = np.array([[30, 30, 70, 70]], np.float32)
     face = Raw(box, np.array([0.9], np.float32), upright)
     assert best_quarter([none] * 4) == 0
+    faint = Raw(box, np.array([0.5], np.float32), upright[:, :, ::-1].copy())  # one candidate, not standing up
+    assert best_quarter([none, faint, none, none]) == 0  # too little to turn a photo for
     assert best_quarter([none, face, none, none]) == 1
     assert best_quarter([face, face, none, none]) == 0  # a tie keeps the photo as it is
     assert not locked_upright(none)

@@ -17,8 +17,9 @@ on the photo turned that way:
    together about a fifth of a full-size pass). Each turn gets
    ``upright + 0.3 x top5``: the scores of its candidates >= 0.35 whose
    landmarks stand up, plus a little of its five best scores. The best other
-   turn wins only when it beats the photo as it is by :data:`PROBE_MARGIN`,
-   so an unclear photo stays as it is.
+   turn wins only when it beats the photo as it is by :data:`PROBE_MARGIN`
+   and reaches :data:`PROBE_MIN`, so an unclear photo, or one without faces,
+   stays as it is.
 
 Landmarks are the reliable part: on a turned face CenterFace's score is often
 high enough to be a candidate while its five points still say which way the
@@ -33,7 +34,7 @@ import numpy as np
 
 from ._centerface import Raw
 
-__all__ = ["LOCK_EVIDENCE", "LOCK_SCORE", "PROBE_MARGIN", "PROBE_SIDE", "roll", "locked_upright", "best_quarter"]
+__all__ = ["LOCK_EVIDENCE", "LOCK_SCORE", "PROBE_MARGIN", "PROBE_MIN", "PROBE_SIDE", "roll", "locked_upright", "best_quarter"]
 
 PROBE_SIDE = 320  # long side (px) of the four probe images
 LOCK_SCORE = 0.5  # candidates of the half pass that may lock the photo upright...
@@ -41,7 +42,8 @@ LOCK_EVIDENCE = 1.0  # ...when the upright ones' scores sum to this
 PROBE_SCORE = 0.35  # probe candidates whose landmarks count
 PROBE_TOP = 5  # best scores per probe that count, at PROBE_TOP_WEIGHT
 PROBE_TOP_WEIGHT = 0.3
-PROBE_MARGIN = 0.05  # a turn must beat the photo as it is by this
+PROBE_MARGIN = 0.1  # a turn must beat the photo as it is by this...
+PROBE_MIN = 0.2  # ...and reach this (photos without faces score 0-0.16 every way)
 
 
 def roll(landmarks: np.ndarray) -> np.ndarray:
@@ -81,4 +83,4 @@ def best_quarter(probes: list[Raw]) -> int:
         top = np.sort(raw.scores)[::-1][:PROBE_TOP].sum()
         evidence.append(_quarters(raw, PROBE_SCORE)[0] + PROBE_TOP_WEIGHT * top)
     k = int(np.argmax(evidence[1:])) + 1
-    return k if evidence[k] >= evidence[0] + PROBE_MARGIN else 0
+    return k if evidence[k] >= max(evidence[0] + PROBE_MARGIN, PROBE_MIN) else 0
