@@ -4,8 +4,10 @@ Every preset runs CenterFace on the whole image at a *base* scale (the image
 itself, or shrunk so its long side is at most ``max_side``) and at half that
 scale (large faces), then merges what the passes found. ``balanced`` adds
 upscaled passes on the regions where the first passes saw small or uncertain
-faces; ``thorough`` upscales the whole image and adds mirrored and rotated
-passes. Figures for each preset are in docs/detection.md.
+faces, and first finds which quarter turn stands the photo up (photos stored
+sideways, at about the cost of upright ones); ``thorough`` upscales the whole
+image and adds mirrored and rotated passes. Figures for each preset are in
+docs/detection.md.
 """
 
 from __future__ import annotations
