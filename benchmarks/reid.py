@@ -7,7 +7,12 @@ defaults, and for weak baselines measured in the same run (Gaussian blur of
 5% and 20% of the face width without noise, the issue's reference points).
 
     .venv/bin/python benchmarks/reid.py [--data DIR] [--landmarks both|original|redacted]
-        [--detector dlib|facesafe] [--extra] [--parrot]
+        [--detector dlib|facesafe] [--extra] [--parrot] [--pool N]
+
+``--pool N`` also scores ``Synthesize(donor=DonorPool())`` with the pool a
+batch run would build: the faces of every probe photo (the release) and of
+the N wider-dev photos with most faces of 48+ px (strangers in the same
+release), meshed with FaceMesh; gallery photos are the attacker's, not pooled.
 
 Targets for every default: AUC <= 0.55 and linkability <= 2%.
 Exits 0 with a message when the data folder is absent (a fresh clone).
@@ -79,6 +84,23 @@ def methods(extra: bool) -> list[tuple[str, object]]:
     return rows
 
 
+def donor_pool(enrolment, wider: int, data: Path) -> facesafe.DonorPool:
+    """The DonorPool of a release made of the probe photos and ``wider`` wider-dev photos (see the module docstring)."""
+    import json
+
+    synth, pool = facesafe.Synthesize(), facesafe.DonorPool()
+    for photo in enrolment.probes:
+        faces = [facesafe.Face(b, detector="dlib") for b in photo.dlib_boxes] or [facesafe.Face(photo.box)]
+        pool.add(photo.image, synth.meshed(photo.image, faces))
+    root = data.parent / "wider-dev"
+    ann = json.loads((root / "annotations.json").read_text())["images"]
+    for item in sorted(ann, key=lambda it: -sum(f[3] >= 48 for f in it["faces"]))[:wider]:
+        image = facesafe.read_image(root / item["file"])
+        faces = [facesafe.Face(facesafe.Box.from_xywh(*f)) for f in item["faces"] if f[3] >= 48]
+        pool.add(image, synth.meshed(image, faces))
+    return pool
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=IDENTITY_DEV)
@@ -88,6 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parrot", action="store_true", help="also score each default against a gallery redacted the same way"
     )
+    parser.add_argument("--pool", type=int, default=None, metavar="N",
+                        help="also score Synthesize with a DonorPool of the probes and N wider-dev photos")
     args = parser.parse_args(argv)
     if not args.data.is_dir():
         print(f"{args.data} not found: the identity data lives outside the repo; nothing to measure.")
@@ -105,7 +129,12 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     failed = []
-    for label, redaction in [("originals", None), *methods(args.extra)]:
+    rows = [("originals", None), *methods(args.extra)]
+    if args.pool is not None:
+        pool = donor_pool(enrolment, args.pool, args.data)
+        print(f"donor pool: {len(pool)} faces (probes and {args.pool} wider-dev photos)")
+        rows.append(("synthetic, donor pool (batch)", facesafe.Synthesize(donor=pool)))
+    for label, redaction in rows:
         result = reidentification(
             enrolment, redaction, method=label, detector=detector, landmarks=args.landmarks
         )

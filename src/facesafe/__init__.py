@@ -42,7 +42,18 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ lo
     from ._detect import PRESETS, FaceDetector, FaceMesher, Preset, detect_faces, mesh_faces, model_versions
     from ._io import DEFAULT_MAX_PIXELS, MetadataWarning, Picture, encode_image, load_image, read_image, write_image
     from ._metadata import read_metadata, strip_metadata
-    from ._redact import REDACTIONS, Blur, Crop, Fill, KSamePool, Pixelate, Replacement, Synthesize, face_mask
+    from ._redact import (
+        REDACTIONS,
+        Blur,
+        Crop,
+        DonorPool,
+        Fill,
+        KSamePool,
+        Pixelate,
+        Replacement,
+        Synthesize,
+        face_mask,
+    )
     from ._report import render_report
     from ._verify import FileCheck, VerifyReport, verify
 # --- end of generated imports ---
@@ -64,7 +75,7 @@ _PUBLIC: tuple[tuple[str, str, tuple[str, ...]], ...] = (
                               "model_versions")),
     ("Detection", "_protocols", ("Detector",)),
     ("Records", "_geometry", ("Box", "Face")),
-    ("Redactions", "_redact", ("Blur", "Pixelate", "Fill", "Crop", "Synthesize", "KSamePool", "Replacement",
+    ("Redactions", "_redact", ("Blur", "Pixelate", "Fill", "Crop", "Synthesize", "DonorPool", "KSamePool", "Replacement",
                                "REDACTIONS")),
     ("Redactions", "_protocols", ("Redaction", "Redacted")),
     ("Release checks", "_verify", ("verify", "VerifyReport", "FileCheck")),

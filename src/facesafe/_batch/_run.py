@@ -32,10 +32,12 @@ from .._errors import OutputError
 from .._formats import classify
 from .._io import output_format as default_format
 from .._io import suffix_for
+from .._redact import DonorPool, Synthesize
 from . import _fs
 from ._lifecycle import refuse_unguarded_script
 from ._manifest import Manifest, default_manifest_path
 from ._runner import run_tasks
+from ._sample import describe, fill_pool, pool_to_fill
 from ._worker import Outcome, Task, load_anonymizer, process
 
 __all__ = ["Report", "anonymize_dir", "hmac_key", "hmac_name", "plan_outputs"]
@@ -65,6 +67,8 @@ class Report:
             manifest has them all).
         manifest: where the manifest is.
         seconds: wall time of the run.
+        donor: ``synthetic`` with a pool built by the run: what it holds, or
+            that it was too small and the built-in donor was used.
     """
 
     written: int = 0
@@ -83,6 +87,7 @@ class Report:
     manifest: Path | None = None
     seconds: float = 0.0
     targets: tuple[str, ...] = ("faces",)
+    donor: str = ""
 
     @property
     def ok(self) -> bool:
@@ -118,6 +123,8 @@ class Report:
                          f"{_count(self.fell_back, 'face')} in the other {self.fell_back_files:,} got {fallback} instead")
             else:
                 line += f"; {self.method}: {self.fell_back:,} of {_count(self.faces, 'face')} got {fallback}"
+        if self.donor:
+            line += f"; donor: {self.donor}"
         return line
 
 
@@ -248,6 +255,7 @@ def anonymize_dir(
     quiet: bool = True,
     command: str | None = None,
     client: Any = None,
+    donor_pool: bool = True,
     **options: Any,
 ) -> Report:
     """Anonymise every image under ``sources`` into ``out_dir``.
@@ -261,33 +269,31 @@ def anonymize_dir(
             instead of the next seven arguments. Workers use copies of it.
         method, preset, detector, format, quality, max_pixels, options: as for
             :class:`~facesafe.Anonymizer`, ``targets=`` too (regions recorded with their kind).
-        workers: worker processes (default: every core); ``0`` works in this
-            process. They do not re-run the calling script (no ``__main__``
-            guard needed) unless it defines a class they must import: then an
-            unguarded call is a ``ValueError`` saying so.
-        threads: inference threads per worker (default: cores / workers, at
-            least 1; always 1 on a Dask cluster; an ``anonymizer``'s own
-            ``threads``, when set, unless this is given).
+        workers: worker processes (default: every core); ``0`` works in this process. They do not re-run the calling
+            script (no ``__main__`` guard needed) unless it defines a class they must import: then an unguarded call is a
+            ``ValueError`` saying so.
+        threads: inference threads per worker (default: cores / workers, at least 1; always 1 on a Dask cluster; an
+            ``anonymizer``'s own ``threads``, when set, unless this is given).
         manifest: the SQLite manifest (default: ``<out_dir>.facesafe.sqlite``).
         overwrite: replace existing outputs that this manifest did not write.
         rename: ``"hmac"`` names outputs by a keyed hash of their relative
             path (key kept beside the manifest), for names that identify people.
         quiet: no progress output.
         command: the command line, recorded in the manifest.
-        client: a ``dask.distributed.Client`` to run on instead of local
-            processes (``workers`` is then ignored). Its workers must see the
-            same files; single-threaded ones (``nthreads=1``) give outputs
-            byte-identical to a local run. See docs/scale-out.md.
+        client: a ``dask.distributed.Client`` to run on instead of local processes (``workers`` is then ignored). Its
+            workers must see the same files; single-threaded ones (``nthreads=1``) give outputs byte-identical to a local
+            run. See docs/scale-out.md.
+        donor_pool: ``synthetic`` without a donor of its own replaces faces by mixes of a sample of the run's faces, pooled in
+            memory by a first pass (docs/synthetic.md); ``False`` keeps the painted donor.
 
-    Re-running the same call resumes: inputs already done with the same
-    settings and unchanged bytes are not redone. Returns a :class:`Report`;
-    ``report.ok`` is false when any input failed.
+    Re-running the same call resumes: inputs already done with the same settings and unchanged bytes are not redone.
+    Returns a :class:`Report`; ``report.ok`` is false when any input failed.
     """
     started = time.monotonic()
     sources, out, manifest_path = _locations(sources, out_dir, manifest)
     workers = _check_options(rename=rename, workers=workers, threads=threads)
     settings = dict(method=method, preset=preset, detector=detector, format=format, quality=quality, max_pixels=max_pixels, **options)
-    anonymizer = _run_anonymizer(anonymizer, settings, threads=1 if client is not None else threads, workers=workers)
+    anonymizer = _run_anonymizer(anonymizer, settings, threads=1 if client is not None else threads, workers=workers, donor_pool=donor_pool)
     pickled = pickle.dumps(anonymizer)
     if client is None and workers > 0:
         refuse_unguarded_script(pickled)  # before anything is written
@@ -298,6 +304,7 @@ def anonymize_dir(
         recorder = _Recorder(db, run_id, fingerprint, anonymizer.method, anonymizer.preset)
         tasks = _plan(sources, out, recorder, output_format=anonymizer.format, overwrite=overwrite,
                       rename_key=hmac_key(manifest_path) if rename == "hmac" else None)
+        pickled, donor = _first_pass(anonymizer, tasks, pickled, workers=workers, client=client)
         recorder.progress = _Progress(len(tasks), quiet=quiet)
         try:
             run_tasks(tasks, functools.partial(process, max_file_bytes=anonymizer.max_pixels * 8 + (64 << 20)),
@@ -307,7 +314,7 @@ def anonymize_dir(
         finally:
             recorder.progress.close()
             db.finish_run(run_id)
-    return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started,
+    return recorder.tally.report(manifest=manifest_path, seconds=time.monotonic() - started, donor=donor,
                                  method=anonymizer.method, fallback=_fallback_name(anonymizer), targets=anonymizer.targets)
 
 
@@ -407,11 +414,18 @@ def _check_options(*, rename: str | None, workers: int | None, threads: int | No
     return workers
 
 
-def _run_anonymizer(given: Anonymizer | None, settings: dict[str, Any], *, threads: int | None, workers: int) -> Anonymizer:
-    """The anonymizer the workers copy: ``given`` (with their thread count), or one built from ``settings``."""
+def _run_anonymizer(given: Anonymizer | None, settings: dict[str, Any], *, threads: int | None, workers: int,
+                    donor_pool: bool = False) -> Anonymizer:
+    """The anonymizer the workers copy: ``given`` (with their thread count), or one built from ``settings``.
+
+    With ``donor_pool``, a ``synthetic`` one without a donor gets an empty
+    :class:`DonorPool` (see :func:`_first_pass`).
+    """
     default_threads = max(1, (os.cpu_count() or 1) // max(workers, 1))
     if given is None:
-        return Anonymizer(**settings, threads=default_threads if threads is None else threads)
+        built = Anonymizer(**settings, threads=default_threads if threads is None else threads)
+        pool_to_fill(built, donor_pool=donor_pool)
+        return built
     if not isinstance(given, Anonymizer):
         raise TypeError(f"anonymizer must be an Anonymizer, got {type(given).__name__}")
     defaults = {"method": "blur", "preset": "balanced", "detector": None, "format": None, "quality": 92, "max_pixels": None}
@@ -421,7 +435,22 @@ def _run_anonymizer(given: Anonymizer | None, settings: dict[str, Any], *, threa
     copy = pickle.loads(pickle.dumps(given))  # settings only: a default detector is not copied
     if threads is not None or copy.threads is None:
         copy.threads = default_threads if threads is None else threads
+    pool_to_fill(copy, donor_pool=donor_pool)
     return copy
+
+
+def _first_pass(anonymizer: Anonymizer, tasks: Sequence[Task], pickled: bytes, *, workers: int, client: Any) -> tuple[bytes, str]:
+    """Fill the run's empty :class:`DonorPool` from a sample of ``tasks``: the pickled anonymizer with it, and what the report says.
+
+    The run's settings were taken before, with the pool empty: they name its
+    recipe, not its faces. Anything else is returned as it is, with ``""``.
+    """
+    synth = anonymizer.redaction
+    pool = synth.donor if isinstance(synth, Synthesize) else None
+    if not isinstance(pool, DonorPool) or len(pool) or not tasks:
+        return pickled, ""
+    donor = describe(pool, *fill_pool(pool, tasks, pickled, workers=workers, client=client))
+    return pickle.dumps(anonymizer), donor  # now with the pool's faces, in memory only
 
 
 @dataclass(frozen=True)

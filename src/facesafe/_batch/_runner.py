@@ -105,30 +105,41 @@ class _Job(Generic[T, R]):
 
 # -- in a worker process -------------------------------------------------------
 
-# The state of each run a worker process has served, by the run's pickled
-# setup (and thread: detectors are not all thread-safe); a new run's state
-# replaces an older one's, closing it.
-_STATES: dict[tuple[bytes, int], Any] = {}
+# The state of each run a worker process has served, by the digest of the run's
+# pickled setup (and thread: detectors are not all thread-safe); a new run's
+# state replaces an older one's, closing it. A local pool's processes get the
+# setup once, when they start (it may be large: a synthetic run's donor pool),
+# and then only its digest with each task.
+_STATES: dict[tuple[str, int], Any] = {}
+_SETUPS: dict[str, bytes] = {}
 
 
-def _state(setup: bytes) -> Any:
-    key = (setup, threading.get_ident())
+def _digest(setup: bytes) -> str:
+    return hashlib.sha256(setup).hexdigest()
+
+
+def _state(setup: bytes | str) -> Any:
+    """The state of the run whose setup (or, in a local pool's process, its digest) is given."""
+    digest = setup if isinstance(setup, str) else _digest(setup)
+    key = (digest, threading.get_ident())
     if key not in _STATES:
-        for old in [k for k in _STATES if k[0] != setup]:
+        for old in [k for k in _STATES if k[0] != digest]:
             close = getattr(_STATES.pop(old), "close", None)
             if close is not None:
                 close()
-        _STATES[key] = pickle.loads(setup)()
+        _STATES[key] = pickle.loads(_SETUPS[digest] if isinstance(setup, str) else setup)()
     return _STATES[key]
 
 
 def _start(setup: bytes) -> None:
     """Pool initializer: dependencies' caches made private (see ``_caches``), then the state built (models loaded)."""
     private_caches_until_exit()
+    _SETUPS.clear()
+    _SETUPS[_digest(setup)] = setup
     _state(setup)
 
 
-def _run_one(work: Work[T, R], task: T, setup: bytes) -> R:
+def _run_one(work: Work[T, R], task: T, setup: bytes | str) -> R:
     return work(task, functools.partial(_state, setup))
 
 
@@ -141,6 +152,7 @@ def _run_pool(job: _Job[T, R], queue: Iterator[T], workers: int) -> None:
     if task is None:
         return
     window, suspects = 2 * workers, list[T]()
+    digest = _digest(job.setup)  # sent with each task; the setup itself once per process
     pool = spawn_pool(workers, _start, (job.setup,))
 
     def fresh(old: ProcessPoolExecutor) -> ProcessPoolExecutor:
@@ -153,14 +165,14 @@ def _run_pool(job: _Job[T, R], queue: Iterator[T], workers: int) -> None:
             if suspects:  # one at a time, to find the task that kills workers
                 suspect = suspects.pop(0)
                 try:
-                    job.handle(suspect, pool.submit(_run_one, job.work, suspect, job.setup).result())
+                    job.handle(suspect, pool.submit(_run_one, job.work, suspect, digest).result())
                 except BrokenProcessPool:
                     job.handle(suspect, job.failed(suspect, WORKER_DIED))
                     pool = fresh(pool)
                 continue
             while len(pending) < window and task is not None:
                 job.before(task)
-                pending[pool.submit(_run_one, job.work, task, job.setup)] = task
+                pending[pool.submit(_run_one, job.work, task, digest)] = task
                 task = next(queue, None)
             if not pending:
                 break
@@ -192,6 +204,7 @@ def _run_dask(job: _Job[T, R], queue: Iterator[T], client: Any) -> None:
 
     window = 2 * max(1, sum(client.nthreads().values()))
     futures: dict[Any, T] = {}
+    setup = client.scatter(job.setup, broadcast=True, hash=False)  # sent to each worker once, not with each task
 
     def submit() -> Any | None:
         task = next(queue, None)
@@ -199,7 +212,7 @@ def _run_dask(job: _Job[T, R], queue: Iterator[T], client: Any) -> None:
             return None
         job.before(task)
         key = f"facesafe-{hashlib.sha256(repr(task).encode()).hexdigest()[:20]}-{id(task)}"
-        future = client.submit(_run_one, job.work, task, job.setup, pure=False, key=key)
+        future = client.submit(_run_one, job.work, task, setup, pure=False, key=key)
         futures[future] = task
         return future
 

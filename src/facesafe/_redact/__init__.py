@@ -4,10 +4,11 @@ from ._catalogue import REDACTIONS
 from ._donor import KSamePool
 from ._masks import face_mask
 from ._methods import Blur, Crop, Fill, Pixelate, parse_color
+from ._pool import DonorPool
 from ._synthetic import Replacement, Synthesize
 from ._text import hide_text, redact_by_kind
 
 __all__ = [
-    "Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "face_mask", "parse_color", "Synthesize", "KSamePool", "Replacement",
+    "Blur", "Pixelate", "Fill", "Crop", "REDACTIONS", "face_mask", "parse_color", "Synthesize", "DonorPool", "KSamePool", "Replacement",
     "hide_text", "redact_by_kind",
 ]

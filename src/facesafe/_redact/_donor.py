@@ -607,6 +607,12 @@ class KSamePool:
         self._faces.clear()
         self._clusters = None
 
+    label = "k-same"  # what Replacement.donors says for a face this donor replaced
+
+    def texture(self, image: np.ndarray, mesh: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """The k-Same replacement for the face of ``image`` whose FaceMesh points are ``mesh`` (see :meth:`average`)."""
+        return self.average(align_to_template(image, mesh))
+
     def fingerprint(self) -> str:
         """The settings and a hash of the faces held: equal exactly when the pool gives equal averages.
 

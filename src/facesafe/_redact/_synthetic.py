@@ -43,7 +43,6 @@ from . import _kernels as K
 from ._donor import (
     FACE_OVAL,
     KSamePool,
-    align_to_template,
     mean_face,
     paint_mouth,
     render_donor,
@@ -54,6 +53,7 @@ from ._donor import (
 )
 from ._masks import face_masks, union_region
 from ._methods import Pixelate, _check_number, _check_seed, _Masked, check_fallback
+from ._pool import DonorPool
 from ._warp import fit_pose, piecewise_warp, polygon_mask
 
 __all__ = ["Synthesize", "Replacement"]
@@ -74,7 +74,7 @@ class Replacement:
     Attributes:
         image: the new image.
         donors: one entry per input face: ``"synthetic"`` (built-in donor),
-            ``"k-same"`` (pool average), ``"fallback"`` (the fallback
+            ``"pool"`` (a :class:`DonorPool` mix), ``"k-same"`` (a :class:`KSamePool` average), ``"fallback"`` (the fallback
             redaction was applied) or ``"off-image"`` (nothing to do).
         reasons: per face, why it fell back (``""`` otherwise).
     """
@@ -117,8 +117,10 @@ class Synthesize(_Masked):
             means :class:`Pixelate` with this redaction's ``shape``, ``grow``,
             ``feather`` and ``seed``.
         donor: ``None`` for the built-in procedural donor, or a
-            :class:`KSamePool` holding the batch's faces; when the pool holds
-            fewer than its ``k`` faces the built-in donor is used.
+            :class:`DonorPool` (mixes of the batch's faces; batch runs build
+            one by default) or a :class:`KSamePool` holding the batch's faces;
+            when the pool holds fewer than ``k + 1`` faces to use for a face,
+            that face gets the built-in donor.
         mesher: ``(image, faces) -> faces`` filling ``Face.mesh`` for faces
             that have none; ``None`` uses MediaPipe FaceMesh (the ``synthetic``
             extra: :class:`~facesafe.MissingExtraError` without it), loaded
@@ -141,7 +143,7 @@ class Synthesize(_Masked):
     min_size: float = 32.0
     max_yaw: float = 50.0
     fallback: Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray] | None = None
-    donor: KSamePool | None = None
+    donor: DonorPool | KSamePool | None = None
     mesher: Callable[[np.ndarray, Sequence[Face]], Sequence[Face]] | None = field(default=None, compare=False)
     _loaded: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
@@ -162,8 +164,8 @@ class Synthesize(_Masked):
         _check_number("max_yaw", self.max_yaw, low=0.0)
         if self.fallback is not None:
             check_fallback(self.fallback)
-        if self.donor is not None and not isinstance(self.donor, KSamePool):
-            raise TypeError(f"donor must be None or a KSamePool, got {type(self.donor).__name__}")
+        if self.donor is not None and not isinstance(self.donor, (KSamePool, DonorPool)):
+            raise TypeError(f"donor must be None, a DonorPool or a KSamePool, got {type(self.donor).__name__}")
 
     @property
     def effective_fallback(self) -> Redaction:
@@ -232,6 +234,10 @@ class Synthesize(_Masked):
         outline = face_masks([face], width=width, height=height, shape="outline", grow=self.grow, feather=self.feather)
         return [union_region(regions[0], outline[0])] if outline else regions
 
+    def meshed(self, image: np.ndarray, faces: Sequence[Face]) -> tuple[Face, ...]:
+        """``faces`` with ``Face.mesh`` filled by the mesher where it finds one (faces narrower than ``min_size`` as given)."""
+        return self._meshed(_as_rgb(image), tuple(faces))
+
     def _meshed(self, image: np.ndarray, faces: tuple[Face, ...]) -> tuple[Face, ...]:
         todo = [i for i, f in enumerate(faces) if f.mesh is None and f.box.width >= self.min_size]
         if not todo:
@@ -281,9 +287,9 @@ class Synthesize(_Masked):
     ) -> tuple[np.ndarray, str]:
         if self.donor is not None:
             try:
-                return self.donor.average(align_to_template(image, mesh)), "k-same"
+                return self.donor.texture(image, mesh, rng), self.donor.label
             except ValueError:
-                pass  # documented: fewer than k faces in the pool -> built-in donor (reported in donors)
+                pass  # documented: fewer than k + 1 faces in the pool -> built-in donor (reported in donors)
         return render_donor(rng, tone=tone), "synthetic"
 
     def _one(

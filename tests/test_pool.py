@@ -1,0 +1,157 @@
+"""DonorPool: mixes of a batch's faces, none weighing over 1/k, never a face's own; the batch's first pass."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+import pytest
+from _fakes import PosedMesher, RedDetector, draw_face
+
+import facesafe
+from facesafe import Box, DonorPool, Face, Synthesize
+from facesafe._redact._donor import SIZE
+from facesafe._redact._pool import mix_weights
+
+MESHER = PosedMesher()
+
+
+def photo(seed: int, size: int = 96) -> tuple[np.ndarray, Face]:
+    """A read-only photo of its own random texture with one meshed face box in it."""
+    rng = np.random.default_rng(seed)
+    image = np.clip(rng.normal(140, 40, size=(size + 40, size + 40, 3)), 0, 255).astype(np.uint8)
+    image.setflags(write=False)
+    (face,) = MESHER(image, [Face(Box(20, 20, 20 + size, 20 + size))])
+    return image, face
+
+
+def filled(k: int, n: int, **settings) -> DonorPool:
+    pool = DonorPool(k=k, **settings)
+    for seed in range(n):
+        image, face = photo(seed)
+        assert pool.add(image, [face]) == 1
+    return pool
+
+
+@pytest.mark.parametrize(("n", "k"), [(3, 2), (11, 10), (60, 10), (400, 10), (30, 5)])
+def test_no_face_weighs_more_than_one_kth_and_the_weights_sum_to_one(n, k):
+    for seed in range(20):
+        chosen, offsets = mix_weights(n, k, np.random.default_rng(seed))
+        weights = np.full(n, 1.0 / n)
+        weights[chosen] += offsets
+        assert np.abs(weights).max() <= 1.0 / k + 1e-6
+        assert weights.sum() == pytest.approx(1.0, abs=1e-5)
+        assert len(set(chosen.tolist())) == len(chosen) <= k * k // 2
+    with pytest.raises(ValueError, match="more than k = 10"):
+        mix_weights(10, 10, np.random.default_rng(0))
+
+
+def test_a_face_gets_nothing_of_its_own_texture():
+    # A (bright) among twelve others: A's replacement is exactly what the twelve alone give it
+    bright = np.full((136, 136, 3), 250, np.uint8)
+    (face,) = MESHER(bright, [Face(Box(20, 20, 116, 116))])
+    others = [photo(seed) for seed in range(12)]
+    with_a, without_a = DonorPool(k=3), DonorPool(k=3)
+    with_a.add(bright, [face])
+    for image, f in others:
+        with_a.add(image, [f])
+        without_a.add(image, [f])
+    got = with_a.texture(bright, face.mesh, np.random.default_rng(0))
+    assert got.shape == (SIZE, SIZE, 3) and got.dtype == np.float32
+    np.testing.assert_allclose(got, without_a.texture(bright, face.mesh, np.random.default_rng(0)), atol=1e-6)
+    assert got.mean() < 0.8  # and A's own texture would show: the check can tell
+    # a pool that holds only this image's face gives no mix at all
+    copies = DonorPool(k=2)
+    for _ in range(5):
+        copies.add(bright, [face])
+    with pytest.raises(ValueError, match=r"fewer than k \+ 1 = 3"):
+        copies.texture(bright, face.mesh, np.random.default_rng(0))
+
+
+def test_the_sample_is_bounded_and_does_not_depend_on_the_order_faces_come_in():
+    a, b = DonorPool(k=2, capacity=5), DonorPool(k=2, capacity=5)
+    items = [photo(seed) for seed in range(9)]
+    for i, (image, face) in enumerate(items):
+        a.add(image, [face], name=f"p{i}")
+    for i, (image, face) in reversed(list(enumerate(items))):
+        b.add(image, [face], name=f"p{i}")
+    assert len(a) == len(b) == 5 and a.offered == 9
+    assert a.fingerprint() == b.fingerprint()
+    assert DonorPool(k=2, capacity=5).fingerprint() != a.fingerprint()
+
+
+def test_too_few_faces_fall_back_to_the_builtin_donor_and_enough_use_the_pool():
+    image, face = photo(100)
+    small = filled(10, 4)
+    assert Synthesize(donor=small, mesher=MESHER).replace(image, [face]).donors == ("synthetic",)
+    pool = filled(3, 8)
+    result = Synthesize(donor=pool, mesher=MESHER).replace(image, [face])
+    assert result.donors == ("pool",)
+    builtin = Synthesize(mesher=MESHER).replace(image, [face])
+    assert np.abs(result.image.astype(int) - builtin.image.astype(int)).mean() > 0.5
+    again = Synthesize(donor=pool, mesher=MESHER).replace(image, [face])
+    np.testing.assert_array_equal(result.image, again.image)  # deterministic
+
+
+def test_small_and_unmeshed_faces_are_not_pooled():
+    image, face = photo(1)
+    pool = DonorPool(k=2, min_width=200)
+    assert pool.add(image, [face, Face(face.box)]) == 0 and len(pool) == 0
+    with pytest.raises(ValueError, match="capacity"):
+        DonorPool(capacity=0)
+    with pytest.raises(ValueError, match="size"):
+        DonorPool(size=8)
+
+
+def test_the_pool_writes_nothing_to_disk(tmp_path, monkeypatch):
+    import tempfile
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    pool = filled(3, 6)
+    Synthesize(donor=pool, mesher=MESHER).replace(*((lambda im, f: (im, [f]))(*photo(50))))
+    assert [name for _, _, names in os.walk(tmp_path) for name in names] == []
+
+
+# ---------------------------------------------------------------- batch: the first pass
+
+
+def _folder(root: Path, n: int) -> Path:
+    src = root / "src"
+    src.mkdir()
+    for i in range(n):
+        rng = np.random.default_rng(200 + i)  # a tint of its own, and no reddish noise the detector would take for a face
+        image = np.clip(rng.normal([150 - 10 * i, 140, 120 + 10 * i], 10, size=(120, 120, 3)), 0, 255).astype(np.uint8)
+        draw_face(image, 30, 30, 60)
+        facesafe.write_image(src / f"p{i}.png", image)
+    return src
+
+
+def test_a_synthetic_batch_builds_its_pool_in_a_first_pass(tmp_path: Path):
+    src = _folder(tmp_path, 5)  # each face mixes the other four less the nearest: k + 1 = 3
+    method = Synthesize(donor=DonorPool(k=2), mesher=MESHER)
+    report = anonymize_dir_quiet(src, tmp_path / "out", method=method)
+    assert (report.written, report.fell_back) == (5, 0)
+    assert report.summary().endswith("; donor: a pool of 5 faces from 5 sampled images (k=2)")
+    # the settings name the pool's recipe, not its faces: the same folder resumes
+    again = anonymize_dir_quiet(src, tmp_path / "out", method=Synthesize(donor=DonorPool(k=2), mesher=MESHER))
+    assert (again.written, again.unchanged) == (0, 5)
+    painted = anonymize_dir_quiet(src, tmp_path / "painted", method=Synthesize(mesher=MESHER), donor_pool=False)
+    assert painted.donor == ""
+    a, b = (facesafe.read_image(tmp_path / d / "p0.png") for d in ("out", "painted"))
+    assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5
+
+
+def test_a_batch_with_too_few_faces_for_k_says_so_and_uses_the_builtin_donor(tmp_path: Path):
+    src = _folder(tmp_path, 3)
+    report = anonymize_dir_quiet(src, tmp_path / "out", method=Synthesize(mesher=MESHER))
+    assert report.donor.startswith("built-in donor: 3 of the faces in 3 sampled images fit the pool, fewer than k + 1 = 11")
+    anonymize_dir_quiet(src, tmp_path / "painted", method=Synthesize(mesher=MESHER), donor_pool=False)
+    for name in ("p0.png", "p1.png", "p2.png"):
+        np.testing.assert_array_equal(facesafe.read_image(tmp_path / "out" / name), facesafe.read_image(tmp_path / "painted" / name))
+
+
+def anonymize_dir_quiet(src: Path, out: Path, **options):
+    return facesafe.anonymize_dir(src, out, detector=RedDetector(), workers=0, **options)
