@@ -156,10 +156,10 @@ class _Tally:
                 self.failures.append((source, reason or "unknown"))
 
     def report(self, *, manifest: Path, seconds: float, method: str = "", fallback: str | None = None,
-               targets: tuple[str, ...] = ("faces",), report_type: type[R] = Report, **fields: Any) -> R:  # type: ignore[assignment]  # a TypeVar default (PEP 696) mypy lacks
+               targets: tuple[str, ...] = ("faces",), donor: str = "", report_type: type[R] = Report, **fields: Any) -> R:  # type: ignore[assignment]  # a TypeVar default (PEP 696) mypy lacks
         """The frozen summary of these counts: a ``report_type`` (a :class:`Report`) with ``fields`` beside them."""
         return report_type(**self.counts, method=method, fallback=fallback, failures=tuple(self.failures), manifest=manifest,
-                           seconds=seconds, targets=targets, **fields)
+                           seconds=seconds, targets=targets, donor=donor, **fields)
 
 
 def hmac_key(manifest_path: Path) -> bytes:

@@ -28,7 +28,7 @@ from .._redact import DonorPool, Synthesize
 from .._redact._pool import aligned_faces, image_digest
 from . import _fs
 from ._runner import run_tasks
-from ._worker import Task, load_anonymizer
+from ._worker import Task, failure_reason, load_anonymizer
 
 __all__ = ["SAMPLE_IMAGES", "Sampled", "describe", "fill_pool", "pool_to_fill", "sample"]
 
@@ -74,7 +74,7 @@ def sample(task: Task, anonymizer: Callable[[], Anonymizer], *, size: int, min_w
         faces = synth.meshed(frame, [f for f in worker.detect(frame) if f.kind == "face"])
         return Sampled(image_digest(frame), tuple(aligned_faces(frame, faces, size=size, min_width=min_width)))
     except Exception as exc:  # the second pass records this file's failure; here it only adds no face
-        return Sampled(reason=f"{type(exc).__name__}: {exc}")
+        return Sampled(reason=failure_reason(exc))
 
 
 def _chosen(tasks: Sequence[Task], seed: int, limit: int) -> list[Task]:
