@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from _fakes import FailingDetector, Invert, KeepAbove, KeepAll, RedDetector, draw_face
 
-from facesafe import Anonymizer, Box, Face, Fill, MissingExtraError, anonymize
+from facesafe import Anonymizer, Box, Face, Fill, MissingExtraError, Synthesize, anonymize
 from facesafe._io import Picture, encode_image, load_image
 
 
@@ -106,10 +106,26 @@ def test_anonymize_bytes_output_has_only_pixels():
     assert Image.open(io.BytesIO(out)).format == "JPEG"
 
 
+def _turned_mesher(image, faces):
+    """A FaceMesh stand-in that finds every face turned 75 degrees (a profile: synthetic falls back)."""
+    import dataclasses
+    import math
+
+    from facesafe._redact._donor import mean_face
+
+    a = math.radians(75)
+    turn = np.array([[math.cos(a), 0.0, math.sin(a)], [0.0, 1.0, 0.0], [-math.sin(a), 0.0, math.cos(a)]])
+    shape = (mean_face() @ turn.T)[:, :2]
+    return [dataclasses.replace(f, mesh=shape * f.box.width * 0.45 + f.box.center) for f in faces]
+
+
 def test_faces_that_fall_back_are_reported():
-    image = _scene(faces=((20, 30, 12),))  # too small for landmarks: synthetic falls back
-    result = anonymize(image, method="synthetic", detector=RedDetector())
-    assert result.fell_back == (0,)
+    image = _scene(faces=((20, 30, 12), (60, 20, 40)))  # small: placed by its box; turned: falls back
+    result = anonymize(image, method=Synthesize(mesher=_turned_mesher, min_size=30), detector=RedDetector())
+    assert len(result.faces) == 2
+    turned = [i for i, f in enumerate(result.faces) if f.box.width > 30]
+    assert len(turned) == 1 and result.fell_back == tuple(turned)
+    assert not (result.image[20:60, 60:100] == image[20:60, 60:100]).all(), "a fallen-back face was left untouched"
     assert not (result.image[30:42, 20:32] == image[30:42, 20:32]).all(), "a fallen-back face was left untouched"
 
 

@@ -197,6 +197,10 @@ def test_fallbacks_are_tagged_in_the_review_queue(run, tmp_path):
     page = _html(facesafe.render_report(copy, tmp_path / "r.html"))
     assert '<span class="tag t-info">1 face got the fallback redaction instead of fill</span>' in page
     assert "Worth a look (2)" in page
+    # and counted for the whole run among the summary cards
+    assert '<div class="card warn"><b>1</b><span>faces that got the fallback redaction instead of fill</span></div>' in page
+    plain = _html(facesafe.render_report(manifest, tmp_path / "plain.html"))
+    assert "faces that got the fallback redaction" not in plain  # fill has no fallback: no card
 
 
 def test_crop_runs_are_not_outlined(tmp_path):

@@ -133,6 +133,7 @@ def test_fallbacks_are_worth_a_look():
     [item] = review.worth
     assert item.name == "b.png" and [r.text for r in item.reasons] == ["2 faces got the fallback redaction instead of synthetic"]
     assert not item.must
+    assert review.fell_back == 2  # counted over the run, not only per photo
 
 
 def test_plate_and_text_regions_are_not_counted_as_faces():

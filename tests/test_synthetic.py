@@ -94,36 +94,83 @@ def test_box_shape_and_grow_bound_the_change():
     assert (out[inside] != image[inside]).any()
 
 
-def test_tiny_turned_and_unmeshed_faces_fall_back_and_still_change():
-    image = scene(160, 200)
-    tiny = Face(Box(5, 5, 17, 19))
+def landmarks_of(points: np.ndarray) -> tuple[tuple[str, float, float], ...]:
+    """The detector's five landmarks (facesafe's names) read off 478 FaceMesh-ordered ``points``."""
+    index = {"right_eye": 468, "left_eye": 473, "nose": 1, "mouth_right": 61, "mouth_left": 291}
+    return tuple((name, float(points[i, 0]), float(points[i, 1])) for name, i in index.items())
+
+
+def test_small_and_unmeshed_faces_are_synthesised_by_landmarks_or_box_turned_ones_fall_back():
+    image = scene(160, 240)
+    tiny = Face(Box(5, 5, 17, 19))  # 12 px, no landmarks: placed in its box
+    small_box = Box(200, 100, 224, 128)
+    small = Face(small_box, landmarks=landmarks_of(posed_mesh(small_box, yaw=20)))  # 24 px: by its landmarks
     turned_box = Box(40, 30, 100, 110)
     turned = Face(turned_box, mesh=posed_mesh(turned_box, yaw=75))
-    unmeshed = Face(Box(120, 40, 180, 120))
-    result = Synthesize(mesher=no_mesher).replace(image, [tiny, turned, unmeshed])
-    assert result.fell_back == (0, 1, 2)
-    assert "min_size" in result.reasons[0]
-    assert "turned" in result.reasons[1]
-    assert "FaceMesh" in result.reasons[2]
-    for face in (tiny, turned, unmeshed):
+    unmeshed = Face(Box(120, 40, 180, 120))  # FaceMesh finds nothing: placed in its box
+    result = Synthesize(mesher=no_mesher).replace(image, [tiny, small, turned, unmeshed])
+    assert result.fell_back == (2,)
+    assert "turned" in result.reasons[2]
+    assert result.donors == ("synthetic", "synthetic", "fallback", "synthetic")
+    assert result.placed == ("box", "landmarks", "", "box")
+    for face in (tiny, small, turned, unmeshed):
         core = face.box.expanded(0.6).to_slices()
         assert diff(result.image[core], image[core]) > 5.0, face
+    for face in (tiny, small, unmeshed):  # synthesised: nothing outside its region changes
+        others = [f for f in (tiny, small, turned, unmeshed) if f is not face]
+        alone = Synthesize(mesher=no_mesher)(image, [face])
+        keep = ~changeable(*image.shape[:2], face, Synthesize())
+        np.testing.assert_array_equal(alone[keep], image[keep])
+        assert others  # (the mixed run above changed each of them)
 
 
-def test_fallback_is_the_given_redaction():
+def test_a_face_placed_by_landmarks_draws_the_face_where_they_are():
+    # a face seen small, turned and rolled: the new face's dark features (eyes, brows, lips) sit on
+    # the five landmarks' positions, not at the box's centre
+    image = np.full((120, 120, 3), 200, np.uint8)
+    box = Box(30, 30, 90, 100)
+    truth = posed_mesh(box, yaw=25)
+    face = Face(box, landmarks=landmarks_of(truth))
+    result = Synthesize(mesher=no_mesher, min_size=80).replace(image, [face])
+    assert result.placed == ("landmarks",)
+    grey = result.image.astype(np.float64).mean(axis=2)
+    dark = grey < grey[box.to_slices()].mean() - 25
+    ys, xs = np.nonzero(dark)
+    features = truth[[468, 473, 61, 291]]
+    assert abs(xs.mean() - features[:, 0].mean()) < 4 and abs(ys.mean() - features[:, 1].mean()) < 8
+
+
+def test_landmark_pose_recovers_turn_roll_and_size():
+    from facesafe._redact._place import pose_from_landmarks
+
+    box = Box(30, 30, 90, 100)
+    for yaw, roll in ((0.0, 0.0), (30.0, 0.0), (-40.0, 20.0), (15.0, 90.0)):
+        r = math.radians(roll)
+        rolled = posed_mesh(box, yaw=yaw) - box.center
+        rolled = rolled @ np.array([[math.cos(r), math.sin(r)], [-math.sin(r), math.cos(r)]]) + box.center
+        pose = pose_from_landmarks(Face(box, landmarks=landmarks_of(rolled)))
+        assert pose is not None
+        assert abs(abs(pose.yaw) - abs(yaw)) < 3 and abs(pose.roll - roll) < 3, (yaw, roll)
+        np.testing.assert_allclose(pose.scale, box.width / 2 * 0.9, rtol=0.03)
+    far = landmarks_of(posed_mesh(Box(200, 200, 260, 270)))  # landmarks of another face: not trusted
+    assert pose_from_landmarks(Face(box, landmarks=far)) is None
+
+
+def test_faces_under_four_pixels_fall_back_and_still_change():
     image = scene()
-    tiny = Face(Box(5, 5, 17, 19))
-    out = Synthesize(fallback=facesafe.Fill(color=(0, 255, 0))).replace(image, [tiny, FACE])
-    assert out.fell_back == (0,)
-    assert tuple(out.image[12, 11]) == (0, 255, 0)
+    speck = Face(Box(10, 10, 13, 13))
+    result = Synthesize(fallback=facesafe.Fill(color=(0, 255, 0))).replace(image, [speck, FACE])
+    assert result.fell_back == (0,) and "4 px" in result.reasons[0]
+    assert tuple(result.image[11, 11]) == (0, 255, 0)
 
 
-def test_mixed_faces_only_the_suitable_one_is_synthesised():
+def test_mixed_faces_only_the_unsuitable_one_falls_back():
     image = scene(120, 220)
     other_box = Box(150, 30, 205, 100)
     other = Face(other_box, mesh=posed_mesh(other_box, yaw=20))
-    result = Synthesize().replace(image, [FACE, other, Face(Box(0, 0, 8, 8))])
+    result = Synthesize().replace(image, [FACE, other, Face(Box(0, 0, 3, 3))])
     assert result.donors == ("synthetic", "synthetic", "fallback")
+    assert result.placed == ("mesh", "mesh", "")
 
 
 def test_grayscale_and_alpha_inputs():
@@ -395,3 +442,23 @@ def test_fingerprint_leaves_the_mesher_out_and_hashes_the_pool_in():
     before = same.fingerprint()
     same.add(items[3][0], [items[3][1]])
     assert same.fingerprint() != before
+
+
+def test_the_collar_below_the_chin_stays_the_photos_own():
+    # a dark collar a fifth of a face width below the chin, inside the grown region: the fill stops
+    # short of it (below the chin only the jaw line is filled), so it keeps its pixels and its colour
+    # is not carried up under the chin
+    box = Box(70, 30, 190, 230)  # a tall box: its grown region reaches well below the chin
+    face = Face(box, mesh=posed_mesh(box))
+    chin = int(face.mesh[152, 1])
+    collar = chin + 22  # 108 px wide face: 0.2 face widths below the chin
+    image = scene(300, 280).copy()
+    image[collar:, :] = 20
+    image.setflags(write=False)
+    synth = Synthesize()
+    out = synth(image, [face])
+    below = changeable(300, 280, face, synth)
+    below[: collar + 1] = False
+    assert below.sum() > 500  # the grown region does reach into the collar
+    np.testing.assert_array_equal(out[below], image[below])
+    assert out[chin + 3 : chin + 8, 120:140].mean() > 100  # under the chin: skin-toned, not the collar's dark

@@ -427,6 +427,7 @@ def _cards(review: Review) -> str:
         _card(f"{review.files:,}", "files in the manifest"),
         _card(f"{len(review.items):,}", "outputs written", "ok" if review.items else ""),
         _card(f"{sum(face_counts):,}", "faces found and redacted"),
+        *_fallback_card(review),
         *others,
         _card(f"{sum(c == 0 for c in face_counts):,}", "outputs without a face found", "warn" if face_counts and 0 in face_counts else ""),
         _card(f"{failed:,}", "failed (nothing written)", "bad" if failed else "ok"),
@@ -435,6 +436,17 @@ def _cards(review: Review) -> str:
         _card(f"{len(review.must):,}", "outputs that must be checked", "bad" if review.must else "ok"),
         _card(f"{len(review.worth):,}", "outputs worth a look", "warn" if queue else "ok"),
     ])  # fmt: skip
+
+
+_WITH_FALLBACK = ("synthetic", "crop")  # methods that redact some faces with another method
+
+
+def _fallback_card(review: Review) -> list[str]:
+    """The faces that got the fallback redaction instead of the method's own (none when the method has none)."""
+    method = review.params.get("method") or "the method"
+    if not review.fell_back and method not in _WITH_FALLBACK:
+        return []
+    return [_card(f"{review.fell_back:,}", f"faces that got the fallback redaction instead of {method}", "warn" if review.fell_back else "ok")]
 
 
 def _runs_table(runs: Sequence[Mapping[str, Any]]) -> str:

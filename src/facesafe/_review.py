@@ -160,6 +160,11 @@ class Review:
         return self.must + self.worth
 
     @property
+    def fell_back(self) -> int:
+        """Faces that got the method's fallback redaction instead of its own, over every written output."""
+        return sum(item.row.fell_back or 0 for item in self.items)
+
+    @property
     def shown(self) -> tuple[Item, ...]:
         """The outputs drawn as thumbnails."""
         return tuple(item for item in self.items if item.look.thumb)
