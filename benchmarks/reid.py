@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     print(header)
     print("-" * len(header))
     failed = []
-    for label, redaction in [("originals", None), *methods(args.extra, args.method, args.defaults.split(","))]:
+    for label, redaction in [("originals", None), *methods(args.extra, args.method, [n for n in args.defaults.split(",") if n])]:
         result = reidentification(
             enrolment, redaction, method=label, detector=detector, landmarks=args.landmarks
         )
