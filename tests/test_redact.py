@@ -353,8 +353,10 @@ def test_reidentification_on_the_astronaut(astronaut):
     assert enrolment.probes[0].box.iou(Box(512 - ASTRONAUT_FACE.x1, ASTRONAUT_FACE.y0, 512 - ASTRONAUT_FACE.x0, ASTRONAUT_FACE.y1)) > 0.4
     original = reidentification(enrolment)
     assert (original.rank1, original.linkability, original.probes) == (1.0, 1.0, 1)
+    assert original.distances == (0.0,)
     filled = reidentification(enrolment, Fill())
     assert filled.method == "fill" and filled.linkability == 0.0
+    assert len(filled.distances) == 1 and filled.distances[0] >= 0.6  # the probe lies beyond the tolerance
     cropped = reidentification(enrolment, Crop())  # mapped back onto a canvas
     assert cropped.linkability == 0.0
     parrot = reidentification(enrolment, Fill(), gallery="redacted", landmarks="redacted")

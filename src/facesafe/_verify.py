@@ -141,7 +141,7 @@ HALF_SMOOTH_RATIO = 0.35
 HALF_MIN_SIDE = 4
 #: A mosaic finer than this many cells across the face's width is too weak to
 #: count as redacted. Estimated on 25 wider-dev faces >= 40 px: the default
-#: Pixelate (8 cells) measures 4.9-8.5; 10 cells 6.6-11.3 (re-identification
+#: Pixelate (8 cells, the default until 2026-12-02; now 5) measures 4.9-8.5; 10 cells 6.6-11.3 (re-identification
 #: AUC 0.59, docs/redactions.md), 12 cells 7.3-12.1 (AUC 0.81), 16 cells 8.5-15.5.
 MAX_MOSAIC_CELLS = 9.5
 

@@ -167,7 +167,7 @@ class Blur(_Masked):
 
     Args:
         sigma: blur standard deviation as a fraction of the face box width
-            (0.3 = 30%: a 100 px face gets sigma 30 px). Relative, never fixed
+            (0.5 = 50%: a 100 px face gets sigma 50 px). Relative, never fixed
             pixels, so small and large faces are equally hidden.
         noise: std of Gaussian noise added after blurring, in grey levels.
         seed: seeds the noise.
@@ -175,7 +175,7 @@ class Blur(_Masked):
 
     name: ClassVar[str] = "blur"
 
-    sigma: float = 0.3
+    sigma: float = 0.5
     noise: float = 6.0
     seed: int = 0
 
@@ -207,7 +207,7 @@ class Pixelate(_Masked):
 
     name: ClassVar[str] = "pixelate"
 
-    cells: int = 8
+    cells: int = 5
     noise: float = 6.0
     seed: int = 0
 

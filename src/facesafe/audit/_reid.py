@@ -151,6 +151,10 @@ class ReidResult:
         skipped: photos left out because dlib found no face on the original.
         landmarks: the attacker(s) scored; ``"both"`` reports the higher figure of the two.
         gallery: ``"original"`` or ``"redacted"`` (the parrot attacker).
+        distances: each probe's descriptor distance to its own original, the
+            smaller of the attackers' (in probe order): how far below or above
+            ``tolerance`` a redaction leaves its faces, which a share of a few
+            dozen probes cannot show. Empty for results built by hand.
     """
 
     method: str
@@ -162,6 +166,7 @@ class ReidResult:
     skipped: int = 0
     landmarks: str = "both"
     gallery: str = "original"
+    distances: tuple[float, ...] = field(default=(), repr=False)
 
     @property
     def chance_rank1(self) -> float:
@@ -304,8 +309,11 @@ def reidentification(
         return ReidResult(method, people_n, 0, math.nan, math.nan, math.nan, enrolment.skipped, landmarks, gallery)
     scores = [_score(enrolment, np.stack(probed[v]), np.stack(enrolled[v]), tolerance) for v in variants]
     rank1, auc, linkability = (max(s[i] for s in scores) for i in range(3))
+    originals = np.stack([p.descriptor for p in enrolment.probes])
+    own = np.min([np.linalg.norm(np.stack(probed[v]) - originals, axis=1) for v in variants], axis=0)
     return ReidResult(
-        method, people_n, len(enrolment.probes), rank1, auc, linkability, enrolment.skipped, landmarks, gallery
+        method, people_n, len(enrolment.probes), rank1, auc, linkability, enrolment.skipped, landmarks, gallery,
+        distances=tuple(float(d) for d in own),
     )
 
 
