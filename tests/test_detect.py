@@ -490,6 +490,29 @@ def test_cluster_sums_evidence_per_pass_and_widens_the_extent():
     assert b.evidence == pytest.approx(0.2) and b.extent.tolist() == b.box.tolist()
 
 
+def test_small_faces_get_one_base_pixel_more_on_every_side():
+    from facesafe._detect._cover import protected_box
+
+    assert protected_box(np.array([10, 10, 30, 34.0]), 1.0, width=100, height=100) == Box(9, 9, 31, 35)
+    # At half scale a base-pass pixel is two image pixels, and "small" is in base pixels (60 -> 30).
+    assert protected_box(np.array([10, 10, 30, 70.0]), 0.5, width=100, height=100) == Box(8, 8, 32, 72)
+    # Faces of 32 base px and more keep their extent; the margin never leaves the image.
+    assert protected_box(np.array([10, 10, 40, 42.0]), 1.0, width=100, height=100) == Box(10, 10, 40, 42)
+    assert protected_box(np.array([0, 0, 20, 20.0]), 1.0, width=20, height=20) == Box(0, 0, 20, 20)
+
+
+@pytest.mark.parametrize("height, margin", [(20, 1.0), (96, 0.0)])
+def test_detected_boxes_are_the_cluster_extent_with_the_small_face_margin(astronaut, balanced, height, margin):
+    head, face = _head(astronaut, height)
+    canvas = _canvas(256, 256)
+    expected = _paste(canvas, head, 40, 24, face)
+    faces = [f for f in balanced(canvas) if _inside(f.box.center, expected)]
+    clusters, s, _ = balanced._clusters(canvas)
+    assert len(faces) == 1 and s == 1.0
+    extents = [Box(*map(float, c.extent)) for c in clusters if _inside(Box(*map(float, c.extent)).center, expected)]
+    assert faces[0].box in [e.expanded(1.0, margin=margin) for e in extents]
+
+
 # -- FaceMesh ---------------------------------------------------------------------------------
 
 
