@@ -490,6 +490,25 @@ def test_cluster_sums_evidence_per_pass_and_widens_the_extent():
     assert b.evidence == pytest.approx(0.2) and b.extent.tolist() == b.box.tolist()
 
 
+def test_a_face_in_a_picture_or_on_a_screen_is_a_face(astronaut, balanced):
+    # The astronaut's head as a framed print hung on a wall and as a photo on a
+    # phone held up in a room: a photographed face is a face (issue 19).
+    room = _canvas(360, 480, seed=3)
+    head, face = _head(astronaut, 56)
+    framed = cv2.copyMakeBorder(head, 10, 10, 10, 10, cv2.BORDER_CONSTANT, value=(90, 60, 30))
+    in_frame = _paste(room, framed, 40, 40, Box(face.x0 + 10, face.y0 + 10, face.x1 + 10, face.y1 + 10))
+    head, face = _head(astronaut, 40)
+    phone = cv2.copyMakeBorder(head, 18, 24, 6, 6, cv2.BORDER_CONSTANT, value=(20, 20, 20))
+    on_screen = _paste(room, phone, 300, 150, Box(face.x0 + 6, face.y0 + 18, face.x1 + 6, face.y1 + 18))
+    faces = balanced(room)
+    assert _found(in_frame, faces) and _found(on_screen, faces), faces
+    covered = facesafe.face_mask(faces, width=480, height=360)
+    for box in (in_frame, on_screen):
+        core = box.expanded(0.6)
+        rows, cols = core.to_slices(width=480, height=360)
+        assert covered[rows, cols].mean() >= 0.9
+
+
 def test_small_faces_get_one_base_pixel_more_on_every_side():
     from facesafe._detect._cover import protected_box
 
@@ -523,7 +542,6 @@ def test_face_mesher_without_the_extra_names_it(astronaut, without_facemesh):
         assert info.value.extra == "synthetic"
         again = pickle.loads(pickle.dumps(info.value))
         assert (type(again), again.extra, str(again)) == (type(info.value), "synthetic", str(info.value))
-
 
 
 @needs_facemesh
