@@ -68,8 +68,7 @@ def _crop(source: Path, output: Path, box: list[int], dest: Path) -> None:
     x, y, w, h = box
     pair = []
     for path in (source, output):
-        image = facesafe.read_image(path) if path.exists() else np.zeros_like(pair[0])
-        image = np.ascontiguousarray(image)
+        image = np.array(facesafe.read_image(path)) if path.exists() else np.zeros_like(pair[0])  # a writable copy
         cv2.rectangle(image, (x, y), (x + w, y + h), (0, 255, 0), 1)
         y0, x0 = max(0, y - h), max(0, x - h)
         pair.append(image[y0 : y + 2 * h, x0 : x + w + h])
