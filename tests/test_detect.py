@@ -490,6 +490,48 @@ def test_cluster_sums_evidence_per_pass_and_widens_the_extent():
     assert b.evidence == pytest.approx(0.2) and b.extent.tolist() == b.box.tolist()
 
 
+def test_a_face_in_a_picture_or_on_a_screen_is_a_face(astronaut, balanced):
+    # The astronaut's head as a framed print hung on a wall and as a photo on a
+    # phone held up in a room: a photographed face is a face (issue 19).
+    room = _canvas(360, 480, seed=3)
+    head, face = _head(astronaut, 56)
+    framed = cv2.copyMakeBorder(head, 10, 10, 10, 10, cv2.BORDER_CONSTANT, value=(90, 60, 30))
+    in_frame = _paste(room, framed, 40, 40, Box(face.x0 + 10, face.y0 + 10, face.x1 + 10, face.y1 + 10))
+    head, face = _head(astronaut, 40)
+    phone = cv2.copyMakeBorder(head, 18, 24, 6, 6, cv2.BORDER_CONSTANT, value=(20, 20, 20))
+    on_screen = _paste(room, phone, 300, 150, Box(face.x0 + 6, face.y0 + 18, face.x1 + 6, face.y1 + 18))
+    faces = balanced(room)
+    assert _found(in_frame, faces) and _found(on_screen, faces), faces
+    covered = facesafe.face_mask(faces, width=480, height=360)
+    for box in (in_frame, on_screen):
+        core = box.expanded(0.6)
+        rows, cols = core.to_slices(width=480, height=360)
+        assert covered[rows, cols].mean() >= 0.9
+
+
+def test_small_faces_get_one_base_pixel_more_on_every_side():
+    from facesafe._detect._cover import protected_box
+
+    assert protected_box(np.array([10, 10, 30, 34.0]), 1.0, width=100, height=100) == Box(9, 9, 31, 35)
+    # At half scale a base-pass pixel is two image pixels, and "small" is in base pixels (60 -> 30).
+    assert protected_box(np.array([10, 10, 30, 70.0]), 0.5, width=100, height=100) == Box(8, 8, 32, 72)
+    # Faces of 32 base px and more keep their extent; the margin never leaves the image.
+    assert protected_box(np.array([10, 10, 40, 42.0]), 1.0, width=100, height=100) == Box(10, 10, 40, 42)
+    assert protected_box(np.array([0, 0, 20, 20.0]), 1.0, width=20, height=20) == Box(0, 0, 20, 20)
+
+
+@pytest.mark.parametrize("height, margin", [(20, 1.0), (96, 0.0)])
+def test_detected_boxes_are_the_cluster_extent_with_the_small_face_margin(astronaut, balanced, height, margin):
+    head, face = _head(astronaut, height)
+    canvas = _canvas(256, 256)
+    expected = _paste(canvas, head, 40, 24, face)
+    faces = [f for f in balanced(canvas) if _inside(f.box.center, expected)]
+    clusters, s, _ = balanced._clusters(canvas)
+    assert len(faces) == 1 and s == 1.0
+    extents = [Box(*map(float, c.extent)) for c in clusters if _inside(Box(*map(float, c.extent)).center, expected)]
+    assert faces[0].box in [e.expanded(1.0, margin=margin) for e in extents]
+
+
 # -- FaceMesh ---------------------------------------------------------------------------------
 
 
@@ -500,7 +542,6 @@ def test_face_mesher_without_the_extra_names_it(astronaut, without_facemesh):
         assert info.value.extra == "synthetic"
         again = pickle.loads(pickle.dumps(info.value))
         assert (type(again), again.extra, str(again)) == (type(info.value), "synthetic", str(info.value))
-
 
 
 @needs_facemesh

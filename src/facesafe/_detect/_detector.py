@@ -27,6 +27,7 @@ from .._errors import DetectionError
 from .._geometry import Box, Face
 from .._protocols import Closeable
 from ._centerface import LANDMARK_NAMES, CenterFaceNet, Raw, decode
+from ._cover import protected_box
 from ._merge import Candidates, Cluster, cluster
 from ._orient import PROBE_SIDE, best_quarter, locked_upright
 from ._presets import PRESETS, Preset
@@ -327,7 +328,7 @@ class FaceDetector(Closeable):
             t = p.thresholds[0 if h < 32 else 1 if h < 64 else 2 if h < 128 else 3]
             if c.evidence < t and c.rotated_best < p.rotated_threshold:
                 continue
-            box = Box(*(float(v) for v in c.extent)).clipped(width=W, height=H)
+            box = protected_box(c.extent, s, width=W, height=H)
             if box.area <= 0:
                 continue
             lms = tuple(
