@@ -153,5 +153,65 @@ def test_a_batch_with_too_few_faces_for_k_says_so_and_uses_the_builtin_donor(tmp
         np.testing.assert_array_equal(facesafe.read_image(tmp_path / "out" / name), facesafe.read_image(tmp_path / "painted" / name))
 
 
+# ---------------------------------------------------------------- datasets: the same first pass
+
+
+def _parquet(root: Path, n: int) -> Path:
+    """A table of the composed photos of :func:`_folder` as PNG bytes, in two row groups."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    folder = _folder(root, n)
+    images = [(folder / f"p{i}.png").read_bytes() for i in range(n)]
+    table = root / "table" / "train.parquet"
+    table.parent.mkdir()
+    pq.write_table(pa.table({"id": list(range(n)), "image": pa.array(images, pa.binary())}), table, row_group_size=3)
+    return table
+
+
+def _cells(table: Path) -> list[np.ndarray]:
+    import pyarrow.parquet as pq
+
+    return [facesafe.read_image(data) for data in pq.read_table(table).column("image").to_pylist()]
+
+
+def test_a_synthetic_dataset_builds_its_pool_in_a_first_pass(tmp_path: Path):
+    pytest.importorskip("pyarrow")
+    from facesafe._datasets import anonymize_dataset
+
+    table = _parquet(tmp_path, 5)
+    report = anonymize_dataset(table, tmp_path / "out", detector=RedDetector(), workers=0,
+                               method=Synthesize(donor=DonorPool(k=2), mesher=MESHER))
+    assert (report.written, report.failed, report.fell_back) == (5, 0, 0)
+    assert report.donor == "a pool of 5 faces from 5 sampled images (k=2)"
+    assert report.summary().endswith("; donor: a pool of 5 faces from 5 sampled images (k=2)")
+    # the settings name the pool's recipe: the same table resumes
+    again = anonymize_dataset(table, tmp_path / "out", detector=RedDetector(), workers=0,
+                              method=Synthesize(donor=DonorPool(k=2), mesher=MESHER))
+    assert (again.written, again.unchanged) == (0, 1)
+    painted = anonymize_dataset(table, tmp_path / "painted", detector=RedDetector(), workers=0,
+                                method=Synthesize(mesher=MESHER), donor_pool=False)
+    assert painted.donor == "" and "donor" not in painted.summary()
+    pooled, plain = _cells(tmp_path / "out" / "train.parquet"), _cells(tmp_path / "painted" / "train.parquet")
+    for a, b in zip(pooled, plain, strict=True):
+        assert np.abs(a.astype(int) - b.astype(int)).mean() > 0.5
+    # the first pass wrote nothing beside the outputs and the manifest
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["train.parquet"]
+
+
+def test_a_dataset_with_too_few_faces_for_k_says_so_and_uses_the_builtin_donor(tmp_path: Path):
+    pytest.importorskip("pyarrow")
+    from facesafe._datasets import anonymize_dataset
+
+    table = _parquet(tmp_path, 3)
+    report = anonymize_dataset(table, tmp_path / "out", detector=RedDetector(), workers=0, method=Synthesize(mesher=MESHER))
+    assert report.donor.startswith("built-in donor: 3 of the faces in 3 sampled images fit the pool, fewer than k + 1 = 11")
+    assert "; donor: built-in donor" in report.summary()
+    anonymize_dataset(table, tmp_path / "painted", detector=RedDetector(), workers=0, method=Synthesize(mesher=MESHER),
+                      donor_pool=False)
+    for a, b in zip(_cells(tmp_path / "out" / "train.parquet"), _cells(tmp_path / "painted" / "train.parquet"), strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
 def anonymize_dir_quiet(src: Path, out: Path, **options):
     return facesafe.anonymize_dir(src, out, detector=RedDetector(), workers=0, **options)

@@ -8,7 +8,9 @@ whatever the order of discovery or completion), find and mesh their faces and
 send back the aligned textures; the coordinator keeps at most
 ``pool.capacity`` of them (the smallest keys: again independent of order).
 Nothing of it is written to disk, and the pool travels to the second pass's
-workers inside the pickled anonymizer only.
+workers inside the pickled anonymizer only. Dataset runs (``facesafe._datasets``)
+do the same with their records (:func:`chosen_names` of their locations,
+:func:`pool_faces` with their own worker function).
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ import dataclasses
 import functools
 import hashlib
 import heapq
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import numpy as np
 
@@ -30,7 +33,8 @@ from . import _fs
 from ._runner import run_tasks
 from ._worker import Task, failure_reason, load_anonymizer
 
-__all__ = ["SAMPLE_IMAGES", "Sampled", "describe", "fill_pool", "pool_to_fill", "sample"]
+__all__ = ["SAMPLE_IMAGES", "Sampled", "chosen_names", "describe", "fill_pool", "pool_faces", "pool_to_fill", "sample",
+           "sampled_faces"]
 
 SAMPLE_IMAGES = 2000  # images read by the first pass at most, whatever the folder's size
 
@@ -63,27 +67,60 @@ def pool_to_fill(anonymizer: Anonymizer, *, donor_pool: bool) -> DonorPool | Non
     return None
 
 
+def sampled_faces(worker: Anonymizer, data: bytes, *, name: str, size: int, min_width: float) -> Sampled:
+    """The aligned faces of the first frame of the image ``data`` fit for a pool, found by ``worker`` (raises for a bad image)."""
+    picture = load_image(data, max_pixels=worker.max_pixels, name=name)
+    frame = picture.frames[0]
+    synth = worker.redaction
+    assert isinstance(synth, Synthesize)  # pool_to_fill set it
+    faces = synth.meshed(frame, [f for f in worker.detect(frame) if f.kind == "face"])
+    return Sampled(image_digest(frame), tuple(aligned_faces(frame, faces, size=size, min_width=min_width)))
+
+
 def sample(task: Task, anonymizer: Callable[[], Anonymizer], *, size: int, min_width: float) -> Sampled:
     """The aligned faces of ``task.source``'s first frame fit for a pool; never raises (a bad file says why)."""
     try:
-        worker = anonymizer()
-        picture = load_image(_fs.read_bytes(task.source), max_pixels=worker.max_pixels, name=task.source)
-        frame = picture.frames[0]
-        synth = worker.redaction
-        assert isinstance(synth, Synthesize)  # pool_to_fill set it
-        faces = synth.meshed(frame, [f for f in worker.detect(frame) if f.kind == "face"])
-        return Sampled(image_digest(frame), tuple(aligned_faces(frame, faces, size=size, min_width=min_width)))
+        return sampled_faces(anonymizer(), _fs.read_bytes(task.source), name=task.source, size=size, min_width=min_width)
     except Exception as exc:  # the second pass records this file's failure; here it only adds no face
         return Sampled(reason=failure_reason(exc))
 
 
+def _name_key(seed: int, name: str) -> bytes:
+    return hashlib.blake2b(f"{seed}\0{name}".encode(), digest_size=8).digest()
+
+
+def chosen_names(names: Iterable[str], seed: int, limit: int = SAMPLE_IMAGES) -> set[str]:
+    """The at most ``limit`` of ``names`` with the smallest seeded hash (``names`` is streamed: memory holds ``limit``)."""
+    return set(heapq.nsmallest(limit, names, key=functools.partial(_name_key, seed)))
+
+
 def _chosen(tasks: Sequence[Task], seed: int, limit: int) -> list[Task]:
     """At most ``limit`` tasks, those with the smallest seeded hash of their relative path, in their own order."""
-    def key(task: Task) -> bytes:
-        return hashlib.blake2b(f"{seed}\0{task.rel}".encode(), digest_size=8).digest()
-
-    keep = {id(t) for t in heapq.nsmallest(limit, tasks, key=key)}
+    keep = {id(t) for t in heapq.nsmallest(limit, tasks, key=lambda task: _name_key(seed, task.rel))}
     return [t for t in tasks if id(t) in keep]
+
+
+T = TypeVar("T")
+
+
+def pool_faces(pool: DonorPool, tasks: Iterable[T], work: Callable[..., Sampled], name_of: Callable[[T], str],
+               pickled: bytes, *, workers: int, client: object = None) -> tuple[int, int]:
+    """Run ``work(task, anonymizer, size=, min_width=)`` on every task into ``pool``; return ``(images read, images that failed)``.
+
+    ``name_of(task)`` names a task's image in the pool's sampling keys.
+    """
+    read = failed = 0
+
+    def keep(task: T, found: Sampled) -> None:
+        nonlocal read, failed
+        read += 1
+        failed += found.reason is not None
+        for index, texture in found.faces:
+            pool.keep(texture, origin=found.origin, key=pool.key(name_of(task), index))
+
+    run_tasks(tasks, functools.partial(work, size=pool.size, min_width=pool.min_width), keep,
+              setup=functools.partial(load_anonymizer, pickled), failed=_failed, workers=workers, client=client)
+    return read, failed
 
 
 def fill_pool(
@@ -91,20 +128,14 @@ def fill_pool(
 ) -> tuple[int, int]:
     """Run the first pass over a sample of ``tasks`` into ``pool``; return ``(images read, images that failed)``."""
     chosen = _chosen(tasks, pool.seed, SAMPLE_IMAGES)
-    failed = 0
-
-    def keep(task: Task, found: Sampled) -> None:
-        nonlocal failed
-        failed += found.reason is not None
-        for index, texture in found.faces:
-            pool.keep(texture, origin=found.origin, key=pool.key(task.rel, index))
-
-    run_tasks(chosen, functools.partial(sample, size=pool.size, min_width=pool.min_width), keep,
-              setup=functools.partial(load_anonymizer, pickled), failed=_failed, workers=workers, client=client)
-    return len(chosen), failed
+    return pool_faces(pool, chosen, sample, _rel, pickled, workers=workers, client=client)
 
 
-def _failed(task: Task, reason: str) -> Sampled:
+def _rel(task: Task) -> str:
+    return task.rel
+
+
+def _failed(task: Any, reason: str) -> Sampled:
     return Sampled(reason=reason)
 
 

@@ -23,9 +23,11 @@ from .._anonymize import Anonymizer
 from .._batch._lifecycle import refuse_unguarded_script
 from .._batch._manifest import Manifest, default_manifest_path
 from .._batch._run import hmac_key
+from .._batch._sample import chosen_names, describe, pool_faces, pool_to_fill
 from .._discover import refuse_out_inside
+from .._redact import DonorPool
 from ._coco import Coco
-from ._core import DatasetReport, Runner, Session, Stopped
+from ._core import DatasetReport, Runner, Session, Stopped, Task, sample_record
 from ._parquet import Tables
 from ._webdataset import Shards
 
@@ -84,6 +86,7 @@ def anonymize_dataset(
     command: str | None = None,
     quiet: bool = True,
     client: Any = None,
+    donor_pool: bool = True,
     **options: Any,
 ) -> DatasetReport:
     """Anonymise every image of a dataset into ``out_dir``.
@@ -94,8 +97,7 @@ def anonymize_dataset(
             annotation ``.json`` (with ``images``).
         out_dir: output folder; it may not be, or lie inside, a source folder.
         images: the folder the COCO file's ``file_name`` entries are relative to.
-        column: the Parquet image column (default: the only binary or
-            ``{bytes, path}`` column).
+        column: the Parquet image column (default: the only binary or ``{bytes, path}`` column).
         method, preset, detector, format, quality, max_pixels, options: as for
             :class:`~facesafe.Anonymizer`; ``format=None`` keeps each image's
             format (JPEG stays JPEG, at ``quality``).
@@ -114,12 +116,12 @@ def anonymize_dataset(
         faces_category: COCO: add a category of this name with one annotation
             per face found (box in the output's pixels, score), for review.
         command: the command line, recorded in the manifest.
-        quiet: no progress lines (otherwise one on stderr per file written,
-            and every 10 seconds).
-        client: a ``dask.distributed.Client``: run the images on its cluster
-            (tasks carry the image bytes, so workers need no access to the
-            files). Use single-threaded workers for outputs byte-identical to
-            a local run. ``workers`` is then ignored.
+        quiet: no progress lines (otherwise one on stderr per file written, and every 10 seconds).
+        client: a ``dask.distributed.Client``: run the images on its cluster (tasks carry the image bytes, so workers
+            need no access to the files). Use single-threaded workers for outputs byte-identical to a local run.
+            ``workers`` is then ignored.
+        donor_pool: as for :func:`~facesafe.anonymize_dir` (a first pass pools a sample of the dataset's faces in
+            memory; docs/synthetic.md); ``False`` keeps the painted donor.
 
     Returns a :class:`DatasetReport`; ``report.ok`` is false when any record
     failed. Re-running the same call skips output files an earlier run wrote
@@ -130,6 +132,7 @@ def anonymize_dataset(
                  faces_category=faces_category)
     anonymizer = Anonymizer(method=method, preset=preset, detector=detector, format=format, quality=quality,
                             max_pixels=max_pixels, threads=_threads(plan.workers, threads, client), **options)
+    pool = pool_to_fill(anonymizer, donor_pool=donor_pool)  # empty: the settings (and the resume key) name its recipe
     runner = Runner(anonymizer, workers=plan.workers, client=client)
     if client is None and plan.workers > 0:
         refuse_unguarded_script(runner.setup)  # before anything is written
@@ -139,20 +142,47 @@ def anonymize_dataset(
                           progress=None if quiet else sys.stderr, rename=rename)
         adapter = _adapter(plan, session, column=column, faces_category=faces_category,
                            rename_key=hmac_key(plan.manifest) if rename == "hmac" else None)
-        stopped = _run(runner, adapter, session)
-    return session.report(manifest=plan.manifest, seconds=time.monotonic() - started, stopped=stopped)
+        stopped, donor = _run(runner, adapter, session, pool, root=plan.src)
+    return session.report(manifest=plan.manifest, seconds=time.monotonic() - started, stopped=stopped, donor=donor)
 
 
-def _run(runner: Runner, adapter: Any, session: Session) -> bool:
-    """Send the adapter's records through ``runner``; whether ``on_error="stop"`` stopped the run. The session is finished either way."""
+def _first_pass(runner: Runner, adapter: Any, pool: DonorPool, *, root: Path) -> str:
+    """Fill the run's empty ``pool`` from a sample of the dataset's images (in memory only); what the report says of it.
+
+    The dataset is read twice here, as a stream: once for the names of its
+    records (the sample is those with the smallest seeded hash of their
+    location under ``root``, as a folder run's is of relative paths), once for
+    the sampled images, which the runner's workers find and mesh.
+    """
+    prefix = str(root)
+
+    def name_of(task: Task) -> str:
+        return task.key[len(prefix):] if task.key.startswith(prefix) else task.key
+
+    chosen = chosen_names((name_of(t) for t in adapter.all_tasks()), pool.seed)
+    sampled = (t for t in adapter.all_tasks() if name_of(t) in chosen)
+    found = pool_faces(pool, sampled, sample_record, name_of, runner.pickled, workers=runner.workers, client=runner.client)
+    return describe(pool, *found)
+
+
+def _run(runner: Runner, adapter: Any, session: Session, pool: DonorPool | None, *, root: Path) -> tuple[bool, str]:
+    """Send the adapter's records through ``runner``, after the pool's first pass if ``pool``.
+
+    Returns whether ``on_error="stop"`` stopped the run, and what the report
+    says of the pool. The session is finished either way.
+    """
+    donor = ""
     try:
+        if pool is not None:
+            donor = _first_pass(runner, adapter, pool, root=root)
+            runner = Runner(runner.anonymizer, workers=runner.workers, client=runner.client)  # now with the pool's faces
         runner.run(adapter.items(), adapter.tasks_of, adapter.emit)
     except Stopped:
-        return True
+        return True, donor
     finally:
         adapter.abort()
         session.finish()
-    return False
+    return False, donor
 
 
 @dataclass(frozen=True)

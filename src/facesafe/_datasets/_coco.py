@@ -259,6 +259,10 @@ class Coco:
         if not self.session.may_write(self.source, self.output):
             return
         self.session.plan_unit(self.source, "annotations.json", self.output)
+        yield from self._entries()
+        yield _End()
+
+    def _entries(self) -> Iterator[_Entry]:
         for entry in self.entries:
             key = f"{self.source}#image={entry.get('id')}"
             rel = _safe_rel(entry.get("file_name"))
@@ -269,7 +273,11 @@ class Coco:
                 yield _Entry(entry, key, (self.images / rel).read_bytes())
             except OSError as exc:
                 yield _Entry(entry, key, None, f"cannot read {rel}: {exc.strerror or exc}")
-        yield _End()
+
+    def all_tasks(self) -> Iterator[Task]:
+        """Every image entry's task, read as a stream, with no record made (the pool's first pass)."""
+        for item in self._entries():
+            yield from self.tasks_of(item)
 
     def tasks_of(self, item: _Entry | _End) -> list[Task]:
         """An entry's image as a task, with the faces its annotations mark as hints."""

@@ -40,13 +40,14 @@ from .._anonymize import Anonymizer
 from .._batch._manifest import box_kind
 from .._batch._run import Report, _count, _fallback_name, _model_versions, _Tally
 from .._batch._runner import run_tasks
+from .._batch._sample import Sampled, sampled_faces
 from .._batch._worker import failure_reason, load_anonymizer, recorded_region
 from .._geometry import Box, Face
 from .._io import load_image
 
 __all__ = [
     "Broken", "Closed", "DatasetReport", "FileForFile", "Opened", "Outcome", "OutputFile", "Runner", "Session", "Stopped",
-    "Task", "anonymize_record", "atomic_output",
+    "Task", "anonymize_record", "atomic_output", "sample_record",
 ]
 
 T = TypeVar("T")
@@ -153,6 +154,17 @@ def anonymize_record(task: Task, anonymizer_of: Callable[[], Anonymizer]) -> Out
         return Outcome(**base, status="failed", reason=failure_reason(exc), finished=time.time())
 
 
+def sample_record(task: Task, anonymizer_of: Callable[[], Anonymizer], *, size: int, min_width: float) -> Sampled:
+    """The first pass of a synthetic run: the faces of one record's image fit for the donor pool; never raises."""
+    try:
+        anonymizer = anonymizer_of()
+        if task.hints:
+            anonymizer = _hinted(anonymizer, task.hints)
+        return sampled_faces(anonymizer, task.data, name=task.key, size=size, min_width=min_width)
+    except Exception as exc:  # the second pass records this record's failure; here it only adds no face
+        return Sampled(reason=failure_reason(exc))
+
+
 @dataclass
 class _Slot(Generic[T]):
     """An item waiting in the reorder buffer: the outcomes of its tasks as they come back."""
@@ -182,7 +194,8 @@ class Runner:
     def __init__(self, anonymizer: Anonymizer, *, workers: int, client: Any = None) -> None:
         if workers < 0:
             raise ValueError(f"workers must be >= 0, got {workers}")
-        self.setup = functools.partial(load_anonymizer, pickle.dumps(anonymizer))
+        self.anonymizer, self.pickled = anonymizer, pickle.dumps(anonymizer)
+        self.setup = functools.partial(load_anonymizer, self.pickled)
         self.workers, self.client = workers, client
 
     def run(self, items: Iterable[T], tasks_of: Callable[[T], Sequence[Task]], emit: Callable[[T, tuple[Outcome, ...]], None]) -> None:
@@ -280,6 +293,16 @@ class FileForFile:
         """Record and write one record item of the open output."""
         raise NotImplementedError
 
+    def tasks_of(self, item: Any) -> Sequence[Task]:
+        """The tasks of one item (none for markers)."""
+        raise NotImplementedError
+
+    def all_tasks(self) -> Iterator[Task]:
+        """Every record's image task, read as a stream, finished files too, with no record made (the pool's first pass)."""
+        for source, rel in self.find(self.src):
+            for item in self.read(source, rel, self.out / rel):
+                yield from self.tasks_of(item)
+
     def items(self) -> Iterator[Any]:
         """Every input file's items, file after file; finished files (an earlier run's) are skipped."""
         for source, rel in self.find(self.src):
@@ -359,6 +382,8 @@ class DatasetReport(Report):
         if self.fell_back:
             fallback = f"the {self.fallback} fallback" if self.fallback else "the fallback"
             text += f"; {self.method}: {self.fell_back:,} of {_count(self.faces, 'face')} got {fallback}"
+        if self.donor:
+            text += f"; donor: {self.donor}"
         if self.kind == "coco":
             text += f"; {self.dropped_annotations} annotations dropped"
         return text + ("; STOPPED at the first failure" if self.stopped else "")
@@ -464,9 +489,9 @@ class Session:
         self.db.record(source=str(source), rel=rel, status="failed", reason=reason, run_id=self.run_id)
         self.tally.add("failed", source=str(source), reason=reason)
 
-    def report(self, *, manifest: Path, seconds: float, stopped: bool) -> DatasetReport:
-        """The frozen summary of this run."""
-        return self.tally.report(manifest=manifest, seconds=seconds, method=self.anonymizer.method,
+    def report(self, *, manifest: Path, seconds: float, stopped: bool, donor: str = "") -> DatasetReport:
+        """The frozen summary of this run (``donor``: what the first pass's pool holds, as :attr:`Report.donor`)."""
+        return self.tally.report(manifest=manifest, seconds=seconds, method=self.anonymizer.method, donor=donor,
                                  fallback=_fallback_name(self.anonymizer), targets=self.anonymizer.targets,
                                  report_type=DatasetReport, kind=self.kind, stopped=stopped)
 
