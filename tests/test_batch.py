@@ -538,3 +538,19 @@ def test_a_default_manifest_that_lands_in_a_release_is_warned_about(tmp_path: Pa
     with warnings.catch_warnings():  # an explicit --manifest is the user's choice: no warning
         warnings.simplefilter("error")
         anonymize_dir(src, rel / "21--Dinner", detector=RedDetector(), workers=0, manifest=tmp_path / "m.sqlite")
+
+
+def test_the_manifest_says_each_faces_donor_and_an_older_manifest_gains_the_column(tmp_path: Path):
+    src = tmp_path / "src"
+    src.mkdir()
+    facesafe.write_image(src / "a.png", draw_face(np.zeros((64, 64, 3), np.uint8), 10, 10, 20))
+    report = anonymize_dir(src, tmp_path / "out", method="fill", detector=RedDetector(), workers=0)
+    (row,) = read_manifest(report.manifest)[1]
+    assert row.faces == 1 and row.donors is None  # a method that gives no donor records none
+    with sqlite3.connect(report.manifest) as db:  # a manifest written before the column existed
+        db.execute("ALTER TABLE files DROP COLUMN donors")
+    (row,) = read_manifest(report.manifest)[1]  # read-only: the column reads as null
+    assert row.donors is None and row.faces == 1
+    with Manifest(report.manifest) as db:  # opened to write: the column is added, the rows kept
+        db.record(source=row.source, rel=row.rel, status="written", donors=[["pool"]])
+        assert db.get(row.source).donors == [["pool"]] and db.get(row.source).faces == 1

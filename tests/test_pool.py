@@ -135,6 +135,8 @@ def test_a_synthetic_batch_builds_its_pool_in_a_first_pass(tmp_path: Path):
     report = anonymize_dir_quiet(src, tmp_path / "out", method=method)
     assert (report.written, report.fell_back) == (5, 0)
     assert report.summary().endswith("; donor: a pool of 5 faces from 5 sampled images (k=2)")
+    _, rows = facesafe.read_manifest(report.manifest)
+    assert [row.donors for row in rows] == [[["pool"]]] * 5  # per frame, per face: which donor it got
     # the settings name the pool's recipe, not its faces: the same folder resumes
     again = anonymize_dir_quiet(src, tmp_path / "out", method=Synthesize(donor=DonorPool(k=2), mesher=MESHER))
     assert (again.written, again.unchanged) == (0, 5)
@@ -148,6 +150,8 @@ def test_a_batch_with_too_few_faces_for_k_says_so_and_uses_the_builtin_donor(tmp
     src = _folder(tmp_path, 3)
     report = anonymize_dir_quiet(src, tmp_path / "out", method=Synthesize(mesher=MESHER))
     assert report.donor.startswith("built-in donor: 3 of the faces in 3 sampled images fit the pool, fewer than k + 1 = 11")
+    _, rows = facesafe.read_manifest(report.manifest)
+    assert [row.donors for row in rows] == [[["synthetic"]]] * 3  # the built-in donor, per face
     anonymize_dir_quiet(src, tmp_path / "painted", method=Synthesize(mesher=MESHER), donor_pool=False)
     for name in ("p0.png", "p1.png", "p2.png"):
         np.testing.assert_array_equal(facesafe.read_image(tmp_path / "out" / name), facesafe.read_image(tmp_path / "painted" / name))
@@ -185,6 +189,8 @@ def test_a_synthetic_dataset_builds_its_pool_in_a_first_pass(tmp_path: Path):
     assert (report.written, report.failed, report.fell_back) == (5, 0, 0)
     assert report.donor == "a pool of 5 faces from 5 sampled images (k=2)"
     assert report.summary().endswith("; donor: a pool of 5 faces from 5 sampled images (k=2)")
+    _, rows = facesafe.read_manifest(report.manifest)
+    assert [row.donors for row in rows if "#" in row.rel] == [[["pool"]]] * 5
     # the settings name the pool's recipe: the same table resumes
     again = anonymize_dataset(table, tmp_path / "out", detector=RedDetector(), workers=0,
                               method=Synthesize(donor=DonorPool(k=2), mesher=MESHER))
@@ -207,6 +213,8 @@ def test_a_dataset_with_too_few_faces_for_k_says_so_and_uses_the_builtin_donor(t
     report = anonymize_dataset(table, tmp_path / "out", detector=RedDetector(), workers=0, method=Synthesize(mesher=MESHER))
     assert report.donor.startswith("built-in donor: 3 of the faces in 3 sampled images fit the pool, fewer than k + 1 = 11")
     assert "; donor: built-in donor" in report.summary()
+    _, rows = facesafe.read_manifest(report.manifest)
+    assert [row.donors for row in rows if "#" in row.rel] == [[["synthetic"]]] * 3
     anonymize_dataset(table, tmp_path / "painted", detector=RedDetector(), workers=0, method=Synthesize(mesher=MESHER),
                       donor_pool=False)
     for a, b in zip(_cells(tmp_path / "out" / "train.parquet"), _cells(tmp_path / "painted" / "train.parquet"), strict=True):

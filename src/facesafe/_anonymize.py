@@ -45,6 +45,8 @@ class Result:
             the method's fallback redaction instead of its own
             (``synthetic``: too small or turned; ``crop``: all of them when no
             large enough face-free region was found).
+        donors: per face of kind ``face``, what replaced it, when the method
+            says (``synthetic``: see :attr:`Redacted.donors`); else empty.
     """
 
     image: np.ndarray = field(repr=False)
@@ -52,6 +54,7 @@ class Result:
     method: str
     region: Box | None = None
     fell_back: tuple[int, ...] = ()
+    donors: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -66,6 +69,8 @@ class FileResult:
         region: the part of every frame that was kept (``crop``), else ``None``.
         fell_back: per frame, as :attr:`Result.fell_back`: indices (into that
             frame's ``faces``) of the faces that got the fallback redaction.
+        donors: per frame, as :attr:`Result.donors` (empty tuples when the
+            method does not say).
     """
 
     picture: Picture = field(repr=False)
@@ -73,6 +78,7 @@ class FileResult:
     method: str
     region: Box | None = None
     fell_back: tuple[tuple[int, ...], ...] = ()
+    donors: tuple[tuple[str, ...], ...] = ()
 
     @property
     def face_count(self) -> int:
@@ -296,15 +302,17 @@ class Anonymizer(Closeable):
         faces = self.detect(image)
         region = self._kept(faces, width=image.shape[1], height=image.shape[0])
         fell_back: tuple[int, ...]
+        donors: tuple[str, ...] = ()
         if region is not None:
             out, fell_back = _hide_text(image, faces)[region.to_slices()].copy(), ()
         else:
-            out, fell_back = self._redact(image, faces)
-        return Result(image=out, faces=faces, method=self.method, region=region, fell_back=fell_back)
+            out, fell_back, donors = self._redact(image, faces)
+        return Result(image=out, faces=faces, method=self.method, region=region, fell_back=fell_back, donors=donors)
 
-    def _redact(self, image: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[int, ...]]:
+    def _redact(self, image: np.ndarray, faces: Sequence[Face]) -> tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]:
         """Redact ``faces`` keeping the frame (plates and text among them first, by kind); also say which
-        faces fell back (indices among the faces of kind ``face``). A size change is refused."""
+        faces fell back (indices among the faces of kind ``face``) and, if the method says, each face's
+        donor. A size change is refused."""
         if any(f.kind != "face" for f in faces):
             image, faces = _hide_text(image, faces), [f for f in faces if f.kind == "face"]
         done = self._redaction.redact(image, faces)
@@ -313,7 +321,8 @@ class Anonymizer(Closeable):
                 f"{self.redaction!r} returned shape {done.image.shape} for {image.shape}: redact() keeps "
                 "the size (a method that cuts the frame says so with region())"
             )
-        return done.image, tuple(done.fell_back)
+        donors = tuple(getattr(done, "donors", ()))  # a Redacted of an older protocol implementation has none
+        return done.image, tuple(done.fell_back), donors if len(donors) == len(faces) else ()
 
     def _kept(self, faces: Sequence[Face], *, width: int, height: int) -> Box | None:
         """The part of the frame the method keeps, free of every face (plates and text are hidden, not avoided)."""
@@ -336,27 +345,29 @@ class Anonymizer(Closeable):
             frames = tuple(np.ascontiguousarray(f[rows, cols]) for f in hidden)
             alpha = None if picture.alpha is None else tuple(np.ascontiguousarray(a[rows, cols]) for a in picture.alpha)
             fell_back: tuple[tuple[int, ...], ...] = tuple(() for _ in per_frame)
+            donors: tuple[tuple[str, ...], ...] = tuple(() for _ in per_frame)
         else:
             done = [self._redact_frame(frame, per_frame, i) for i, frame in enumerate(picture.frames)]
-            frames = tuple(image for image, _ in done)
+            frames = tuple(image for image, _, _ in done)
             alpha = picture.alpha
-            fell_back = tuple(indices for _, indices in done)
+            fell_back = tuple(indices for _, indices, _ in done)
+            donors = tuple(given for _, _, given in done)
         out = replace(picture, frames=frames, alpha=alpha)
-        return FileResult(picture=out, faces=per_frame, method=self.method, region=region, fell_back=fell_back)
+        return FileResult(picture=out, faces=per_frame, method=self.method, region=region, fell_back=fell_back, donors=donors)
 
     def _redact_frame(
         self, frame: np.ndarray, per_frame: tuple[tuple[Face, ...], ...], i: int
-    ) -> tuple[np.ndarray, tuple[int, ...]]:
-        """Frame ``i`` with the faces of frames ``i - 1 .. i + 1`` redacted; which of its own faces fell back."""
+    ) -> tuple[np.ndarray, tuple[int, ...], tuple[str, ...]]:
+        """Frame ``i`` with the faces of frames ``i - 1 .. i + 1`` redacted; which of its own faces fell back, their donors."""
         before = per_frame[i - 1] if i > 0 else ()
         own = per_frame[i]
         hide = before + own + (per_frame[i + 1] if i + 1 < len(per_frame) else ())
         if not hide:
-            return frame.copy(), ()
-        image, fell_back = self._redact(frame, hide)
+            return frame.copy(), (), ()
+        image, fell_back, donors = self._redact(frame, hide)
         start = sum(f.kind == "face" for f in before)
         count = sum(f.kind == "face" for f in own)
-        return image, tuple(k - start for k in fell_back if start <= k < start + count)
+        return image, tuple(k - start for k in fell_back if start <= k < start + count), donors[start : start + count]
 
     def encode(self, result: FileResult, *, input_format: str) -> tuple[bytes, str]:
         """Encode a result as ``(data, format)``; the format is the configured one or the input's default."""

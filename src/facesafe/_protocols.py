@@ -65,10 +65,15 @@ class Redacted:
             that got the method's fallback redaction instead of its own
             (``synthetic``: too small or turned; ``crop``: every face, since
             ``redact`` is only called when the frame is kept whole).
+        donors: per face, what replaced it, when the method says
+            (``synthetic``: ``"pool"``, ``"synthetic"`` for the built-in
+            donor, ``"fallback"``..., as :class:`~facesafe.Replacement`);
+            empty otherwise.
     """
 
     image: np.ndarray = field(repr=False)
     fell_back: tuple[int, ...] = ()
+    donors: tuple[str, ...] = ()
 
 
 @runtime_checkable

@@ -46,6 +46,8 @@ CREATE TABLE IF NOT EXISTS files (
     boxes TEXT,                  -- JSON: per frame, [[x0, y0, x1, y1, score], ...]; a plate or text
                                  -- region has its kind last: [x0, y0, x1, y1, score, "plate"]
     fell_back INTEGER,           -- faces that got the method's fallback redaction
+    donors TEXT,                 -- JSON: per frame, each face's donor (synthetic: "pool", "synthetic" for the
+                                 -- built-in one, "fallback", ...), in the order of its face boxes; else null
     region TEXT,                 -- JSON [x0, y0, x1, y1]: the part kept by crop
     output TEXT,                 -- output path (planned while pending)
     output_hash TEXT,            -- sha256 of the output bytes
@@ -85,7 +87,10 @@ def read_manifest(path: str | os.PathLike[str]) -> tuple[list[dict[str, Any]], l
     many faces got the method's fallback redaction), ``region`` (the part
     kept by ``crop``), ``output``, ``output_hash``, ``output_format``,
     ``method``, ``preset``, ``params_key``, ``facesafe_version``, ``models``,
-    ``started``, ``finished``, ``run_id``.
+    ``started``, ``finished``, ``run_id``, ``donors`` (per frame, each face's
+    donor, in the order of its face boxes: ``"pool"``, ``"synthetic"`` for
+    the built-in donor, ``"fallback"``...; ``None`` for a method that has no
+    donor, and in manifests older than the column).
 
     >>> runs, rows = read_manifest("out.facesafe.sqlite")            # doctest: +SKIP
     >>> [row.rel for row in rows if row.status == "failed"]          # doctest: +SKIP
@@ -137,10 +142,12 @@ class Row:
     started: float | None
     finished: float | None
     run_id: int | None
+    donors: Any = None
 
 
 _COLUMNS = tuple(Row.__dataclass_fields__)
-_JSON = ("boxes", "region", "models")
+_JSON = ("boxes", "region", "models", "donors")
+_ADDED = {"donors": "TEXT"}  # columns newer than some manifests: added to them when opened for writing
 
 
 class Manifest:
@@ -162,6 +169,10 @@ class Manifest:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(SCHEMA)
+            present = {row[1] for row in self._db.execute("PRAGMA table_info(files)")}
+            for name, kind in _ADDED.items():
+                if name not in present:
+                    self._db.execute(f"ALTER TABLE files ADD COLUMN {name} {kind}")
         except (OSError, sqlite3.Error) as exc:
             raise _unwritable(self.path, "cannot open the manifest", exc) from None
 
@@ -226,7 +237,7 @@ class Manifest:
     # -- files --------------------------------------------------------------
     def get(self, source: str) -> Row | None:
         """The row of ``source``, or ``None``."""
-        cur = self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files WHERE source = ?", (source,))
+        cur = self._db.execute(f"SELECT {self._select()} FROM files WHERE source = ?", (source,))
         values = cur.fetchone()
         return None if values is None else self._row(values)
 
@@ -291,8 +302,13 @@ class Manifest:
     def rows(self, status: str | None = None) -> Iterator[Row]:
         """Every row (optionally only those with ``status``), in source order."""
         where, args = ("WHERE status = ?", (status,)) if status else ("", ())
-        for values in self._db.execute(f"SELECT {', '.join(_COLUMNS)} FROM files {where} ORDER BY source", args):
+        for values in self._db.execute(f"SELECT {self._select()} FROM files {where} ORDER BY source", args):
             yield self._row(values)
+
+    def _select(self) -> str:
+        """The columns to select: every one, as null where an older manifest (read-only) lacks it."""
+        present = {row[1] for row in self._db.execute("PRAGMA table_info(files)")}
+        return ", ".join(name if name in present else f"NULL AS {name}" for name in _COLUMNS)
 
     def counts(self) -> dict[str, int]:
         """Rows per status."""

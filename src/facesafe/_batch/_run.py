@@ -499,7 +499,8 @@ class _Recorder:
         if outcome.status != "unchanged":
             fingerprint = self.fingerprint
             row.update(input_format=outcome.input_format, faces=outcome.faces, boxes=[list(map(list, f)) for f in outcome.boxes],
-                       fell_back=outcome.fell_back, region=None if outcome.region is None else list(outcome.region),
+                       fell_back=outcome.fell_back, donors=outcome.donors,
+                       region=None if outcome.region is None else list(outcome.region),
                        output_hash=outcome.output_hash, output_format=outcome.output_format, method=self.method,
                        preset=self.preset, params_key=fingerprint.key, facesafe_version=fingerprint.version,
                        models=fingerprint.models, started=outcome.started, finished=outcome.finished)

@@ -66,6 +66,7 @@ class Outcome:
     finished: float = 0.0
     fell_back: int = 0
     region: tuple[float, float, float, float] | None = None
+    donors: tuple[tuple[str, ...], ...] | None = None
 
     @property
     def faces(self) -> int:
@@ -120,6 +121,7 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
             output_hash=hashlib.sha256(encoded).hexdigest(),
             output_format=fmt,
             fell_back=result.fell_back_count,
+            donors=recorded_donors(result.donors),
             region=region,
             finished=time.time(),
         )
@@ -136,6 +138,11 @@ def failure_reason(exc: Exception) -> str:
     if isinstance(exc, FacesafeError) and hasattr(exc, "reason"):
         return f"{type(exc).__name__}: {exc.reason}"
     return f"{type(exc).__name__}: {exc}"
+
+
+def recorded_donors(donors: tuple[tuple[str, ...], ...]) -> tuple[tuple[str, ...], ...] | None:
+    """Each frame's faces' donors as the manifest records them; ``None`` when the method says none."""
+    return donors if any(donors) else None
 
 
 def recorded_region(face: Face) -> tuple[float | str, ...]:

@@ -41,7 +41,7 @@ from .._batch._manifest import box_kind
 from .._batch._run import Report, _count, _fallback_name, _model_versions, _Tally
 from .._batch._runner import run_tasks
 from .._batch._sample import Sampled, sampled_faces
-from .._batch._worker import failure_reason, load_anonymizer, recorded_region
+from .._batch._worker import failure_reason, load_anonymizer, recorded_donors, recorded_region
 from .._geometry import Box, Face
 from .._io import load_image
 
@@ -106,6 +106,7 @@ class Outcome:
     boxes: tuple[tuple[tuple[float | str, ...], ...], ...] = ()
     region: tuple[int, int, int, int] | None = None
     fell_back: int = 0
+    donors: tuple[tuple[str, ...], ...] | None = None
     started: float = 0.0
     finished: float = 0.0
 
@@ -149,7 +150,8 @@ def anonymize_record(task: Task, anonymizer_of: Callable[[], Anonymizer]) -> Out
             x0, y0, x1, y1 = (int(v) for v in result.region.as_xyxy())
             region = (x0, y0, x1, y1)
         return Outcome(**base, status="written", data=encoded, output_format=fmt, output_hash=hashlib.sha256(encoded).hexdigest(),
-                       boxes=boxes, region=region, fell_back=result.fell_back_count, finished=time.time())
+                       boxes=boxes, region=region, fell_back=result.fell_back_count, donors=recorded_donors(result.donors),
+                       finished=time.time())
     except Exception as exc:  # fail closed: any error is this record's failure, with its cause
         return Outcome(**base, status="failed", reason=failure_reason(exc), finished=time.time())
 
@@ -428,6 +430,7 @@ class Session:
         row: dict[str, Any] = dict(source=outcome.key, rel=rel, status=outcome.status, reason=outcome.reason,
                                    input_hash=outcome.input_hash, input_format=outcome.input_format, faces=outcome.faces,
                                    boxes=[list(map(list, f)) for f in outcome.boxes], fell_back=outcome.fell_back,
+                                   donors=outcome.donors,
                                    region=None if outcome.region is None else list(outcome.region),
                                    output=output if outcome.status == "written" else None,
                                    output_hash=outcome.output_hash if outcome.status == "written" else None,

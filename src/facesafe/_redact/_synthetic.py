@@ -217,7 +217,7 @@ class Synthesize(_Masked):
     def redact(self, image: np.ndarray, faces: Sequence[Face], /) -> Redacted:
         """The new image and the faces that got the fallback redaction (see :meth:`replace` for why)."""
         done = self.replace(image, faces)
-        return Redacted(done.image, fell_back=done.fell_back)
+        return Redacted(done.image, fell_back=done.fell_back, donors=done.donors)
 
     def replace(self, image: np.ndarray, faces: Sequence[Face]) -> Replacement:
         """Like calling the redaction, and also say which donor each face got (see :class:`Replacement`)."""
