@@ -221,5 +221,29 @@ def test_a_dataset_with_too_few_faces_for_k_says_so_and_uses_the_builtin_donor(t
         np.testing.assert_array_equal(a, b)
 
 
+def _no_faces(image: np.ndarray) -> tuple[Face, ...]:
+    return ()
+
+
+def test_a_coco_dataset_samples_its_images_and_their_annotated_faces(tmp_path: Path):
+    pytest.importorskip("pycocotools")
+    import json
+
+    from facesafe._datasets import anonymize_dataset
+
+    images = _folder(tmp_path, 5)
+    # the faces are known only from the annotations (the detector finds none): the first pass pools them too
+    entries = [{"id": i, "file_name": f"p{i}.png", "width": 120, "height": 120} for i in range(5)]
+    boxes = [{"id": i, "image_id": i, "category_id": 1, "bbox": [30, 30, 60, 60], "area": 3600, "iscrowd": 0} for i in range(5)]
+    annotations = tmp_path / "instances.json"
+    annotations.write_text(json.dumps({"images": entries, "annotations": boxes, "categories": [{"id": 1, "name": "face"}]}))
+    report = anonymize_dataset(annotations, tmp_path / "out", images=images, detector=_no_faces, workers=0,
+                               method=Synthesize(donor=DonorPool(k=2), mesher=MESHER))
+    assert (report.written, report.faces) == (5, 5)
+    assert report.donor == "a pool of 5 faces from 5 sampled images (k=2)"
+    _, rows = facesafe.read_manifest(report.manifest)
+    assert [row.donors for row in rows if "#image=" in row.source] == [[["pool"]]] * 5
+
+
 def anonymize_dir_quiet(src: Path, out: Path, **options):
     return facesafe.anonymize_dir(src, out, detector=RedDetector(), workers=0, **options)
