@@ -80,7 +80,6 @@ PRESETS = MappingProxyType(
             upscale=1.5,
             trigger_height=40.0,
             trigger_score=0.08,
-            orient=True,
             thresholds=(0.15, 0.10, 0.13, 0.3),
         ),
         "thorough": Preset(
