@@ -13,6 +13,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _fakes import CrashingDetector, Invert, NoMesher, RedDetector, draw_face, reddish
+from _unprivileged import unprivileged
 from PIL import Image
 
 import facesafe
@@ -464,19 +465,6 @@ def test_cli_warns_on_an_empty_source_and_says_nothing_to_do_on_resume(tmp_path:
     assert "facesafe: nothing to do: 1 unchanged (already done)" in out and "0 faces found" not in out
 
 
-def _unprivileged(argv: list[str]) -> subprocess.CompletedProcess:
-    """The CLI in a subprocess that file permissions apply to (root runs it without CAP_DAC_OVERRIDE)."""
-    import shutil
-
-    prefix = []
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
-        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
-    return subprocess.run([*prefix, sys.executable, "-m", "facesafe.cli", *argv], capture_output=True, text=True, timeout=300, check=False)
-
-
 def test_an_unwritable_output_folder_or_manifest_is_one_line_and_exit_1(tmp_path: Path):
     src = tmp_path / "src"
     _save(src / "a.png", _photo(1), "PNG")
@@ -485,10 +473,10 @@ def test_an_unwritable_output_folder_or_manifest_is_one_line_and_exit_1(tmp_path
     locked.chmod(0o500)
     base = ["anonymize", str(src), "--method", "fill", "--preset", "fast", "-q", "--workers", "1"]
     try:
-        done = _unprivileged([*base, "--out", str(locked / "out"), "--manifest", str(tmp_path / "m.sqlite")])
+        done = unprivileged([*base, "--out", str(locked / "out"), "--manifest", str(tmp_path / "m.sqlite")])
         assert (done.returncode, done.stderr.splitlines()) == (1, [f"facesafe: {locked / 'out'}: cannot create the output folder: Permission denied"])
         for manifest in (locked / "m.sqlite", locked / "sub" / "m.sqlite"):
-            done = _unprivileged([*base, "--out", str(tmp_path / "out"), "--manifest", str(manifest)])
+            done = unprivileged([*base, "--out", str(tmp_path / "out"), "--manifest", str(manifest)])
             err = done.stderr.splitlines()
             assert done.returncode == 1 and len(err) == 1, done.stderr
             assert err[0].startswith(f"facesafe: {manifest}: cannot open the manifest: ")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import io
-import os
 import re
 import shutil
 import sqlite3
@@ -16,6 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from _fakes import RedDetector, draw_face, reddish
+from _unprivileged import unprivileged
 from PIL import Image
 
 import facesafe
@@ -222,7 +222,6 @@ def test_cli_report_and_usage_errors(run, tmp_path, capsys):
 
 
 def test_reid_section_without_the_audit_extra_says_so(run, tmp_path, monkeypatch, capsys):
-    import sys
 
     _root, manifest = run
     gallery = tmp_path / "gallery"
@@ -239,17 +238,6 @@ def test_reid_section_without_the_audit_extra_says_so(run, tmp_path, monkeypatch
     assert "Unavailable: the audit extra is not installed" in _html(tmp_path / "cli.html")
 
 
-def _unprivileged(argv: list[str]) -> subprocess.CompletedProcess:
-    """Run the CLI in a subprocess that file permissions apply to (root runs it without CAP_DAC_OVERRIDE)."""
-    prefix = []
-    if os.geteuid() == 0:
-        setpriv = shutil.which("setpriv")
-        if setpriv is None:
-            pytest.skip("running as root without setpriv (util-linux) to drop CAP_DAC_OVERRIDE")
-        prefix = [setpriv, "--bounding-set", "-dac_override,-dac_read_search"]
-    return subprocess.run([*prefix, sys.executable, "-m", "facesafe.cli", *argv], capture_output=True, text=True, timeout=120)
-
-
 def test_an_html_path_that_cannot_be_written_is_one_line_and_exit_1(run, tmp_path, capsys):
     _, manifest = run
     locked = tmp_path / "locked"
@@ -257,7 +245,7 @@ def test_an_html_path_that_cannot_be_written_is_one_line_and_exit_1(run, tmp_pat
     locked.chmod(0o500)
     try:
         for target in (locked / "qa.html", locked / "sub" / "qa.html"):
-            done = _unprivileged(["report", "--manifest", str(manifest), "--html", str(target)])
+            done = unprivileged(["report", "--manifest", str(manifest), "--html", str(target)])
             err = done.stderr.strip().splitlines()
             assert done.returncode == 1 and len(err) == 1, done.stderr
             assert err[0].startswith(f"facesafe: {target}: ") and "Permission denied" in err[0]
