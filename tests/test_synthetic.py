@@ -462,3 +462,31 @@ def test_the_collar_below_the_chin_stays_the_photos_own():
     assert below.sum() > 500  # the grown region does reach into the collar
     np.testing.assert_array_equal(out[below], image[below])
     assert out[chin + 3 : chin + 8, 120:140].mean() > 100  # under the chin: skin-toned, not the collar's dark
+
+
+def _redness(pixels: np.ndarray) -> float:
+    """The red share of the mean colour (the skin about 0.42 here, white 0.33)."""
+    mean = pixels.reshape(-1, 3).astype(np.float64).mean(axis=0)
+    return float(mean[0] / mean.sum())
+
+
+def test_a_white_cap_over_the_forehead_does_not_pale_the_face():
+    # a skin-toned face under a white cap whose brim comes down between the eyes, on a white surround:
+    # the mesh's skin region reaches under the cap, but its white is not the face's skin, so it neither
+    # sets the tone nor lights the face (the old colour-distance test let it in: the face went grey-white)
+    import cv2
+
+    from facesafe._redact._donor import FACE_OVAL
+
+    box = Box(70, 40, 190, 200)
+    face = Face(box, mesh=posed_mesh(box))
+    image = np.full((240, 280, 3), 245, np.uint8)
+    skin = np.zeros((240, 280), np.uint8)
+    cv2.fillConvexPoly(skin, cv2.convexHull(face.mesh[list(FACE_OVAL)].astype(np.int32)), 1)
+    skin[: int(face.mesh[6, 1])] = 0  # the brim (FaceMesh point 6: between the eyes)
+    image[skin > 0] = scene(240, 280)[skin > 0]
+    image.setflags(write=False)
+    out = Synthesize(context=0.0)(image, [face])
+    cheeks, before = out[110:140, 95:165], image[110:140, 95:165]
+    assert _redness(cheeks) > 0.40  # as the skin (0.42); with the cap counted as skin: 0.385
+    assert float(cheeks.mean()) - float(before.mean()) < 30  # 20 brighter; with the cap counted: 42

@@ -85,6 +85,7 @@ _MAX_UPSCALE = 12.0  # ... but enlarged at most this much (the window grows with
 _STOCK_DONORS = 4  # painted donors reused for faces placed without a mesh, per stock tone
 _STOCK_TONES = np.array([[0.40, 0.27, 0.20], [0.62, 0.45, 0.36], [0.80, 0.62, 0.52], [0.95, 0.78, 0.68]])  # RGB
 _MIN_FACE = 4.0  # faces smaller than this (px) fall back: too small to draw a face on
+_SKIN_CHROMA = 0.012  # chromaticity distance from the skin's median within which a colour is skin, at least
 _FILL_NOISE = 2.0  # grey levels of noise on the smooth context fill (as the blurs add), at least
 _FILL_NOISE_MAX = 5.0  # ... and at most: the fill's grain follows the fine texture around it
 
@@ -383,7 +384,9 @@ class Synthesize(_Masked):
         work = _resized(crop, ww, wh)
         p_work, q_work = to_work(original), to_work(target)
         skin_o = skin_mask((wh, ww), p_work)
-        tone = _skin_tone(_mean(work, skin_o))  # the original's mean skin colour
+        skin_like = _skin_like(work, skin_o)
+        skin_t = skin_o * skin_like if (skin_o * skin_like).sum() >= 0.25 * skin_o.sum() else skin_o
+        tone = _skin_tone(_mean(work, skin_t))  # the original's mean skin colour (its skin-coloured pixels)
         texture, donor = self._texture(image, placement, tone / _SHADE, rng)
         t = template_points() * (texture.shape[0] / SIZE)
         # a face placed without its mesh is small: its features' contours are enough to warp by
@@ -410,7 +413,7 @@ class Synthesize(_Masked):
             content = content + grain[:, :, None]
         outline = polygon_mask((wh, ww), [cv2.convexHull(q_work[list(FACE_OVAL)].astype(np.float32))[:, 0, :]])
         alpha, known = _face_alpha(outline, cover, _resized(allowed, ww, wh), fw)
-        known &= _skin_like(work, skin_o)
+        known &= skin_like
         if face_width >= _MIN_LIGHT_WIDTH:  # a face of a few pixels has no light gradient to match: the gain did
             # (a face smaller in the photo than the membrane's grid needs no finer light than its own pixels)
             content = content + _membrane(work - content, ~known, fw, across=min(_GRID, face_width))
@@ -691,14 +694,28 @@ def _fine_std(image: np.ndarray, mask: np.ndarray) -> float:
 
 
 def _skin_like(image: np.ndarray, skin: np.ndarray) -> np.ndarray:
-    """Pixels whose colour is close to the face's skin (hair, background and clothes are not)."""
+    """Pixels whose colour is close to the face's skin (hair, background, clothes, a white cap are not).
+
+    Close in chromaticity (the red and green shares of the colour: a white
+    or grey cap, cloth or sky is not skin, however bright) to the median of
+    ``skin``, within twice its 40th percentile distance (about 87% of a
+    Gaussian spread of skin colours, however much else ``skin`` holds), and
+    within half to 1.5 times its median brightness. (Until this version: a
+    colour distance within 1.5 times the 75th percentile, which let a white
+    cap brim or collar in where the face's skin region reached them, and
+    the face was toned and lit towards white.)
+    """
     inside = skin > 0.5
     if inside.sum() < 16:
         return np.ones(image.shape[:2], dtype=bool)
-    colours = image[inside]
-    centre = np.median(colours, axis=0)
-    spread = np.percentile(np.linalg.norm(colours - centre, axis=1), 75)
-    return np.linalg.norm(image - centre, axis=2) <= max(1.5 * spread, 0.03)
+    total = image.sum(axis=2) + 1e-3
+    chroma = image[:, :, :2] / total[:, :, None]
+    centre = np.median(chroma[inside], axis=0)
+    distance = np.linalg.norm(chroma - centre, axis=2)
+    spread = float(np.percentile(distance[inside], 40))  # the skin's own spread, whatever else is in the region
+    luma = total / 3.0
+    level = float(np.median(luma[inside]))
+    return (distance <= max(2.0 * spread, _SKIN_CHROMA)) & (luma >= 0.5 * level) & (luma <= 1.5 * level + 0.02)
 
 
 def _membrane(difference: np.ndarray, unknown: np.ndarray, face_width: float, *, across: float = _GRID) -> np.ndarray:
