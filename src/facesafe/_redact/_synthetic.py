@@ -384,9 +384,7 @@ class Synthesize(_Masked):
         work = _resized(crop, ww, wh)
         p_work, q_work = to_work(original), to_work(target)
         skin_o = skin_mask((wh, ww), p_work)
-        skin_like = _skin_like(work, skin_o)
-        skin_t = skin_o * skin_like if (skin_o * skin_like).sum() >= 0.25 * skin_o.sum() else skin_o
-        tone = _skin_tone(_mean(work, skin_t))  # the original's mean skin colour (its skin-coloured pixels)
+        tone, skin_like = _original_tone(work, skin_o)
         texture, donor = self._texture(image, placement, tone / _SHADE, rng)
         t = template_points() * (texture.shape[0] / SIZE)
         # a face placed without its mesh is small: its features' contours are enough to warp by
@@ -691,6 +689,16 @@ def _fine_std(image: np.ndarray, mask: np.ndarray) -> float:
     fine = (image - _blur(image, 1.5)).mean(axis=2)
     inside = mask > 0.5
     return float(fine[inside].std()) if inside.sum() > 16 else 0.0
+
+
+def _original_tone(work: np.ndarray, skin: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The original's mean skin colour over its skin-coloured pixels (:func:`_skin_tone`), and where those are.
+
+    Over all of ``skin`` when under a quarter of it is skin-coloured.
+    """
+    like = _skin_like(work, skin)
+    counted = skin * like if (skin * like).sum() >= 0.25 * skin.sum() else skin
+    return _skin_tone(_mean(work, counted)), like
 
 
 def _skin_like(image: np.ndarray, skin: np.ndarray) -> np.ndarray:
