@@ -247,3 +247,92 @@ def test_a_coco_dataset_samples_its_images_and_their_annotated_faces(tmp_path: P
 
 def anonymize_dir_quiet(src: Path, out: Path, **options):
     return facesafe.anonymize_dir(src, out, detector=RedDetector(), workers=0, **options)
+
+
+# ---------------------------------------------------------------- nothing to write: no first pass
+
+
+class _Counting(RedDetector):
+    """A RedDetector that counts the images it is shown (on the class: ``workers=0`` runs an unpickled copy in this process)."""
+
+    calls = 0
+
+    def __call__(self, image: np.ndarray) -> tuple[Face, ...]:
+        type(self).calls += 1
+        return super().__call__(image)
+
+    def __repr__(self) -> str:
+        return "Counting()"
+
+
+def _calls(run) -> tuple[object, int]:
+    """What ``run()`` returns, and how many images the detector was shown meanwhile."""
+    _Counting.calls = 0
+    return run(), _Counting.calls
+
+
+def _pooled() -> Synthesize:
+    return Synthesize(donor=DonorPool(k=2), mesher=MESHER)
+
+
+def test_a_folder_rerun_with_nothing_to_write_makes_no_first_pass(tmp_path: Path):
+    src = _folder(tmp_path, 5)
+
+    def run(out: str = "out"):
+        return facesafe.anonymize_dir(src, tmp_path / out, detector=_Counting(), workers=0, method=_pooled())
+
+    first, shown = _calls(run)
+    assert first.written == 5 and first.donor.startswith("a pool of 5 faces") and shown >= 10  # both passes see each image
+    again, shown = _calls(run)
+    assert (again.written, again.unchanged, again.donor, shown) == (0, 5, "", 0)
+    # one input changed: the first pass samples the whole folder again, so its output is a fresh run's
+    image = facesafe.read_image(src / "p4.png").copy()
+    image[:8] = 0
+    facesafe.write_image(src / "p4.png", image, overwrite=True)
+    third, shown = _calls(run)
+    assert (third.written, third.unchanged, third.donor) == (1, 4, first.donor) and shown > 1
+    fresh = run("fresh")
+    assert (tmp_path / "out" / "p4.png").read_bytes() == (tmp_path / "fresh" / "p4.png").read_bytes()
+    assert fresh.donor == first.donor
+
+
+def test_a_dataset_rerun_with_nothing_to_write_makes_no_first_pass(tmp_path: Path):
+    pytest.importorskip("pyarrow")
+    from facesafe._datasets import anonymize_dataset
+
+    table = _parquet(tmp_path, 5)
+
+    def run():
+        return anonymize_dataset(table, tmp_path / "out", detector=_Counting(), workers=0, method=_pooled())
+
+    first, shown = _calls(run)
+    assert first.units == 1 and first.donor.startswith("a pool of 5 faces") and shown >= 10
+    again, shown = _calls(run)
+    assert (again.written, again.unchanged, again.donor, shown) == (0, 1, "", 0)
+
+
+def test_a_coco_rerun_with_nothing_to_write_makes_no_first_pass_and_writes_nothing(tmp_path: Path):
+    pytest.importorskip("pycocotools")
+    import json
+
+    from facesafe._datasets import anonymize_dataset
+
+    images = _folder(tmp_path, 5)
+    entries = [{"id": i, "file_name": f"p{i}.png", "width": 120, "height": 120} for i in range(5)]
+    annotations = tmp_path / "instances.json"
+    annotations.write_text(json.dumps({"images": entries, "annotations": [], "categories": [{"id": 1, "name": "x"}]}))
+    out = tmp_path / "out"
+
+    def run():
+        return anonymize_dataset(annotations, out, images=images, detector=_Counting(), workers=0, method=_pooled())
+
+    first, shown = _calls(run)
+    assert (first.written, first.units) == (5, 1) and first.donor.startswith("a pool of 5 faces") and shown >= 10
+    written = {p.name: p.stat().st_mtime_ns for p in out.rglob("*")}
+    again, shown = _calls(run)
+    assert (again.written, again.units, again.unchanged, again.donor, shown) == (0, 0, 1, "", 0)
+    assert {p.name: p.stat().st_mtime_ns for p in out.rglob("*")} == written  # nothing rewritten
+    # an output image gone: the set is done again, first pass and all
+    (out / "images" / "p2.png").unlink()
+    third, shown = _calls(run)
+    assert (third.written, third.units, third.donor) == (5, 1, first.donor) and shown >= 10

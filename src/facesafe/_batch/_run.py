@@ -443,14 +443,30 @@ def _first_pass(anonymizer: Anonymizer, tasks: Sequence[Task], pickled: bytes, *
     """Fill the run's empty :class:`DonorPool` from a sample of ``tasks``: the pickled anonymizer with it, and what the report says.
 
     The run's settings were taken before, with the pool empty: they name its
-    recipe, not its faces. Anything else is returned as it is, with ``""``.
+    recipe, not its faces. Anything else is returned as it is, with ``""``;
+    so is a run with nothing to write (every output an earlier run's, still
+    in place: no pool is needed to leave them as they are).
     """
     synth = anonymizer.redaction
     pool = synth.donor if isinstance(synth, Synthesize) else None
-    if not isinstance(pool, DonorPool) or len(pool) or not tasks:
+    if not isinstance(pool, DonorPool) or len(pool) or all(map(_done, tasks)):
         return pickled, ""
     donor = describe(pool, *fill_pool(pool, tasks, pickled, workers=workers, client=client))
     return pickle.dumps(anonymizer), donor  # now with the pool's faces, in memory only
+
+
+def _done(task: Task) -> bool:
+    """Whether the worker will leave ``task`` unchanged: its output an earlier run's with these settings, from these bytes.
+
+    The worker checks it again (see :func:`._worker.process`); a file that
+    cannot be read here is simply not done.
+    """
+    if task.previous is None:
+        return False
+    try:
+        return _fs.sha256(task.source) == task.previous[0] and _fs.sha256(task.output) == task.previous[1]
+    except OSError:  # the worker meets it again and records it; here it only means there is work to do
+        return False
 
 
 @dataclass(frozen=True)

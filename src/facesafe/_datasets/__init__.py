@@ -166,14 +166,14 @@ def _first_pass(runner: Runner, adapter: Any, pool: DonorPool, *, root: Path) ->
 
 
 def _run(runner: Runner, adapter: Any, session: Session, pool: DonorPool | None, *, root: Path) -> tuple[bool, str]:
-    """Send the adapter's records through ``runner``, after the pool's first pass if ``pool``.
+    """Send the adapter's records through ``runner``, after the pool's first pass if ``pool`` (and anything is left to write).
 
     Returns whether ``on_error="stop"`` stopped the run, and what the report
     says of the pool. The session is finished either way.
     """
     donor = ""
     try:
-        if pool is not None:
+        if pool is not None and not adapter.done():
             donor = _first_pass(runner, adapter, pool, root=root)
             runner = Runner(runner.anonymizer, workers=runner.workers, client=runner.client)  # now with the pool's faces
         runner.run(adapter.items(), adapter.tasks_of, adapter.emit)
@@ -242,7 +242,8 @@ def _require(kind: str) -> None:
 
 def _adapter(plan: _Plan, session: Session, *, column: str | None, faces_category: str | None,
              rename_key: bytes | None) -> Any:
-    """The format adapter for ``plan.kind``: ``items()`` reads, ``tasks_of(item)``, ``emit(item, outcomes)`` writes, ``abort()``."""
+    """The format adapter for ``plan.kind``: ``items()`` reads, ``tasks_of(item)``, ``emit(item, outcomes)`` writes, ``abort()``;
+    ``all_tasks()`` and ``done()`` serve the pool's first pass."""
     if plan.kind == "parquet":
         return Tables(plan.src, plan.out, session, column=column, rename_key=rename_key)
     if plan.kind == "webdataset":

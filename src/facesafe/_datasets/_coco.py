@@ -41,7 +41,7 @@ import numpy as np
 from .._batch._run import hmac_name
 from .._discover import output_rel
 from .._io import atomic_write_bytes
-from ._core import Outcome, OutputFile, Session, Task, failed
+from ._core import Outcome, OutputFile, Session, Task, failed, file_sha256
 
 __all__ = ["IMAGE_FIELDS", "Coco", "FaceHints", "clip_polygon", "crop_annotation"]
 
@@ -230,7 +230,9 @@ class Coco:
     The output images are written one by one (each atomically) as they come
     back; the annotation file only when all are done, so a killed run has
     written no ``annotations.json``, and its re-run does every image again
-    (replacing the images it wrote).
+    (replacing the images it wrote). A re-run of a finished one writes
+    nothing (:meth:`done`): the annotation file, every image file and every
+    output as that run left them, with the same settings.
     """
 
     def __init__(self, source: Path, images: Path, out: Path, session: Session, *, faces_category: str | None = None,
@@ -253,9 +255,28 @@ class Coco:
         self.kept: dict[int, dict[str, Any]] = {}
         self.faces = _FaceCategory(faces_category, data.get("categories") or [], annotations) if faces_category else None
         self._file: OutputFile | None = None
+        self._done: bool | None = None
+
+    def done(self) -> bool:
+        """Whether an earlier run with these settings wrote ``annotations.json`` from this file as it is, and every
+        image from its file as it is (outputs still in place): then there is nothing to write."""
+        if self._done is None:
+            self._done = self.session.previous(self.source, self.output) and all(map(self._written, self.entries))
+        return self._done
+
+    def _written(self, entry: dict[str, Any]) -> bool:
+        """Whether the entry's image was written by an earlier run with these settings, from its file as it is."""
+        row = self.session.db.get(f"{self.source}#image={entry.get('id')}")
+        rel = _safe_rel(entry.get("file_name"))
+        if row is None or rel is None or row.status != "written" or row.params_key != self.session.params_key or row.output is None:
+            return False
+        return row.output_hash == _sha256(Path(row.output)) and row.input_hash == _sha256(self.images / rel)
 
     def items(self) -> Iterator[_Entry | _End]:
-        """Each image entry with its file's bytes, read as it is reached, then the end."""
+        """Each image entry with its file's bytes, read as it is reached, then the end; nothing when :meth:`done`."""
+        if self.done():
+            self.session.unchanged_unit()
+            return
         if not self.session.may_write(self.source, self.output):
             return
         self.session.plan_unit(self.source, "annotations.json", self.output)
@@ -378,3 +399,11 @@ def _checked(outcome: Outcome, entry: dict[str, Any]) -> Outcome:
         return failed(outcome.key, f"decoded size {width}x{height} differs from the annotations' {entry['width']}x{entry['height']} "
                                    "(an EXIF orientation the annotations do not follow?)")
     return outcome
+
+
+def _sha256(path: Path) -> str | None:
+    """SHA-256 of a file, or ``None`` when it cannot be read (then it is not done: the run meets it again)."""
+    try:
+        return file_sha256(path)
+    except OSError:
+        return None

@@ -278,6 +278,7 @@ class FileForFile:
         self.opened: Opened | None = None
         self._file: OutputFile | None = None
         self.writer: Any = None
+        self._finished: dict[Path, bool] = {}
 
     def find(self, src: Path) -> list[tuple[Path, str]]:
         """``(input file, rel)`` of every input under ``src``."""
@@ -305,11 +306,21 @@ class FileForFile:
             for item in self.read(source, rel, self.out / rel):
                 yield from self.tasks_of(item)
 
+    def finished(self, source: Path, output: Path) -> bool:
+        """Whether an earlier run wrote ``output`` from ``source`` as it is, with these settings (asked once per file)."""
+        if source not in self._finished:
+            self._finished[source] = self.session.previous(source, output)
+        return self._finished[source]
+
+    def done(self) -> bool:
+        """Whether every output file is already done (the run has nothing to write, so no first pass is needed)."""
+        return all(self.finished(source, self.out / rel) for source, rel in self.find(self.src))
+
     def items(self) -> Iterator[Any]:
         """Every input file's items, file after file; finished files (an earlier run's) are skipped."""
         for source, rel in self.find(self.src):
             output = self.out / rel
-            if self.session.previous(source, output):
+            if self.finished(source, output):
                 self.session.unchanged_unit()
             elif self.session.may_write(source, output):
                 yield from self.read(source, rel, output)
