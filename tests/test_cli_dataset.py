@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
+import pytest
 from _records import dirty, photo
 
 from facesafe.cli import main
@@ -98,3 +99,22 @@ def test_summary_counts_plates_text_and_fallbacks():
     line = DatasetReport(kind="parquet", written=3, faces=5, plates=2, fell_back=4, method="synthetic", fallback="pixelate").summary()
     assert "5 faces, 2 plates found" in line and "synthetic: 4 of 5 faces got the pixelate fallback" in line
     assert "fallback" not in DatasetReport(kind="parquet", written=3, faces=5).summary()
+
+
+
+@pytest.mark.parametrize("command", ["anonymize", "dataset"])
+def test_no_donor_pool_keeps_the_painted_donor_and_makes_no_first_pass(command: str, tmp_path: Path, capsys):
+    if command == "dataset":
+        src = tmp_path / "t.parquet"
+        pq.write_table(pa.table({"image": [dirty(photo(1))]}), src)
+    else:
+        src = tmp_path / "photos"
+        src.mkdir()
+        (src / "a.jpg").write_bytes(dirty(photo(1)))
+    argv = [command, str(src), "--preset", "fast", "--workers", "1", "-q", "--method", "synthetic"]
+    assert main([*argv, "--out", str(tmp_path / "pooled")]) == 0
+    assert "; donor: built-in donor: 0 of the faces in 1 sampled images" in capsys.readouterr().out  # a first pass ran
+    assert main([*argv, "--out", str(tmp_path / "painted"), "--no-donor-pool"]) == 0
+    assert "; donor:" not in capsys.readouterr().out
+    assert main([command, str(src), "--out", str(tmp_path / "o"), "--method", "blur", "--no-donor-pool"]) == 2
+    assert "--no-donor-pool applies to --method synthetic only" in capsys.readouterr().err

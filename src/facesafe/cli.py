@@ -142,8 +142,11 @@ def _finish(report: Any) -> int:
     return EXIT_OK if report.ok else EXIT_FAILED
 
 
-def _method_options(method: str, *, color: str | None, grow: float | None, seed: int | None) -> dict[str, Any]:
-    """The redaction options of ``--color``, ``--grow`` and ``--seed``, checked against ``--method``."""
+def _method_options(method: str, *, color: str | None, grow: float | None, seed: int | None,
+                    no_donor_pool: bool = False) -> dict[str, Any]:
+    """The redaction options of ``--color``, ``--grow`` and ``--seed``, checked against ``--method`` (``--no-donor-pool`` too)."""
+    if no_donor_pool and method != "synthetic":
+        raise click.UsageError("--no-donor-pool applies to --method synthetic only")
     options: dict[str, Any] = {}
     if color is not None:
         if method != "fill":
@@ -165,12 +168,15 @@ def _method_options(method: str, *, color: str | None, grow: float | None, seed:
 
 
 def _redaction_options(command: Callable[..., object]) -> Callable[..., object]:
-    """``--color``, ``--grow`` and ``--seed``, as ``anonymize`` and ``dataset`` both take them."""
+    """``--color``, ``--grow``, ``--seed`` and ``--no-donor-pool``, as ``anonymize`` and ``dataset`` both take them."""
     command = click.option("--seed", type=click.IntRange(min=0), default=None,
                            help="Seed of the noise (blur, pixelate) or of the synthetic faces [default: 0].")(command)
     command = click.option("--grow", type=click.FloatRange(min=1.0), default=None,
                            help="Each face region is the detected box grown by this factor [default: 1.3]; "
                                 "--method synthetic --grow 1.6 also replaces the hair and ears nearest the face.")(command)
+    command = click.option("--no-donor-pool", "no_donor_pool", is_flag=True,
+                           help="--method synthetic: keep the painted donor instead of pooling a sample of the run's own faces "
+                                "(no first pass).")(command)
     return click.option("--color", metavar="RRGGBB", default=None, help="Fill colour for --method fill (default 000000).")(command)
 
 
@@ -209,7 +215,7 @@ _targets_flag = click.option(
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, only errors and the summary.")
 @click.pass_context
 def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, targets: str, color: str | None,
-              grow: float | None, seed: int | None, fmt: str, quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, rename: str | None,
+              grow: float | None, seed: int | None, no_donor_pool: bool, fmt: str, quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, rename: str | None,
               max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Find and redact every face in SOURCES (files or folders) into --out.
 
@@ -217,7 +223,7 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
     as a failure recorded with its reason in the manifest; nothing is written
     for a failed input. Re-running the same command resumes.
     """
-    options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed)
+    options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed, no_donor_pool=no_donor_pool)
 
     def run(client: Any) -> facesafe.Report:
         with warnings.catch_warnings():  # said at once (e.g. a default manifest that lands in a release)
@@ -226,7 +232,8 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
             return facesafe.anonymize_dir(
                 list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
                 quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
-                max_pixels=max_pixels, quiet=quiet, command=_command_line(ctx), client=client, **options,
+                max_pixels=max_pixels, quiet=quiet, command=_command_line(ctx), client=client, donor_pool=not no_donor_pool,
+                **options,
             )
 
     report = _attempt(scheduler, run)
@@ -277,7 +284,7 @@ def _targets_option(targets: str) -> dict[str, Any]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines, only errors and the summary.")
 @click.pass_context
 def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, images: str | None, method: str, preset: str,
-            targets: str, color: str | None, grow: float | None, seed: int | None, quality: int, workers: int | None, threads: int | None,
+            targets: str, color: str | None, grow: float | None, seed: int | None, no_donor_pool: bool, quality: int, workers: int | None, threads: int | None,
             manifest: str | None, overwrite: bool, stop_on_error: bool, rename: str | None, faces_category: str | None,
             max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Anonymise a dataset: Parquet tables, WebDataset .tar shards, or a COCO file with --images.
@@ -290,12 +297,12 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
     """
     from ._datasets import anonymize_dataset  # here: Parquet, COCO and tar readers only for this command
 
-    options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed)
+    options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed, no_donor_pool=no_donor_pool)
     report = _attempt(scheduler, lambda client: anonymize_dataset(
         source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
         threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
         rename=rename, faces_category=faces_category, max_pixels=max_pixels, command=_command_line(ctx), quiet=quiet,
-        client=client, **options,
+        client=client, donor_pool=not no_donor_pool, **options,
     ))
     if isinstance(report, int):
         return report
