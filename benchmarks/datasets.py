@@ -1,16 +1,22 @@
 """Datasets against folders: records/s of each kind, and peak memory of a table and one ten times larger.
 
 Prints, in one run on the photos of ../shared/data/wider-dev:
-- photos/s of `facesafe anonymize` over a folder of the photos, and of
+- seconds of `facesafe anonymize` over a folder of the photos, and of
   `facesafe dataset` over the same photos as a Parquet table (Hugging Face
   `{bytes, path}` column, row groups of 16), a WebDataset shard (.jpg + .json
-  per sample) and a COCO file, each with its ratio to the folder run (the
-  goal: >= 0.9x); the same workers and preset everywhere;
-- the peak memory (RSS of the command and its workers, sampled every 50 ms)
-  of a Parquet run over the table and over a table of the same rows repeated
-  ten times: streamed by row group, the two should be alike.
+  per sample) and a COCO file; the same workers and preset everywhere. Each
+  kind is run `--runs` times beside as many folder runs, in the order
+  folder, kind, kind, folder, ... (so that a load that rises or falls over
+  the run favours neither), and its ratio is the folder runs' total time over
+  the kind's (the goal: >= 0.9x). Each line also gives the CPU seconds of
+  the command and of its workers: on a shared machine the wall time follows
+  the load, the CPU seconds much less;
+- the peak memory (RSS sampled every 50 ms) of a Parquet run over the table
+  and over a table of the same rows repeated ten times, for the whole process
+  tree, the command alone and its largest worker: streamed by row group, the
+  two should be alike.
 
-    .venv/bin/python benchmarks/datasets.py [--limit N] [--workers N] [--preset P] [--repeat N] [--data DIR]
+    .venv/bin/python benchmarks/datasets.py [--limit N] [--workers N] [--preset P] [--runs N] [--repeat N] [--data DIR]
 """
 
 from __future__ import annotations
@@ -19,15 +25,61 @@ import argparse
 import io
 import json
 import shutil
+import subprocess
 import sys
 import tarfile
 import tempfile
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+from _common import FACESAFE, absent
 from _common import WIDER_PHOTOS as DATA
-from _common import absent
 from _common import photos as list_photos
-from batch import run  # the same timing and memory sampling as the folder benchmark
+
+
+@dataclass(frozen=True)
+class Measured:
+    """One command: wall seconds, CPU seconds of the command and of its workers, peak RSS (GB) of the tree, the command, a worker."""
+
+    seconds: float
+    cpu: float
+    worker_cpu: float
+    peak: float
+    peak_command: float
+    peak_worker: float
+    peaks: int  # processes seen in the tree
+
+
+def measure(args: list[str]) -> Measured:
+    """Run facesafe with ``args``, sampling the RSS and CPU times of it and its workers every 50 ms."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([str(FACESAFE), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    command = psutil.Process(proc.pid)
+    peak = peak_command = peak_worker = 0
+    seen = set[int]()
+    cpu, worker_cpu = 0.0, dict[int, float]()  # the last CPU times seen of each process (a worker's, until it exits)
+    while proc.poll() is None:
+        try:
+            rss = command.memory_info().rss
+            times = command.cpu_times()
+            cpu = times.user + times.system
+            workers = []
+            for child in command.children(recursive=True):
+                child_times = child.cpu_times()
+                worker_cpu[child.pid] = child_times.user + child_times.system
+                seen.add(child.pid)
+                workers.append(child.memory_info().rss)
+        except psutil.Error:  # a process that ended between two calls
+            continue
+        peak, peak_command = max(peak, rss + sum(workers)), max(peak_command, rss)
+        peak_worker = max([peak_worker, *workers])
+        time.sleep(0.05)
+    seconds = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"facesafe {' '.join(args)} exited {proc.returncode}: {proc.stderr.read()[-2000:]}")
+    return Measured(seconds, cpu, sum(worker_cpu.values()), peak / 1e9, peak_command / 1e9, peak_worker / 1e9, len(seen))
 
 
 def _table(photos: list[Path], path: Path, repeat: int = 1) -> None:
@@ -72,6 +124,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=48, help="first N wider-dev photos (default: 48)")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--preset", default="fast")
+    parser.add_argument("--runs", type=int, default=2, help="runs of each kind, each beside a folder run (default: 2)")
     parser.add_argument("--repeat", type=int, default=10, help="the larger table repeats the rows this many times")
     parser.add_argument("--data", type=Path, default=DATA, help=f"folder of photos (default: {DATA})")
     args = parser.parse_args(argv)
@@ -79,7 +132,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     photos = list_photos(args.data, args.limit)
     n = len(photos)
-    common = ["--preset", args.preset, "--workers", str(args.workers), "--threads", "1"]
+    common = ["--preset", args.preset, "--workers", str(args.workers), "--threads", "1", "-q"]
     with tempfile.TemporaryDirectory(prefix="facesafe-datasets-") as tmp_name:
         tmp = Path(tmp_name)
         (tmp / "folder").mkdir()
@@ -88,18 +141,44 @@ def main(argv: list[str] | None = None) -> int:
         _table(photos, tmp / "train.parquet")
         _shard(photos, tmp / "shard.tar")
         coco = _coco(photos, tmp / "coco")
-        print(f"{n} wider-dev photos, preset {args.preset}, {args.workers} workers x 1 thread")
-        folder, _ = run(["anonymize", str(tmp / "folder"), "--out", str(tmp / "o-folder"), *common, "-q"])
-        print(f"folder     : {folder:7.1f} s  {n / folder:6.2f} records/s")
-        for kind, source, extra in (("parquet", tmp / "train.parquet", []), ("webdataset", tmp / "shard.tar", []),
-                                    ("coco", coco, ["--images", str(tmp / "coco" / "images")])):
-            seconds, _ = run(["dataset", str(source), "--out", str(tmp / f"o-{kind}"), *extra, *common])
-            print(f"{kind:<11}: {seconds:7.1f} s  {n / seconds:6.2f} records/s  {folder / seconds:.2f}x the folder run (goal >= 0.9x)")
+        sources = {"parquet": [str(tmp / "train.parquet")], "webdataset": [str(tmp / "shard.tar")],
+                   "coco": [str(coco), "--images", str(tmp / "coco" / "images")]}
+        print(f"{n} wider-dev photos, preset {args.preset}, {args.workers} workers x 1 thread, {args.runs} runs of each kind")
+        count = 0
+
+        def run(kind: str) -> Measured:
+            nonlocal count
+            count += 1
+            out = str(tmp / f"out-{count}")
+            if kind == "folder":
+                return measure(["anonymize", str(tmp / "folder"), "--out", out, *common])
+            return measure(["dataset", *sources[kind], "--out", out, *common])
+
+        def line(name: str, runs: list[Measured]) -> str:
+            seconds = sum(m.seconds for m in runs)
+            cpu, workers = (sum(m.cpu for m in runs) / len(runs), sum(m.worker_cpu for m in runs) / len(runs))
+            each = " ".join(f"{m.seconds:.1f}" for m in runs)
+            return (f"{name:<11}: {seconds / len(runs):7.1f} s  {n * len(runs) / seconds:6.2f} records/s  "
+                    f"(runs: {each} s; CPU s: command {cpu:.1f}, workers {workers:.1f})")
+
+        for kind in sources:
+            folder: list[Measured] = []
+            dataset: list[Measured] = []
+            for i in range(args.runs):  # folder, kind, kind, folder, ...
+                for name in (("folder", kind) if i % 2 == 0 else (kind, "folder")):
+                    (folder if name == "folder" else dataset).append(run(name))
+            ratio = sum(m.seconds for m in folder) / sum(m.seconds for m in dataset)
+            cpu = sum(m.cpu + m.worker_cpu for m in dataset) / sum(m.cpu + m.worker_cpu for m in folder)
+            print(line("folder", folder))
+            print(f"{line(kind, dataset)}\n{'':<11}  {ratio:.2f}x the folder runs' records/s (goal >= 0.9x); "
+                  f"{cpu:.2f}x their CPU seconds", flush=True)
 
         _table(photos, tmp / "big.parquet", repeat=args.repeat)
         for name, rows in (("train.parquet", n), ("big.parquet", n * args.repeat)):
-            seconds, peak = run(["dataset", str(tmp / name), "--out", str(tmp / f"m-{name}"), *common])
-            print(f"memory, table of {rows:5d} rows: peak {peak:.2f} GB ({seconds:.0f} s)")
+            m = measure(["dataset", str(tmp / name), "--out", str(tmp / f"m-{name}"), *common])
+            print(f"memory, table of {rows:5d} rows: peak {m.peak:.2f} GB for the process tree, {m.peak_command:.2f} GB "
+                  f"the command, {m.peak_worker:.2f} GB its largest worker ({m.peaks} processes under it; {m.seconds:.0f} s)",
+                  flush=True)
     return 0
 
 
