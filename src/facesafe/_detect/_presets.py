@@ -36,8 +36,9 @@ class Preset:
         flip: also run the base (and half) pass on the mirrored image.
         orient: first find which quarter turn stands the photo up (from the
             half pass's landmarks, else four small probe passes) and run the
-            passes on the photo turned that way: photos stored sideways or
-            upside down at little extra cost (see :mod:`._orient`).
+            passes on the photo turned that way, or both ways when the turn
+            is doubtful: photos stored sideways or upside down at little
+            extra cost (on in ``balanced``; see :mod:`._orient`).
         rotations: also run the base pass on the image turned by these
             angles (degrees, counter-clockwise), for lying or upside-down faces.
         thresholds: minimum merged score to keep a face, for faces shorter than
@@ -78,6 +79,7 @@ PRESETS = MappingProxyType(
         "balanced": Preset(
             "balanced",
             upscale=1.5,
+            orient=True,
             trigger_height=40.0,
             trigger_score=0.08,
             thresholds=(0.15, 0.10, 0.13, 0.3),
