@@ -31,8 +31,8 @@ DIR when absent): ``sideways`` (pixels at 90/180/270 degrees, no EXIF tag) and
 ``tilted`` (in-plane -45/-30/+30/+45 degrees), each scored by the same scorer
 against its turned boxes, and each line gives its time against the same
 preset's time on the upright photos of the same run. ``--presets`` also takes
-``NAME:no-orient``: that preset with its orientation step off, the baseline
-that upright recall with the step on may not fall below.
+``NAME:orient`` and ``NAME:no-orient``: that preset with its orientation step
+(``Preset.orient``) on or off.
 
 photos/s is wall time including model loading, decoding and encoding. deface
 has no parallel mode: its CLI and its class work one photo at a time, with
@@ -113,10 +113,10 @@ def run_facesafe(
 
     name, _, option = preset.partition(":")
     chosen = facesafe.PRESETS[name]
-    if option == "no-orient":  # the preset with its orientation step off: the upright baseline
-        chosen = dataclasses.replace(chosen, orient=False)
+    if option in ("orient", "no-orient"):  # the preset with its orientation step on / off
+        chosen = dataclasses.replace(chosen, orient=option == "orient")
     elif option:
-        raise SystemExit(f"--presets: unknown option {option!r} in {preset!r} (known: no-orient)")
+        raise SystemExit(f"--presets: unknown option {option!r} in {preset!r} (known: orient, no-orient)")
     start = time.perf_counter()
     # One photo at a time: the session uses every core. Several threads: each
     # network call uses one core, and the threads keep every core busy with
@@ -225,7 +225,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
     parser.add_argument(
         "--presets", default="fast,balanced,thorough",
-        help="comma-separated preset names; NAME:no-orient is the preset with its orientation step off",
+        help="comma-separated preset names; NAME:orient / NAME:no-orient: that preset with its orientation step on / off",
     )
     parser.add_argument("--no-deface", action="store_true", help="skip both deface baselines")
     parser.add_argument(

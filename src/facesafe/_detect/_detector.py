@@ -2,9 +2,10 @@
 
 How one image is processed (see :mod:`._presets` for the knobs):
 
-0. with ``orient`` (the default preset): which quarter turn stands the photo
+0. with ``orient`` (opt-in): which quarter turn stands the photo
    up (:mod:`._orient`); the passes below then run on the photo turned that
-   way, and the faces are turned back;
+   way (and as stored too when the turn is doubtful), and the faces are
+   turned back;
 1. *base* pass: the whole image (shrunk to ``max_side`` if larger);
 2. *half* pass at half that scale, for large faces;
 3. optional *mirror* and *rotated* passes of the base image;
