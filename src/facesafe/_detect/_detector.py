@@ -30,7 +30,7 @@ from .._geometry import Box, Face
 from .._protocols import Closeable
 from ._centerface import LANDMARK_NAMES, CenterFaceNet, Raw, decode
 from ._cover import protected_box
-from ._merge import Candidates, Cluster, cluster
+from ._merge import Candidates, Cluster, cluster, pair_iou
 from ._orient import PROBE_SIDE, SECOND_MARGIN, SECOND_MIN, best_quarter, check, faint, locked_upright
 from ._presets import PRESETS, Preset
 
@@ -457,8 +457,6 @@ def _union(first: tuple[Face, ...], second: tuple[Face, ...]) -> tuple[Face, ...
     """The faces of two searches of one photo: a face of ``second`` overlapping
     one of ``first`` (IoU >= 0.3) widens that face's box to hold both (the mask
     covers every place either search put the face); the others are added."""
-    from ._merge import pair_iou
-
     faces = list(first)
     boxes = np.array([[f.box.x0, f.box.y0, f.box.x1, f.box.y1] for f in faces], np.float64).reshape(-1, 4)
     for face in second:
