@@ -30,7 +30,9 @@ turned copies of the same photos that ``benchmarks/rotate.py`` makes (made in
 DIR when absent): ``sideways`` (pixels at 90/180/270 degrees, no EXIF tag) and
 ``tilted`` (in-plane -45/-30/+30/+45 degrees), each scored by the same scorer
 against its turned boxes, and each line gives its time against the same
-preset's time on the upright photos of the same run.
+preset's time on the upright photos of the same run. ``--presets`` also takes
+``NAME:orient`` and ``NAME:no-orient``: that preset with its orientation step
+(``Preset.orient``) on or off.
 
 photos/s is wall time including model loading, decoding and encoding. deface
 has no parallel mode: its CLI and its class work one photo at a time, with
@@ -46,6 +48,7 @@ rather than absolute figures.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import shutil
@@ -108,11 +111,17 @@ def run_facesafe(
     """Anonymise ``files`` (under ``data``) with ``preset`` into ``out``; (model load s, done-at s per photo)."""
     import facesafe
 
+    name, _, option = preset.partition(":")
+    chosen = facesafe.PRESETS[name]
+    if option in ("orient", "no-orient"):  # the preset with its orientation step on / off
+        chosen = dataclasses.replace(chosen, orient=option == "orient")
+    elif option:
+        raise SystemExit(f"--presets: unknown option {option!r} in {preset!r} (known: orient, no-orient)")
     start = time.perf_counter()
     # One photo at a time: the session uses every core. Several threads: each
     # network call uses one core, and the threads keep every core busy with
     # the passes, merging and masking that run between network calls.
-    with facesafe.FaceDetector(preset=preset, threads=None if threads == 1 else 1) as detector:
+    with facesafe.FaceDetector(preset=chosen, threads=None if threads == 1 else 1) as detector:
         load = time.perf_counter() - start
         return load, _anonymise(detector, files, out, mask, threads, data)
 
@@ -214,7 +223,10 @@ def _turned_sets(args: argparse.Namespace, tmp: Path) -> dict[str, tuple[Path, P
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
-    parser.add_argument("--presets", default="fast,balanced,thorough", help="comma-separated preset names")
+    parser.add_argument(
+        "--presets", default="fast,balanced,thorough",
+        help="comma-separated preset names; NAME:orient / NAME:no-orient: that preset with its orientation step on / off",
+    )
     parser.add_argument("--no-deface", action="store_true", help="skip both deface baselines")
     parser.add_argument(
         "--deface-cli", type=int, default=10, metavar="N",

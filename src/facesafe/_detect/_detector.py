@@ -2,9 +2,10 @@
 
 How one image is processed (see :mod:`._presets` for the knobs):
 
-0. with ``orient`` (the default preset): which quarter turn stands the photo
+0. with ``orient`` (opt-in): which quarter turn stands the photo
    up (:mod:`._orient`); the passes below then run on the photo turned that
-   way, and the faces are turned back;
+   way (and as stored too when the turn is doubtful), and the faces are
+   turned back;
 1. *base* pass: the whole image (shrunk to ``max_side`` if larger);
 2. *half* pass at half that scale, for large faces;
 3. optional *mirror* and *rotated* passes of the base image;
@@ -20,6 +21,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import NamedTuple
 
 import numpy as np
 
@@ -28,8 +30,8 @@ from .._geometry import Box, Face
 from .._protocols import Closeable
 from ._centerface import LANDMARK_NAMES, CenterFaceNet, Raw, decode
 from ._cover import protected_box
-from ._merge import Candidates, Cluster, cluster
-from ._orient import PROBE_SIDE, best_quarter, locked_upright
+from ._merge import Candidates, Cluster, cluster, pair_iou
+from ._orient import PROBE_SIDE, SECOND_MARGIN, SECOND_MIN, best_quarter, check, faint, locked_upright
 from ._presets import PRESETS, Preset
 
 __all__ = ["FaceDetector", "detect_faces"]
@@ -81,6 +83,16 @@ def _blob(images: list[np.ndarray]) -> np.ndarray:
     return blob
 
 
+class _Way(NamedTuple):
+    """Which way up a photo is, and the half passes run to find out (see :meth:`FaceDetector._quarter`)."""
+
+    k: int  # quarter turn (np.rot90's k) to run the passes at
+    stored: Raw | None  # half pass of the photo as stored (half px), when run
+    hedge: Raw | None  # the same in the photo's pixels, when k != 0
+    turned: Raw | None  # half pass of the turned photo (its half px), when k != 0
+    both: bool  # a doubtful turn: search the photo as stored too, keep both's faces
+
+
 class FaceDetector(Closeable):
     """Finds faces with CenterFace (onnxruntime), several passes per image.
 
@@ -130,14 +142,21 @@ class FaceDetector(Closeable):
         """Faces in ``image`` (uint8 RGB ``(H, W, 3)``), best score first."""
         image = _check_image(image)
         with _failing_closed("face detection"):
-            k, seen, stored = self._quarter(image) if self._preset.orient else (0, None, None)
+            way = self._quarter(image) if self._preset.orient else _Way(0, None, None, None, False)
+            k, seen = way.k, way.stored
+            H, W = image.shape[:2]
             if k == 0:
                 clusters, scale, views = self._clusters(image, seen)
-                return self._faces(clusters, scale, views, image.shape[1], image.shape[0])
+                return self._faces(clusters, scale, views, W, H)
             turned = np.ascontiguousarray(np.rot90(image, k))
-            clusters, scale, views = self._clusters(turned, hedge=_turned_half(stored, k, image))
+            clusters, scale, views = self._clusters(turned, way.turned, hedge=_turned_half(way.hedge, k, image))
             faces = self._faces(clusters, scale, views, turned.shape[1], turned.shape[0])
-            return tuple(_turned_back(f, k, image.shape[1], image.shape[0]) for f in faces)
+            faces = tuple(_turned_back(f, k, W, H) for f in faces)
+            if not way.both:
+                return faces
+            # A doubtful turn: the photo as stored is searched too, and the faces of both kept.
+            clusters, scale, views = self._clusters(image, seen)
+            return _union(faces, self._faces(clusters, scale, views, W, H))
 
     def close(self) -> None:
         """Release the model; the detector cannot be called afterwards."""
@@ -169,31 +188,54 @@ class FaceDetector(Closeable):
         half = _resize(base, round(Wb / 2), round(Hb / 2)) if p.coarse and max(Hb, Wb) >= 128 else None
         return s, base, half
 
-    def _quarter(self, image: np.ndarray) -> tuple[int, Raw | None, Raw | None]:
-        """The quarter turn (``np.rot90``'s ``k``) that stands ``image`` up (see
-        :mod:`._orient`); when the half pass was run for that, its candidates
-        (half px) if ``k`` is 0, else them in ``image``'s pixels (for a hedge)."""
+    def _quarter(self, image: np.ndarray) -> _Way:
+        """Which way up ``image`` is (see :mod:`._orient`) and the half passes run to find out."""
         p = self._preset
         _, _, half = self._base(image)
         seen = None
         if half is not None:
             seen = decode(self._run([half]), 0, p.floor)
             if locked_upright(seen):
-                return 0, seen, None
+                return _Way(0, seen, None, None, False)
         H, W = image.shape[:2]
         f = min(1.0, PROBE_SIDE / max(H, W))
         small = _resize(image, max(1, round(W * f)), max(1, round(H * f)))
-        probes: list[Raw] = [None, None, None, None]  # type: ignore[list-item]
-        for ks in ((0, 2), (1, 3)):  # same shapes, one network call each
-            out = self._run([np.rot90(small, k) for k in ks])
-            for i, k in enumerate(ks):
-                probes[k] = decode(out, i, p.floor)
+        turns = self._turns(small, (1, 2, 3))
+        probes = [turns[4], turns[1], turns[2], turns[3]]
         k = best_quarter(probes)
-        if k == 0 or seen is None or half is None:
-            return k, seen, None
+        if seen is None or half is None:
+            return _Way(k, None, None, None, False)
+        halves: dict[int, Raw] = {0: seen}
+        both = False
+        if k == 0 and faint(probes):
+            # Second look: nothing showed at 320 px (a crowd of small faces?): the half pass three more ways.
+            halves.update(self._turns(half, (1, 2, 3), stored=False))
+            k = best_quarter([halves[q] for q in range(4)], margin=SECOND_MARGIN, least=SECOND_MIN)
+            both = True
+        if k == 0:
+            return _Way(0, seen, None, None, False)
+        if k not in halves:
+            halves[k] = self._turns(half, (k,), stored=False)[k]
+        verdict = check(seen, halves[k])
+        if verdict == "stay":
+            return _Way(0, seen, None, None, False)
         # What the half pass saw, in the photo's own pixels: a hedge against a wrong turn.
         boxes, lms = _scaler(W / half.shape[1], H / half.shape[0], 0, 0)(seen.boxes, seen.landmarks)
-        return k, None, Raw(boxes, seen.scores, lms)
+        return _Way(k, seen, Raw(boxes, seen.scores, lms), halves[k], both or verdict == "both")
+
+    def _turns(self, image: np.ndarray, ks: tuple[int, ...], *, stored: bool = True) -> dict[int, Raw]:
+        """Candidates of ``image`` turned by each of ``ks`` quarters (and, with
+        ``stored``, as it is, under the key 4), each in its turned pixels;
+        images of the same shape share a network call."""
+        by_shape: dict[bool, list[int]] = {}
+        for k in (*ks, 4) if stored else ks:
+            by_shape.setdefault(k % 2 == 1, []).append(k)
+        out: dict[int, Raw] = {}
+        for group in by_shape.values():
+            raw = self._run([np.rot90(image, k % 4) for k in group])
+            for i, k in enumerate(group):
+                out[k] = decode(raw, i, self._preset.floor)
+        return out
 
     def _clusters(
         self, image: np.ndarray, seen: Raw | None = None, hedge: Raw | None = None
@@ -409,6 +451,28 @@ def _turned_back(face: Face, k: int, W: int, H: int) -> Face:
     box = Box(*(float(v) for v in boxes[0])).clipped(width=W, height=H)
     landmarks = tuple((name, float(x), float(y)) for (name, _, _), (x, y) in zip(face.landmarks, lms[0], strict=True))
     return Face(box=box, score=face.score, landmarks=landmarks, detector=f"{face.detector}/turned{90 * k}")
+
+
+def _union(first: tuple[Face, ...], second: tuple[Face, ...]) -> tuple[Face, ...]:
+    """The faces of two searches of one photo: a face of ``second`` overlapping
+    one of ``first`` (IoU >= 0.3) widens that face's box to hold both (the mask
+    covers every place either search put the face); the others are added."""
+    faces = list(first)
+    boxes = np.array([[f.box.x0, f.box.y0, f.box.x1, f.box.y1] for f in faces], np.float64).reshape(-1, 4)
+    for face in second:
+        b = np.array([face.box.x0, face.box.y0, face.box.x1, face.box.y1], np.float64)
+        iou = pair_iou(boxes, b[None, :]) if len(boxes) else np.zeros(0)
+        if len(iou) and iou.max() >= 0.3:
+            j = int(np.argmax(iou))
+            boxes[j] = [min(boxes[j, 0], b[0]), min(boxes[j, 1], b[1]), max(boxes[j, 2], b[2]), max(boxes[j, 3], b[3])]
+            keep = faces[j] if faces[j].score >= face.score else face
+            box = Box(*(float(v) for v in boxes[j]))
+            faces[j] = Face(box=box, score=max(faces[j].score, face.score), landmarks=keep.landmarks, detector=keep.detector)
+        else:
+            faces.append(face)
+            boxes = np.vstack([boxes, b])
+    faces.sort(key=lambda f: -f.score)
+    return tuple(faces)
 
 
 def detect_faces(image: np.ndarray, *, preset: str = "balanced") -> tuple[Face, ...]:
