@@ -215,7 +215,29 @@ def test_weak_detections_are_listed_but_do_not_fail(tmp_path, astronaut):
     weak = lambda image: (Face(ASTRONAUT_FACE, 0.3),)  # noqa: E731
     report = facesafe.verify(tmp_path, detector=weak)
     assert report.clean and report.files[0].weak[0].score == pytest.approx(0.3)
-    assert not facesafe.verify(tmp_path, detector=weak, min_score=0.25).clean
+    # a lower bar reports it (--strict: no second look, which this fixed detector would not answer)
+    assert not facesafe.verify(tmp_path, detector=weak, min_score=0.25, judge_redaction=False).clean
+
+
+def test_a_low_score_face_gets_a_second_look_and_is_reported_only_when_found_again(tmp_path, detector, astronaut):
+    import cv2
+
+    small = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)  # the face is 30 px high here
+    quarter = lambda box: Box(*(v / 4 for v in box.as_xyxy()))  # noqa: E731
+    suit = Box(40, 300, 100, 370)  # the flag and suit: no face there at any scale
+    for image, face, other, name in ((astronaut, ASTRONAUT_FACE, suit, "big.png"), (small, quarter(ASTRONAUT_FACE), quarter(suit), "small.png")):
+        write_image(tmp_path / name, image)
+        found = (Face(face, 0.55), Face(other, 0.55), Face(other, 0.65))
+
+        def looking(frame, found=found, shape=image.shape):  # the given answers on the photo, the real detector on a second look
+            return found if frame.shape == shape else detector(frame)
+
+        check = check_file(tmp_path / name, looking)
+        # the real face (big or small) is found again: reported; what the detector does not find again is set aside
+        assert [f.box for f in check.faces] == [face, other], name  # at 0.65 no second look is taken
+        assert [(w.box, w.looks) for w in check.weak] == [(other, "unconfirmed")], name
+        strict = check_file(tmp_path / name, looking, judge_redaction=False)  # --strict reports every one
+        assert len(strict.faces) == 3 and not strict.weak
 
 
 # --------------------------------------------------------------------------- CLI
@@ -425,7 +447,7 @@ def _release(tmp_path, astronaut, method, **options):
 def test_a_confident_detection_on_a_face_the_manifest_records_redacted_is_set_apart(tmp_path, astronaut, method):
     out, manifest = _release(tmp_path, astronaut, method)
     # what the thorough detector might answer on a redacted head: the face, a bigger box, a part of it
-    on_face = [Face(ASTRONAUT_FACE, 0.55), Face(ASTRONAUT_FACE.expanded(1.25), 0.52), Face(Box(180, 70, 230, 120), 0.6)]
+    on_face = [Face(ASTRONAUT_FACE, 0.65), Face(ASTRONAUT_FACE.expanded(1.25), 0.62), Face(Box(180, 70, 230, 120), 0.7)]
     strict = facesafe.verify(out, detector=_Fixed(*on_face), manifest=manifest, judge_redaction=False)
     result = facesafe.verify(out, detector=_Fixed(*on_face), manifest=manifest)
     if method == "crop":  # the face was cut out of frame: whatever is found in what is kept is reported
@@ -434,7 +456,7 @@ def test_a_confident_detection_on_a_face_the_manifest_records_redacted_is_set_ap
     assert not strict.clean  # --strict judges nothing
     assert result.clean and [f.looks for f in result.files[0].redacted] == ["manifest"] * 3
     # a face left beside it (no recorded face there) still fails the check
-    left = Face(Box(300, 300, 390, 420), 0.55)
+    left = Face(Box(300, 300, 390, 420), 0.65)  # >= 0.6: no second look (a fixed detector would not answer it)
     flagged = facesafe.verify(out, detector=_Fixed(*on_face, left), manifest=manifest).flagged
     assert [f.box for f in flagged[0].faces] == [left.box]
 
@@ -451,7 +473,7 @@ def test_a_face_only_half_inside_a_recorded_mask_is_reported(tmp_path, astronaut
 
 
 def test_the_manifest_vouches_only_for_its_own_bytes_and_for_strong_redactions(tmp_path, astronaut):
-    on_face = _Fixed(Face(ASTRONAUT_FACE, 0.55))
+    on_face = _Fixed(Face(ASTRONAUT_FACE, 0.65))
     out, manifest = _release(tmp_path, astronaut, "blur")
     assert facesafe.verify(out, detector=on_face, manifest=manifest).clean
     write_image(out / "portrait.png", astronaut, overwrite=True)  # the original put back: not what the run wrote
