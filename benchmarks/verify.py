@@ -85,24 +85,32 @@ def _shift(box: Box, dx: float, dy: float) -> Box:
 
 def _sort(report: facesafe.VerifyReport, runs: dict[str, tuple[list[Box], list[Box]]], details: bool = False) -> dict[str, int]:
     """Count a report's findings: leftover / on redacted / elsewhere faces, flagged files, set-apart detections."""
-    out = {"leftover": 0, "on_redacted": 0, "elsewhere": 0, "flagged": 0, "false_files": 0, "apart": 0}
+    out = {"leftover": 0, "on_redacted": 0, "elsewhere": 0, "flagged": 0, "false_files": 0, "apart": 0,
+           "unconfirmed": 0, "unconfirmed_leftover": 0}
+
+    def kind_of(box: Box, truth: list[Box], recorded: list[Box]) -> str:
+        t = _matches(box, truth)
+        if t is None:
+            return "elsewhere"
+        return "on_redacted" if any(t.iou(r) >= 0.3 or _matches(r, [t]) for r in recorded) else "leftover"
+
     for f in report.files:
         truth, recorded = runs.get(Path(f.rel).name, ([], []))
         out["flagged"] += not f.clean
         out["apart"] += len(f.redacted) + len(f.synthetic)
         false = 0
         for face in f.faces:
-            t = _matches(face.box, truth)
-            if t is None:
-                kind = "elsewhere"
-            elif any(t.iou(r) >= 0.3 or _matches(r, [t]) for r in recorded):
-                kind = "on_redacted"
-            else:
-                kind = "leftover"
+            kind = kind_of(face.box, truth, recorded)
             out[kind] += 1
             false += kind != "leftover"
             if details:
                 print(f"    {kind}: {f.rel} {[round(v) for v in face.box.as_xyxy()]} score {face.score:.2f}")
+        for face in (w for w in f.weak if w.looks == "unconfirmed"):  # set aside by the second look
+            kind = kind_of(face.box, truth, recorded)
+            out["unconfirmed"] += 1
+            out["unconfirmed_leftover"] += kind == "leftover"  # a face left that the second look would hide: recall lost
+            if details:
+                print(f"    second look set aside ({kind}): {f.rel} {[round(v) for v in face.box.as_xyxy()]} score {face.score:.2f}")
         out["false_files"] += false > 0
     return out
 
@@ -156,7 +164,7 @@ def main() -> int:
     print(f"{len(sources)} wider-dev photos, {sum(map(len, labelled.values()))} labelled faces; facesafe from "
           f"{Path(facesafe.__file__).parent}; load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores")
     print(f"{'release':<10} {'check':<11} {'flagged':>8} {'false alarms (files)':>21} {'on redacted':>12} "
-          f"{'elsewhere':>10} {'leftovers':>10} {'set apart':>10}")
+          f"{'elsewhere':>10} {'leftovers':>10} {'set apart':>10} {'2nd look (leftovers)':>21}")
     with tempfile.TemporaryDirectory() as tmp:
         if args.keep:
             tmp = str(args.keep)
@@ -173,7 +181,8 @@ def main() -> int:
                 c = _sort(result, runs, args.details and name != 'strict')
                 false = c["on_redacted"] + c["elsewhere"]
                 print(f"{method:<10} {name:<11} {c['flagged']:>5}/{len(result.files):<2} {false:>13} ({c['false_files']:>2} files) "
-                      f"{c['on_redacted']:>12} {c['elsewhere']:>10} {c['leftover']:>10} {c['apart']:>10}")
+                      f"{c['on_redacted']:>12} {c['elsewhere']:>10} {c['leftover']:>10} {c['apart']:>10} "
+                      f"{c['unconfirmed']:>14} ({c['unconfirmed_leftover']})")
             print(f"{'':<10} anonymising ({args.preset}, baseline): {report.written} photos, {report.faces} faces, "
                   f"{t_anon:.1f} s; verify's detector: {t_detect:.1f} s = {t_detect / max(report.written, 1):.2f} s/photo, "
                   f"{c_detect / max(report.written, 1):.2f} CPU s/photo "
@@ -189,19 +198,23 @@ def main() -> int:
 
 def _originals(sources: list[Path], labelled: dict[str, list[Box]], detector: Memo, min_score: float) -> None:
     found = {b: [0, 0] for b in BUCKETS}
-    flagged = with_faces = dismissed = 0
+    flagged = with_faces = dismissed = lost = 0
     for path in sources:
         check = check_file(path, detector, min_score=min_score)
         with_faces += bool(labelled[path.name])
         flagged += bool(labelled[path.name]) and bool(check.faces)
         dismissed += sum(_matches(face.box, labelled[path.name]) is not None for face in check.redacted)
+        aside = [w for w in check.weak if w.looks == "unconfirmed"]
         for t in labelled[path.name]:
+            hit = any(_matches(face.box, [t]) for face in check.faces)
+            lost += not hit and any(_matches(face.box, [t]) for face in aside)
             for lo, hi in BUCKETS:
                 if lo <= t.height < hi:
                     found[(lo, hi)][1] += 1
-                    found[(lo, hi)][0] += any(_matches(face.box, [t]) for face in check.faces)
+                    found[(lo, hi)][0] += hit
     print(f"originals (unredacted): {flagged}/{with_faces} photos with a labelled face flagged "
-          f"(missed: {with_faces - flagged}); {dismissed} intact labelled faces wrongly judged 'looks redacted'")
+          f"(missed: {with_faces - flagged}); {dismissed} intact labelled faces wrongly judged 'looks redacted'; "
+          f"{lost} found only before the second look (set aside by it: recall lost)")
     for (lo, hi), (hit, n) in found.items():
         label = f"{lo}-{hi}" if hi < 10**6 else f">={lo}"
         print(f"  faces {label:>8} px: {hit}/{n} found" + (f" ({hit / n:.0%})" if n else ""))

@@ -15,7 +15,7 @@ from PIL import Image
 import facesafe
 from facesafe import Blur, Box, Face, Fill, Pixelate, encode_image, write_image
 from facesafe._allowlist import extra_content
-from facesafe._verify import FACE_SCORE_THRESHOLD, Recorded, check_file, looks_redacted
+from facesafe._verify import FACE_SCORE_THRESHOLD, NO_MANIFEST_NOTE, Recorded, check_file, looks_redacted
 from facesafe.cli import main
 
 FACE = Face(ASTRONAUT_FACE, 0.99)
@@ -215,7 +215,29 @@ def test_weak_detections_are_listed_but_do_not_fail(tmp_path, astronaut):
     weak = lambda image: (Face(ASTRONAUT_FACE, 0.3),)  # noqa: E731
     report = facesafe.verify(tmp_path, detector=weak)
     assert report.clean and report.files[0].weak[0].score == pytest.approx(0.3)
-    assert not facesafe.verify(tmp_path, detector=weak, min_score=0.25).clean
+    # a lower bar reports it (--strict: no second look, which this fixed detector would not answer)
+    assert not facesafe.verify(tmp_path, detector=weak, min_score=0.25, judge_redaction=False).clean
+
+
+def test_a_low_score_face_gets_a_second_look_and_is_reported_only_when_found_again(tmp_path, detector, astronaut):
+    import cv2
+
+    small = cv2.resize(astronaut, (128, 128), interpolation=cv2.INTER_AREA)  # the face is 30 px high here
+    quarter = lambda box: Box(*(v / 4 for v in box.as_xyxy()))  # noqa: E731
+    suit = Box(40, 300, 100, 370)  # the flag and suit: no face there at any scale
+    for image, face, other, name in ((astronaut, ASTRONAUT_FACE, suit, "big.png"), (small, quarter(ASTRONAUT_FACE), quarter(suit), "small.png")):
+        write_image(tmp_path / name, image)
+        found = (Face(face, 0.55), Face(other, 0.55), Face(other, 0.65))
+
+        def looking(frame, found=found, shape=image.shape):  # the given answers on the photo, the real detector on a second look
+            return found if frame.shape == shape else detector(frame)
+
+        check = check_file(tmp_path / name, looking)
+        # the real face (big or small) is found again: reported; what the detector does not find again is set aside
+        assert [f.box for f in check.faces] == [face, other], name  # at 0.65 no second look is taken
+        assert [(w.box, w.looks) for w in check.weak] == [(other, "unconfirmed")], name
+        strict = check_file(tmp_path / name, looking, judge_redaction=False)  # --strict reports every one
+        assert len(strict.faces) == 3 and not strict.weak
 
 
 # --------------------------------------------------------------------------- CLI
@@ -297,8 +319,10 @@ def test_synthetic_faces_recorded_in_the_manifest_are_set_apart_and_no_other(tmp
     report = facesafe.anonymize_dir(tmp_path / "src", out, method="synthetic", workers=0, manifest=manifest, quiet=True)
     assert report.failed == 0
     # a synthetic face is a face: without the manifest it fails the check
-    assert not facesafe.verify(out, detector=detector).clean
+    plain = facesafe.verify(out, detector=detector)
+    assert not plain.clean and NO_MANIFEST_NOTE in plain.notes  # and it says what the pixels cannot tell
     result = facesafe.verify(out, detector=detector, manifest=manifest)
+    assert NO_MANIFEST_NOTE not in result.notes
     assert result.clean and result.to_dict()["synthetic_faces"] >= 1
     assert "on faces the manifest records as synthesised" in str(result)
     # a face the manifest does not record (a file it did not write) still fails
@@ -337,12 +361,63 @@ def test_a_detection_on_part_of_a_recorded_synthetic_face_is_that_face(tmp_path,
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     big = Box(100, 100, 400, 400)
     found = [Face(Box(150, 250, 250, 370), 0.9), Face(Box(380, 380, 480, 480), 0.9), Face(Box(120, 120, 390, 390), 0.9)]
-    check = check_file(path, lambda image: found, recorded=Recorded(digest, ((big,),), None), judge_redaction=False)
+    check = check_file(path, lambda image: found, recorded=Recorded(digest, (), None, synthesised=((big,),)), judge_redaction=False)
     # a part of the big face (inside it, IoU 0.13) and the face itself are set apart; the box mostly outside is not
     assert [f.box for f in check.synthetic] == [found[0].box, found[2].box]
     assert [f.box for f in check.faces] == [found[1].box]
-    wrong = check_file(path, lambda image: found, recorded=Recorded("0" * 64, ((big,),), None), judge_redaction=False)
+    wrong = check_file(path, lambda image: found, recorded=Recorded("0" * 64, (), None, synthesised=((big,),)), judge_redaction=False)
     assert len(wrong.faces) == 3 and not wrong.synthetic  # not the file the manifest describes
+
+
+@needs_facemesh
+def test_a_synthetic_runs_fallen_back_face_is_judged_as_pixelated_and_its_replaced_face_as_synthetic(tmp_path, astronaut):
+    from PIL import Image
+
+    # the astronaut, and a small copy of her in a corner: max_yaw=0 makes the meshed big face fall back
+    # (pixelated); the small one (under min_size, placed without a mesh) is replaced
+    composed = astronaut.copy()
+    composed[400:496, 400:496] = np.asarray(Image.fromarray(astronaut).resize((96, 96)))
+    small = Box(431.0, 410.0, 448.0, 433.0)  # ASTRONAUT_FACE * 96 / 512, moved to the corner
+    write_image(tmp_path / "src" / "two.png", composed)
+    out, manifest = tmp_path / "out", tmp_path / "run.sqlite"
+    report = facesafe.anonymize_dir(tmp_path / "src", out, method="synthetic", detector=_Fixed(FACE, Face(small, 0.9)),
+                                    max_yaw=0.0, donor_pool=False, workers=0, manifest=manifest, quiet=True)
+    assert report.written == 1 and report.fell_back == 1
+    from facesafe._batch._manifest import read_manifest
+
+    assert read_manifest(manifest)[1][0].donors == [["fallback", "synthetic"]]
+    written = facesafe.read_image(out / "two.png")
+    assert looks_redacted(written, ASTRONAUT_FACE) == "mosaic"  # the fallback's mosaic, as recorded
+    f = ASTRONAUT_FACE
+    straddling = Box(f.x0 + 0.55 * f.width, f.y0, f.x1 + 0.55 * f.width, f.y1)  # half on the mosaic, IoU 0.29 + half beside
+    wide = Box(f.x0 + 0.45 * f.width, f.y0, f.x1 + 0.45 * f.width, f.y1)  # IoU 0.38 with the face, 80% of its core in the mask
+    found = (Face(f, 0.9), Face(wide, 0.8), Face(straddling, 0.7), Face(small.expanded(1.2), 0.6))
+    result = facesafe.verify(out, detector=_Fixed(*found), manifest=manifest).files[0]
+    # judged as a pixelate run's face, not as a replaced one: inside the fallback's recorded mask, or by its pixels
+    assert [(x.box, x.looks) for x in result.redacted] == [(f, "manifest"), (wide, "mosaic")]
+    assert [x.box for x in result.faces] == [straddling]  # half of it beside the mosaic: a face left
+    assert [x.box for x in result.synthetic] == [found[3].box]  # the replaced face
+    # --strict: nothing judged, so every detection on the pixelated face is reported (a replaced face is still one)
+    strict = facesafe.verify(out, detector=_Fixed(*found), manifest=manifest, judge_redaction=False).files[0]
+    assert [x.box for x in strict.faces] == [f, wide, straddling] and len(strict.synthetic) == 1
+
+
+def test_a_synthetic_runs_fallback_is_trusted_as_the_redaction_it_records():
+    from facesafe._verify import _split_synthesised, _synthetic_masks
+
+    head = "Synthesize(shape='ellipse', grow=1.6, feather=0.0, seed=0, fallback="
+    assert _synthetic_masks(head + "None, donor=None)") == (("ellipse", 1.6), ("ellipse", 1.6))
+    assert _synthetic_masks(head + "Pixelate(shape='box', grow=1.3, cells=5), donor=None)") == (("ellipse", 1.6), ("box", 1.3))
+    assert _synthetic_masks(head + "Pixelate(shape='box', grow=1.3, cells=16), donor=None)")[1] is None  # too fine
+    assert _synthetic_masks(head + "Blur(shape='ellipse', grow=1.3, sigma=0.1), donor=None)")[1] is None  # too weak
+    assert _synthetic_masks(head + "<function hide at 0x7f>, donor=None)")[1] is None  # unknown: pixels alone
+    a, b, c = Box(0, 0, 10, 10), Box(20, 0, 30, 10), Box(40, 0, 50, 10)
+    assert _split_synthesised(((a, b, c),), [["pool", "fallback", "off-image"]], 1) == (((a,),), ((b,),))
+    # a manifest older than the donors column: when any face fell back, each is judged by the stricter rule
+    assert _split_synthesised(((a, b),), None, 1) == ((), ((a, b),))
+    assert _split_synthesised(((a, b),), None, 0) == (((a, b),), ())
+    with pytest.raises(ValueError, match="donors"):
+        _split_synthesised(((a, b),), [["pool"]], 0)
 
 
 # --------------------------------------------------------------------------- redacted faces the manifest records
@@ -372,7 +447,7 @@ def _release(tmp_path, astronaut, method, **options):
 def test_a_confident_detection_on_a_face_the_manifest_records_redacted_is_set_apart(tmp_path, astronaut, method):
     out, manifest = _release(tmp_path, astronaut, method)
     # what the thorough detector might answer on a redacted head: the face, a bigger box, a part of it
-    on_face = [Face(ASTRONAUT_FACE, 0.55), Face(ASTRONAUT_FACE.expanded(1.25), 0.52), Face(Box(180, 70, 230, 120), 0.6)]
+    on_face = [Face(ASTRONAUT_FACE, 0.65), Face(ASTRONAUT_FACE.expanded(1.25), 0.62), Face(Box(180, 70, 230, 120), 0.7)]
     strict = facesafe.verify(out, detector=_Fixed(*on_face), manifest=manifest, judge_redaction=False)
     result = facesafe.verify(out, detector=_Fixed(*on_face), manifest=manifest)
     if method == "crop":  # the face was cut out of frame: whatever is found in what is kept is reported
@@ -381,7 +456,7 @@ def test_a_confident_detection_on_a_face_the_manifest_records_redacted_is_set_ap
     assert not strict.clean  # --strict judges nothing
     assert result.clean and [f.looks for f in result.files[0].redacted] == ["manifest"] * 3
     # a face left beside it (no recorded face there) still fails the check
-    left = Face(Box(300, 300, 390, 420), 0.55)
+    left = Face(Box(300, 300, 390, 420), 0.65)  # >= 0.6: no second look (a fixed detector would not answer it)
     flagged = facesafe.verify(out, detector=_Fixed(*on_face, left), manifest=manifest).flagged
     assert [f.box for f in flagged[0].faces] == [left.box]
 
@@ -398,7 +473,7 @@ def test_a_face_only_half_inside_a_recorded_mask_is_reported(tmp_path, astronaut
 
 
 def test_the_manifest_vouches_only_for_its_own_bytes_and_for_strong_redactions(tmp_path, astronaut):
-    on_face = _Fixed(Face(ASTRONAUT_FACE, 0.55))
+    on_face = _Fixed(Face(ASTRONAUT_FACE, 0.65))
     out, manifest = _release(tmp_path, astronaut, "blur")
     assert facesafe.verify(out, detector=on_face, manifest=manifest).clean
     write_image(out / "portrait.png", astronaut, overwrite=True)  # the original put back: not what the run wrote

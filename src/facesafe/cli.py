@@ -341,7 +341,7 @@ def inspect(paths: tuple[str, ...], as_json: bool) -> int:
 @click.option("--json", "as_json", is_flag=True, help="Print the findings as one JSON object.")
 @click.option("--preset", type=_CatalogueChoice(_presets), default="thorough", show_default=True, help="Detection preset of the re-scan.")
 @click.option("--min-score", type=click.FloatRange(0.0, 1.0), default=None, help="Report faces at or above this score [default: 0.5].")
-@click.option("--strict", is_flag=True, help="Also report confident detections whose pixels look redacted (mosaic, blur, fill).")
+@click.option("--strict", is_flag=True, help="Also report confident detections whose pixels look redacted (mosaic, blur, fill), and those a second look does not find again.")
 @click.option("--workers", type=click.IntRange(min=1), default=None, help="Worker processes [default: all cores].")
 @click.option("--manifest", type=click.Path(exists=True, dir_okay=False, path_type=str), default=None,
               help="The run's manifest: detections on faces it records as redacted or synthesised are set apart, not reported.")
