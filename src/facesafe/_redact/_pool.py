@@ -49,6 +49,7 @@ _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
 _RANK = 20  # a mix draws from the pool's Gaussian model along this many main directions (each at its full variance) ...
 _SIGNED = 0.5  # ... plus a signed mix of k**2 / 2 faces (detail), at this share
 _SHAPES = True  # the replacement's shape is a mix of the pool's shapes too
+_KNOWN = 64  # main directions kept for this many sets of eligible faces
 
 
 def image_digest(image: np.ndarray) -> str:
@@ -234,7 +235,13 @@ class DonorPool:
         rows, gram = self._model(what)
         index = np.flatnonzero(eligible)
         n = len(index)
-        components = _components(gram[np.ix_(index, index)], _RANK)
+        key = (what, eligible.tobytes())  # faces of one image often leave out the same faces: reuse the directions
+        known = self._cache.setdefault("components", {})
+        if key not in known:
+            if len(known) >= _KNOWN:
+                known.pop(next(iter(known)))
+            known[key] = _components(gram[np.ix_(index, index)], _RANK)
+        components = known[key]
         spread = components @ rng.standard_normal(components.shape[1]) / math.sqrt(n)
         chosen, offsets = mix_weights(n, self.k, rng)
         spread[chosen] += _SIGNED * offsets
