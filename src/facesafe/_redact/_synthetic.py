@@ -377,10 +377,8 @@ class Synthesize(_Masked):
         import cv2
 
         original = np.asarray(placement.points, dtype=np.float64)
-        mixed = self._mixed(image, placement, rng)  # a donor pool's new face: its texture and shape
-        target, pose = target_geometry(
-            original, identity=self.identity, rng=rng, variation=self.variation, shape=None if mixed is None else mixed[1]
-        )
+        mixed = self._mixed(image, placement, rng)  # a donor pool's new face: (texture, shape), or None
+        target, pose = target_geometry(original, identity=self.identity, rng=rng, variation=self.variation, shape=mixed and mixed[1])
         # work inside the allowed window, at a bounded resolution
         rows, cols = window
         oy, ox = rows.start, cols.start
