@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 from pathlib import Path
 
@@ -11,8 +12,8 @@ from _fakes import PosedMesher, RedDetector, draw_face
 
 import facesafe
 from facesafe import Box, DonorPool, Face, Synthesize
-from facesafe._redact._donor import SIZE
-from facesafe._redact._pool import mix_weights
+from facesafe._redact._donor import SIZE, shape_deviation, target_geometry
+from facesafe._redact._pool import capped_weights, mix_weights
 
 MESHER = PosedMesher()
 
@@ -45,6 +46,70 @@ def test_no_face_weighs_more_than_one_kth_and_the_weights_sum_to_one(n, k):
         assert len(set(chosen.tolist())) == len(chosen) <= k * k // 2
     with pytest.raises(ValueError, match="more than k = 10"):
         mix_weights(10, 10, np.random.default_rng(0))
+
+
+@pytest.mark.parametrize(("n", "k"), [(11, 10), (60, 10), (400, 10), (30, 5)])
+def test_capped_weights_never_give_a_face_more_than_one_kth(n, k):
+    rng = np.random.default_rng(n + k)
+    for size in (0.001, 0.05, 1.0, 100.0):  # small spreads are kept as they are, large ones scaled down
+        spread = rng.standard_normal(n) * size
+        weights = capped_weights(spread, k)
+        assert np.abs(weights).max() <= 1.0 / k + 1e-9
+        assert weights.sum() == pytest.approx(1.0)
+        if size == 0.001:
+            np.testing.assert_allclose(weights, 1.0 / n + spread - spread.mean())
+    with pytest.raises(ValueError, match="more than k = 10"):
+        capped_weights(np.zeros(10), 10)
+
+
+def shaped(seed: int, size: int = 96, spread: float = 0.04) -> tuple[np.ndarray, Face, np.ndarray]:
+    """Like photo(), but the face's mesh is the reference shape plus a random shape of its own (returned)."""
+    image, face = photo(seed, size)
+    own = np.random.default_rng(1000 + seed).normal(0.0, spread, (478, 2))
+    own[:, 0] -= own[:, 0].mean()
+    own[:, 1] -= own[:, 1].mean()
+    scale = size / 2 * 0.9
+    return image, Face(face.box, mesh=face.mesh + own * scale), own
+
+
+def test_shape_deviation_is_the_face_own_shape_less_its_expression():
+    _, face, own = shaped(0, spread=0.01)
+    got = shape_deviation(face.mesh)
+    assert np.corrcoef(got.ravel(), own.ravel())[0, 1] > 0.9
+    # closing the eyes (an expression) hardly changes it
+    from facesafe._redact._donor import LEFT_EYE, RIGHT_EYE
+
+    closed = face.mesh.copy()
+    for eye in (LEFT_EYE, RIGHT_EYE):
+        idx = list(eye)
+        closed[idx, 1] = closed[idx, 1].mean() + (closed[idx, 1] - closed[idx, 1].mean()) * 0.2
+    moved = np.abs(shape_deviation(closed) - got)[list(LEFT_EYE) + list(RIGHT_EYE)].max()
+    lids = np.abs(closed - face.mesh)[list(LEFT_EYE)].max() / (96 / 2 * 0.9)
+    assert moved < 0.3 * lids
+
+
+def test_replacements_get_mixed_shapes_none_their_own():
+    faces = [shaped(seed) for seed in range(30)]
+    pool, without = DonorPool(k=3), DonorPool(k=3)
+    for i, (image, face, _) in enumerate(faces):
+        pool.add(image, [face])
+        if i:
+            without.add(image, [face])
+    image, face, _ = faces[0]
+    shapes = [pool.mix(image, face.mesh, np.random.default_rng(seed))[1] for seed in range(6)]
+    assert all(s.shape == (478, 2) for s in shapes)
+    # every draw is another shape (the old pool drew every face on the one reference shape) ...
+    spread = np.mean([np.abs(a - b).mean() for a, b in itertools.pairwise(shapes)])
+    assert spread > 0.005
+    # ... it is placed (target_geometry moves the points by it) ...
+    placed, _ = target_geometry(face.mesh, identity=0.0, rng=None, shape=shapes[0])
+    plain, _ = target_geometry(face.mesh, identity=0.0, rng=None)
+    assert np.abs(placed - plain).mean() > 0.5 * spread * 96 / 2 * 0.9
+    # ... and the face's own shape (and texture) never enters its mix: exactly what the others alone give
+    for seed in range(3):
+        a, b = pool.mix(image, face.mesh, np.random.default_rng(seed)), without.mix(image, face.mesh, np.random.default_rng(seed))
+        np.testing.assert_allclose(a[1], b[1], atol=1e-6)
+        np.testing.assert_allclose(a[0], b[0], atol=1e-6)
 
 
 def test_a_face_gets_nothing_of_its_own_texture():

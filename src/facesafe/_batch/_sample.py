@@ -44,7 +44,7 @@ class Sampled:
     """What the first pass found in one image: its pixels' digest and its aligned faces, or why not."""
 
     origin: str = ""
-    faces: tuple[tuple[int, np.ndarray], ...] = ()
+    faces: tuple[tuple[int, np.ndarray, np.ndarray], ...] = ()  # (index, texture, shape): see aligned_faces
     reason: str | None = None
 
 
@@ -115,8 +115,8 @@ def pool_faces(pool: DonorPool, tasks: Iterable[T], work: Callable[..., Sampled]
         nonlocal read, failed
         read += 1
         failed += found.reason is not None
-        for index, texture in found.faces:
-            pool.keep(texture, origin=found.origin, key=pool.key(name_of(task), index))
+        for index, texture, shape in found.faces:
+            pool.keep(texture, shape, origin=found.origin, key=pool.key(name_of(task), index))
 
     run_tasks(tasks, functools.partial(work, size=pool.size, min_width=pool.min_width), keep,
               setup=functools.partial(load_anonymizer, pickled), failed=_failed, workers=workers, client=client)

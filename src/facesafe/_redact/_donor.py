@@ -35,6 +35,7 @@ __all__ = [
     "template_points",
     "render_donor",
     "target_geometry",
+    "shape_deviation",
     "ring",
     "skin_mask",
     "feature_polygons",
@@ -137,6 +138,7 @@ def target_geometry(
     identity: float,
     rng: np.random.Generator | None,
     variation: float = 0.04,
+    shape: np.ndarray | None = None,
 ) -> tuple[np.ndarray, Pose]:
     """Where a donor's 478 points go on a face whose FaceMesh points are ``points``.
 
@@ -148,15 +150,20 @@ def target_geometry(
     brow height and arch, the smile, the gaze, the features' positions and
     the jaw, nose and face outline are the mean's. ``rng`` adds a random,
     left-right symmetric shape of up to ``variation`` face widths, so that
-    each seed gives a different synthetic person. Returns ``(points, pose)``.
+    each seed gives a different synthetic person. ``shape`` (``(478, 2)``,
+    mean-face units, as :func:`shape_deviation` gives) moves the mean's
+    points before it is posed: a donor pool's mix of its faces' shapes.
+    Returns ``(points, pose)``.
     """
     mean = _mean_face()
     pts = np.asarray(points, dtype=np.float64)
     pose = fit_pose(pts, mean)
-    shape = mean.copy()
+    own = mean.copy()
+    if shape is not None:
+        own[:, :2] += np.asarray(shape, dtype=np.float64)
     if rng is not None and variation > 0:
-        shape = shape + _random_shape(rng, mean) * variation * 2
-    base = pose.project(shape)
+        own = own + _random_shape(rng, mean) * variation * 2
+    base = pose.project(own)
     residual = pts - pose.project(mean)
     # into the face's own frame (x along the eyes' line in the image)
     angle = math.radians(pose.roll)
@@ -178,6 +185,33 @@ def target_geometry(
     upper, lower = list(_INNER_UPPER), list(_INNER_LOWER)
     local_target[lower, 1] = np.maximum(local_target[lower, 1], local_target[upper, 1])
     return local_target @ to_face.T, pose
+
+
+def shape_deviation(points: np.ndarray) -> np.ndarray:
+    """The face's own shape: how its FaceMesh ``points`` differ from the posed mean, less its expression.
+
+    ``(478, 2)`` in mean-face units (the mean face is 2 wide), in the face's
+    frame (pose and roll taken off). The expression fields of
+    :func:`_expression_fields` (the eyes' openness and gaze; the mouth's
+    opening, widening and corners) are fitted and taken off: what is left
+    is the positions of the features and the outline, which a pool mixes
+    into new shapes (the replaced face's expression is its original's).
+    """
+    mean = _mean_face()
+    pts = np.asarray(points, dtype=np.float64)
+    pose = fit_pose(pts, mean)
+    angle = math.radians(pose.roll)
+    c, s = math.cos(angle), math.sin(angle)
+    local = (pts - pose.project(mean)) @ np.array([[c, -s], [s, c]]) / max(pose.scale, 1e-9)
+    for idx, fields, fit in _expression_fields(mean[:, :2]):
+        if idx[0] in (LEFT_BROW[0], RIGHT_BROW[0]):
+            continue  # the brows' height and tilt are the face's own
+        expression = np.stack([f.ravel() for f, _ in fields[2:]], axis=1)  # all but the feature's shift
+        basis = np.hstack([np.stack([f.ravel() for f, _ in fields[:2]], axis=1), expression])
+        rows = np.repeat(fit, 2)
+        coef, *_ = np.linalg.lstsq(basis[rows], local[idx][fit].ravel(), rcond=None)
+        local[idx] -= (expression @ coef[2:]).reshape(-1, 2)
+    return local
 
 
 def _opening(change: float, scale: float, identity: float) -> float:

@@ -1,40 +1,43 @@
 """A donor learnt from the release itself: mixes of many of its faces that are nobody's face.
 
 :class:`DonorPool` keeps a bounded sample of a batch's faces, aligned to the
-template (in memory only), and gives each replaced face a new texture:
+template (in memory only): each face's texture and its own shape (where its
+features and outline lie, its expression taken off). Each replaced face gets
+a new texture's brightness and a new shape, each a weighted sum of the ``n``
+eligible pool faces (never a face of the same image, never the pool face
+nearest the one replaced):
 
-    new = mean + c * sum_j s_j * face_j
+    new = sum_j w_j face_j,  w_j = 1/n + d_j,  |w_j| <= 1/k,  sum_j w_j = 1
 
-over ``m = k**2 / 2`` pool faces drawn at random (never a face of the same
-image, never the pool face nearest the one replaced), with balanced signs
-``s_j = +-1`` (``sum s_j = 0``), ``c = 1/k - 1/n`` and ``mean`` the mean of the
-``n`` eligible faces. Each real face enters with a weight of at most ``1/k``
-in absolute value (``1/n + c``): no replacement carries more than a ``1/k``
-share of any real face, and none of its own. The random part has half the
-variance of one real face's deviation from the mean: by the central limit
-theorem a mix is a draw from the Gaussian appearance model of the pool (what
-sampling a PCA model of the faces gives), as varied as faces are, and
-nobody's. Two fixed filters, which no face's weight can grow through, make it
-look like a photograph: the mix changes brightness only (the mean's colours
-are kept; signed sums of colours are blotchy), and its broad part (patches of
-light and shade) is kept at 30%. See ``docs/synthetic.md`` for the argument
-and the measurements.
+where ``d`` is a draw from the Gaussian model of the eligible faces along
+their ``_RANK`` main directions (what sampling a PCA model gives, at the
+faces' own variance) plus a signed mix of ``k**2 / 2`` faces at half weight
+(detail), scaled down as a whole wherever a weight would pass ``1/k``
+(:func:`capped_weights`). No replacement carries more than a ``1/k`` share of
+any real face (in its texture or its shape), and none of its own; the main
+directions are found from the eligible faces alone. Two fixed filters, which
+no face's weight can grow through, make the texture look like a photograph:
+the mix changes brightness only (the mean's colours are kept; signed sums of
+colours are blotchy), and its broad part (patches of light and shade) is
+kept at 30%. See ``docs/synthetic.md`` for the argument and the
+measurements.
 """
 
 from __future__ import annotations
 
 import hashlib
 import heapq
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from .._geometry import Face
-from ._donor import SIZE, align_to_template, mean_face
+from ._donor import SIZE, align_to_template, mean_face, shape_deviation
 from ._warp import fit_pose
 
-__all__ = ["DonorPool", "aligned_faces", "image_digest", "mix_weights"]
+__all__ = ["DonorPool", "aligned_faces", "capped_weights", "image_digest", "mix_weights"]
 
 _FEATURE = 32  # side of the grey textures compared to find a face's nearest pool face
 _MAX_TURN = 30.0  # faces turned more than this (yaw or pitch, degrees) are not pooled
@@ -43,6 +46,10 @@ _LIGHT = 0.25  # lighting is taken off each pooled face with a blur of this shar
 _BROAD_SIGMA = 1 / 16  # the mix's broad part: a blur of this share of the template
 _BROAD = 0.3  # share of the mix's broad part kept
 _LUMA = np.array([0.299, 0.587, 0.114], np.float32)
+_RANK = 20  # a mix draws from the pool's Gaussian model along this many main directions (each at its full variance) ...
+_SIGNED = 0.5  # ... plus a signed mix of k**2 / 2 faces (detail), at this share
+_SHAPES = True  # the replacement's shape is a mix of the pool's shapes too
+_KNOWN = 64  # main directions kept for this many sets of eligible faces
 
 
 def image_digest(image: np.ndarray) -> str:
@@ -51,8 +58,13 @@ def image_digest(image: np.ndarray) -> str:
     return hashlib.blake2b(rgb.tobytes(), digest_size=12).hexdigest()
 
 
-def aligned_faces(image: np.ndarray, faces: Sequence[Face], *, size: int, min_width: float) -> list[tuple[int, np.ndarray]]:
-    """``(index, texture)`` of each face of ``image`` fit for a pool: aligned, ``uint8 (size, size, 3)``.
+def aligned_faces(
+    image: np.ndarray, faces: Sequence[Face], *, size: int, min_width: float
+) -> list[tuple[int, np.ndarray, np.ndarray]]:
+    """``(index, texture, shape)`` of each face of ``image`` fit for a pool.
+
+    ``texture``: the face aligned to the template, ``uint8 (size, size, 3)``;
+    ``shape``: its own shape, ``float32 (478, 2)`` (:func:`._donor.shape_deviation`).
 
     A face is fit when it has 478 FaceMesh points, its box is at least
     ``min_width`` pixels wide, it is turned at most 30 degrees and its points
@@ -75,7 +87,8 @@ def aligned_faces(image: np.ndarray, faces: Sequence[Face], *, size: int, min_wi
         sigma = _LIGHT * size
         light = cv2.GaussianBlur(small, (0, 0), sigmaX=sigma, sigmaY=sigma, borderType=cv2.BORDER_REPLICATE)
         flat = small / np.maximum(light, 1e-3) * light.reshape(-1, 3).mean(axis=0)
-        out.append((index, np.clip(np.rint(flat * 255.0), 0, 255).astype(np.uint8)))
+        texture = np.clip(np.rint(flat * 255.0), 0, 255).astype(np.uint8)
+        out.append((index, texture, shape_deviation(mesh).astype(np.float32)))
     return out
 
 
@@ -85,11 +98,12 @@ class DonorPool:
 
     Pass it as ``Synthesize(donor=pool)``; batch runs with ``method="synthetic"``
     build one by default in a first pass over a sample of their images (see
-    ``docs/synthetic.md``). Each replacement is the mean of the eligible pool
-    faces plus a signed mix of ``k**2`` of them drawn at random (fewer when the
-    pool is smaller); every real face weighs at most ``1/k`` in it, and faces
-    of the image being redacted (and the pool face most like the face
-    replaced) are left out, so no replaced face carries any of its own.
+    ``docs/synthetic.md``). Each replacement's texture and shape are the mean
+    of the eligible pool faces plus a random draw from their appearance
+    model and a signed mix of ``k**2 / 2`` of them; every real face weighs at
+    most ``1/k`` in either, and faces of the image being redacted (and the
+    pool face most like the face replaced) are left out, so no replaced face
+    carries any of its own.
 
     Args:
         k: the privacy parameter: no real face weighs more than ``1/k`` in a
@@ -114,7 +128,7 @@ class DonorPool:
     size: int = 128
     seed: int = 0
     min_width: float = 48.0
-    _heap: list[tuple[int, int, str, np.ndarray]] = field(default_factory=list, init=False, repr=False)
+    _heap: list[tuple[int, int, str, np.ndarray, np.ndarray]] = field(default_factory=list, init=False, repr=False)
     _count: int = field(default=0, init=False, repr=False)
     _cache: dict = field(default_factory=dict, init=False, repr=False)
 
@@ -150,17 +164,20 @@ class DonorPool:
         """
         origin = image_digest(image)
         found = aligned_faces(image, faces, size=self.size, min_width=self.min_width)
-        for index, texture in found:
-            self.keep(texture, origin=origin, key=self.key(name or origin, index))
+        for index, texture, shape in found:
+            self.keep(texture, shape, origin=origin, key=self.key(name or origin, index))
         return len(found)
 
-    def keep(self, texture: np.ndarray, *, origin: str, key: int) -> None:
-        """Offer one aligned ``uint8 (size, size, 3)`` texture (from :func:`aligned_faces`) of the image ``origin``."""
+    def keep(self, texture: np.ndarray, shape: np.ndarray, *, origin: str, key: int) -> None:
+        """Offer one face of the image ``origin`` as :func:`aligned_faces` gives it: ``uint8 (size, size, 3)`` texture, ``(478, 2)`` shape."""
         texture = np.asarray(texture)
         if texture.shape != (self.size, self.size, 3) or texture.dtype != np.uint8:
             raise ValueError(f"texture must be uint8 of shape {(self.size, self.size, 3)}, got {texture.dtype} {texture.shape}")
+        shape = np.asarray(shape, dtype=np.float32)
+        if shape.shape != (478, 2) or not np.isfinite(shape).all():
+            raise ValueError(f"shape must be 478 finite (x, y) points, got {shape.shape}")
         self._count += 1
-        item = (-key, self._count, origin, texture)  # a max-heap of keys: the largest is dropped first
+        item = (-key, self._count, origin, texture, shape)  # a max-heap of keys: the largest is dropped first
         if len(self._heap) < self.capacity:
             heapq.heappush(self._heap, item)
         elif -key > self._heap[0][0]:
@@ -188,6 +205,7 @@ class DonorPool:
             small = [cv2.resize(t, (_FEATURE, _FEATURE), interpolation=cv2.INTER_AREA).mean(axis=2).ravel() for t in stack]
             feats = _standardise(np.stack(small)) if small else np.zeros((0, _FEATURE * _FEATURE), np.float32)
             self._cache["faces"] = (stack, [item[2] for item in items], feats)
+            self._cache["shapes"] = np.stack([item[4] for item in items]) if items else np.zeros((0, 478, 2), np.float32)
         return self._cache["faces"]
 
     def _total(self) -> np.ndarray:
@@ -195,6 +213,41 @@ class DonorPool:
         if "total" not in self._cache:
             self._cache["total"] = self._faces()[0].sum(axis=0)
         return self._cache["total"]
+
+    def _model(self, what: str) -> tuple[np.ndarray, np.ndarray]:
+        """``(rows, gram)``: the kept faces' brightness (``"luma"``) or shapes (``"shape"``) as rows, and their products."""
+        if what not in self._cache:
+            stack = self._faces()[0]
+            rows = (stack @ _LUMA).reshape(len(stack), -1) if what == "luma" else self._cache["shapes"].reshape(len(stack), -1)
+            self._cache[what] = (rows, rows.astype(np.float64) @ rows.T.astype(np.float64))
+        return self._cache[what]
+
+    def _draw(self, what: str, eligible: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+        """A new face's brightness or shape (see :meth:`_model`): a weighted sum of the eligible faces' rows.
+
+        The weights (:func:`capped_weights`) are ``1/n`` (the mean) plus a draw
+        from the Gaussian model of the eligible faces along their ``_RANK``
+        main directions (each at its full variance; found from the eligible
+        faces alone, so a face left out has no say in them), plus a signed
+        mix of :func:`mix_weights` at ``_SIGNED``; then scaled down where
+        needed so that none is over ``1/k`` in size.
+        """
+        rows, gram = self._model(what)
+        index = np.flatnonzero(eligible)
+        n = len(index)
+        key = (what, eligible.tobytes())  # faces of one image often leave out the same faces: reuse the directions
+        known = self._cache.setdefault("components", {})
+        if key not in known:
+            if len(known) >= _KNOWN:
+                known.pop(next(iter(known)))
+            known[key] = _components(gram[np.ix_(index, index)], _RANK)
+        components = known[key]
+        spread = components @ rng.standard_normal(components.shape[1]) / math.sqrt(n)
+        chosen, offsets = mix_weights(n, self.k, rng)
+        spread[chosen] += _SIGNED * offsets
+        weights = capped_weights(spread, self.k)
+        drawn = weights.astype(np.float32) @ rows[index]
+        return drawn.reshape((self.size, self.size) if what == "luma" else (478, 2))
 
     def fingerprint(self) -> str:
         """The settings and a hash of the faces held: equal exactly when the pool gives equal replacements.
@@ -211,10 +264,17 @@ class DonorPool:
         return f"DonorPool({recipe}, faces={len(origins)}:{digest.hexdigest()[:16]})"
 
     def texture(self, image: np.ndarray, mesh: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """A new face for the face of ``image`` whose FaceMesh points are ``mesh``: ``float32 (SIZE, SIZE, 3)`` in template space.
+        """The texture of :meth:`mix` alone."""
+        return self.mix(image, mesh, rng)[0]
 
-        Raises ``ValueError`` when fewer than ``k + 1`` pool faces are eligible
-        (faces of other images, less the one nearest this face).
+    def mix(self, image: np.ndarray, mesh: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """A new face for the face of ``image`` whose FaceMesh points are ``mesh``: ``(texture, shape)``.
+
+        ``texture``: ``float32 (SIZE, SIZE, 3)`` in template space; ``shape``:
+        ``(478, 2)``, how its points differ from the reference shape (for
+        :func:`._donor.target_geometry`). Raises ``ValueError`` when fewer
+        than ``k + 1`` pool faces are eligible (faces of other images, less
+        the one nearest this face).
         """
         import cv2
 
@@ -232,21 +292,58 @@ class DonorPool:
                 f"the donor pool has {n} faces to mix for this face, fewer than k + 1 = {self.k + 1} "
                 f"({len(origins)} held, those of this image and the nearest one left out)"
             )
-        index = np.flatnonzero(eligible)
-        chosen, offsets = mix_weights(n, self.k, rng)
         mean = (self._total() - stack[~eligible].sum(axis=0)) / n
         # the mix changes brightness only (the mean's colours kept): signed sums of colours are blotchy
-        deviation = np.tensordot(offsets, stack[index[chosen]], axes=1) @ _LUMA
+        deviation = self._draw("luma", eligible, rng) - mean @ _LUMA
         # and mostly in its detail: broad patches of light and shade (half-lit faces) are kept at _BROAD
         broad = cv2.GaussianBlur(deviation, (0, 0), sigmaX=_BROAD_SIGMA * self.size)
         deviation = deviation - broad * (1.0 - _BROAD)
         mix = mean * (1.0 + deviation / np.maximum(mean @ _LUMA, 1e-3))[:, :, None]
         out = cv2.resize(np.clip(mix, 0.0, 1.0), (SIZE, SIZE), interpolation=cv2.INTER_CUBIC)
-        return np.clip(out, 0.0, 1.0).astype(np.float32)
+        shape = self._draw("shape", eligible, rng).astype(np.float64) if _SHAPES else np.zeros((478, 2))
+        return np.clip(out, 0.0, 1.0).astype(np.float32), shape
+
+
+def capped_weights(spread: np.ndarray, k: int) -> np.ndarray:
+    """Each of ``n`` faces' weight in a mix (``n > k``): ``1/n`` plus ``spread`` (centred), none over ``1/k`` in size.
+
+    Where a weight would be over ``1/k`` in size, the whole spread is scaled
+    down (by one factor) until none is: the weights always sum to 1.
+    """
+    n = len(spread)
+    if n <= k:
+        raise ValueError(f"a mix needs more than k = {k} faces, got {n}")
+    d = np.asarray(spread, dtype=np.float64) - float(np.mean(spread))
+    scale = 1.0
+    if d.max() > 0:
+        scale = min(scale, (1.0 / k - 1.0 / n) / d.max())
+    if d.min() < 0:
+        scale = min(scale, (1.0 / k + 1.0 / n) / -d.min())
+    return 1.0 / n + scale * d
+
+
+def _components(gram: np.ndarray, rank: int) -> np.ndarray:
+    """The ``rank`` main directions ``n`` rows vary in, from their products ``gram``: ``(n, r)`` unit eigenvectors.
+
+    With ``centred`` the rows less their mean, ``centred.T @ u_i`` is the
+    i-th principal direction at the length of its singular value, so the
+    weights ``u @ z / sqrt(n)`` (standard normal ``z``) give a draw with each
+    direction's own variance (what sampling a PCA model gives).
+    """
+    from scipy.linalg import eigh
+
+    n = len(gram)
+    r = min(rank, n - 1)
+    if r < 1:
+        return np.zeros((n, 0))
+    row = gram.mean(axis=0)
+    centred = gram - row[None, :] - row[:, None] + row.mean()  # the products of the rows less their mean
+    values, vectors = eigh(centred, subset_by_index=[n - r, n - 1])
+    return vectors[:, values > 1e-9 * max(float(values.max()), 1e-30)]
 
 
 def mix_weights(n: int, k: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
-    """Which of ``n`` eligible faces (``n > k``) a mix draws, and the weight each gets on top of ``1/n``.
+    """Which of ``n`` eligible faces (``n > k``) a signed mix draws, and the weight each gets on top of ``1/n``.
 
     ``m = k**2 / 2`` faces are drawn (rounded down to even, at most ``n``),
     half with ``+c`` and half with ``-c``, ``c = 1/k - 1/n``: every face's

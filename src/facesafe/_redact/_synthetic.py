@@ -313,10 +313,19 @@ class Synthesize(_Masked):
             return None, f"smaller than {_MIN_FACE:g} px"
         return place(face, min_size=self.min_size, max_yaw=self.max_yaw)
 
+    def _mixed(self, image: np.ndarray, placement: Placement, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray] | None:
+        """A :class:`DonorPool`'s new face for this one, ``(texture, shape)``; ``None`` without a pool, or too few faces in it."""
+        if not isinstance(self.donor, DonorPool):
+            return None
+        try:
+            return self.donor.mix(image, placement.points, rng)
+        except ValueError:
+            return None  # documented: fewer than k + 1 faces in the pool -> built-in donor (reported in donors)
+
     def _texture(
         self, image: np.ndarray, placement: Placement, tone: np.ndarray, rng: np.random.Generator
     ) -> tuple[np.ndarray, str]:
-        """The donor texture in template space (any side; the template scales with it) and the donor's name."""
+        """The built-in or k-Same donor texture in template space (any side; the template scales with it) and its name."""
         if self.donor is not None:
             try:
                 return self.donor.texture(image, placement.points, rng), self.donor.label
@@ -368,7 +377,8 @@ class Synthesize(_Masked):
         import cv2
 
         original = np.asarray(placement.points, dtype=np.float64)
-        target, pose = target_geometry(original, identity=self.identity, rng=rng, variation=self.variation)
+        mixed = self._mixed(image, placement, rng)  # a donor pool's new face: (texture, shape), or None
+        target, pose = target_geometry(original, identity=self.identity, rng=rng, variation=self.variation, shape=mixed and mixed[1])
         # work inside the allowed window, at a bounded resolution
         rows, cols = window
         oy, ox = rows.start, cols.start
@@ -385,7 +395,7 @@ class Synthesize(_Masked):
         p_work, q_work = to_work(original), to_work(target)
         skin_o = skin_mask((wh, ww), p_work)
         tone, skin_like = _original_tone(work, skin_o)
-        texture, donor = self._texture(image, placement, tone / _SHADE, rng)
+        texture, donor = (mixed[0], DonorPool.label) if mixed is not None else self._texture(image, placement, tone / _SHADE, rng)
         t = template_points() * (texture.shape[0] / SIZE)
         # a face placed without its mesh is small: its features' contours are enough to warp by
         pick = list(range(len(t))) if placement.source == "mesh" else _contour_points()
