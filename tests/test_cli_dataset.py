@@ -8,6 +8,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from _records import dirty, photo
+from conftest import needs_facemesh
 
 from facesafe.cli import main
 
@@ -102,6 +103,7 @@ def test_summary_counts_plates_text_and_fallbacks():
 
 
 
+@needs_facemesh
 @pytest.mark.parametrize("command", ["anonymize", "dataset"])
 def test_no_donor_pool_keeps_the_painted_donor_and_makes_no_first_pass(command: str, tmp_path: Path, capsys):
     if command == "dataset":
