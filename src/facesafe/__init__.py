@@ -39,6 +39,8 @@ if TYPE_CHECKING:  # what type checkers and IDEs see; at run time __getattr__ lo
     from ._anonymize import Anonymizer, FileResult, Result, anonymize, anonymize_bytes
     from ._batch import Report, StripReport, anonymize_dir, strip_dir
     from ._batch._manifest import read_manifest
+    from ._datasets import DatasetReport, anonymize_dataset
+    from ._datasets._hf import AnonymizeColumn
     from ._detect import PRESETS, FaceDetector, FaceMesher, Preset, detect_faces, mesh_faces, model_versions
     from ._io import DEFAULT_MAX_PIXELS, MetadataWarning, Picture, encode_image, load_image, read_image, write_image
     from ._metadata import read_metadata, strip_metadata
@@ -71,6 +73,8 @@ _PUBLIC: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("Anonymising", "_anonymize", ("anonymize", "anonymize_bytes", "Anonymizer", "Result", "FileResult")),
     ("Anonymising", "_batch", ("anonymize_dir", "Report")),
     ("Anonymising", "_batch._manifest", ("read_manifest",)),
+    ("Datasets", "_datasets", ("anonymize_dataset", "DatasetReport")),
+    ("Datasets", "_datasets._hf", ("AnonymizeColumn",)),
     ("Detection", "_detect", ("detect_faces", "FaceDetector", "PRESETS", "Preset", "mesh_faces", "FaceMesher",
                               "model_versions")),
     ("Detection", "_protocols", ("Detector",)),
