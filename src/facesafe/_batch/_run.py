@@ -38,7 +38,7 @@ from ._lifecycle import refuse_unguarded_script
 from ._manifest import Manifest, default_manifest_path
 from ._runner import run_tasks
 from ._sample import describe, fill_pool, pool_to_fill
-from ._worker import Outcome, Task, load_anonymizer, process
+from ._worker import Outcome, Task, left_as_is, load_anonymizer, process
 
 __all__ = ["Report", "anonymize_dir", "hmac_key", "hmac_name", "plan_outputs"]
 
@@ -458,13 +458,13 @@ def _first_pass(anonymizer: Anonymizer, tasks: Sequence[Task], pickled: bytes, *
 def _done(task: Task) -> bool:
     """Whether the worker will leave ``task`` unchanged: its output an earlier run's with these settings, from these bytes.
 
-    The worker checks it again (see :func:`._worker.process`); a file that
+    The worker checks it again, by the same :func:`._worker.left_as_is`; a file that
     cannot be read here is simply not done.
     """
     if task.previous is None:
         return False
     try:
-        return _fs.sha256(task.source) == task.previous[0] and _fs.sha256(task.output) == task.previous[1]
+        return left_as_is(task, _fs.sha256(task.source))
     except OSError:  # the worker meets it again and records it; here it only means there is work to do
         return False
 

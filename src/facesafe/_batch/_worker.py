@@ -25,7 +25,7 @@ from .._io import load_image
 from . import _fs
 from ._manifest import box_kind
 
-__all__ = ["Outcome", "Task", "failure_reason", "load_anonymizer", "process"]
+__all__ = ["Outcome", "Task", "failure_reason", "left_as_is", "load_anonymizer", "process"]
 
 @dataclass(frozen=True)
 class Task:
@@ -85,6 +85,11 @@ def load_anonymizer(settings: bytes) -> Anonymizer:
     return anonymizer
 
 
+def left_as_is(task: Task, input_hash: str | None) -> bool:
+    """Whether ``task``'s output is an earlier run's with these settings, from input bytes hashing to ``input_hash``, still in place."""
+    return task.previous is not None and task.previous[0] == input_hash and _fs.sha256(task.output) == task.previous[1]
+
+
 def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes: int) -> Outcome:
     """Anonymise ``task.source`` into ``task.output``; never raises for a bad file.
 
@@ -100,7 +105,7 @@ def process(task: Task, anonymizer: Callable[[], Anonymizer], *, max_file_bytes:
         data = _fs.read_bytes(task.source)
         input_hash = hashlib.sha256(data).hexdigest()
         base["input_hash"] = input_hash
-        if task.previous is not None and task.previous[0] == input_hash and _fs.sha256(task.output) == task.previous[1]:
+        if task.previous is not None and left_as_is(task, input_hash):  # (narrowed for output_hash below)
             return Outcome(**base, status="unchanged", output=task.output, output_hash=task.previous[1], finished=time.time())
         worker = anonymizer()
         picture = load_image(data, max_pixels=worker.max_pixels, name=task.source)
