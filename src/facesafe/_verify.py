@@ -94,7 +94,7 @@ import os
 import re
 import stat
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -178,12 +178,25 @@ _STRUCTURAL_KEYS = {"path", "format", "size", "mode", "n_frames", "orientation",
 
 @dataclass(frozen=True)
 class FaceLeft:
-    """A detection in a released file: frame index, box (that file's pixels) and score."""
+    """A detection in a released file: the frame it is in, the detector's face (that file's pixels), and what it looks like.
+
+    ``looks`` is set for a face set apart: ``"manifest"``, ``"smooth"`` or
+    ``"mosaic"`` (redacted), ``"unconfirmed"`` (the second look did not find it).
+    """
 
     frame: int
-    box: Box
-    score: float
+    face: Face
     looks: str | None = None
+
+    @property
+    def box(self) -> Box:
+        """The face's box, in the released file's pixels."""
+        return self.face.box
+
+    @property
+    def score(self) -> float:
+        """The detector's score."""
+        return float(self.face.score)
 
     def to_dict(self) -> dict[str, Any]:
         """Plain JSON-able values."""
@@ -429,7 +442,7 @@ def _text_left(index: int, frame: np.ndarray, hidden: Sequence[Box], text_detect
     """The lines ``text_detector`` still finds at least half inside the plate/text regions a run hid in a frame."""
     if not hidden:
         return []
-    return [FaceLeft(index, line.box, float(line.score)) for line in text_detector(frame)
+    return [FaceLeft(index, line) for line in text_detector(frame)
             if any(line.box.intersection(box) >= 0.5 * line.box.area for box in hidden)]
 
 
@@ -516,7 +529,7 @@ def check_file(
         masked = _Coverage.of(frame.shape, recorded, index, synthesised=False) if judge_redaction else None
         replaced = _Coverage.of(frame.shape, recorded, index, synthesised=True)
         for face in detector(frame):
-            left = FaceLeft(index, face.box, float(face.score))
+            left = FaceLeft(index, face)
             if face.score >= min_score:
                 looks = None
                 if masked is not None and masked.share(face.box) >= RECORDED_SHARE:
@@ -524,11 +537,11 @@ def check_file(
                 elif judge_redaction:
                     looks = looks_redacted(frame, face.box)
                 if looks is not None:
-                    redacted.append(FaceLeft(index, face.box, float(face.score), looks))
+                    redacted.append(replace(left, looks=looks))
                 elif replaced is not None and replaced.holds(face.box):
                     synthetic.append(left)
                 elif judge_redaction and face.score < SECOND_LOOK_BELOW and not second_look(frame, face.box, detector):
-                    weak.append(FaceLeft(index, face.box, float(face.score), "unconfirmed"))
+                    weak.append(replace(left, looks="unconfirmed"))
                 else:
                     faces.append(left)
             elif face.score >= WEAK_SCORE_FLOOR:
