@@ -27,7 +27,7 @@ import dataclasses
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, Literal, NamedTuple
 
 from ._batch._manifest import box_kind
 
@@ -132,7 +132,7 @@ class Failure:
 class Verdict:
     """The report's answer: ``level`` is ``"bad"`` (not ready), ``"warn"`` (review first) or ``"ok"``."""
 
-    level: str
+    level: Literal["bad", "warn", "ok"]
     title: str
     detail: str
 
