@@ -490,3 +490,35 @@ def test_a_white_cap_over_the_forehead_does_not_pale_the_face():
     cheeks, before = out[110:140, 95:165], image[110:140, 95:165]
     assert _redness(cheeks) > 0.40  # as the skin (0.42); with the cap counted as skin: 0.385
     assert float(cheeks.mean()) - float(before.mean()) < 30  # 20 brighter; with the cap counted: 42
+
+
+def foliage(height: int, width: int, seed: int = 5) -> np.ndarray:
+    """A read-only green, leafy texture with no skin-coloured pixel (what a detector may score low)."""
+    rng = np.random.default_rng(seed)
+    leaves = rng.normal(0, 25, size=(height, width, 1)) * np.array([0.6, 1.0, 0.5])
+    image = np.clip(np.array([60, 120, 50]) + leaves, 0, 255).astype(np.uint8)
+    image.setflags(write=False)
+    return image
+
+
+def test_a_low_scored_detection_without_skin_gets_the_fallback_not_a_painted_face():
+    # composed: foliage that a detector scored low, one detection under min_size (placed by its five
+    # landmarks) and one above it that FaceMesh does not find; neither is painted (a face on a bush
+    # or a fish), both get the fallback redaction and are counted as fallbacks: never left as they were
+    image = foliage(140, 240)
+    small_box, large_box = Box(20, 30, 44, 58), Box(120, 30, 180, 110)
+    small = Face(small_box, score=0.2, landmarks=landmarks_of(posed_mesh(small_box)))
+    large = Face(large_box, score=0.2, landmarks=landmarks_of(posed_mesh(large_box)))
+    fallback = facesafe.Fill(color=(255, 0, 255))
+    synth = Synthesize(mesher=no_mesher, fallback=fallback)
+    result = synth.replace(image, [small, large])
+    assert result.donors == ("fallback", "fallback") and result.fell_back == (0, 1)
+    assert "not plausibly a face" in result.reasons[0] and "FaceMesh finds no face" in result.reasons[1]
+    np.testing.assert_array_equal(result.image, fallback(image, [small, large]))
+    # the same detections scored high, or the same low scores on skin, are painted as before
+    sure = [Face(f.box, score=0.9, landmarks=f.landmarks) for f in (small, large)]
+    assert synth.replace(image, sure).donors == ("synthetic", "synthetic")
+    assert synth.replace(scene(140, 240), [small, large]).donors == ("synthetic", "synthetic")
+    # a grey photo cannot tell skin by its colour: painted
+    grey = np.repeat(image.mean(axis=2, keepdims=True).astype(np.uint8), 3, axis=2)
+    assert synth.replace(grey, [small, large]).donors == ("synthetic", "synthetic")
