@@ -145,13 +145,60 @@ def test_orient_leaves_an_upright_photo_as_it_is(astronaut, oriented):
 def test_a_wrong_turn_still_finds_the_face_in_place(astronaut, monkeypatch):
     # Forced to turn an upright photo (as a wrong probe would), the detector
     # still returns the face, in the photo's own pixels.
-    monkeypatch.setattr("facesafe._detect._detector.locked_upright", lambda raw: False)
+    monkeypatch.setattr("facesafe._detect._detector.locked", lambda raw: None)
     monkeypatch.setattr("facesafe._detect._detector.best_quarter", lambda probes, **kw: 1)
     monkeypatch.setattr("facesafe._detect._detector.check", lambda stored, turned: "turn")
     with FaceDetector(preset=ORIENTED, threads=1) as detector:
         faces = detector(astronaut)
     assert _found(Box(181, 58, 270, 178), faces), faces
     assert all(f.detector.endswith("/turned90") for f in faces), faces
+
+
+def _spied(monkeypatch, name: str) -> list:
+    """Record the arguments and result of each call of ``FaceDetector.<name>``."""
+    calls = []
+    method = getattr(FaceDetector, name)
+
+    def spy(self, *args, **kwargs):
+        result = method(self, *args, **kwargs)
+        calls.append((args, kwargs, result))
+        return result
+
+    monkeypatch.setattr(FaceDetector, name, spy)
+    return calls
+
+
+@pytest.mark.parametrize("degrees", [0, 90, 180])
+def test_the_half_pass_locks_an_upright_or_lying_photo_without_a_probe(astronaut, degrees, monkeypatch):
+    # Three clear faces: upright, or lying on a side, the half pass alone shows
+    # which way up the photo is; upside down, it never does (the probe decides).
+    canvas = _canvas(400, 720, seed=degrees)
+    head, face = _head(astronaut, 110)
+    expected = [_paste(canvas, head, x, 40, face) for x in (40, 280, 500)]
+    if degrees:
+        turned, expected = _rotate(canvas, expected[0], degrees)[0], [_rotate(canvas, e, degrees)[1] for e in expected]
+    else:
+        turned = canvas
+    probes = _spied(monkeypatch, "_probe")
+    with FaceDetector(preset=ORIENTED, threads=1) as detector:
+        faces = detector(turned)
+    assert len(probes) == (degrees == 180), probes
+    assert all(_found(b, faces) for b in expected), faces
+    assert all(f.detector.endswith(f"/turned{(360 - degrees) % 360}") == (degrees != 0) for f in faces), faces
+
+
+def test_the_second_look_runs_at_the_two_turns_the_probe_rates_highest(astronaut, monkeypatch):
+    from facesafe._detect._orient import second_turns
+
+    monkeypatch.setattr("facesafe._detect._detector.locked", lambda raw: None)
+    monkeypatch.setattr("facesafe._detect._detector.faint", lambda probes: True)
+    probes, turns = _spied(monkeypatch, "_probe"), _spied(monkeypatch, "_turns")
+    with FaceDetector(preset=ORIENTED, threads=1) as detector:
+        detector(astronaut)  # the probe keeps it as it is; forced faint, it takes a second look
+    (_, _, seen), = probes
+    looked = [args[1] for args, kwargs, _ in turns if kwargs.get("stored") is False]
+    wanted = second_turns(seen)
+    assert looked[0] == wanted and len(wanted) == 2, (looked, wanted)
 
 
 def test_a_doubtful_turn_keeps_the_faces_of_both_ways(astronaut, monkeypatch):
@@ -163,7 +210,7 @@ def test_a_doubtful_turn_keeps_the_faces_of_both_ways(astronaut, monkeypatch):
     upright = _paste(canvas, small, 60, 60, small_face)
     lying_head, lying_face = _rotate(*_head(astronaut, 96), 90)
     lying = _paste(canvas, lying_head, 330, 40, lying_face)
-    monkeypatch.setattr("facesafe._detect._detector.locked_upright", lambda raw: False)
+    monkeypatch.setattr("facesafe._detect._detector.locked", lambda raw: None)
     monkeypatch.setattr("facesafe._detect._detector.best_quarter", lambda probes, **kw: 3)
     searched = []
     clusters = FaceDetector._clusters
@@ -228,7 +275,7 @@ def test_roll_reads_the_turn_from_landmarks():
 
 def test_the_probe_keeps_an_unclear_photo_as_it_is():
     from facesafe._detect._centerface import Raw
-    from facesafe._detect._orient import best_quarter, check, faint, locked_upright
+    from facesafe._detect._orient import best_quarter, check, faint, locked, second_turns
 
     none = Raw(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
     upright = np.array([[[40, 40], [60, 40], [50, 50], [42, 60], [58, 60]]], np.float32)
@@ -239,15 +286,25 @@ def test_the_probe_keeps_an_unclear_photo_as_it_is():
     assert best_quarter([none, weak, none, none]) == 0  # too little to turn a photo for
     assert best_quarter([none, face, none, none]) == 1
     assert best_quarter([face, face, none, none]) == 0  # a tie keeps the photo as it is
-    assert not locked_upright(none)
+    assert best_quarter([none, None, face, None]) == 2  # None: a turn not looked at
+    assert best_quarter([face, None, None, None]) == 0
+    assert locked(none) is None
     two = Raw(np.repeat(box, 2, 0), np.array([0.9, 0.8], np.float32), np.repeat(upright, 2, 0))
-    assert locked_upright(two)
-    lying = Raw(box, np.array([0.9], np.float32), upright[:, :, ::-1].copy())  # x and y swapped: eyes beside the mouth
-    assert not locked_upright(lying)
+    assert locked(two) == 0
     one = Raw(box, np.array([0.9], np.float32), upright)
-    assert not locked_upright(one)  # one face is not enough to skip the probe
-    # The second look: taken only when no turn of the probe shows anything.
+    assert locked(one) is None  # one face is not enough to skip the probe
+    centre = np.array([50, 50], np.float32)
+    for k, expected in ((1, 3), (3, 1), (2, None)):  # faces turned k quarters counter-clockwise need 4 - k more
+        a = np.radians(90 * k)
+        m = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]], np.float32)
+        turned = Raw(two.boxes, two.scores, (two.landmarks - centre) @ m.T + centre)
+        assert locked(turned) == expected, k  # upside down never locks (CenterFace misreads such faces as upright)
+    mixed = Raw(np.repeat(box, 3, 0), np.array([0.9, 0.8, 0.9], np.float32), np.concatenate([two.landmarks, turned.landmarks[:1]]))
+    assert locked(mixed) is None  # 1.7 upright against 0.9 upside down: not twice as much
+    # The second look: taken only when no turn of the probe shows anything, at the two other turns it rates highest.
     assert faint([none] * 4) and not faint([none, face, none, none])
+    assert second_turns([none] * 4) == (1, 2)  # nothing anywhere: the smaller turns
+    assert second_turns([face, none, weak, face]) == (2, 3) and second_turns([none, face, none, weak]) == (1, 3)
     # The check: the turned half pass must show more than the stored one, clearly more to turn alone.
     assert check(face, none) == "stay"
     assert check(none, face) == "turn"

@@ -31,7 +31,7 @@ from .._protocols import Closeable
 from ._centerface import LANDMARK_NAMES, CenterFaceNet, Raw, decode
 from ._cover import protected_box
 from ._merge import Candidates, Cluster, cluster, pair_iou
-from ._orient import PROBE_SIDE, SECOND_MARGIN, SECOND_MIN, best_quarter, check, faint, locked_upright
+from ._orient import PROBE_SIDE, SECOND_MARGIN, SECOND_MIN, best_quarter, check, faint, locked, second_turns
 from ._presets import PRESETS, Preset
 
 __all__ = ["FaceDetector", "detect_faces"]
@@ -190,28 +190,21 @@ class FaceDetector(Closeable):
 
     def _quarter(self, image: np.ndarray) -> _Way:
         """Which way up ``image`` is (see :mod:`._orient`) and the half passes run to find out."""
-        p = self._preset
         _, _, half = self._base(image)
-        seen = None
-        if half is not None:
-            seen = decode(self._run([half]), 0, p.floor)
-            if locked_upright(seen):
-                return _Way(0, seen, None, None, False)
-        H, W = image.shape[:2]
-        f = min(1.0, PROBE_SIDE / max(H, W))
-        small = _resize(image, max(1, round(W * f)), max(1, round(H * f)))
-        turns = self._turns(small, (1, 2, 3))
-        probes = [turns[4], turns[1], turns[2], turns[3]]
-        k = best_quarter(probes)
-        if seen is None or half is None:
-            return _Way(k, None, None, None, False)
+        if half is None:  # too small for a half pass: the probe alone decides
+            return _Way(best_quarter(self._probe(image)), None, None, None, False)
+        seen = decode(self._run([half]), 0, self._preset.floor)
         halves: dict[int, Raw] = {0: seen}
         both = False
-        if k == 0 and faint(probes):
-            # Second look: nothing showed at 320 px (a crowd of small faces?): the half pass three more ways.
-            halves.update(self._turns(half, (1, 2, 3), stored=False))
-            k = best_quarter([halves[q] for q in range(4)], margin=SECOND_MARGIN, least=SECOND_MIN)
-            both = True
+        k = locked(seen)
+        if k is None:
+            probes = self._probe(image)
+            k = best_quarter(probes)
+            if k == 0 and faint(probes):
+                # Second look: nothing showed at 320 px (a crowd of small faces?): the half pass two more ways.
+                halves.update(self._turns(half, second_turns(probes), stored=False))
+                k = best_quarter([halves.get(q) for q in range(4)], margin=SECOND_MARGIN, least=SECOND_MIN)
+                both = True
         if k == 0:
             return _Way(0, seen, None, None, False)
         if k not in halves:
@@ -220,8 +213,16 @@ class FaceDetector(Closeable):
         if verdict == "stay":
             return _Way(0, seen, None, None, False)
         # What the half pass saw, in the photo's own pixels: a hedge against a wrong turn.
+        H, W = image.shape[:2]
         boxes, lms = _scaler(W / half.shape[1], H / half.shape[0], 0, 0)(seen.boxes, seen.landmarks)
         return _Way(k, seen, Raw(boxes, seen.scores, lms), halves[k], both or verdict == "both")
+
+    def _probe(self, image: np.ndarray) -> list[Raw]:
+        """Candidates of ``image`` shrunk to :data:`PROBE_SIDE` px and turned by 0-3 quarters (step 2)."""
+        H, W = image.shape[:2]
+        f = min(1.0, PROBE_SIDE / max(H, W))
+        turns = self._turns(_resize(image, max(1, round(W * f)), max(1, round(H * f))), (1, 2, 3))
+        return [turns[4], turns[1], turns[2], turns[3]]
 
     def _turns(self, image: np.ndarray, ks: tuple[int, ...], *, stored: bool = True) -> dict[int, Raw]:
         """Candidates of ``image`` turned by each of ``ks`` quarters (and, with

@@ -7,11 +7,14 @@ ways costs four times the work (``thorough`` does). Instead the detector asks,
 per photo, which quarter turn stands its faces up, and runs its passes once,
 on the photo turned that way:
 
-1. *lock*: the half pass (run anyway) already shows upright faces: candidates
-   scoring >= :data:`LOCK_SCORE` whose landmarks stand up (eyes above the mouth,
-   within 45 degrees of vertical) sum to >= :data:`LOCK_EVIDENCE`, at least
-   twice what the candidates lying some other way sum to. The photo is
-   upright: nothing more is spent (about 40% of upright WIDER photos);
+1. *lock*: the half pass (run anyway) already shows which way up the photo
+   is: candidates scoring >= :data:`LOCK_SCORE` whose landmarks stand up at
+   one quarter turn (eyes above the mouth, within 45 degrees of vertical) sum
+   to >= :data:`LOCK_EVIDENCE`, at least twice what those standing at any
+   other turn sum to (:func:`locked`). Upright (about 40% of upright WIDER
+   photos), nothing more is spent; lying on a side, the probe is skipped
+   and the turn goes to the check (step 4). Upside down never locks:
+   CenterFace often reads an upside-down face's landmarks as upright;
 2. *probe*: otherwise the photo, shrunk to :data:`PROBE_SIDE` px on its long
    side, is run at the four quarter turns (two network calls of two images,
    together about a fifth of a full-size pass). Each turn gets its
@@ -21,8 +24,8 @@ on the photo turned that way:
    and reaches :data:`PROBE_MIN`;
 3. *second look*: when no turn of the probe shows anything
    (:func:`faint`: crowds of faces too small for 320 px), the half pass is
-   run at the three other turns and read the same way
-   (:data:`SECOND_MARGIN`, :data:`SECOND_MIN`);
+   run at the two other turns the probe rates highest (:func:`second_turns`)
+   and read the same way (:data:`SECOND_MARGIN`, :data:`SECOND_MIN`);
 4. *check* (:func:`check`): the half pass of the candidate turn (needed by
    the passes anyway) must show more upright-standing evidence than the half
    pass of the photo as stored, or the photo stays as it is; unless it shows
@@ -38,18 +41,20 @@ docs/detection.md.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
 from ._centerface import Raw
 
 __all__ = [
     "LOCK_EVIDENCE", "LOCK_SCORE", "PROBE_MARGIN", "PROBE_MIN", "PROBE_SIDE",
-    "roll", "evidence", "locked_upright", "best_quarter", "faint", "check",
+    "roll", "evidence", "locked", "best_quarter", "faint", "second_turns", "check",
 ]  # fmt: skip
 
 PROBE_SIDE = 320  # long side (px) of the four probe images
-LOCK_SCORE = 0.5  # candidates of the half pass that may lock the photo upright...
-LOCK_EVIDENCE = 1.5  # ...when the upright ones' scores sum to this (1.0 let 6 of 305
+LOCK_SCORE = 0.5  # candidates of the half pass that may lock the photo's turn...
+LOCK_EVIDENCE = 1.5  # ...when those standing up at it sum to this (upright, 1.0 let 6 of 305
 # sideways copies lock, upside-down crowds among them, for 22 more probes of 305 upright photos)
 PROBE_SCORE = 0.35  # probe candidates whose landmarks count
 PROBE_TOP = 5  # best scores per probe that count, at PROBE_TOP_WEIGHT
@@ -85,10 +90,15 @@ def _quarters(raw: Raw, threshold: float) -> np.ndarray:
     return out
 
 
-def locked_upright(half: Raw) -> bool:
-    """Whether the half pass's candidates already show the photo upright (step 1)."""
+def locked(half: Raw) -> int | None:
+    """The quarter turn (0, 1 or 3) the half pass's candidates already show
+    stands the photo up (step 1), or None when they do not show it clearly."""
     votes = _quarters(half, LOCK_SCORE)
-    return bool(votes[0] >= LOCK_EVIDENCE and votes[0] >= 2 * votes[1:].max())
+    k = int(np.argmax(votes))
+    others = np.delete(votes, k).max()
+    if k == 2 or votes[k] < LOCK_EVIDENCE or votes[k] < 2 * others:
+        return None  # upside down never locks: CenterFace reads many upside-down faces as upright
+    return k
 
 
 def evidence(raw: Raw) -> float:
@@ -98,12 +108,13 @@ def evidence(raw: Raw) -> float:
     return float(_quarters(raw, PROBE_SCORE)[0] + PROBE_TOP_WEIGHT * top)
 
 
-def best_quarter(probes: list[Raw], *, margin: float = PROBE_MARGIN, least: float = PROBE_MIN) -> int:
+def best_quarter(probes: Sequence[Raw | None], *, margin: float = PROBE_MARGIN, least: float = PROBE_MIN) -> int:
     """The quarter turn (0-3, counter-clockwise, as ``np.rot90``'s ``k``) that
     stands the photo up, from passes of the photo turned by 0-3 quarters
-    (step 2, or 3 with the second look's ``margin`` and ``least``); 0 unless
-    another turn beats the photo as it is by ``margin`` and reaches ``least``."""
-    scores = [evidence(raw) for raw in probes]
+    (``None``: a turn not looked at) (step 2, or 3 with the second look's
+    ``margin`` and ``least``); 0 unless another turn beats the photo as it is
+    by ``margin`` and reaches ``least``."""
+    scores = [-np.inf if raw is None else evidence(raw) for raw in probes]
     k = int(np.argmax(scores[1:])) + 1
     return k if scores[k] >= max(scores[0] + margin, least) else 0
 
@@ -111,6 +122,16 @@ def best_quarter(probes: list[Raw], *, margin: float = PROBE_MARGIN, least: floa
 def faint(probes: list[Raw]) -> bool:
     """Whether no turn of the probe shows enough to decide on (step 3)."""
     return max(evidence(raw) for raw in probes) < PROBE_FAINT
+
+
+def second_turns(probes: list[Raw]) -> tuple[int, int]:
+    """The two other turns (of 1-3) a faint probe rates highest, in turn order
+    (a tie goes to the smaller turn): where the second look runs (step 3).
+    On wider-dev and its sideways copies the third one changed one decision
+    of 610, for the better (an upright traffic photo no longer turned)."""
+    scores = [evidence(raw) for raw in probes]
+    first, second = sorted((1, 2, 3), key=lambda k: -scores[k])[:2]
+    return (min(first, second), max(first, second))
 
 
 def check(stored: Raw, turned: Raw) -> str:
