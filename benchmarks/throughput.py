@@ -5,27 +5,34 @@ photos/s and megapixels/s for:
 
 - the I/O floor: decode + encode only, no detection (facesafe's own reader and writer);
 - `facesafe strip` against `exiftool -all=` on the same folder;
-- `facesafe anonymize` with each preset, 2 workers;
-- deface 1.5.0 (as `pip install deface` installs it) on copies of the same photos;
+- `facesafe anonymize` with each preset, 2 workers (``--presets``; ``balanced:orient`` and
+  ``balanced:no-orient`` run it with ``--orient`` / ``--no-orient``);
+- deface 1.5.0 (onnxruntime from `make bench-deps`, else as `pip install deface` installs
+  it; or ``--deface PATH``) on copies of the same photos;
 - facesafe with 1 worker against 2 workers (the balanced preset);
 - a local Dask cluster of 2 single-thread workers against the local 2-worker run,
   with Dask's default settings and with those docs/scale-out.md recommends.
 
 Every figure is wall time of the whole command, start-up and model loading
 included, because that is what a user waits for. Ratios are printed against
-a baseline measured in the same run: these machines are noisy.
+a baseline measured in the same run: these machines are noisy. With ``--repeat N``
+deface and the presets are timed N times, each round starting with the next of
+them, and each ratio to deface is also given as the median of the rounds' ratios.
 
     .venv/bin/python benchmarks/throughput.py [--limit N] [--skip deface,dask,...]
+        [--presets balanced:orient,balanced:no-orient] [--repeat N] [--deface PATH]
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from _common import BIN, DEFACE_FAST, FACESAFE, WIDER_PHOTOS, absent, megapixels, photos, speed, stage, timed
@@ -48,7 +55,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--photos", type=Path, default=WIDER_PHOTOS, help="folder of photos (default: wider-dev)")
     parser.add_argument("--limit", type=int, default=None, help="use only the first N photos")
     parser.add_argument("--skip", default="", help="comma-separated: io,strip,presets,deface,workers,dask")
+    parser.add_argument("--presets", default="fast,balanced,thorough",
+                        help="comma-separated presets to time; NAME:orient / NAME:no-orient: with --orient / --no-orient")
+    parser.add_argument("--repeat", type=int, default=1, metavar="N",
+                        help="time deface and the presets N times, each round in another order (ratios per round and median)")
+    parser.add_argument("--deface", type=Path, default=DEFACE_FAST if DEFACE_FAST.exists() else BIN / "deface",
+                        help="the deface command (default: .bench/deface's, on onnxruntime, else the venv's)")
     args = parser.parse_args(argv)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
     if absent(args.photos, "throughput"):
         return 0
     skip = set(filter(None, args.skip.split(",")))
@@ -58,11 +73,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{n} photos, {mp:.1f} megapixels, {os.cpu_count()} cores")
     rows: list[tuple[str, float]] = []
 
-    def report(name: str, seconds: float, baseline: str | None = None) -> None:
+    def report(name: str, seconds: float, baseline: str | None = None, base: float | None = None) -> None:
         rows.append((name, seconds))
         ratio = ""
         if baseline is not None:
-            base = dict(rows)[baseline]
+            base = dict(rows)[baseline] if base is None else base
             ratio = f"  {speed(seconds, base, baseline)}"
         print(f"{name:<34} {seconds:7.2f} s  {n / seconds:7.2f} photos/s  {mp / seconds:6.2f} MP/s{ratio}", flush=True)
 
@@ -89,19 +104,23 @@ def main(argv: list[str] | None = None) -> int:
         elif "strip" not in skip:
             print("exiftool not installed: strip comparison skipped")
 
+        contenders: list[Contender] = []  # the whole commands compared with deface
         if "deface" not in skip:
             deface_src = stage(chosen, tmp / "deface-src")
             files = [str(p) for p in sorted(deface_src.rglob("*.jpg"))]
-            deface = DEFACE_FAST if DEFACE_FAST.exists() else BIN / "deface"
-            if deface != DEFACE_FAST:
+            if args.deface == BIN / "deface":
                 print("note: deface runs its slow OpenCV backend here; `make bench-deps` gives it onnxruntime")
-            report("deface 1.5.0 (blur)", timed([str(deface), *files]))
-
+            contenders.append((DEFACE, lambda r: [str(args.deface), *files], None))  # it writes beside its inputs
         if "presets" not in skip:
-            for preset in ("fast", "balanced", "thorough"):
-                seconds = timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / f"p-{preset}"),
-                                  "--preset", preset, "--workers", "2", "-q"])
-                report(f"facesafe {preset} (2 workers)", seconds, "deface 1.5.0 (blur)" if "deface" not in skip else None)
+            against = DEFACE if "deface" not in skip else None
+            for spec in filter(None, args.presets.split(",")):
+                # A fresh output folder (and manifest) each round: the same one would resume, with nothing to do.
+                command = functools.partial(_anonymize_command, facesafe_cli, src, tmp / f"p-{spec.replace(':', '-')}", spec)
+                contenders.append((f"facesafe {spec} (2 workers)", command, against))
+        if contenders:
+            rounds = [_round(contenders, r, report) for r in range(args.repeat)]
+            if args.repeat > 1:
+                _medians(rounds, contenders, n, mp)
 
         if "workers" not in skip:
             one = timed([*facesafe_cli, "anonymize", str(src), "--out", str(tmp / "w1"), "--workers", "1", "-q"])
@@ -117,6 +136,52 @@ def main(argv: list[str] | None = None) -> int:
                 same = _same_files(tmp / "w2", tmp / "dask") and _same_files(tmp / "w2", tmp / "dask-tuned")
                 print(f"Dask outputs byte-identical to the local 2-worker run: {same}")
     return 0
+
+
+DEFACE = "deface 1.5.0 (blur)"
+
+
+def preset_flags(spec: str) -> list[str]:
+    """``facesafe anonymize``'s options for ``NAME`` or ``NAME:orient`` / ``NAME:no-orient``."""
+    name, _, option = spec.partition(":")
+    if option not in ("", "orient", "no-orient"):
+        raise SystemExit(f"--presets: unknown option {option!r} in {spec!r} (known: orient, no-orient)")
+    return ["--preset", name, *([f"--{option}"] if option else [])]
+
+
+# A command timed against deface: its name, its command line in round r, the name it is compared with.
+Contender = tuple[str, Callable[[int], list[str]], str | None]
+
+
+def _anonymize_command(facesafe_cli: list[str], src: Path, out: Path, spec: str, r: int) -> list[str]:
+    """``facesafe anonymize`` of ``src`` with preset ``spec``, into a folder of round ``r``'s own."""
+    return [*facesafe_cli, "anonymize", str(src), "--out", f"{out}-{r}", *preset_flags(spec), "--workers", "2", "-q"]
+
+
+def _round(contenders: list[Contender], r: int, report: Callable[..., None]) -> dict[str, float]:
+    """Time every contender once, starting with the ``r``-th (round after round, each goes first in turn,
+    so a change of the machine's load is shared out); seconds by name."""
+    if r:
+        print(f"round {r + 1}:")
+    order = contenders[r % len(contenders):] + contenders[: r % len(contenders)]
+    seconds = {name: timed(command(r)) for name, command, _ in order}
+    for name, _, against in contenders:  # printed in the same order every round, against this round's baseline
+        report(name, seconds[name], against, seconds.get(against) if against else None)
+    return seconds
+
+
+def _medians(rounds: list[dict[str, float]], contenders: list[Contender], n: int, mp: float) -> None:
+    """The median time of each contender over the rounds, and the median of its per-round ratios."""
+    import statistics
+
+    print(f"median of {len(rounds)} rounds:")
+    for name, _, against in contenders:
+        seconds = statistics.median(r[name] for r in rounds)
+        ratio = ""
+        if against:
+            ratios = [r[against] / r[name] for r in rounds]
+            ratio = f"  {statistics.median(ratios):5.2f}x the speed of {against} (rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
+        print(f"{name:<34} {seconds:7.2f} s  {n / seconds:7.2f} photos/s  {mp / seconds:6.2f} MP/s{ratio}", flush=True)
 
 
 # What docs/scale-out.md recommends for facesafe's workers: no statistical

@@ -231,3 +231,23 @@ def test_synthetic_without_the_extra_fails_at_once_naming_it(without_facemesh):
     assert np.array_equal(anonymizer.anonymize(_scene(faces=())).image, _scene(faces=()))
     with pytest.raises(MissingExtraError, match=r"Synthesize without mesher= needs MediaPipe"):
         anonymizer.anonymize(_scene(faces=((20, 30, 40),)))
+
+
+def test_a_preset_object_builds_the_detector_and_is_recorded_by_its_fields():
+    import dataclasses
+
+    from facesafe import PRESETS
+
+    turned = dataclasses.replace(PRESETS["fast"], orient=not PRESETS["fast"].orient)
+    anonymizer = Anonymizer(preset=turned)
+    assert anonymizer.preset == "fast"  # the name, as manifests and reports show it
+    setting = anonymizer.settings()["preset"]
+    assert setting["orient"] is turned.orient and setting["name"] == "fast"  # not "fast": it gives other outputs
+    assert Anonymizer(preset=PRESETS["fast"]).settings()["preset"] == "fast" == Anonymizer(preset="fast").settings()["preset"]
+    copy = pickle.loads(pickle.dumps(anonymizer))
+    try:
+        assert copy.detector.preset == turned  # the detector is built with the changed preset, in a worker too
+    finally:
+        copy.close()
+    with pytest.raises(TypeError, match="preset"):
+        Anonymizer(preset=3)

@@ -326,6 +326,21 @@ def test_cli_grow_and_seed_reach_the_redaction_and_the_manifest(tmp_path: Path):
     assert main(["anonymize", str(good), "--out", str(tmp_path / "o4"), "--method", "fill", "--seed", "1"]) == 2
 
 
+def test_cli_orient_overrides_the_preset_and_is_recorded(tmp_path: Path):
+    good = tmp_path / "good"
+    _save(good / "a.png", _photo(1), "PNG")
+    seen = {}
+    for flags in ((), ("--orient",), ("--no-orient",)):
+        out = tmp_path / f"out{len(seen)}"
+        assert main(["anonymize", str(good), "--out", str(out), "--method", "fill", "--preset", "fast", "-q", "--workers", "1", *flags]) == 0
+        (run,), (row,) = read_manifest(Path(f"{out}.facesafe.sqlite"))
+        seen[flags] = (run["params"]["preset"], row.params_key, row.preset)
+    assert seen[()][0] == "fast" and seen[("--no-orient",)] == seen[()]  # fast does not orient: --no-orient changes nothing
+    preset, key, name = seen[("--orient",)]
+    assert preset["orient"] is True and preset["name"] == "fast" and name == "fast"
+    assert key != seen[()][1]  # another setting: another run, not a resume
+
+
 def test_a_closed_manifest_is_one_file_that_readers_leave_alone(tmp_path: Path):
     path = tmp_path / "run.facesafe.sqlite"
     with Manifest(path) as db:

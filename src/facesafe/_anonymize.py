@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -21,6 +21,9 @@ from ._geometry import Box, Face
 from ._io import DEFAULT_MAX_PIXELS, Picture, encode_image, load_image, output_format
 from ._protocols import Closeable, Detector, Redaction, as_redaction, kept_region
 from ._targets import parse_targets, text_kinds, text_model_path
+
+if TYPE_CHECKING:
+    from ._detect import Preset
 
 __all__ = ["Anonymizer", "Result", "FileResult", "anonymize", "anonymize_bytes", "make_redaction"]
 
@@ -161,7 +164,9 @@ class Anonymizer(Closeable):
         method: a catalogue name (``"blur"``, ``"pixelate"``, ``"fill"``,
             ``"crop"``, ...), any :class:`~facesafe.Redaction`, or a plain
             callable ``(image, faces) -> image`` that keeps the size.
-        preset: detection preset, used when no ``detector`` is given.
+        preset: detection preset, used when no ``detector`` is given: a
+            name (``"fast"``, ``"balanced"``, ``"thorough"``) or a
+            :class:`~facesafe.Preset` (e.g. one of them with ``orient`` changed).
         detector: any :class:`~facesafe.Detector`; default: a
             :class:`~facesafe.FaceDetector` with ``preset``.
         format: output format for encoded outputs (``None``: the input's).
@@ -189,7 +194,7 @@ class Anonymizer(Closeable):
         self,
         *,
         method: str | Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray] = DEFAULT_METHOD,
-        preset: str = DEFAULT_PRESET,
+        preset: str | Preset = DEFAULT_PRESET,
         detector: Detector | None = None,
         format: str | None = None,
         quality: int = 92,
@@ -203,7 +208,10 @@ class Anonymizer(Closeable):
         self.method = _method_name(self.redaction)
         if detector is None:  # the built-in detector finds no FaceMesh points: say now, not per file
             _require_extras(self.redaction)
-        self.preset = preset
+        if not isinstance(preset, str) and not isinstance(preset, detection().Preset):  # a name needs no import
+            raise TypeError(f"preset must be a str or Preset, got {type(preset).__name__}")
+        self._preset = preset
+        self.preset: str = preset if isinstance(preset, str) else preset.name  # the name, for manifests and reports
         self.format = None if format is None else format.upper()
         if not 1 <= int(quality) <= 100:
             raise ValueError(f"quality must be in 1..100, got {quality}")
@@ -225,7 +233,7 @@ class Anonymizer(Closeable):
     def detector(self) -> Detector:
         """The detector in use, built on first access."""
         if self._detector is None:
-            self._detector = detection().FaceDetector(preset=self.preset, threads=self.threads)
+            self._detector = detection().FaceDetector(preset=self._preset, threads=self.threads)
         return self._detector
 
     @property
@@ -276,7 +284,7 @@ class Anonymizer(Closeable):
         settings: dict[str, Any] = {
             "method": self.method,
             "redaction": self._redaction.fingerprint(),
-            "preset": self.preset if self._own_detector else repr(self._detector),
+            "preset": _preset_setting(self._preset) if self._own_detector else repr(self._detector),
             "format": self.format,
             "quality": self.quality,
             "max_pixels": self.max_pixels,
@@ -387,6 +395,16 @@ class Anonymizer(Closeable):
         return f"Anonymizer(method={self.method!r}, redaction={self.redaction!r}, preset={self.preset!r}, format={self.format!r}{targets})"
 
 
+def _preset_setting(preset: str | Preset) -> str | dict[str, Any]:
+    """How a run's settings record ``preset``: its name when it is the named preset, else every field
+    (a preset changed from its namesake, e.g. with ``orient`` switched, gives other outputs)."""
+    if isinstance(preset, str):
+        return preset
+    if detection().PRESETS.get(preset.name) == preset:
+        return preset.name
+    return {f.name: getattr(preset, f.name) for f in fields(preset)}
+
+
 def _hide_text(image: np.ndarray, regions: Sequence[Face]) -> np.ndarray:
     """``image`` with its plates and text hidden (see :func:`~facesafe._redact._text.hide_text`)."""
     return _redaction_code().hide_text(image, regions)
@@ -396,7 +414,7 @@ def anonymize(
     image: np.ndarray,
     *,
     method: str | Redaction | Callable[[np.ndarray, Sequence[Face]], np.ndarray] = DEFAULT_METHOD,
-    preset: str = DEFAULT_PRESET,
+    preset: str | Preset = DEFAULT_PRESET,
     detector: Detector | None = None,
     targets: str | Sequence[str] = "faces",
     **options: Any,
@@ -408,8 +426,8 @@ def anonymize(
         method: ``"blur"`` (default), ``"pixelate"``, ``"fill"``, ``"crop"``,
             ``"synthetic"``, any :class:`~facesafe.Redaction`, or a plain
             callable ``(image, faces) -> image`` that keeps the size.
-        preset: detection preset (``"fast"``, ``"balanced"``, ``"thorough"``),
-            used when ``detector`` is not given.
+        preset: detection preset (``"fast"``, ``"balanced"``, ``"thorough"``,
+            or a :class:`~facesafe.Preset`), used when ``detector`` is not given.
         detector: any :class:`~facesafe.Detector`. Building the default one
             loads models: for many images, pass one detector (or use
             :class:`~facesafe.Anonymizer`) instead of calling this in a loop.

@@ -190,6 +190,24 @@ def _echo_failures(failures: Iterable[tuple[str, str]], failed: int) -> None:
         click.echo(f"... and {failed - listed} more failures (see the manifest)", err=True)
 
 
+def _preset_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """``--preset`` and ``--orient/--no-orient`` (shared by ``anonymize`` and ``dataset``)."""
+    command = click.option(
+        "--orient/--no-orient", default=None,
+        help="Find which way up each photo is and search it turned upright (photos stored sideways or upside down) "
+             "[default: as the preset does].")(command)
+    return click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True,
+                        help="Detection preset: recall against speed.")(command)
+
+
+def _preset(name: str, orient: bool | None) -> str | facesafe.Preset:
+    """The preset ``--preset`` names, with ``--orient``/``--no-orient`` applied when it changes it."""
+    chosen = facesafe.PRESETS[name]
+    if orient is None or orient == chosen.orient:
+        return name
+    return dataclasses.replace(chosen, orient=orient)
+
+
 _targets_flag = click.option(
     "--targets", default="faces", show_default=True, metavar="LIST",
     help="What to find and hide, comma-separated: faces, plates (licence plates), text (all readable text, signs too); "
@@ -200,7 +218,7 @@ _targets_flag = click.option(
 @click.argument("sources", nargs=-1, required=True, type=click.Path(exists=True, path_type=str))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=str), help="Output folder (mirrors the sources' layout).")
 @click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
-@click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@_preset_options
 @_targets_flag
 @_redaction_options
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="same", show_default=True, help="Output format (same: the input's).")
@@ -214,7 +232,7 @@ _targets_flag = click.option(
 @click.option("--scheduler", metavar="ADDRESS", default=None, help="Run on a Dask cluster, e.g. tcp://host:8786 (needs facesafe[dask]).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar, only errors and the summary.")
 @click.pass_context
-def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, targets: str, color: str | None,
+def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method: str, preset: str, orient: bool | None, targets: str, color: str | None,
               grow: float | None, seed: int | None, no_donor_pool: bool, fmt: str, quality: int, workers: int | None, threads: int | None, manifest: str | None, overwrite: bool, rename: str | None,
               max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Find and redact every face in SOURCES (files or folders) into --out.
@@ -230,7 +248,7 @@ def anonymize(ctx: click.Context, sources: tuple[str, ...], out_dir: str, method
             warnings.simplefilter("always")
             warnings.showwarning = _echo_warning
             return facesafe.anonymize_dir(
-                list(sources), out_dir, method=method, preset=preset, format=None if fmt == "same" else fmt,
+                list(sources), out_dir, method=method, preset=_preset(preset, orient), format=None if fmt == "same" else fmt,
                 quality=quality, workers=workers, threads=threads, manifest=manifest, overwrite=overwrite, rename=rename,
                 max_pixels=max_pixels, quiet=quiet, command=_command_line(ctx), client=client, donor_pool=not no_donor_pool,
                 **options,
@@ -266,7 +284,7 @@ def _targets_option(targets: str) -> dict[str, Any]:
 @click.option("--images", type=click.Path(exists=True, file_okay=False, path_type=str), default=None,
               help="COCO: the folder the annotation file's file_name entries are relative to.")
 @click.option("--method", type=_CatalogueChoice(_redactions), default="blur", show_default=True, help="How faces are redacted.")
-@click.option("--preset", type=_CatalogueChoice(_presets), default="balanced", show_default=True, help="Detection preset: recall against speed.")
+@_preset_options
 @_targets_flag
 @_redaction_options
 @click.option("--quality", type=click.IntRange(1, 100), default=92, show_default=True, help="Quality of lossy images (JPEG stays JPEG).")
@@ -284,7 +302,7 @@ def _targets_option(targets: str) -> dict[str, Any]:
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines, only errors and the summary.")
 @click.pass_context
 def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, images: str | None, method: str, preset: str,
-            targets: str, color: str | None, grow: float | None, seed: int | None, no_donor_pool: bool, quality: int, workers: int | None, threads: int | None,
+            orient: bool | None, targets: str, color: str | None, grow: float | None, seed: int | None, no_donor_pool: bool, quality: int, workers: int | None, threads: int | None,
             manifest: str | None, overwrite: bool, stop_on_error: bool, rename: str | None, faces_category: str | None,
             max_pixels: int | None, scheduler: str | None, quiet: bool) -> int:
     """Anonymise a dataset: Parquet tables, WebDataset .tar shards, or a COCO file with --images.
@@ -299,7 +317,7 @@ def dataset(ctx: click.Context, source: str, out_dir: str, column: str | None, i
 
     options = _targets_option(targets) | _method_options(method, color=color, grow=grow, seed=seed, no_donor_pool=no_donor_pool)
     report = _attempt(scheduler, lambda client: anonymize_dataset(
-        source, out_dir, images=images, column=column, method=method, preset=preset, quality=quality, workers=workers,
+        source, out_dir, images=images, column=column, method=method, preset=_preset(preset, orient), quality=quality, workers=workers,
         threads=threads, manifest=manifest, on_error="stop" if stop_on_error else "drop", overwrite=overwrite,
         rename=rename, faces_category=faces_category, max_pixels=max_pixels, command=_command_line(ctx), quiet=quiet,
         client=client, donor_pool=not no_donor_pool, **options,

@@ -23,7 +23,7 @@ from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from .. import __version__
 from .._anonymize import Anonymizer, _method_name
@@ -39,6 +39,9 @@ from ._manifest import Manifest, default_manifest_path
 from ._runner import run_tasks
 from ._sample import describe, fill_pool, pool_to_fill
 from ._worker import Outcome, Task, left_as_is, load_anonymizer, process
+
+if TYPE_CHECKING:
+    from .._detect import Preset
 
 __all__ = ["Report", "anonymize_dir", "hmac_key", "hmac_name", "plan_outputs"]
 
@@ -242,7 +245,7 @@ def anonymize_dir(
     *,
     anonymizer: Anonymizer | None = None,
     method: str | Any = "blur",
-    preset: str = "balanced",
+    preset: str | Preset = "balanced",
     detector: Any = None,
     format: str | None = None,
     quality: int = 92,

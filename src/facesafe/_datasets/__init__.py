@@ -17,7 +17,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .._anonymize import Anonymizer
 from .._batch._lifecycle import refuse_unguarded_script
@@ -30,6 +30,9 @@ from ._coco import Coco
 from ._core import DatasetReport, Runner, Session, Stopped, Task, sample_record
 from ._parquet import Tables
 from ._webdataset import Shards
+
+if TYPE_CHECKING:
+    from .._detect import Preset
 
 __all__ = ["DatasetReport", "anonymize_dataset", "dataset_kind"]
 
@@ -71,7 +74,7 @@ def anonymize_dataset(
     images: str | os.PathLike[str] | None = None,
     column: str | None = None,
     method: str | Any = "blur",
-    preset: str = "balanced",
+    preset: str | Preset = "balanced",
     detector: Any = None,
     format: str | None = None,
     quality: int = 92,
