@@ -72,13 +72,26 @@ def megapixels(sources: Sequence[Path]) -> float:
 
 def timed(command: list[str], **kwargs) -> float:
     """Run ``command`` (output discarded, telemetry off) and return its wall time in seconds; exit on failure."""
-    start = time.perf_counter()
+    return timed_cpu(command, **kwargs)[0]
+
+
+def timed_cpu(command: list[str], **kwargs) -> tuple[float, float]:
+    """:func:`timed`, and the CPU seconds (user + system) the command and the processes it waited for spent:
+    on a machine whose load changes, CPU time varies far less than wall time (but hides how well a command
+    keeps the cores busy)."""
+    import resource
+
+    def cpu() -> float:
+        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+        return usage.ru_utime + usage.ru_stime
+
+    start, start_cpu = time.perf_counter(), cpu()
     env = dict(kwargs.pop("env", os.environ), ORT_DISABLE_TELEMETRY="1")  # deface's onnxruntime phones home otherwise
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env, **kwargs)
-    elapsed = time.perf_counter() - start
+    elapsed, spent = time.perf_counter() - start, cpu() - start_cpu
     if done.returncode != 0:
         raise SystemExit(f"{' '.join(command)} failed ({done.returncode}):\n{done.stderr[-2000:]}")
-    return elapsed
+    return elapsed, spent
 
 
 def speed(seconds: float, baseline: float, what: str) -> str:

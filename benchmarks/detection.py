@@ -32,7 +32,11 @@ DIR when absent): ``sideways`` (pixels at 90/180/270 degrees, no EXIF tag) and
 against its turned boxes, and each line gives its time against the same
 preset's time on the upright photos of the same run. ``--presets`` also takes
 ``NAME:orient`` and ``NAME:no-orient``: that preset with its orientation step
-(``Preset.orient``) on or off.
+(``Preset.orient``) on or off. With ``--interleave`` each preset runs its
+upright and turned photos in one pass (upright photo 1, its turned copies,
+upright photo 2, ...) and a set's time is the summed seconds of its photos,
+so the time ratios hold on a machine whose load changes; photos/s is then
+per thread-second, not wall time.
 
 photos/s is wall time including model loading, decoding and encoding. deface
 has no parallel mode: its CLI and its class work one photo at a time, with
@@ -42,7 +46,7 @@ rather than absolute figures.
 
     .venv/bin/python benchmarks/detection.py [--limit N] [--presets fast,balanced,thorough]
         [--deface-cli N] [--no-deface] [--shape ellipse|box] [--grow 1.3] [--threads 2]
-        [--turned /tmp/facesafe-turned [--sets sideways,tilted]]
+        [--turned /tmp/facesafe-turned [--sets sideways,tilted] [--interleave]]
 """
 
 from __future__ import annotations
@@ -105,18 +109,26 @@ def _anonymise(
         return list(pool.map(one, files))
 
 
+def _preset(spec: str):
+    """The preset ``NAME``, or ``NAME:orient`` / ``NAME:no-orient``: with its orientation step on / off."""
+    import facesafe
+
+    name, _, option = spec.partition(":")
+    chosen = facesafe.PRESETS[name]
+    if option in ("orient", "no-orient"):
+        return dataclasses.replace(chosen, orient=option == "orient")
+    if option:
+        raise SystemExit(f"--presets: unknown option {option!r} in {spec!r} (known: orient, no-orient)")
+    return chosen
+
+
 def run_facesafe(
     preset: str, files: list[str], out: Path, mask: dict, threads: int, data: Path = DATA
 ) -> tuple[float, list[float]]:
     """Anonymise ``files`` (under ``data``) with ``preset`` into ``out``; (model load s, done-at s per photo)."""
     import facesafe
 
-    name, _, option = preset.partition(":")
-    chosen = facesafe.PRESETS[name]
-    if option in ("orient", "no-orient"):  # the preset with its orientation step on / off
-        chosen = dataclasses.replace(chosen, orient=option == "orient")
-    elif option:
-        raise SystemExit(f"--presets: unknown option {option!r} in {preset!r} (known: orient, no-orient)")
+    chosen = _preset(preset)
     start = time.perf_counter()
     # One photo at a time: the session uses every core. Several threads: each
     # network call uses one core, and the threads keep every core busy with
@@ -124,6 +136,35 @@ def run_facesafe(
     with facesafe.FaceDetector(preset=chosen, threads=None if threads == 1 else 1) as detector:
         load = time.perf_counter() - start
         return load, _anonymise(detector, files, out, mask, threads, data)
+
+
+def run_interleaved(
+    preset: str, sets: dict[str, tuple[Path, list[str], Path]], mask: dict, threads: int
+) -> dict[str, float]:
+    """Anonymise the photos of every set (name -> (data folder, files, output folder)) with one
+    detector, photo i of each set after another, by ``threads`` threads; the summed seconds of
+    each set's photos (read, detect, mask, write). Interleaved, every set meets the same load."""
+    import facesafe
+
+    fill = facesafe.Fill(color=MAGENTA, **mask)
+    lists = [[(name, data, rel, out) for rel in files] for name, (data, files, out) in sets.items()]
+    work = [item for row in zip(*lists, strict=True) for item in row]  # photo 1 of each set, photo 2 of each set, ...
+
+    def one(item: tuple[str, Path, str, Path]) -> tuple[str, float]:
+        name, data, rel, out = item
+        start = time.perf_counter()
+        image = facesafe.read_image(data / rel)
+        faces = detector(image)
+        target = (out / rel).with_suffix(".png")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        facesafe.write_image(target, fill(image, faces), overwrite=True)
+        return name, time.perf_counter() - start
+
+    seconds = dict.fromkeys(sets, 0.0)
+    with facesafe.FaceDetector(preset=_preset(preset), threads=None if threads == 1 else 1) as detector, ThreadPoolExecutor(threads) as pool:
+        for name, spent in pool.map(one, work):
+            seconds[name] += spent
+    return seconds
 
 
 def run_deface_ort(files: list[str], out: Path, data: Path = DATA) -> tuple[float, list[float]]:
@@ -238,6 +279,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--turned", type=Path, default=None, metavar="DIR", help="also run the turned sets in DIR (made there by rotate.py when absent)")
     parser.add_argument("--no-sequential", action="store_true", help="skip the one-photo-at-a-time run of balanced")
     parser.add_argument("--sets", default="sideways,tilted", help="turned sets to run with --turned (default: sideways,tilted)")
+    parser.add_argument(
+        "--interleave", action="store_true",
+        help="with --turned: run each preset's upright and turned photos in one pass, photo by photo, and give each "
+             "set's time as its photos' summed seconds (a load that changes during the run is shared out)",
+    )
     args = parser.parse_args(argv)
     if args.threads < 1:
         parser.error(f"--threads must be >= 1, got {args.threads}")
@@ -277,6 +323,16 @@ def main(argv: list[str] | None = None) -> int:
         runs = [(p, args.threads, p) for p in presets]
         if args.threads > 1 and "balanced" in presets and not args.no_sequential:
             runs.insert(presets.index("balanced") + 1, ("balanced", 1, "balanced (sequential)"))
+        if args.interleave and turned:
+            for preset in presets:
+                outs = {"upright": (DATA, files, tmp / f"out-{preset}-i")}
+                outs |= {name: (data, turned_files, tmp / f"out-{preset}-i-{name}") for name, (data, _, turned_files) in turned.items()}
+                seconds = run_interleaved(preset, outs, mask, args.threads)
+                _report(f"facesafe {preset}", _score(ann, outs["upright"][2], ".png"), seconds["upright"], len(files), None)
+                for name, (data, turned_ann, _) in turned.items():
+                    res = _score(turned_ann, outs[name][2], ".png", data)
+                    _report(f"facesafe {preset} ({name})", res, seconds[name], len(files), None, len(files) / seconds["upright"])
+            runs = []
         for preset, threads, label in runs:
             out = tmp / f"out-{preset}-{threads}"
             load, times = run_facesafe(preset, files, out, mask, threads)

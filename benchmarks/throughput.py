@@ -35,7 +35,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from _common import BIN, DEFACE_FAST, FACESAFE, WIDER_PHOTOS, absent, megapixels, photos, speed, stage, timed
+from _common import BIN, DEFACE_FAST, FACESAFE, WIDER_PHOTOS, absent, megapixels, photos, speed, stage, timed, timed_cpu
 
 
 def io_floor(sources: list[Path]) -> float:
@@ -158,30 +158,35 @@ def _anonymize_command(facesafe_cli: list[str], src: Path, out: Path, spec: str,
     return [*facesafe_cli, "anonymize", str(src), "--out", f"{out}-{r}", *preset_flags(spec), "--workers", "2", "-q"]
 
 
-def _round(contenders: list[Contender], r: int, report: Callable[..., None]) -> dict[str, float]:
+def _round(contenders: list[Contender], r: int, report: Callable[..., None]) -> dict[str, tuple[float, float]]:
     """Time every contender once, starting with the ``r``-th (round after round, each goes first in turn,
-    so a change of the machine's load is shared out); seconds by name."""
+    so a change of the machine's load is shared out); (wall, CPU) seconds by name."""
     if r:
-        print(f"round {r + 1}:")
+        print(f"round {r + 1} (load {os.getloadavg()[0]:.1f}):")
     order = contenders[r % len(contenders):] + contenders[: r % len(contenders)]
-    seconds = {name: timed(command(r)) for name, command, _ in order}
+    seconds = {name: timed_cpu(command(r)) for name, command, _ in order}
     for name, _, against in contenders:  # printed in the same order every round, against this round's baseline
-        report(name, seconds[name], against, seconds.get(against) if against else None)
+        report(name, seconds[name][0], against, seconds[against][0] if against else None)
+        cpu = f"  CPU {seconds[name][1]:7.2f} s"
+        if against:
+            cpu += f"  {seconds[against][1] / seconds[name][1]:5.2f}x less CPU than {against}"
+        print(" " * 34 + cpu)
     return seconds
 
 
-def _medians(rounds: list[dict[str, float]], contenders: list[Contender], n: int, mp: float) -> None:
-    """The median time of each contender over the rounds, and the median of its per-round ratios."""
+def _medians(rounds: list[dict[str, tuple[float, float]]], contenders: list[Contender], n: int, mp: float) -> None:
+    """The median wall and CPU time of each contender over the rounds, and the medians of its per-round ratios."""
     import statistics
 
     print(f"median of {len(rounds)} rounds:")
     for name, _, against in contenders:
-        seconds = statistics.median(r[name] for r in rounds)
+        wall, cpu = (statistics.median(r[name][i] for r in rounds) for i in (0, 1))
         ratio = ""
         if against:
-            ratios = [r[against] / r[name] for r in rounds]
-            ratio = f"  {statistics.median(ratios):5.2f}x the speed of {against} (rounds: {', '.join(f'{x:.2f}' for x in ratios)})"
-        print(f"{name:<34} {seconds:7.2f} s  {n / seconds:7.2f} photos/s  {mp / seconds:6.2f} MP/s{ratio}", flush=True)
+            walls, cpus = ([r[against][i] / r[name][i] for r in rounds] for i in (0, 1))
+            ratio = (f"\n{'':34}  {statistics.median(walls):5.2f}x the speed of {against} (rounds: {', '.join(f'{x:.2f}' for x in walls)})"
+                     f"\n{'':34}  {statistics.median(cpus):5.2f}x less CPU (rounds: {', '.join(f'{x:.2f}' for x in cpus)})")
+        print(f"{name:<34} {wall:7.2f} s  {n / wall:7.2f} photos/s  {mp / wall:6.2f} MP/s  CPU {cpu:7.2f} s{ratio}", flush=True)
 
 
 # What docs/scale-out.md recommends for facesafe's workers: no statistical
