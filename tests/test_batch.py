@@ -332,12 +332,12 @@ def test_cli_orient_overrides_the_preset_and_is_recorded(tmp_path: Path):
     seen = {}
     for flags in ((), ("--orient",), ("--no-orient",)):
         out = tmp_path / f"out{len(seen)}"
-        assert main(["anonymize", str(good), "--out", str(out), "--method", "fill", "--preset", "fast", "-q", "--workers", "1", *flags]) == 0
+        assert main(["anonymize", str(good), "--out", str(out), "--method", "fill", "-q", "--workers", "1", *flags]) == 0
         (run,), (row,) = read_manifest(Path(f"{out}.facesafe.sqlite"))
         seen[flags] = (run["params"]["preset"], row.params_key, row.preset)
-    assert seen[()][0] == "fast" and seen[("--no-orient",)] == seen[()]  # fast does not orient: --no-orient changes nothing
-    preset, key, name = seen[("--orient",)]
-    assert preset["orient"] is True and preset["name"] == "fast" and name == "fast"
+    assert seen[()][0] == "balanced" and seen[("--orient",)] == seen[()]  # balanced orients: --orient changes nothing
+    preset, key, name = seen[("--no-orient",)]
+    assert preset["orient"] is False and preset["name"] == "balanced" and name == "balanced"
     assert key != seen[()][1]  # another setting: another run, not a resume
 
 

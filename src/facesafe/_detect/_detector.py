@@ -2,7 +2,7 @@
 
 How one image is processed (see :mod:`._presets` for the knobs):
 
-0. with ``orient`` (opt-in): which quarter turn stands the photo
+0. with ``orient`` (``balanced``): which quarter turn stands the photo
    up (:mod:`._orient`); the passes below then run on the photo turned that
    way (and as stored too when the turn is doubtful), and the faces are
    turned back;

@@ -4,8 +4,8 @@ Every preset runs CenterFace on the whole image at a *base* scale (the image
 itself, or shrunk so its long side is at most ``max_side``) and at half that
 scale (large faces), then merges what the passes found. ``balanced`` adds
 upscaled passes on the regions where the first passes saw small or uncertain
-faces (with ``orient``, opt-in, it first finds which quarter turn stands the
-photo up: photos stored sideways); ``thorough`` upscales the whole
+faces, and first finds which quarter turn stands the photo up (``orient``:
+photos stored sideways or upside down); ``thorough`` upscales the whole
 image and adds mirrored and rotated passes. Figures for each preset are in
 docs/detection.md.
 """
@@ -38,7 +38,7 @@ class Preset:
             half pass's landmarks, else four small probe passes) and run the
             passes on the photo turned that way, or both ways when the turn
             is doubtful: photos stored sideways or upside down at little
-            extra cost (opt-in; see :mod:`._orient`).
+            extra cost (on in ``balanced``; see :mod:`._orient`).
         rotations: also run the base pass on the image turned by these
             angles (degrees, counter-clockwise), for lying or upside-down faces.
         thresholds: minimum merged score to keep a face, for faces shorter than
@@ -81,6 +81,7 @@ PRESETS = MappingProxyType(
             upscale=1.5,
             trigger_height=40.0,
             trigger_score=0.08,
+            orient=True,
             thresholds=(0.15, 0.10, 0.13, 0.3),
         ),
         "thorough": Preset(
