@@ -56,6 +56,26 @@ def test_binary_column_rows_and_columns_kept_images_clean(tmp_path: Path, exifto
     assert rows["train.parquet"].status == "written"
 
 
+def test_pyarrow_memory_is_handed_back_after_each_row_group_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    # The bound on the command's memory (docs/datasets.md, benchmarks/datasets.py): the pages pyarrow's
+    # allocator keeps after a row group is read and written go back to the system before the next one.
+    released = []
+
+    class Pool:
+        def release_unused(self) -> None:
+            released.append(len(written))
+
+    src = tmp_path / "train.parquet"
+    pq.write_table(pa.table({"image": [dirty(photo(i)) for i in range(7)]}), src, row_group_size=3)
+    written: list[int] = []
+    original = pq.ParquetWriter.write_table
+    monkeypatch.setattr(pa, "default_memory_pool", Pool)
+    monkeypatch.setattr(pq.ParquetWriter, "write_table", lambda self, table, **kw: (written.append(table.num_rows), original(self, table, **kw))[1])
+    report = anonymize_dataset(src, tmp_path / "out", workers=0, **FILL)
+    assert report.written == 7
+    assert written == [3, 3, 1] and released == [1, 2, 3]  # once per group, right after it is written
+
+
 def test_hugging_face_struct_path_dropped_metadata_allowlisted(tmp_path: Path):
     images = [dirty(photo(i)) for i in range(3)]
     column = pa.array([{"bytes": images[0], "path": "/home/alice_smith/IMG_0001.jpg"},
