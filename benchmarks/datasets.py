@@ -11,12 +11,19 @@ Prints, in one run on the photos of ../shared/data/wider-dev:
   the kind's (the goal: >= 0.9x). Each line also gives the CPU seconds of
   the command and of its workers: on a shared machine the wall time follows
   the load, the CPU seconds much less;
-- the peak memory (RSS sampled every 50 ms) of a Parquet run over the table
-  and over a table of the same rows repeated ten times, for the whole process
-  tree, the command alone and its largest worker: streamed by row group, the
-  two should be alike.
+- the peak memory of a Parquet run over the table and over tables of the
+  same rows repeated ``--repeat`` times (10 by default; ``--repeat 10 100``
+  measures three sizes), each ``--memory-runs`` times: for the whole process
+  tree (RSS summed, sampled every 50 ms), the command alone and its largest
+  worker (each process's own peak as the kernel counts it, VmHWM, read every
+  50 ms until it exits; sampled RSS where there is no /proc). Streamed by
+  row group, the sizes should be alike: the spread of the repeated runs of
+  one size is the noise to judge them by. A worker's peak is its detector's
+  memory arena, which grows to fit the largest photos it has met (one of two
+  workers meets about half of 48 photos, every photo of a larger table).
 
-    .venv/bin/python benchmarks/datasets.py [--limit N] [--workers N] [--preset P] [--runs N] [--repeat N] [--data DIR]
+    .venv/bin/python benchmarks/datasets.py [--limit N] [--workers N] [--preset P] [--runs N]
+                                           [--repeat N [N ...]] [--memory-runs N] [--memory-only] [--data DIR]
 """
 
 from __future__ import annotations
@@ -24,6 +31,7 @@ from __future__ import annotations
 import argparse
 import io
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -52,8 +60,17 @@ class Measured:
     peaks: int  # processes seen in the tree
 
 
+def _own_peak(process: psutil.Process) -> int:
+    """The peak RSS of ``process`` so far (bytes): the kernel's VmHWM on Linux, else its RSS now."""
+    try:
+        with open(f"/proc/{process.pid}/status") as status:
+            return next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        return int(process.memory_info().rss)
+
+
 def measure(args: list[str]) -> Measured:
-    """Run facesafe with ``args``, sampling the RSS and CPU times of it and its workers every 50 ms."""
+    """Run facesafe with ``args``, sampling the memory and CPU times of it and its workers every 50 ms."""
     start = time.perf_counter()
     proc = subprocess.Popen([str(FACESAFE), *args], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     command = psutil.Process(proc.pid)
@@ -62,19 +79,20 @@ def measure(args: list[str]) -> Measured:
     cpu, worker_cpu = 0.0, dict[int, float]()  # the last CPU times seen of each process (a worker's, until it exits)
     while proc.poll() is None:
         try:
-            rss = command.memory_info().rss
+            rss, own = command.memory_info().rss, _own_peak(command)
             times = command.cpu_times()
             cpu = times.user + times.system
-            workers = []
+            workers, worker_peaks = [], []
             for child in command.children(recursive=True):
                 child_times = child.cpu_times()
                 worker_cpu[child.pid] = child_times.user + child_times.system
                 seen.add(child.pid)
                 workers.append(child.memory_info().rss)
+                worker_peaks.append(_own_peak(child))
         except psutil.Error:  # a process that ended between two calls
             continue
-        peak, peak_command = max(peak, rss + sum(workers)), max(peak_command, rss)
-        peak_worker = max([peak_worker, *workers])
+        peak, peak_command = max(peak, rss + sum(workers)), max(peak_command, own)
+        peak_worker = max([peak_worker, *worker_peaks])
         time.sleep(0.05)
     seconds = time.perf_counter() - start
     if proc.returncode != 0:
@@ -125,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--preset", default="fast")
     parser.add_argument("--runs", type=int, default=2, help="runs of each kind, each beside a folder run (default: 2)")
-    parser.add_argument("--repeat", type=int, default=10, help="the larger table repeats the rows this many times")
+    parser.add_argument("--repeat", type=int, nargs="+", default=[10],
+                        help="the larger tables repeat the rows this many times (default: 10; e.g. --repeat 10 100)")
+    parser.add_argument("--memory-runs", type=int, default=1, help="runs of each table size for the memory (default: 1)")
+    parser.add_argument("--memory-only", action="store_true", help="measure the memory only, not the speed")
     parser.add_argument("--data", type=Path, default=DATA, help=f"folder of photos (default: {DATA})")
     args = parser.parse_args(argv)
     if absent(args.data, "datasets"):
@@ -143,7 +164,8 @@ def main(argv: list[str] | None = None) -> int:
         coco = _coco(photos, tmp / "coco")
         sources = {"parquet": [str(tmp / "train.parquet")], "webdataset": [str(tmp / "shard.tar")],
                    "coco": [str(coco), "--images", str(tmp / "coco" / "images")]}
-        print(f"{n} wider-dev photos, preset {args.preset}, {args.workers} workers x 1 thread, {args.runs} runs of each kind")
+        print(f"{n} wider-dev photos, preset {args.preset}, {args.workers} workers x 1 thread, {args.runs} runs of each kind; "
+              f"load average {' '.join(f'{x:.1f}' for x in os.getloadavg())}", flush=True)
         count = 0
 
         def run(kind: str) -> Measured:
@@ -161,7 +183,7 @@ def main(argv: list[str] | None = None) -> int:
             return (f"{name:<11}: {seconds / len(runs):7.1f} s  {n * len(runs) / seconds:6.2f} records/s  "
                     f"(runs: {each} s; CPU s: command {cpu:.1f}, workers {workers:.1f})")
 
-        for kind in sources:
+        for kind in () if args.memory_only else sources:
             folder: list[Measured] = []
             dataset: list[Measured] = []
             for i in range(args.runs):  # folder, kind, kind, folder, ...
@@ -173,12 +195,24 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{line(kind, dataset)}\n{'':<11}  {ratio:.2f}x the folder runs' records/s (goal >= 0.9x); "
                   f"{cpu:.2f}x their CPU seconds", flush=True)
 
-        _table(photos, tmp / "big.parquet", repeat=args.repeat)
-        for name, rows in (("train.parquet", n), ("big.parquet", n * args.repeat)):
-            m = measure(["dataset", str(tmp / name), "--out", str(tmp / f"m-{name}"), *common])
-            print(f"memory, table of {rows:5d} rows: peak {m.peak:.2f} GB for the process tree, {m.peak_command:.2f} GB "
-                  f"the command, {m.peak_worker:.2f} GB its largest worker ({m.peaks} processes under it; {m.seconds:.0f} s)",
-                  flush=True)
+        tables = {n: tmp / "train.parquet"}
+        for repeat in args.repeat:
+            tables[n * repeat] = tmp / f"x{repeat}.parquet"
+            _table(photos, tables[n * repeat], repeat=repeat)
+        peaks: dict[int, list[Measured]] = {rows: [] for rows in tables}
+        for i in range(args.memory_runs):  # sizes interleaved, so that the load favours none of them
+            for rows, table in tables.items():
+                m = measure(["dataset", str(table), "--out", str(tmp / f"m-{rows}-{i}"), *common])
+                peaks[rows].append(m)
+                print(f"memory, table of {rows:5d} rows: peak {m.peak:.2f} GB for the process tree, {m.peak_command:.3f} GB "
+                      f"the command, {m.peak_worker:.3f} GB its largest worker ({m.peaks} processes under it; {m.seconds:.0f} s; "
+                      f"load {os.getloadavg()[0]:.1f})", flush=True)
+        if args.memory_runs > 1:
+            for rows, runs in peaks.items():
+                spread = "; ".join(f"{what} {min(values):.3f}-{max(values):.3f} GB" for what, values in (
+                    ("tree", [m.peak for m in runs]), ("command", [m.peak_command for m in runs]),
+                    ("worker", [m.peak_worker for m in runs])))
+                print(f"memory, table of {rows:5d} rows over {len(runs)} runs: {spread}")
     return 0
 
 
