@@ -37,6 +37,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -71,7 +72,7 @@ def _run(python: str, images: Path, out: Path, *options: str, workers: int) -> d
     command = [python, "-m", "facesafe.cli", "anonymize", str(images), "--out", str(out), "--manifest", str(manifest),
                "--format", "png", "--workers", str(workers), "-q", *options]
     subprocess.run(command, env=env, check=True, stdout=subprocess.DEVNULL)
-    with sqlite3.connect(manifest) as db:
+    with closing(sqlite3.connect(manifest)) as db, db:
         return {rel: json.loads(boxes or "[]") for rel, boxes in db.execute("SELECT rel, boxes FROM files")}
 
 

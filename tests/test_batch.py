@@ -8,6 +8,7 @@ import subprocess
 import sys
 import time
 import warnings
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -263,7 +264,7 @@ def test_sigkill_twice_then_resume_gives_identical_outputs(tmp_path: Path):
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
     assert files(out) == files(reference), "outputs differ after kills and resume (or temporaries remain)"
-    with sqlite3.connect(out.with_name("out.facesafe.sqlite")) as db:
+    with closing(sqlite3.connect(out.with_name("out.facesafe.sqlite"))) as db, db:
         assert db.execute("SELECT status, COUNT(*) FROM files GROUP BY status").fetchall() == [("written", 16)]
 
 
@@ -305,7 +306,8 @@ def test_manifest_records_crop_region(tmp_path: Path):
     report = anonymize_dir(src, tmp_path / "out", method="crop", detector=RedDetector(), workers=0)
     row = _rows(report.manifest)["wide.png"]
     x0, y0, x1, y1 = row.region
-    assert row.fell_back == 0 and x1 <= 250 and Image.open(row.output).size == (round(x1 - x0), round(y1 - y0))
+    with Image.open(row.output) as written:
+        assert row.fell_back == 0 and x1 <= 250 and written.size == (round(x1 - x0), round(y1 - y0))
 
 
 def test_cli_grow_and_seed_reach_the_redaction_and_the_manifest(tmp_path: Path):
@@ -405,7 +407,7 @@ def test_an_old_manifest_with_relative_sources_resumes_from_its_folder(tmp_path:
         _save(home / "gps" / f"p{i}.png", _photo(i), "PNG")
     monkeypatch.chdir(home)
     first = anonymize_dir("gps", "r1", detector=RedDetector(), workers=0)
-    with sqlite3.connect(first.manifest) as db:  # as facesafe wrote it before: sources as typed
+    with closing(sqlite3.connect(first.manifest)) as db, db:  # as facesafe wrote it before: sources as typed
         for (source,) in db.execute("SELECT source FROM files").fetchall():
             db.execute("UPDATE files SET source = ? WHERE source = ?", (os.path.relpath(source, home), source))
     second = anonymize_dir("gps", "r1", detector=RedDetector(), workers=0)
@@ -550,7 +552,7 @@ def test_the_manifest_says_each_faces_donor_and_an_older_manifest_gains_the_colu
     report = anonymize_dir(src, tmp_path / "out", method="fill", detector=RedDetector(), workers=0)
     (row,) = read_manifest(report.manifest)[1]
     assert row.faces == 1 and row.donors is None  # a method that gives no donor records none
-    with sqlite3.connect(report.manifest) as db:  # a manifest written before the column existed
+    with closing(sqlite3.connect(report.manifest)) as db, db:  # a manifest written before the column existed
         db.execute("ALTER TABLE files DROP COLUMN donors")
     (row,) = read_manifest(report.manifest)[1]  # read-only: the column reads as null
     assert row.donors is None and row.faces == 1

@@ -13,6 +13,7 @@ import sqlite3
 import struct
 import subprocess
 import sys
+from contextlib import closing
 
 import numpy as np
 import pytest
@@ -276,5 +277,5 @@ def test_camera_raw_with_the_extra_is_anonymised_as_jpeg(tmp_path, exiftool):
     report = anonymize_dir(src, out, detector=RedDetector(), workers=0)
     assert report.written == 1 and [p.name for p in out.iterdir() if not p.name.startswith(".")] == ["shot.jpg"]
     assert _exiftool_findings(exiftool, [out / "shot.jpg"]) == {str(out / "shot.jpg"): {}}  # no camera Make left
-    with sqlite3.connect(report.manifest) as db:
+    with closing(sqlite3.connect(report.manifest)) as db, db:
         assert db.execute("select input_format, output_format from files").fetchone() == ("RAW", "JPEG")

@@ -10,6 +10,7 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -55,7 +56,7 @@ def run(tmp_path_factory):
 
 
 def _set_output(manifest: Path, source: str, output: Path, *, keep_hash: bool = False) -> None:
-    with sqlite3.connect(manifest) as db:
+    with closing(sqlite3.connect(manifest)) as db, db:
         sql = "UPDATE files SET output = ? WHERE source = ?" if keep_hash else "UPDATE files SET output = ?, output_hash = NULL WHERE source = ?"
         assert db.execute(sql, (str(output), source)).rowcount == 1
 
@@ -111,7 +112,7 @@ def test_the_pixel_check_would_catch_an_unredacted_output(run, tmp_path):
     shutil.copy(manifest, leaked)
     original = root / "in" / "two.png"
     _set_output(leaked, str(original.resolve()), original)  # as if the run itself had shipped the input...
-    with sqlite3.connect(leaked) as db:  # ...and vouched for it with its hash
+    with closing(sqlite3.connect(leaked)) as db, db:  # ...and vouched for it with its hash
         db.execute("UPDATE files SET output_hash = ? WHERE source = ?", (hashlib.sha256(original.read_bytes()).hexdigest(), str(original.resolve())))
     page = _html(facesafe.render_report(leaked, tmp_path / "r.html"))
     assert any(reddish(t).any() for t in _embedded_images(page))
@@ -168,7 +169,7 @@ def test_missing_and_unvouched_outputs_are_placeholders(run, tmp_path):
     _root, _ = run
     out, manifest = _tampered(run, tmp_path)
     (out / "tiny.png").unlink()
-    with sqlite3.connect(manifest) as db:  # a row the manifest holds no hash for cannot be vouched for
+    with closing(sqlite3.connect(manifest)) as db, db:  # a row the manifest holds no hash for cannot be vouched for
         assert db.execute("UPDATE files SET output_hash = NULL WHERE output = ?", (str(out / "two.png"),)).rowcount == 1
     page = _html(facesafe.render_report(manifest, tmp_path / "r.html"))
     text = re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))
@@ -192,7 +193,7 @@ def test_fallbacks_are_tagged_in_the_review_queue(run, tmp_path):
     _root, manifest = run
     copy = tmp_path / "m.sqlite"
     shutil.copy(manifest, copy)
-    with sqlite3.connect(copy) as db:
+    with closing(sqlite3.connect(copy)) as db, db:
         assert db.execute("UPDATE files SET fell_back = 1 WHERE rel = 'none.png'").rowcount == 1
     page = _html(facesafe.render_report(copy, tmp_path / "r.html"))
     assert '<span class="tag t-info">1 face got the fallback redaction instead of fill</span>' in page
@@ -349,7 +350,7 @@ def test_reid_section_measures_a_synthetic_run_too(tmp_path, monkeypatch):
 
 def test_a_file_that_is_not_a_manifest_is_refused_and_left_as_it_was(tmp_path):
     other = tmp_path / "other.sqlite"
-    with sqlite3.connect(other) as db:
+    with closing(sqlite3.connect(other)) as db, db:
         db.execute("CREATE TABLE notes (text TEXT)")
     before = other.read_bytes()
     for path in (other, tmp_path / "missing.sqlite", tmp_path):

@@ -174,6 +174,8 @@ class Manifest:
                 if name not in present:
                     self._db.execute(f"ALTER TABLE files ADD COLUMN {name} {kind}")
         except (OSError, sqlite3.Error) as exc:
+            if hasattr(self, "_db"):
+                self._db.close()  # opened, but not a manifest we can write: not left for the garbage collector
             raise _unwritable(self.path, "cannot open the manifest", exc) from None
 
     def _write(self, sql: str, args: Any = ()) -> sqlite3.Cursor:
