@@ -41,7 +41,7 @@ import numpy as np
 from .._batch._run import hmac_name
 from .._discover import output_rel
 from .._io import atomic_write_bytes
-from ._core import Outcome, OutputFile, Session, Task, failed, file_sha256
+from ._core import Outcome, OutputFile, Session, Task, failed
 
 __all__ = ["IMAGE_FIELDS", "Coco", "FaceHints", "clip_polygon", "crop_annotation"]
 
@@ -266,11 +266,13 @@ class Coco:
 
     def _written(self, entry: dict[str, Any]) -> bool:
         """Whether the entry's image was written by an earlier run with these settings, from its file as it is."""
-        row = self.session.db.get(f"{self.source}#image={entry.get('id')}")
         rel = _safe_rel(entry.get("file_name"))
-        if row is None or rel is None or row.status != "written" or row.params_key != self.session.params_key or row.output is None:
+        if rel is None:
             return False
-        return row.output_hash == _sha256(Path(row.output)) and row.input_hash == _sha256(self.images / rel)
+        try:
+            return self.session.previous(self.images / rel, key=f"{self.source}#image={entry.get('id')}")
+        except OSError:  # an image that cannot be read is not done: the run meets it again and records it
+            return False
 
     def items(self) -> Iterator[_Entry | _End]:
         """Each image entry with its file's bytes, read as it is reached, then the end; nothing when :meth:`done`."""
@@ -399,11 +401,3 @@ def _checked(outcome: Outcome, entry: dict[str, Any]) -> Outcome:
         return failed(outcome.key, f"decoded size {width}x{height} differs from the annotations' {entry['width']}x{entry['height']} "
                                    "(an EXIF orientation the annotations do not follow?)")
     return outcome
-
-
-def _sha256(path: Path) -> str | None:
-    """SHA-256 of a file, or ``None`` when it cannot be read (then it is not done: the run meets it again)."""
-    try:
-        return file_sha256(path)
-    except OSError:
-        return None

@@ -457,10 +457,21 @@ class Session:
         if self.on_error == "stop":
             raise Stopped(outcome.key)
 
-    def previous(self, source: Path, output: Path) -> bool:
-        """True when an earlier run of this manifest wrote ``output`` from these very bytes with these settings."""
-        row = self.db.get(str(source))
-        if row is None or row.status != "written" or row.params_key != self.params_key or not output.is_file():
+    def previous(self, source: Path, output: Path | None = None, *, key: str | None = None) -> bool:
+        """True when an earlier run of this manifest wrote ``output`` from these very bytes with these settings.
+
+        ``key``: the record's (default: the source's path); ``output``: default
+        the output that record names. Raises ``OSError`` when ``source`` or the
+        output cannot be read.
+        """
+        row = self.db.get(str(source) if key is None else key)
+        if row is None or row.status != "written" or row.params_key != self.params_key:
+            return False
+        if output is None:
+            if row.output is None:
+                return False
+            output = Path(row.output)
+        if not output.is_file():
             return False
         return row.input_hash == file_sha256(source) and row.output_hash == file_sha256(output)
 
