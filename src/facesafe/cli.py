@@ -201,11 +201,9 @@ def _preset_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 
 def _preset(name: str, orient: bool | None) -> str | facesafe.Preset:
-    """The preset ``--preset`` names, with ``--orient``/``--no-orient`` applied when it changes it."""
-    chosen = facesafe.PRESETS[name]
-    if orient is None or orient == chosen.orient:
-        return name
-    return dataclasses.replace(chosen, orient=orient)
+    """The preset ``--preset`` names, with ``--orient``/``--no-orient`` applied (a run records a preset
+    equal to its namesake by its name, so an ``--orient`` that changes nothing changes no setting)."""
+    return name if orient is None else dataclasses.replace(facesafe.PRESETS[name], orient=orient)
 
 
 _targets_flag = click.option(
