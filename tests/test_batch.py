@@ -559,3 +559,23 @@ def test_the_manifest_says_each_faces_donor_and_an_older_manifest_gains_the_colu
     with Manifest(report.manifest) as db:  # opened to write: the column is added, the rows kept
         db.record(source=row.source, rel=row.rel, status="written", donors=[["pool"]])
         assert db.get(row.source).donors == [["pool"]] and db.get(row.source).faces == 1
+
+
+def test_a_manifest_path_holding_something_else_is_a_clear_error_with_nothing_written(tmp_path: Path):
+    import gc
+
+    src = tmp_path / "src"
+    _save(src / "a.png", _photo(1), "PNG")
+    notes = tmp_path / "notes.sqlite"
+    notes.write_text("my notes, not a database")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        with pytest.raises(facesafe.OutputError, match="cannot open the manifest") as info:
+            anonymize_dir(src, tmp_path / "out", method="fill", detector=RedDetector(), workers=0, manifest=notes)
+        message = str(info.value)
+        del info  # its traceback holds the manifest object, and with it any connection left open
+        gc.collect()  # Python 3.13 warns of a sqlite3 connection collected unclosed
+    assert str(notes) in message
+    assert notes.read_text() == "my notes, not a database"  # the user's file is left as it was
+    assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
