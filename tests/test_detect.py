@@ -719,3 +719,15 @@ os.write(2, b"after\\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]
     assert done.stderr.splitlines() == ["something else on stderr", "after"]
+
+
+def test_large_faces_found_unsurely_are_protected_over_a_grown_box():
+    from facesafe._detect._cover import LOOSE_GROW, protected_box
+
+    extent = np.array([100, 100, 200, 200.0])
+    assert protected_box(extent, 1.0, score=0.4, width=400, height=400) == Box(100, 100, 200, 200).expanded(LOOSE_GROW)
+    # Sure faces, and large clusters kept on pooled evidence alone (score < 0.3), keep their extent.
+    for score in (0.2, 0.5, 0.9):
+        assert protected_box(extent, 1.0, score=score, width=400, height=400) == Box(100, 100, 200, 200)
+    # "Large" is in base-pass px: at half scale this face is 50 px.
+    assert protected_box(extent, 0.5, score=0.4, width=400, height=400) == Box(100, 100, 200, 200)

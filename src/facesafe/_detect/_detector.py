@@ -371,7 +371,7 @@ class FaceDetector(Closeable):
             t = p.thresholds[0 if h < 32 else 1 if h < 64 else 2 if h < 128 else 3]
             if c.evidence < t and c.rotated_best < p.rotated_threshold:
                 continue
-            box = protected_box(c.extent, s, width=W, height=H)
+            box = protected_box(c.extent, s, score=c.best, width=W, height=H)
             if box.area <= 0:
                 continue
             lms = tuple(
