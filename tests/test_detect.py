@@ -20,6 +20,7 @@ from conftest import needs_facemesh
 
 import facesafe
 from facesafe import PRESETS, Box, DetectionError, Face, FaceDetector
+from facesafe._detect._merge import Cluster
 
 # A crop of the astronaut's head, and where her face (forehead to chin, as
 # CenterFace boxes it) sits inside that crop.
@@ -719,6 +720,56 @@ os.write(2, b"after\\n")
     assert done.returncode == 0, done.stderr
     assert done.stdout.split() == ["True", "True"]
     assert done.stderr.splitlines() == ["something else on stderr", "after"]
+
+
+def _weak(box: Box, *, evidence: float, best: float) -> Cluster:
+    """A cluster on ``box`` seen by the passes at ``best``, ``evidence`` in all."""
+    b = np.array([box.x0, box.y0, box.x1, box.y1], np.float32)
+    return Cluster(box=b, extent=b.copy(), landmarks=np.zeros((5, 2), np.float32), best=best,
+                   evidence=evidence, rotated_best=0.0, view=0)  # fmt: skip
+
+
+def test_only_large_clusters_just_short_of_their_threshold_get_a_mirrored_window():
+    from facesafe._detect._mirror import CONTEXT, HEIGHT, LEAST, windows
+
+    tall, short = Box(100, 100, 200, 230), Box(100, 100, 150, 160)
+    clusters = [
+        _weak(tall, evidence=LEAST, best=0.06),  # looked at
+        _weak(tall, evidence=0.3, best=0.2),  # already kept
+        _weak(tall, evidence=LEAST - 0.01, best=0.05),  # too weak to be worth it
+        _weak(short, evidence=0.11, best=0.06),  # not large
+    ]
+    found = windows(clusters, 1.0, lambda h: 0.3 if h >= HEIGHT else 0.13, width=1000, height=1000)
+    assert [w.index for w in found] == [0]
+    x0, y0, x1, y1 = found[0].rect
+    assert (x1 - x0, y1 - y0) == (CONTEXT * 130, CONTEXT * 130) and (x0 + x1) / 2 == 150 and found[0].scale == 1.0
+    # At half scale the same cluster is 65 base-pass px: not large; a window never leaves the image.
+    assert windows(clusters, 0.5, lambda h: 0.3, width=1000, height=1000) == []
+    assert windows(clusters, 1.0, lambda h: 0.3, width=180, height=1000)[0].rect[2] == 180
+
+
+def test_a_mirrored_window_adds_evidence_only_where_it_sees_the_face_better():
+    from facesafe._detect._mirror import confirmed
+
+    c = _weak(Box(100, 100, 200, 230), evidence=0.12, best=0.06)
+    seen = np.array([[95, 90, 205, 235], [400, 400, 500, 530]], np.float32)
+    better = confirmed(c, seen, np.array([0.28, 0.9], np.float32))
+    assert better.evidence == pytest.approx(0.40) and better.best == pytest.approx(0.28)
+    assert better.extent.tolist() == [95, 90, 205, 235]
+    assert confirmed(c, seen, np.array([0.05, 0.9], np.float32)) is c  # no better than the passes: nothing
+    assert confirmed(c, seen[1:], np.array([0.9], np.float32)) is c  # elsewhere: nothing
+    assert confirmed(c, np.zeros((0, 4), np.float32), np.zeros(0, np.float32)) is c
+
+
+def test_a_weak_large_cluster_on_a_real_face_is_confirmed_by_its_mirrored_window(astronaut, balanced):
+    assert balanced.preset.mirror_weak
+    head, face = _head(astronaut, 160)
+    canvas = _canvas(600, 600)
+    expected = _paste(canvas, head, 150, 150, face)
+    blank = Box(20, 380, 140, 540)  # plain canvas
+    clusters = [_weak(expected, evidence=0.12, best=0.06), _weak(blank, evidence=0.12, best=0.06)]
+    on_face, on_nothing = balanced._mirrored(canvas, clusters, 1.0)
+    assert on_face.evidence >= 0.3 and on_nothing is clusters[1]
 
 
 def test_large_faces_found_unsurely_are_protected_over_a_grown_box():

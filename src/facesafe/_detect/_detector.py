@@ -12,8 +12,11 @@ How one image is processed (see :mod:`._presets` for the knobs):
 4. *upscaled* pass: the base image is cut in tiles, and the tiles that hold a
    small or uncertain candidate (or all tiles, in ``thorough``) are enlarged
    and run through the network, batched by shape;
-5. all candidates are clustered across passes (:mod:`._merge`) and a cluster
-   is a face when its summed evidence reaches the threshold for its size.
+5. all candidates are clustered across passes (:mod:`._merge`); with
+   ``mirror_weak`` (``balanced``) the large clusters just short of their
+   threshold are looked at again in a mirrored window (:mod:`._mirror`);
+   a cluster is a face when its summed evidence reaches the threshold for
+   its size, and is protected over its extent (:mod:`._cover`).
 """
 
 from __future__ import annotations
@@ -31,6 +34,7 @@ from .._protocols import Closeable
 from ._centerface import LANDMARK_NAMES, CenterFaceNet, Raw, decode
 from ._cover import protected_box
 from ._merge import Candidates, Cluster, cluster, pair_iou
+from ._mirror import confirmed, windows
 from ._orient import PROBE_SIDE, SECOND_MARGIN, SECOND_MIN, best_quarter, check, faint, locked, second_turns
 from ._presets import PRESETS, Preset
 
@@ -298,7 +302,27 @@ class FaceDetector(Closeable):
             for boxes, scores, lms in self._upscaled(image, s, cells):
                 n = len(scores)
                 parts.append(Candidates(boxes, scores, lms, np.full(n, view, np.int32), np.ones(n, bool)))
-        return cluster(Candidates.concat(parts)), s, views
+        clusters = cluster(Candidates.concat(parts))
+        if p.mirror_weak:
+            clusters = self._mirrored(image, clusters, s)
+        return clusters, s, views
+
+    def _mirrored(self, image: np.ndarray, clusters: list[Cluster], s: float) -> list[Cluster]:
+        """``clusters`` with the large ones short of their threshold looked at
+        again in a mirrored window each (:mod:`._mirror`)."""
+        H, W = image.shape[:2]
+        looks = windows(clusters, s, lambda h: _threshold(self._preset, h), width=W, height=H)
+        if not looks:
+            return clusters
+        clusters = list(clusters)
+        for w in looks:
+            x0, y0, x1, y1 = w.rect
+            tw, th = max(1, round((x1 - x0) * w.scale)), max(1, round((y1 - y0) * w.scale))
+            crop = _resize(image[y0:y1, x0:x1], tw, th)[:, ::-1]
+            raw = decode(self._run([crop]), 0, self._preset.floor)
+            boxes, _ = _scaler((x1 - x0) / tw, (y1 - y0) / th, x0, y0)(*_unflip(tw)(raw.boxes, raw.landmarks))
+            clusters[w.index] = confirmed(clusters[w.index], boxes, raw.scores)
+        return clusters
 
     def _trigger(self, clusters: list[Cluster], s: float, Wb: int, Hb: int) -> np.ndarray:
         """Tiles (base px grid) holding a small candidate worth a closer look."""
@@ -367,9 +391,7 @@ class FaceDetector(Closeable):
         p = self._preset
         faces = []
         for c in clusters:
-            h = (c.box[3] - c.box[1]) * s
-            t = p.thresholds[0 if h < 32 else 1 if h < 64 else 2 if h < 128 else 3]
-            if c.evidence < t and c.rotated_best < p.rotated_threshold:
+            if c.evidence < _threshold(p, (c.box[3] - c.box[1]) * s) and c.rotated_best < p.rotated_threshold:
                 continue
             box = protected_box(c.extent, s, score=c.best, width=W, height=H)
             if box.area <= 0:
@@ -388,6 +410,11 @@ class FaceDetector(Closeable):
             )
         faces.sort(key=lambda f: -f.score)
         return tuple(faces)
+
+
+def _threshold(p: Preset, h: float) -> float:
+    """The evidence ``p`` needs to keep a cluster ``h`` base-pass px tall."""
+    return p.thresholds[0 if h < 32 else 1 if h < 64 else 2 if h < 128 else 3]
 
 
 def _scaler(fx: float, fy: float, ox: float, oy: float):

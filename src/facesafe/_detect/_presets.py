@@ -4,9 +4,10 @@ Every preset runs CenterFace on the whole image at a *base* scale (the image
 itself, or shrunk so its long side is at most ``max_side``) and at half that
 scale (large faces), then merges what the passes found. ``balanced`` adds
 upscaled passes on the regions where the first passes saw small or uncertain
-faces, and first finds which quarter turn stands the photo up (``orient``:
-photos stored sideways or upside down); ``thorough`` upscales the whole
-image and adds mirrored and rotated passes. Figures for each preset are in
+faces, first finds which quarter turn stands the photo up (``orient``:
+photos stored sideways or upside down) and looks again, mirrored, at the
+large clusters just short of their threshold (``mirror_weak``); ``thorough``
+upscales the whole image and adds mirrored and rotated passes. Figures for each preset are in
 docs/detection.md.
 """
 
@@ -34,6 +35,9 @@ class Preset:
         trigger_score: ...whose merged score is at least this.
         tile: side of the tiles (base-pass px) the upscaled pass works on.
         flip: also run the base (and half) pass on the mirrored image.
+        mirror_weak: look again, in a mirrored window each, at the large
+            clusters short of their threshold (:mod:`._mirror`): a profile
+            seen weakly one way round is often seen clearly the other way.
         orient: first find which quarter turn stands the photo up (from the
             half pass's landmarks, else four small probe passes) and run the
             passes on the photo turned that way, or both ways when the turn
@@ -56,6 +60,7 @@ class Preset:
     trigger_score: float = 0.03
     tile: int = 128
     flip: bool = False
+    mirror_weak: bool = False
     orient: bool = False
     rotations: tuple[int, ...] = ()
     thresholds: tuple[float, float, float, float] = (0.1, 0.1, 0.15, 0.3)
@@ -82,6 +87,7 @@ PRESETS = MappingProxyType(
             trigger_height=40.0,
             trigger_score=0.08,
             orient=True,
+            mirror_weak=True,
             thresholds=(0.15, 0.10, 0.13, 0.3),
         ),
         "thorough": Preset(

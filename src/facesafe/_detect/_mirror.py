@@ -1,0 +1,88 @@
+"""A mirrored second look at large faces seen too weakly.
+
+CenterFace is not symmetric: a face, a profile above all, that it sees weakly
+one way round it may see clearly in the mirror (``thorough`` runs a mirrored
+pass of the whole image for that reason). A large face needs the most
+evidence (``balanced`` keeps a cluster of >= 128 px at 0.30, since a large
+false alarm masks many pixels), so a large profile seen at 0.1 is dropped.
+Mirroring the whole image costs a second full pass; mirroring only the
+window around each large cluster that is short of its threshold but not
+far from it costs a few percent of one, and a mirrored window is another
+upright pass of that region: its best score on the cluster, when it beats
+every upright pass's, adds to the cluster's evidence (as a mirrored pass's
+would in ``thorough``) and its box widens the cluster's extent. A window
+that sees the cluster no better than the passes did adds nothing: on
+wider-dev, adding such scores too kept four more large false alarms whose
+evidence was just short of the threshold, and took the over-mask the look
+costs from +0.09 to +0.16 points.
+
+Only clusters of at least :data:`HEIGHT` base-pass px with evidence in
+[:data:`LEAST`, threshold) are looked at again, each in a square window of
+:data:`CONTEXT` times its longer side, at the base pass's scale (a face the
+network saw at that size), shrunk when the window would exceed
+:data:`MAX_SIDE` px. Figures on wider-dev are in docs/detection.md.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import numpy as np
+
+from ._merge import Cluster, pair_iou
+
+__all__ = ["HEIGHT", "LEAST", "CONTEXT", "MAX_SIDE", "MATCH", "Window", "windows", "confirmed"]
+
+HEIGHT = 128.0  # base-pass px: clusters at least this tall are looked at again...
+LEAST = 0.10  # ...when their evidence reaches this, short of their threshold
+CONTEXT = 2.0  # window side, in multiples of the cluster's longer side
+MAX_SIDE = 512  # network px: a larger window is shrunk to this
+MATCH = 0.3  # IoU with the cluster's box for a mirrored candidate to count for it
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Window:
+    """One cluster's window: image px ``(x0, y0, x1, y1)`` and the scale (network px per image px)."""
+
+    index: int  # the cluster's index in the list given to :func:`windows`
+    rect: tuple[int, int, int, int]
+    scale: float
+
+
+def windows(clusters: list[Cluster], s: float, threshold, *, width: int, height: int) -> list[Window]:
+    """Windows around the clusters of ``clusters`` (found at base-pass scale
+    ``s``) worth a mirrored look: tall, short of ``threshold(height_px)`` but
+    with evidence >= :data:`LEAST`."""
+    out = []
+    for i, c in enumerate(clusters):
+        h = (c.box[3] - c.box[1]) * s
+        if h < HEIGHT or not LEAST <= c.evidence < threshold(h):
+            continue
+        side = max(c.box[2] - c.box[0], c.box[3] - c.box[1]) * CONTEXT
+        cx, cy = (c.box[0] + c.box[2]) / 2, (c.box[1] + c.box[3]) / 2
+        x0, y0 = max(0, math.floor(cx - side / 2)), max(0, math.floor(cy - side / 2))
+        x1, y1 = min(width, math.ceil(cx + side / 2)), min(height, math.ceil(cy + side / 2))
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            continue
+        out.append(Window(i, (x0, y0, x1, y1), min(s, MAX_SIDE / max(x1 - x0, y1 - y0))))
+    return out
+
+
+def confirmed(c: Cluster, boxes: np.ndarray, scores: np.ndarray) -> Cluster:
+    """``c`` with the mirrored window's candidates (image px, already turned
+    back) counted: the best one on ``c`` (IoU >= :data:`MATCH` with its box),
+    when it scores above ``c``'s best, adds its score to the evidence and
+    widens the extent."""
+    if len(scores) == 0:
+        return c
+    iou = pair_iou(boxes, c.box[None, :].astype(boxes.dtype))
+    on = iou >= MATCH
+    if not on.any():
+        return c
+    k = int(np.argmax(np.where(on, scores, -1.0)))
+    score, box = float(scores[k]), boxes[k]
+    if score <= c.best:  # not seen better the other way round: no new evidence
+        return c
+    extent = np.concatenate([np.minimum(c.extent[:2], box[:2]), np.maximum(c.extent[2:], box[2:])])
+    return dataclasses.replace(c, evidence=c.evidence + score, extent=extent, best=max(c.best, score))
