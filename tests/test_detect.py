@@ -599,6 +599,26 @@ def test_nms_matches_a_brute_force_sweep(seed):
     assert nms(boxes, scores, 0.3).tolist() == _brute_nms(boxes, scores, 0.3)
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_nms_matches_a_brute_force_sweep_on_blobs_and_in_small_blocks(seed, monkeypatch):
+    """A close-up lights up a blob of near-copies of one box (the greedy shortcut
+    takes them), ties of score keep their order, and pairs split over blocks
+    lose none."""
+    from facesafe._detect import _merge
+
+    rng = np.random.default_rng(seed)
+    centres = rng.uniform(0, 400, (6, 2))
+    xy = np.repeat(centres, 150, axis=0) + rng.uniform(-4, 4, (900, 2))
+    wh = np.repeat(rng.uniform(20, 200, (6, 1)), 150, axis=0) * rng.uniform(0.9, 1.1, (900, 2))
+    boxes = np.concatenate([xy, xy + wh], axis=1).astype(np.float32)
+    scores = np.round(rng.uniform(0, 1, 900), 1).astype(np.float32)  # many ties
+    expected = _brute_nms(boxes, scores, 0.3)
+    assert _merge.nms(boxes, scores, 0.3).tolist() == expected
+    monkeypatch.setattr(_merge, "_GREEDY_MIN", 10**9)  # the pair sweep alone, in blocks of a few pairs
+    monkeypatch.setattr(_merge, "_PAIRS", 7)
+    assert _merge.nms(boxes, scores, 0.3).tolist() == expected
+
+
 def test_cluster_sums_evidence_per_pass_and_widens_the_extent():
     from facesafe._detect._merge import Candidates, cluster
 

@@ -120,35 +120,84 @@ def nms(boxes: np.ndarray, scores: np.ndarray, iou: float) -> np.ndarray:
     best score first: a box is dropped when a kept, better-scoring box
     overlaps it by IoU above ``iou``.
 
-    Only nearby pairs are compared (see :func:`_near`), so a crowd photo's
-    thousands of candidates cost milliseconds, not a quadratic sweep.
+    Two exact shortcuts keep a crowd photo's thousands of candidates (or a
+    close-up's blob of a thousand near-copies of one box) at milliseconds:
+    while the best remaining box drops many others, it is kept and compared
+    with the rest at once (:data:`_GREEDY_MIN`); the boxes left are swept
+    through only the pairs that overlap (:func:`_overlapping`).
     """
     n = len(boxes)
     if n == 0:
         return np.zeros(0, np.intp)
     order = np.argsort(-scores, kind="stable")
-    rank = np.empty(n, np.intp)
-    rank[order] = np.arange(n)
-    src, dst = [], []
-    for rows, cols in _near(boxes, boxes):
-        r, q = np.nonzero(_iou(boxes[rows], boxes[cols]) > iou)
-        src.append(rows[r])
-        dst.append(cols[q])
+    kept: list[int] = []
+    while len(order) > 1:
+        dropped = pair_iou(boxes[order[0]][None, :], boxes[order[1:]]) > iou
+        if np.count_nonzero(dropped) < _GREEDY_MIN:
+            break
+        kept.append(int(order[0]))
+        order = order[1:][~dropped]
+    return np.concatenate([np.array(kept, np.intp), order[_sweep(boxes[order], iou)]])
+
+
+_GREEDY_MIN = 16  # the best box is compared with all the rest while it drops at least this many
+
+
+def _sweep(boxes: np.ndarray, iou: float) -> np.ndarray:
+    """Greedy NMS of ``boxes``, given best first: indices kept, in that order.
+
+    Only boxes that overlap a worse box need the greedy sweep; every other
+    box is kept exactly when no kept box suppressed it.
+    """
+    n = len(boxes)
+    src, dst = [np.zeros(0, np.intp)], [np.zeros(0, np.intp)]
+    for a, b, overlap in _overlapping(boxes):
+        hit = overlap > iou
+        a, b = a[hit], b[hit]
+        src.append(np.minimum(a, b))  # each pair once: the better (earlier) box suppresses the worse
+        dst.append(np.maximum(a, b))
     src_a, dst_a = np.concatenate(src), np.concatenate(dst)
-    down = rank[src_a] < rank[dst_a]  # each pair once: the better box suppresses the worse
-    src_a, dst_a = src_a[down], dst_a[down]
     by = np.argsort(src_a, kind="stable")
     src_a, dst_a = src_a[by], dst_a[by]
-    heads = np.unique(src_a)  # boxes that may suppress others, in index order
+    heads = np.unique(src_a)  # boxes that may suppress others, best first
     starts = np.searchsorted(src_a, heads, side="left")
     ends = np.searchsorted(src_a, heads, side="right")
     suppressed = np.zeros(n, bool)
-    # Only boxes that overlap a worse box need the greedy sweep; every other
-    # box is kept exactly when no kept box suppressed it.
-    for k in np.argsort(rank[heads], kind="stable").tolist():
+    for k in range(len(heads)):
         if not suppressed[heads[k]]:
             suppressed[dst_a[starts[k] : ends[k]]] = True
-    return order[~suppressed[order]]
+    return np.nonzero(~suppressed)[0]
+
+
+_PAIRS = 1 << 20  # pairs per IoU block
+
+
+def _overlapping(boxes: np.ndarray):
+    """Blocks ``(i, j, iou)`` covering every pair of boxes (``i != j``, each
+    pair once) that overlap both ways, with their IoU.
+
+    Boxes are sorted by left edge; each is paired with the boxes that start
+    before its right edge (and after it in that order), then pairs that do
+    not meet vertically are dropped: a crowd's boxes meet only their
+    neighbours, so this is far fewer pairs than blocks of the image's width.
+    """
+    n = len(boxes)
+    order = np.argsort(boxes[:, 0], kind="stable")
+    b = boxes[order]
+    counts = np.maximum(np.searchsorted(b[:, 0], b[:, 2], side="left") - np.arange(1, n + 1), 0)
+    total = np.cumsum(counts)
+    lo = 0
+    while lo < n:
+        hi = max(int(np.searchsorted(total, (total[lo - 1] if lo else 0) + _PAIRS, side="right")), lo + 1)
+        c = counts[lo:hi]
+        m = int(c.sum())
+        if m:
+            i = np.repeat(np.arange(lo, hi), c)
+            j = i + 1 + np.arange(m) - np.repeat(np.cumsum(c) - c, c)
+            meet = (b[j, 1] < b[i, 3]) & (b[i, 1] < b[j, 3])
+            i, j = i[meet], j[meet]
+            yield order[i], order[j], pair_iou(b[i], b[j])
+        lo = hi
 
 
 _CHUNK = 64  # heads per IoU block
