@@ -156,6 +156,7 @@ def test_a_wrong_turn_still_finds_the_face_in_place(astronaut, monkeypatch):
     # Forced to turn an upright photo (as a wrong probe would), the detector
     # still returns the face, in the photo's own pixels.
     monkeypatch.setattr("facesafe._detect._detector.locked", lambda raw: None)
+    monkeypatch.setattr("facesafe._detect._detector.stands_up", lambda raw, least: False)
     monkeypatch.setattr("facesafe._detect._detector.best_quarter", lambda probes, **kw: 1)
     monkeypatch.setattr("facesafe._detect._detector.check", lambda stored, turned: "turn")
     with FaceDetector(preset=ORIENTED, threads=1) as detector:
@@ -197,10 +198,30 @@ def test_the_half_pass_locks_an_upright_or_lying_photo_without_a_probe(astronaut
     assert all(f.detector.endswith(f"/turned{(360 - degrees) % 360}") == (degrees != 0) for f in faces), faces
 
 
+def test_a_clear_upright_face_is_settled_by_the_base_pass_without_a_probe(astronaut, monkeypatch):
+    # One face: too little for the half pass's lock, but it leans upright, so
+    # the base pass (which an upright photo needs anyway) runs first, stands it
+    # up, and is reused by the search: no probe, and one base pass in all.
+    probes = _spied(monkeypatch, "_probe")
+    inputs = []
+    run = FaceDetector._run
+
+    def spy(self, images):
+        inputs.append(images[0].shape)
+        return run(self, images)
+
+    monkeypatch.setattr(FaceDetector, "_run", spy)
+    with FaceDetector(preset=ORIENTED, threads=1) as detector:
+        faces = detector(astronaut)
+    assert not probes and inputs.count(astronaut.shape) == 1, inputs
+    assert _found(Box(181, 58, 270, 178), faces) and not any("turned" in f.detector for f in faces), faces
+
+
 def test_the_second_look_runs_at_the_two_turns_the_probe_rates_highest(astronaut, monkeypatch):
     from facesafe._detect._orient import second_turns
 
     monkeypatch.setattr("facesafe._detect._detector.locked", lambda raw: None)
+    monkeypatch.setattr("facesafe._detect._detector.stands_up", lambda raw, least: False)
     monkeypatch.setattr("facesafe._detect._detector.faint", lambda probes: True)
     probes, turns = _spied(monkeypatch, "_probe"), _spied(monkeypatch, "_turns")
     with FaceDetector(preset=ORIENTED, threads=1) as detector:
@@ -285,7 +306,7 @@ def test_roll_reads_the_turn_from_landmarks():
 
 def test_the_probe_keeps_an_unclear_photo_as_it_is():
     from facesafe._detect._centerface import Raw
-    from facesafe._detect._orient import best_quarter, check, faint, locked, second_turns
+    from facesafe._detect._orient import BASE_HINT, BASE_LOCK, best_quarter, check, faint, locked, second_turns, stands_up
 
     none = Raw(np.zeros((0, 4), np.float32), np.zeros(0, np.float32), np.zeros((0, 5, 2), np.float32))
     upright = np.array([[[40, 40], [60, 40], [50, 50], [42, 60], [58, 60]]], np.float32)
@@ -303,6 +324,10 @@ def test_the_probe_keeps_an_unclear_photo_as_it_is():
     assert locked(two) == 0
     one = Raw(box, np.array([0.9], np.float32), upright)
     assert locked(one) is None  # one face is not enough to skip the probe
+    assert stands_up(one, BASE_LOCK) and stands_up(one, BASE_HINT)  # ...but it may send the base pass first, and settle it
+    faint_one = Raw(box, np.array([0.6], np.float32), upright)
+    assert stands_up(faint_one, BASE_HINT) and not stands_up(faint_one, BASE_LOCK)
+    assert not stands_up(weak, BASE_HINT)  # not standing up
     centre = np.array([50, 50], np.float32)
     for k, expected in ((1, 3), (3, 1), (2, None)):  # faces turned k quarters counter-clockwise need 4 - k more
         a = np.radians(90 * k)
@@ -311,6 +336,7 @@ def test_the_probe_keeps_an_unclear_photo_as_it_is():
         assert locked(turned) == expected, k  # upside down never locks (CenterFace misreads such faces as upright)
     mixed = Raw(np.repeat(box, 3, 0), np.array([0.9, 0.8, 0.9], np.float32), np.concatenate([two.landmarks, turned.landmarks[:1]]))
     assert locked(mixed) is None  # 1.7 upright against 0.9 upside down: not twice as much
+    assert not stands_up(mixed, BASE_LOCK)  # the same "twice" for the base lock (upside-down crowds)
     # The second look: taken only when no turn of the probe shows anything, at the two other turns it rates highest.
     assert faint([none] * 4) and not faint([none, face, none, none])
     assert second_turns([none] * 4) == (1, 2)  # nothing anywhere: the smaller turns

@@ -35,7 +35,19 @@ from ._centerface import LANDMARK_NAMES, CenterFaceNet, Raw, decode
 from ._cover import protected_box
 from ._merge import Candidates, Cluster, cluster, pair_iou
 from ._mirror import confirmed, windows
-from ._orient import PROBE_SIDE, SECOND_MARGIN, SECOND_MIN, best_quarter, check, faint, locked, second_turns
+from ._orient import (
+    BASE_HINT,
+    BASE_LOCK,
+    PROBE_SIDE,
+    SECOND_MARGIN,
+    SECOND_MIN,
+    best_quarter,
+    check,
+    faint,
+    locked,
+    second_turns,
+    stands_up,
+)
 from ._presets import PRESETS, Preset
 
 __all__ = ["FaceDetector", "detect_faces"]
@@ -95,6 +107,7 @@ class _Way(NamedTuple):
     hedge: Raw | None  # the same in the photo's pixels, when k != 0
     turned: Raw | None  # half pass of the turned photo (its half px), when k != 0
     both: bool  # a doubtful turn: search the photo as stored too, keep both's faces
+    base: Raw | None = None  # base pass of the photo as stored (base px), when run
 
 
 class FaceDetector(Closeable):
@@ -150,7 +163,7 @@ class FaceDetector(Closeable):
             k, seen = way.k, way.stored
             H, W = image.shape[:2]
             if k == 0:
-                clusters, scale, views = self._clusters(image, seen)
+                clusters, scale, views = self._clusters(image, seen, base_seen=way.base)
                 return self._faces(clusters, scale, views, W, H)
             turned = np.ascontiguousarray(np.rot90(image, k))
             clusters, scale, views = self._clusters(turned, way.turned, hedge=_turned_half(way.hedge, k, image))
@@ -159,7 +172,7 @@ class FaceDetector(Closeable):
             if not way.both:
                 return faces
             # A doubtful turn: the photo as stored is searched too, and the faces of both kept.
-            clusters, scale, views = self._clusters(image, seen)
+            clusters, scale, views = self._clusters(image, seen, base_seen=way.base)
             return _union(faces, self._faces(clusters, scale, views, W, H))
 
     def close(self) -> None:
@@ -194,13 +207,19 @@ class FaceDetector(Closeable):
 
     def _quarter(self, image: np.ndarray) -> _Way:
         """Which way up ``image`` is (see :mod:`._orient`) and the half passes run to find out."""
-        _, _, half = self._base(image)
+        _, base, half = self._base(image)
         if half is None:  # too small for a half pass: the probe alone decides
             return _Way(best_quarter(self._probe(image)), None, None, None, False)
         seen = decode(self._run([half]), 0, self._preset.floor)
         halves: dict[int, Raw] = {0: seen}
         both = False
         k = locked(seen)
+        stored = None  # the base pass of the photo as stored, when run here
+        if k is None and stands_up(seen, BASE_HINT):
+            # Leaning upright: the base pass (needed anyway if the photo stays as it is) may settle it.
+            stored = decode(self._run([base]), 0, self._preset.floor)
+            if stands_up(stored, BASE_LOCK):
+                return _Way(0, seen, None, None, False, stored)
         if k is None:
             probes = self._probe(image)
             k = best_quarter(probes)
@@ -210,16 +229,16 @@ class FaceDetector(Closeable):
                 k = best_quarter([halves.get(q) for q in range(4)], margin=SECOND_MARGIN, least=SECOND_MIN)
                 both = True
         if k == 0:
-            return _Way(0, seen, None, None, False)
+            return _Way(0, seen, None, None, False, stored)
         if k not in halves:
             halves[k] = self._turns(half, (k,), stored=False)[k]
         verdict = check(seen, halves[k])
         if verdict == "stay":
-            return _Way(0, seen, None, None, False)
+            return _Way(0, seen, None, None, False, stored)
         # What the half pass saw, in the photo's own pixels: a hedge against a wrong turn.
         H, W = image.shape[:2]
         boxes, lms = _scaler(W / half.shape[1], H / half.shape[0], 0, 0)(seen.boxes, seen.landmarks)
-        return _Way(k, seen, Raw(boxes, seen.scores, lms), halves[k], both or verdict == "both")
+        return _Way(k, seen, Raw(boxes, seen.scores, lms), halves[k], both or verdict == "both", stored)
 
     def _probe(self, image: np.ndarray) -> list[Raw]:
         """Candidates of ``image`` shrunk to :data:`PROBE_SIDE` px and turned by 0-3 quarters (step 2)."""
@@ -243,11 +262,11 @@ class FaceDetector(Closeable):
         return out
 
     def _clusters(
-        self, image: np.ndarray, seen: Raw | None = None, hedge: Raw | None = None
+        self, image: np.ndarray, seen: Raw | None = None, hedge: Raw | None = None, base_seen: Raw | None = None
     ) -> tuple[list[Cluster], float, list[str]]:
         """All merged candidates of ``image``, the base-pass scale, pass names.
 
-        ``seen``: the half pass's candidates, when already run. ``hedge``: the
+        ``seen``, ``base_seen``: the half and base passes' candidates, when already run. ``hedge``: the
         half pass of the photo as it was stored, turned into ``image``'s pixels,
         when ``image`` is that photo turned: kept as a rotated view, so a face
         it saw clearly survives a wrong turn."""
@@ -272,7 +291,7 @@ class FaceDetector(Closeable):
             )
 
         ident = lambda b, lms: (b, lms)  # noqa: E731
-        add("base", decode(self._run([base]), 0, p.floor), ident, True)
+        add("base", base_seen if base_seen is not None else decode(self._run([base]), 0, p.floor), ident, True)
         if half is not None:
             fx, fy = Wb / half.shape[1], Hb / half.shape[0]
             add("half", seen if seen is not None else decode(self._run([half]), 0, p.floor), _scaler(fx, fy, 0, 0), True)
