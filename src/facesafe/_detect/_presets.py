@@ -39,7 +39,7 @@ class Preset:
             clusters short of their threshold (:mod:`._mirror`): a profile
             seen weakly one way round is often seen clearly the other way.
         orient: first find which quarter turn stands the photo up (from the
-            half pass's landmarks, else four small probe passes) and run the
+            half or base pass's landmarks, else four small probe passes) and run the
             passes on the photo turned that way, or both ways when the turn
             is doubtful: photos stored sideways or upside down at little
             extra cost (on in ``balanced``; see :mod:`._orient`).
