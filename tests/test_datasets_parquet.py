@@ -59,7 +59,10 @@ def test_binary_column_rows_and_columns_kept_images_clean(tmp_path: Path, exifto
 def test_pyarrow_memory_is_handed_back_after_each_row_group_written(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     # The bound on the command's memory (docs/datasets.md, benchmarks/datasets.py): the pages pyarrow's
     # allocator keeps after a row group is read and written go back to the system before the next one.
-    released = []
+    # release_unused() empties the heap of the thread that calls it (mimalloc keeps one per thread), so
+    # each group is also read on that thread: decoded on pyarrow's thread pool, the groups' pages stayed
+    # in the pool threads' heaps and the command's peak grew with the table.
+    released, threaded = [], []
 
     class Pool:
         def release_unused(self) -> None:
@@ -68,12 +71,14 @@ def test_pyarrow_memory_is_handed_back_after_each_row_group_written(tmp_path: Pa
     src = tmp_path / "train.parquet"
     pq.write_table(pa.table({"image": [dirty(photo(i)) for i in range(7)]}), src, row_group_size=3)
     written: list[int] = []
-    original = pq.ParquetWriter.write_table
+    original, read = pq.ParquetWriter.write_table, pq.ParquetFile.read_row_group
     monkeypatch.setattr(pa, "default_memory_pool", Pool)
     monkeypatch.setattr(pq.ParquetWriter, "write_table", lambda self, table, **kw: (written.append(table.num_rows), original(self, table, **kw))[1])
+    monkeypatch.setattr(pq.ParquetFile, "read_row_group", lambda self, i, **kw: (threaded.append(kw.get("use_threads", True)), read(self, i, **kw))[1])
     report = anonymize_dataset(src, tmp_path / "out", workers=0, **FILL)
     assert report.written == 7
     assert written == [3, 3, 1] and released == [1, 2, 3]  # once per group, right after it is written
+    assert threaded == [False, False, False]  # every group read on this thread, none on pyarrow's pool
 
 
 def test_hugging_face_struct_path_dropped_metadata_allowlisted(tmp_path: Path):

@@ -143,7 +143,11 @@ class Tables(FileForFile):
         yield _Open(source, rel, output, schema, codec, schema.get_field_index(name), kind)
         try:
             for group in range(metadata.num_row_groups):
-                table = table_file.read_row_group(group)
+                # On this thread: pyarrow's allocator (mimalloc) keeps a heap per thread, and
+                # release_unused() below empties only the calling thread's. Decoded on the
+                # reader's thread pool, each group's pages stayed in those threads' heaps
+                # (measured: the command's peak +16 to 19 MB from 480 to 4,800 rows; read here, flat).
+                table = table_file.read_row_group(group, use_threads=False)
                 for row, cell in enumerate(table.column(name).to_pylist()):
                     yield _Row(f"{source}#group={group}&row={row}", group, row, cell,
                                cell["bytes"] if kind == "struct" and cell is not None else cell)
