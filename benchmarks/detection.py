@@ -32,7 +32,8 @@ DIR when absent): ``sideways`` (pixels at 90/180/270 degrees, no EXIF tag) and
 against its turned boxes, and each line gives its time against the same
 preset's time on the upright photos of the same run. ``--presets`` also takes
 ``NAME:orient`` and ``NAME:no-orient``: that preset with its orientation step
-(``Preset.orient``) on or off. With ``--interleave`` each preset runs its
+(``Preset.orient``) on or off, and ``NAME:tilt`` / ``NAME:no-tilt``: with its
+tilted second search (``Preset.tilt``) on or off. With ``--interleave`` each preset runs its
 upright and turned photos in one pass (upright photo 1, its turned copies,
 upright photo 2, ...) and a set's time is the summed seconds of its photos,
 so the time ratios hold on a machine whose load changes; photos/s is then
@@ -110,15 +111,18 @@ def _anonymise(
 
 
 def _preset(spec: str):
-    """The preset ``NAME``, or ``NAME:orient`` / ``NAME:no-orient``: with its orientation step on / off."""
+    """The preset ``NAME``, or ``NAME:orient`` / ``NAME:no-orient`` (its orientation step on / off),
+    ``NAME:tilt`` / ``NAME:no-tilt`` (its tilted second search on / off)."""
     import facesafe
 
     name, _, option = spec.partition(":")
     chosen = facesafe.PRESETS[name]
     if option in ("orient", "no-orient"):
         return dataclasses.replace(chosen, orient=option == "orient")
+    if option in ("tilt", "no-tilt"):
+        return dataclasses.replace(chosen, tilt=option == "tilt")
     if option:
-        raise SystemExit(f"--presets: unknown option {option!r} in {spec!r} (known: orient, no-orient)")
+        raise SystemExit(f"--presets: unknown option {option!r} in {spec!r} (known: orient, no-orient, tilt, no-tilt)")
     return chosen
 
 
@@ -266,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--limit", type=int, default=None, help="only the first N photos")
     parser.add_argument(
         "--presets", default="fast,balanced,thorough",
-        help="comma-separated preset names; NAME:orient / NAME:no-orient: that preset with its orientation step on / off",
+        help="comma-separated preset names; NAME:orient / NAME:no-orient: that preset with its orientation step on / off; "
+        "NAME:tilt / NAME:no-tilt: with its tilted second search on / off",
     )
     parser.add_argument("--no-deface", action="store_true", help="skip both deface baselines")
     parser.add_argument(

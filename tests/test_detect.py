@@ -828,3 +828,116 @@ def test_large_faces_found_unsurely_are_protected_over_a_grown_box():
         assert protected_box(extent, 1.0, score=score, width=400, height=400) == Box(100, 100, 200, 200)
     # "Large" is in base-pass px: at half scale this face is 50 px.
     assert protected_box(extent, 0.5, score=0.4, width=400, height=400) == Box(100, 100, 200, 200)
+
+
+# -- tilted photos ---------------------------------------------------------------
+
+TILTED = ORIENTED  # balanced: orientation, and the tilted second search
+UNTILTED = dataclasses.replace(ORIENTED, tilt=False)
+
+
+def _tilted_row(astronaut: np.ndarray, degrees: float) -> tuple[np.ndarray, list[Box]]:
+    """Five heads (16-120 px faces) in a row, the photo turned ``degrees`` counter-clockwise
+    on a canvas that holds it, and each face's upright bounding box in the turned photo."""
+    from facesafe._detect._tilt import turned_upright
+
+    canvas = _canvas(500, 900, seed=1)
+    faces, x = [], 10
+    for height in (16, 20, 28, 64, 120):
+        head, face = _head(astronaut, height)
+        faces.append(_paste(canvas, head, x, 500 - head.shape[0] - 40 - height // 3, face))
+        x += head.shape[1] + 16
+    photo, matrix = turned_upright(canvas, -degrees)  # turned upright by -degrees: tilted by +degrees
+    boxes = []
+    for b in faces:
+        corners = np.array([[b.x0, b.y0], [b.x1, b.y0], [b.x0, b.y1], [b.x1, b.y1]]) @ matrix[:, :2].T + matrix[:, 2]
+        boxes.append(Box(*(float(v) for v in (*corners.min(axis=0), *corners.max(axis=0)))))
+    return photo, boxes
+
+
+def test_a_tilted_photo_is_searched_again_upright_and_its_small_face_found(astronaut):
+    assert TILTED.tilt and not UNTILTED.tilt
+    photo, boxes = _tilted_row(astronaut, 55)
+    covered = lambda faces: [any(_inside(f.box.center, b) for f in faces) for b in boxes]  # noqa: E731
+    with FaceDetector(preset=UNTILTED, threads=1) as detector:
+        before = detector(photo)
+    with FaceDetector(preset=TILTED, threads=1) as detector:
+        after = detector(photo)
+    assert covered(before)[0] is False  # the 16 px face, turned 55 degrees: missed by one search
+    assert all(covered(after)), after
+    assert any("/tilted" in f.detector for f in after)
+    # Faces of the turned search come back in the photo's pixels, boxes upright and inside it.
+    H, W = photo.shape[:2]
+    assert all(0 <= f.box.x0 < f.box.x1 <= W and 0 <= f.box.y0 < f.box.y1 <= H for f in after)
+    tilted = next(f for f in after if "/tilted" in f.detector and _inside(f.box.center, boxes[0]))
+    assert all(_inside((x, y), tilted.box.expanded(1.2)) for _, x, y in tilted.landmarks)
+
+
+def test_an_upright_photo_is_not_searched_again(astronaut, monkeypatch):
+    from facesafe._detect import _detector
+
+    canvas = _canvas(500, 900, seed=1)
+    x = 10
+    for height in (28, 64, 120):
+        head, face = _head(astronaut, height)
+        _paste(canvas, head, x, 500 - head.shape[0] - 40, face)
+        x += head.shape[1] + 16
+
+    def no_second_search(*args, **kwargs):
+        raise AssertionError("an upright photo was searched again")
+
+    monkeypatch.setattr(_detector, "turned_upright", no_second_search)
+    with FaceDetector(preset=TILTED, threads=1) as detector:
+        faces = detector(canvas)
+    assert len([f for f in faces if f.score >= 0.5]) >= 2
+    assert not any("/tilted" in f.detector for f in faces)
+
+
+def _face_at(degrees: float, score: float, x: float = 50.0) -> Face:
+    """A face whose landmarks are turned ``degrees`` counter-clockwise about its centre."""
+    upright = np.array([[40, 40], [60, 40], [50, 50], [42, 60], [58, 60]], np.float64) + [x - 50.0, 0.0]
+    a = np.radians(degrees)
+    m = np.array([[np.cos(a), np.sin(a)], [-np.sin(a), np.cos(a)]])
+    centre = np.array([x, 50.0])
+    points = (upright - centre) @ m.T + centre
+    names = ("left_eye", "right_eye", "nose", "mouth_left", "mouth_right")
+    return Face(box=Box(x - 15, 35, x + 15, 65), score=score, landmarks=tuple((n, float(px), float(py)) for n, (px, py) in zip(names, points, strict=True)))
+
+
+@pytest.mark.parametrize(
+    "rolls, scores, expected",
+    [
+        ((40, 42), (0.9, 0.8), 41.0),  # two clear faces agree: tilted by about 41 degrees
+        ((-35, -30, -33), (0.9, 0.9, 0.6), -33.0),
+        ((40,), (0.9,), None),  # one face is not enough (a head leaning on a shoulder)
+        ((40, 42), (0.9, 0.3), None),  # the second face is not clear
+        ((10, 12), (0.9, 0.9), None),  # the network sees faces this upright anyway
+        ((85, 88), (0.9, 0.9), None),  # near a quarter turn: the orientation step's business
+        ((40, -30, 0, 5), (0.9, 0.9, 0.9, 0.9), None),  # no agreement
+        ((130, 128), (0.9, 0.9), 129.0),  # tilted past a quarter turn
+    ],
+)
+def test_tilt_of_needs_clear_faces_that_agree_away_from_a_quarter_turn(rolls, scores, expected):
+    from facesafe._detect._tilt import tilt_of
+
+    faces = [_face_at(r, s, x=50.0 + 60 * i) for i, (r, s) in enumerate(zip(rolls, scores, strict=True))]
+    got = tilt_of(faces)
+    assert got == pytest.approx(expected, abs=1e-6) if expected is not None else got is None
+
+
+def test_faces_back_turns_boxes_and_landmarks_into_the_photos_pixels():
+    from facesafe._detect._tilt import faces_back, turned_upright
+
+    photo = np.zeros((200, 300, 3), np.uint8)
+    photo[90:110, 140:160] = 255  # a white square at the centre
+    turned, matrix = turned_upright(photo, 30.0)
+    assert turned.shape[0] > 200 and turned.shape[1] > 300  # the canvas holds the whole photo
+    ys, xs = np.nonzero(turned[..., 0] > 128)
+    found = Face(box=Box(float(xs.min()), float(ys.min()), float(xs.max() + 1), float(ys.max() + 1)), score=0.9,
+                 landmarks=(("nose", float(xs.mean()), float(ys.mean())),) * 5)
+    (back,) = faces_back([found], matrix, 30.0, width=300, height=200)
+    assert back.box.x0 <= 140 and back.box.y0 <= 90 and back.box.x1 >= 160 and back.box.y1 >= 110
+    # The upright hull of the found box (itself the turned square's hull): 20 (cos 30 + sin 30)^2 = 37.3 px, not more.
+    assert back.box.width < 38 and back.box.height < 38
+    assert back.landmarks[0][1:] == pytest.approx((150.0, 100.0), abs=1.0)
+    assert back.detector.endswith("/tilted30")

@@ -16,7 +16,11 @@ How one image is processed (see :mod:`._presets` for the knobs):
    ``mirror_weak`` (``balanced``) the large clusters just short of their
    threshold are looked at again in a mirrored window (:mod:`._mirror`);
    a cluster is a face when its summed evidence reaches the threshold for
-   its size, and is protected over its extent (:mod:`._cover`).
+   its size, and is protected over its extent (:mod:`._cover`);
+6. with ``tilt`` (``balanced``): when the clear faces found agree that the
+   photo is tilted between quarter turns, it is searched again (steps 1-5)
+   turned upright by their roll, and the faces of both searches are kept
+   (:mod:`._tilt`).
 """
 
 from __future__ import annotations
@@ -49,6 +53,7 @@ from ._orient import (
     stands_up,
 )
 from ._presets import PRESETS, Preset
+from ._tilt import faces_back, tilt_of, turned_upright
 
 __all__ = ["FaceDetector", "detect_faces"]
 
@@ -159,21 +164,38 @@ class FaceDetector(Closeable):
         """Faces in ``image`` (uint8 RGB ``(H, W, 3)``), best score first."""
         image = _check_image(image)
         with _failing_closed("face detection"):
-            way = self._quarter(image) if self._preset.orient else _Way(0, None, None, None, False)
-            k, seen = way.k, way.stored
-            H, W = image.shape[:2]
-            if k == 0:
-                clusters, scale, views = self._clusters(image, seen, base_seen=way.base)
-                return self._faces(clusters, scale, views, W, H)
-            turned = np.ascontiguousarray(np.rot90(image, k))
-            clusters, scale, views = self._clusters(turned, way.turned, hedge=_turned_half(way.hedge, k, image))
-            faces = self._faces(clusters, scale, views, turned.shape[1], turned.shape[0])
-            faces = tuple(_turned_back(f, k, W, H) for f in faces)
-            if not way.both:
-                return faces
-            # A doubtful turn: the photo as stored is searched too, and the faces of both kept.
+            faces = self._search(image)
+            return self._tilted(image, faces) if self._preset.tilt else faces
+
+    def _search(self, image: np.ndarray) -> tuple[Face, ...]:
+        """Steps 0-5 of the module docstring: the faces of ``image``, turned by the quarter that stands it up."""
+        way = self._quarter(image) if self._preset.orient else _Way(0, None, None, None, False)
+        k, seen = way.k, way.stored
+        H, W = image.shape[:2]
+        if k == 0:
             clusters, scale, views = self._clusters(image, seen, base_seen=way.base)
-            return _union(faces, self._faces(clusters, scale, views, W, H))
+            return self._faces(clusters, scale, views, W, H)
+        turned = np.ascontiguousarray(np.rot90(image, k))
+        clusters, scale, views = self._clusters(turned, way.turned, hedge=_turned_half(way.hedge, k, image))
+        faces = self._faces(clusters, scale, views, turned.shape[1], turned.shape[0])
+        faces = tuple(_turned_back(f, k, W, H) for f in faces)
+        if not way.both:
+            return faces
+        # A doubtful turn: the photo as stored is searched too, and the faces of both kept.
+        clusters, scale, views = self._clusters(image, seen, base_seen=way.base)
+        return _union(faces, self._faces(clusters, scale, views, W, H))
+
+    def _tilted(self, image: np.ndarray, faces: tuple[Face, ...]) -> tuple[Face, ...]:
+        """``faces`` and, when their clear faces agree that ``image`` is tilted
+        (:func:`._tilt.tilt_of`), those of ``image`` searched again turned upright (step 6)."""
+        angle = tilt_of(faces)
+        if angle is None:
+            return faces
+        turned, matrix = turned_upright(image, angle)
+        clusters, scale, views = self._clusters(turned)
+        found = self._faces(clusters, scale, views, turned.shape[1], turned.shape[0])
+        H, W = image.shape[:2]
+        return _union(faces, faces_back(found, matrix, angle, width=W, height=H))
 
     def close(self) -> None:
         """Release the model; the detector cannot be called afterwards."""

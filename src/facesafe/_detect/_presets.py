@@ -6,7 +6,8 @@ scale (large faces), then merges what the passes found. ``balanced`` adds
 upscaled passes on the regions where the first passes saw small or uncertain
 faces, first finds which quarter turn stands the photo up (``orient``:
 photos stored sideways or upside down) and looks again, mirrored, at the
-large clusters just short of their threshold (``mirror_weak``); ``thorough``
+large clusters just short of their threshold (``mirror_weak``), and searches
+again a photo its faces show tilted between quarter turns (``tilt``); ``thorough``
 upscales the whole image and adds mirrored and rotated passes. Figures for each preset are in
 docs/detection.md.
 """
@@ -43,6 +44,10 @@ class Preset:
             passes on the photo turned that way, or both ways when the turn
             is doubtful: photos stored sideways or upside down at little
             extra cost (on in ``balanced``; see :mod:`._orient`).
+        tilt: search a photo again, turned upright, when the clear faces
+            found agree that it is tilted at least 20 degrees away from any
+            quarter turn
+            (:mod:`._tilt`; on in ``balanced``).
         rotations: also run the base pass on the image turned by these
             angles (degrees, counter-clockwise), for lying or upside-down faces.
         thresholds: minimum merged score to keep a face, for faces shorter than
@@ -62,6 +67,7 @@ class Preset:
     flip: bool = False
     mirror_weak: bool = False
     orient: bool = False
+    tilt: bool = False
     rotations: tuple[int, ...] = ()
     thresholds: tuple[float, float, float, float] = (0.1, 0.1, 0.15, 0.3)
     rotated_threshold: float = 0.5
@@ -88,6 +94,7 @@ PRESETS = MappingProxyType(
             trigger_score=0.08,
             orient=True,
             mirror_weak=True,
+            tilt=True,
             thresholds=(0.15, 0.10, 0.13, 0.3),
         ),
         "thorough": Preset(
