@@ -873,6 +873,31 @@ def test_a_tilted_photo_is_searched_again_upright_and_its_small_face_found(astro
     assert all(_inside((x, y), tilted.box.expanded(1.2)) for _, x, y in tilted.landmarks)
 
 
+def test_a_large_tilted_photo_is_shrunk_before_it_is_turned(astronaut, monkeypatch):
+    from facesafe._detect import _detector, _tilt
+
+    photo, boxes = _tilted_row(astronaut, 55)
+    small = dataclasses.replace(TILTED, max_side=320, upscale=1.5)  # the passes read at most 480 px of it
+    turned, back = [], []
+
+    def spy_turn(image, angle):
+        turned.append(image.shape)
+        return _tilt.turned_upright(image, angle)
+
+    def spy_back(*args, **kwargs):
+        back.extend(_tilt.faces_back(*args, **kwargs))
+        return tuple(back)
+
+    monkeypatch.setattr(_detector, "turned_upright", spy_turn)
+    monkeypatch.setattr(_detector, "faces_back", spy_back)
+    with FaceDetector(preset=small, threads=1) as detector:
+        detector(photo)
+    assert turned and max(turned[0][:2]) == 480, turned
+    # Found in the turned shrunk copy, placed in the photo's own pixels: on the faces.
+    assert back
+    assert all(any(_inside(f.box.center, b.expanded(1.5)) for b in boxes) for f in back), (back, boxes)
+
+
 def test_an_upright_photo_is_not_searched_again(astronaut, monkeypatch):
     from facesafe._detect import _detector
 

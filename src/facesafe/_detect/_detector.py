@@ -191,10 +191,18 @@ class FaceDetector(Closeable):
         angle = tilt_of(faces)
         if angle is None:
             return faces
-        turned, matrix = turned_upright(image, angle)
+        # The passes read the turned photo at no more than ``upscale`` x its base scale, so a
+        # photo larger than that is shrunk first: the same pixels reach the network, and a
+        # 50 MP photo's turned canvas (up to twice its pixels) is never built.
+        H, W = image.shape[:2]
+        p = self._preset
+        f = min(1.0, p.max_side * max(p.upscale, 1.0) / max(H, W))
+        small = image if f == 1.0 else _resize(image, max(1, round(W * f)), max(1, round(H * f)))
+        turned, matrix = turned_upright(small, angle)
         clusters, scale, views = self._clusters(turned)
         found = self._faces(clusters, scale, views, turned.shape[1], turned.shape[0])
-        H, W = image.shape[:2]
+        matrix[:, 0] *= small.shape[1] / W  # from the photo's own pixels, not the shrunk copy's
+        matrix[:, 1] *= small.shape[0] / H
         return _union(faces, faces_back(found, matrix, angle, width=W, height=H))
 
     def close(self) -> None:
