@@ -117,13 +117,16 @@ def _preset(spec: str):
 
     name, _, option = spec.partition(":")
     chosen = facesafe.PRESETS[name]
-    if option in ("orient", "no-orient"):
-        return dataclasses.replace(chosen, orient=option == "orient")
-    if option in ("tilt", "no-tilt"):
-        return dataclasses.replace(chosen, tilt=option == "tilt")
+    step = option.removeprefix("no-")
+    if step in _STEPS:
+        return dataclasses.replace(chosen, **{step: option == step})
     if option:
-        raise SystemExit(f"--presets: unknown option {option!r} in {spec!r} (known: orient, no-orient, tilt, no-tilt)")
+        known = ", ".join(f"{s}, no-{s}" for s in _STEPS)
+        raise SystemExit(f"--presets: unknown option {option!r} in {spec!r} (known: {known})")
     return chosen
+
+
+_STEPS = ("orient", "tilt")  # Preset fields --presets NAME:STEP / NAME:no-STEP switch
 
 
 def run_facesafe(
