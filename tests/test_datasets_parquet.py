@@ -224,3 +224,32 @@ def test_sigkill_of_the_coordinator_leaves_no_partial_table_and_a_rerun_matches(
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
 
     assert files(out) == files(tmp_path / "reference"), "outputs differ after the kill and the rerun (or temporaries remain)"
+
+
+def test_a_table_whose_row_group_cannot_be_read_fails_whole_and_writes_nothing(tmp_path: Path):
+    # The footer reads, but the second row group's pages are garbage (a disk error, a bad copy): the rows
+    # of the first group are already anonymised when the read fails. The table must end as one recorded
+    # failure naming it, with no output table (no half table, no temporary file) and nothing else lost.
+    table = pa.table({"id": list(range(6)), "image": pa.array([dirty(photo(i), "PNG") for i in range(6)], pa.binary())})
+    src = tmp_path / "src"
+    src.mkdir()
+    pq.write_table(table, src / "bad.parquet", row_group_size=3, compression="none")
+    data = bytearray((src / "bad.parquet").read_bytes())
+    column = pq.ParquetFile(src / "bad.parquet").metadata.row_group(1).column(1)
+    start = column.data_page_offset
+    data[start : start + column.total_compressed_size] = b"\xff" * column.total_compressed_size
+    (src / "bad.parquet").write_bytes(bytes(data))
+    (src / "garbage.parquet").write_bytes(b"PAR1 not a table at all")
+    pq.write_table(table, src / "good.parquet", row_group_size=3)
+
+    report = anonymize_dataset(src, tmp_path / "out", workers=0, **FILL)
+
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["good.parquet"], "no trace of the broken tables"
+    assert pq.read_table(tmp_path / "out" / "good.parquet").column("id").to_pylist() == list(range(6))
+    reasons = dict(report.failures)
+    assert any(k.endswith("bad.parquet") and "not a readable Parquet file" in v for k, v in reasons.items()), reasons
+    assert any(k.endswith("garbage.parquet") and "not a readable Parquet file" in v for k, v in reasons.items()), reasons
+    with Manifest(report.manifest) as db:
+        rows = {row.rel: row for row in db.rows()}
+    assert rows["bad.parquet"].status == rows["garbage.parquet"].status == "failed"
+    assert rows["bad.parquet"].output is None and rows["good.parquet"].status == "written"
