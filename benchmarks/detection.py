@@ -126,7 +126,7 @@ def _preset(spec: str):
     return chosen
 
 
-_STEPS = ("orient", "tilt")  # Preset fields --presets NAME:STEP / NAME:no-STEP switch
+_STEPS = ("orient", "verify", "tilt")  # Preset fields --presets NAME:STEP / NAME:no-STEP switch
 
 
 def run_facesafe(

@@ -807,15 +807,75 @@ def test_a_mirrored_window_adds_evidence_only_where_it_sees_the_face_better():
     assert confirmed(c, np.zeros((0, 4), np.float32), np.zeros(0, np.float32)) is c
 
 
-def test_a_weak_large_cluster_on_a_real_face_is_confirmed_by_its_mirrored_window(astronaut, balanced):
-    assert balanced.preset.mirror_weak
+def _face_and_blank(astronaut: np.ndarray) -> tuple[np.ndarray, Box, Box]:
+    """A 600 px canvas with the astronaut's 160 px face on it: canvas, the face's box, a box on plain canvas."""
     head, face = _head(astronaut, 160)
     canvas = _canvas(600, 600)
-    expected = _paste(canvas, head, 150, 150, face)
-    blank = Box(20, 380, 140, 540)  # plain canvas
+    return canvas, _paste(canvas, head, 150, 150, face), Box(20, 380, 140, 540)
+
+
+def test_a_weak_large_cluster_on_a_real_face_is_confirmed_by_its_mirrored_window(astronaut, balanced):
+    assert balanced.preset.mirror_weak
+    canvas, expected, blank = _face_and_blank(astronaut)
     clusters = [_weak(expected, evidence=0.12, best=0.06), _weak(blank, evidence=0.12, best=0.06)]
     on_face, on_nothing = balanced._mirrored(canvas, clusters, 1.0)
     assert on_face.evidence >= 0.3 and on_nothing is clusters[1]
+
+
+def test_only_large_clusters_kept_unsure_are_looked_at_again():
+    from facesafe._detect._verify import HEIGHT, UNSURE, unsure
+
+    tall, short = Box(100, 100, 200, 230), Box(100, 100, 150, 160)
+    threshold = lambda h: 0.3 if h >= 128 else 0.1  # noqa: E731
+    assert unsure(_weak(tall, evidence=0.3, best=0.2), 1.0, threshold)  # kept on pooled evidence
+    assert not unsure(_weak(tall, evidence=0.9, best=UNSURE), 1.0, threshold)  # one pass was sure
+    assert not unsure(_weak(tall, evidence=0.29, best=0.2), 1.0, threshold)  # not kept anyway
+    assert not unsure(_weak(short, evidence=0.3, best=0.2), 1.0, threshold)  # 60 px: not large
+    # "Large" is in base-pass px: at half scale the tall cluster is 65 px, just large enough.
+    assert unsure(_weak(tall, evidence=0.3, best=0.2), 0.5, threshold) and HEIGHT <= 130 * 0.5
+
+
+def test_close_looks_frame_the_cluster_at_each_looks_height():
+    from facesafe._detect._mirror import MAX_SIDE
+    from facesafe._detect._verify import LOOKS, looks
+
+    c = _weak(Box(400, 400, 500, 530), evidence=0.3, best=0.2)
+    found = looks(c, width=2000, height=2000)
+    assert [w.index for w in found] == list(range(len(LOOKS)))
+    for w, look in zip(found, LOOKS, strict=True):
+        x0, y0, x1, y1 = w.rect
+        assert (x1 - x0, y1 - y0) == (pytest.approx(look.context * 130, abs=1),) * 2
+        assert ((x0 + x1) / 2, (y0 + y1) / 2) == (pytest.approx(450, abs=1), pytest.approx(465, abs=1))
+        assert w.scale * 130 == pytest.approx(look.height)  # the cluster stands the look's height
+    # Cheapest first: the network px of the looks never shrink along the list.
+    px = [((w.rect[2] - w.rect[0]) * w.scale) ** 2 for w in found]
+    assert px == sorted(px)
+    # A wide, short cluster's window is shrunk to MAX_SIDE rather than grown past it; windows stay in the image.
+    wide = looks(_weak(Box(0, 0, 600, 60), evidence=0.3, best=0.2), width=700, height=100)
+    assert all(max(w.rect[2] - w.rect[0], w.rect[3] - w.rect[1]) * w.scale <= MAX_SIDE + 1e-6 for w in wide)
+    assert all(w.rect[0] >= 0 and w.rect[2] <= 700 and w.rect[3] <= 100 for w in wide)
+
+
+def test_a_look_sees_a_cluster_only_with_a_candidate_on_it():
+    from facesafe._detect._verify import SEEN, seen
+
+    c = _weak(Box(100, 100, 200, 230), evidence=0.3, best=0.2)
+    boxes = np.array([[95, 90, 205, 235], [400, 400, 500, 530]], np.float32)
+    assert seen(c, boxes, np.array([SEEN, 0.9], np.float32))
+    assert not seen(c, boxes, np.array([SEEN - 0.01, 0.9], np.float32))  # the sure candidate is elsewhere
+    assert not seen(c, np.zeros((0, 4), np.float32), np.zeros(0, np.float32))
+
+
+def test_an_unsure_large_cluster_is_kept_on_a_real_face_and_dropped_on_nothing(astronaut, balanced):
+    assert balanced.preset.verify
+    canvas, expected, blank = _face_and_blank(astronaut)
+    on_face = _weak(expected, evidence=0.35, best=0.2)
+    on_nothing = _weak(blank, evidence=0.35, best=0.2)
+    sure_on_nothing = _weak(blank, evidence=0.9, best=0.9)  # sure: not looked at, kept
+    small_on_nothing = _weak(Box(300, 20, 340, 70), evidence=0.35, best=0.2)  # 50 px: not looked at
+    clusters = [on_face, on_nothing, sure_on_nothing, small_on_nothing]
+    kept = balanced._verified(canvas, clusters, 1.0)
+    assert [id(c) for c in kept] == [id(on_face), id(sure_on_nothing), id(small_on_nothing)]
 
 
 def test_large_faces_found_unsurely_are_protected_over_a_grown_box():

@@ -16,7 +16,9 @@ How one image is processed (see :mod:`._presets` for the knobs):
    ``mirror_weak`` (``balanced``) the large clusters just short of their
    threshold are looked at again in a mirrored window (:mod:`._mirror`);
    a cluster is a face when its summed evidence reaches the threshold for
-   its size, and is protected over its extent (:mod:`._cover`);
+   its size, and is protected over its extent (:mod:`._cover`); with
+   ``verify`` (``balanced``) a large face no pass was sure of is dropped
+   when no close look at it sees it at all (:mod:`._verify`);
 6. with ``tilt`` (``balanced``): when the clear faces found agree that the
    photo is tilted between quarter turns, it is searched again (steps 1-5)
    turned upright by their roll, and the faces of both searches are kept
@@ -38,7 +40,7 @@ from .._protocols import Closeable
 from ._centerface import LANDMARK_NAMES, CenterFaceNet, Raw, decode
 from ._cover import protected_box
 from ._merge import Candidates, Cluster, cluster, pair_iou
-from ._mirror import confirmed, windows
+from ._mirror import Window, confirmed, windows
 from ._orient import (
     BASE_HINT,
     BASE_LOCK,
@@ -54,6 +56,7 @@ from ._orient import (
 )
 from ._presets import PRESETS, Preset
 from ._tilt import faces_back, tilt_of, turned_upright
+from ._verify import LOOKS, looks, seen, unsure
 
 __all__ = ["FaceDetector", "detect_faces"]
 
@@ -354,7 +357,20 @@ class FaceDetector(Closeable):
         clusters = cluster(Candidates.concat(parts))
         if p.mirror_weak:
             clusters = self._mirrored(image, clusters, s)
+        if p.verify:
+            clusters = self._verified(image, clusters, s)
         return clusters, s, views
+
+    def _window(self, image: np.ndarray, w: Window, *, mirrored: bool) -> tuple[np.ndarray, np.ndarray]:
+        """Candidate boxes (image px) and scores of the network run on
+        ``image``'s window ``w``, resized by its scale, ``mirrored`` or not."""
+        x0, y0, x1, y1 = w.rect
+        tw, th = max(1, round((x1 - x0) * w.scale)), max(1, round((y1 - y0) * w.scale))
+        crop = _resize(image[y0:y1, x0:x1], tw, th)
+        raw = decode(self._run([crop[:, ::-1] if mirrored else crop]), 0, self._preset.floor)
+        boxes, lms = _unflip(tw)(raw.boxes, raw.landmarks) if mirrored else (raw.boxes, raw.landmarks)
+        boxes, _ = _scaler((x1 - x0) / tw, (y1 - y0) / th, x0, y0)(boxes, lms)
+        return boxes, raw.scores
 
     def _mirrored(self, image: np.ndarray, clusters: list[Cluster], s: float) -> list[Cluster]:
         """``clusters`` with the large ones short of their threshold looked at
@@ -365,13 +381,20 @@ class FaceDetector(Closeable):
             return clusters
         clusters = list(clusters)
         for w in looks:
-            x0, y0, x1, y1 = w.rect
-            tw, th = max(1, round((x1 - x0) * w.scale)), max(1, round((y1 - y0) * w.scale))
-            crop = _resize(image[y0:y1, x0:x1], tw, th)[:, ::-1]
-            raw = decode(self._run([crop]), 0, self._preset.floor)
-            boxes, _ = _scaler((x1 - x0) / tw, (y1 - y0) / th, x0, y0)(*_unflip(tw)(raw.boxes, raw.landmarks))
-            clusters[w.index] = confirmed(clusters[w.index], boxes, raw.scores)
+            boxes, scores = self._window(image, w, mirrored=True)
+            clusters[w.index] = confirmed(clusters[w.index], boxes, scores)
         return clusters
+
+    def _verified(self, image: np.ndarray, clusters: list[Cluster], s: float) -> list[Cluster]:
+        """``clusters`` without the large, unsure ones that no close look sees (:mod:`._verify`)."""
+        H, W = image.shape[:2]
+
+        def kept(c: Cluster) -> bool:
+            if not unsure(c, s, lambda h: _threshold(self._preset, h)):
+                return True
+            return any(seen(c, *self._window(image, w, mirrored=LOOKS[w.index].mirrored)) for w in looks(c, width=W, height=H))
+
+        return [c for c in clusters if kept(c)]
 
     def _trigger(self, clusters: list[Cluster], s: float, Wb: int, Hb: int) -> np.ndarray:
         """Tiles (base px grid) holding a small candidate worth a closer look."""
@@ -406,8 +429,10 @@ class FaceDetector(Closeable):
                     q1 += 1
                 core = (q * p.tile, r * p.tile, min(q1 * p.tile, Wb), min((r + 1) * p.tile, Hb))
                 pad = (
-                    max(core[0] - _MARGIN, 0), max(core[1] - _MARGIN, 0),
-                    min(core[2] + _MARGIN, Wb), min(core[3] + _MARGIN, Hb),
+                    max(core[0] - _MARGIN, 0),
+                    max(core[1] - _MARGIN, 0),
+                    min(core[2] + _MARGIN, Wb),
+                    min(core[3] + _MARGIN, Hb),
                 )
                 tiles.append((core, pad))
                 q = q1
@@ -445,10 +470,7 @@ class FaceDetector(Closeable):
             box = protected_box(c.extent, s, score=c.best, width=W, height=H)
             if box.area <= 0:
                 continue
-            lms = tuple(
-                (name, float(min(max(x, 0.0), W)), float(min(max(y, 0.0), H)))
-                for name, (x, y) in zip(LANDMARK_NAMES, c.landmarks, strict=True)
-            )
+            lms = tuple((name, float(min(max(x, 0.0), W)), float(min(max(y, 0.0), H))) for name, (x, y) in zip(LANDMARK_NAMES, c.landmarks, strict=True))
             faces.append(
                 Face(
                     box=box,

@@ -32,7 +32,7 @@ import numpy as np
 
 from ._merge import Cluster, pair_iou
 
-__all__ = ["HEIGHT", "LEAST", "CONTEXT", "MAX_SIDE", "MATCH", "Window", "windows", "confirmed"]
+__all__ = ["HEIGHT", "LEAST", "CONTEXT", "MAX_SIDE", "MATCH", "Window", "square", "windows", "confirmed"]
 
 HEIGHT = 128.0  # base-pass px: clusters at least this tall are looked at again...
 LEAST = 0.10  # ...when their evidence reaches this, short of their threshold
@@ -45,7 +45,7 @@ MATCH = 0.3  # IoU with the cluster's box for a mirrored candidate to count for 
 class Window:
     """One cluster's window: image px ``(x0, y0, x1, y1)`` and the scale (network px per image px)."""
 
-    index: int  # the cluster's index in the list given to :func:`windows`
+    index: int  # the cluster's (or the look's) index in the list it was made from
     rect: tuple[int, int, int, int]
     scale: float
 
@@ -59,14 +59,27 @@ def windows(clusters: list[Cluster], s: float, threshold, *, width: int, height:
         h = (c.box[3] - c.box[1]) * s
         if h < HEIGHT or not LEAST <= c.evidence < threshold(h):
             continue
-        side = max(c.box[2] - c.box[0], c.box[3] - c.box[1]) * CONTEXT
-        cx, cy = (c.box[0] + c.box[2]) / 2, (c.box[1] + c.box[3]) / 2
-        x0, y0 = max(0, math.floor(cx - side / 2)), max(0, math.floor(cy - side / 2))
-        x1, y1 = min(width, math.ceil(cx + side / 2)), min(height, math.ceil(cy + side / 2))
-        if x1 - x0 < 2 or y1 - y0 < 2:
-            continue
-        out.append(Window(i, (x0, y0, x1, y1), min(s, MAX_SIDE / max(x1 - x0, y1 - y0))))
+        rect = square(c.box, CONTEXT, width=width, height=height)
+        if rect is not None:
+            out.append(Window(i, rect, min(s, MAX_SIDE / max(rect[2] - rect[0], rect[3] - rect[1]))))
     return out
+
+
+def square(box: np.ndarray, context: float, *, width: int, height: int) -> tuple[int, int, int, int] | None:
+    """The square of side ``context`` x ``box``'s longer side centred on
+    ``box`` (xyxy), clipped to a ``width`` x ``height`` image (None when
+    less than 2 px is left).
+
+    >>> square(np.array([10.0, 10.0, 30.0, 20.0]), 2.0, width=100, height=100)
+    (0, 0, 40, 35)
+    """
+    side = max(box[2] - box[0], box[3] - box[1]) * context
+    cx, cy = (box[0] + box[2]) / 2, (box[1] + box[3]) / 2
+    x0, y0 = max(0, math.floor(cx - side / 2)), max(0, math.floor(cy - side / 2))
+    x1, y1 = min(width, math.ceil(cx + side / 2)), min(height, math.ceil(cy + side / 2))
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return (x0, y0, x1, y1)
 
 
 def confirmed(c: Cluster, boxes: np.ndarray, scores: np.ndarray) -> Cluster:

@@ -6,8 +6,10 @@ scale (large faces), then merges what the passes found. ``balanced`` adds
 upscaled passes on the regions where the first passes saw small or uncertain
 faces, first finds which quarter turn stands the photo up (``orient``:
 photos stored sideways or upside down) and looks again, mirrored, at the
-large clusters just short of their threshold (``mirror_weak``), and searches
-again a photo its faces show tilted between quarter turns (``tilt``); ``thorough``
+large clusters just short of their threshold (``mirror_weak``), looks close
+up at the large faces it kept unsure and drops those no look sees
+(``verify``), and searches again a photo its faces show tilted between
+quarter turns (``tilt``); ``thorough``
 upscales the whole image and adds mirrored and rotated passes. Figures for each preset are in
 docs/detection.md.
 """
@@ -39,6 +41,9 @@ class Preset:
         mirror_weak: look again, in a mirrored window each, at the large
             clusters short of their threshold (:mod:`._mirror`): a profile
             seen weakly one way round is often seen clearly the other way.
+        verify: look again, close up, at each large cluster kept although
+            no pass was sure of it, and drop it when no look sees it at all
+            (:mod:`._verify`): large false alarms mask many pixels.
         orient: first find which quarter turn stands the photo up (from the
             half or base pass's landmarks, else four small probe passes) and run the
             passes on the photo turned that way, or both ways when the turn
@@ -66,6 +71,7 @@ class Preset:
     tile: int = 128
     flip: bool = False
     mirror_weak: bool = False
+    verify: bool = False
     orient: bool = False
     tilt: bool = False
     rotations: tuple[int, ...] = ()
@@ -94,8 +100,9 @@ PRESETS = MappingProxyType(
             trigger_score=0.08,
             orient=True,
             mirror_weak=True,
+            verify=True,
             tilt=True,
-            thresholds=(0.15, 0.10, 0.13, 0.3),
+            thresholds=(0.15, 0.10, 0.10, 0.3),
         ),
         "thorough": Preset(
             "thorough",
