@@ -32,8 +32,10 @@ DIR when absent): ``sideways`` (pixels at 90/180/270 degrees, no EXIF tag) and
 against its turned boxes, and each line gives its time against the same
 preset's time on the upright photos of the same run. ``--presets`` also takes
 ``NAME:orient`` and ``NAME:no-orient``: that preset with its orientation step
-(``Preset.orient``) on or off, and ``NAME:tilt`` / ``NAME:no-tilt``: with its
-tilted second search (``Preset.tilt``) on or off. With ``--interleave`` each preset runs its
+(``Preset.orient``) on or off, ``NAME:verify`` / ``NAME:no-verify``: with its
+close second look at large unsure faces (``Preset.verify``) on or off, and
+``NAME:tilt`` / ``NAME:no-tilt``: with its tilted second search
+(``Preset.tilt``) on or off. With ``--interleave`` each preset runs its
 upright and turned photos in one pass (upright photo 1, its turned copies,
 upright photo 2, ...) and a set's time is the summed seconds of its photos,
 so the time ratios hold on a machine whose load changes; photos/s is then
@@ -112,6 +114,7 @@ def _anonymise(
 
 def _preset(spec: str):
     """The preset ``NAME``, or ``NAME:orient`` / ``NAME:no-orient`` (its orientation step on / off),
+    ``NAME:verify`` / ``NAME:no-verify`` (its close look at large unsure faces on / off),
     ``NAME:tilt`` / ``NAME:no-tilt`` (its tilted second search on / off)."""
     import facesafe
 
@@ -274,6 +277,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--presets", default="fast,balanced,thorough",
         help="comma-separated preset names; NAME:orient / NAME:no-orient: that preset with its orientation step on / off; "
+        "NAME:verify / NAME:no-verify: with its close look at large unsure faces on / off; "
         "NAME:tilt / NAME:no-tilt: with its tilted second search on / off",
     )
     parser.add_argument("--no-deface", action="store_true", help="skip both deface baselines")
