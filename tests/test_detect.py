@@ -874,8 +874,9 @@ def test_an_unsure_large_cluster_is_kept_on_a_real_face_and_dropped_on_nothing(a
     sure_on_nothing = _weak(blank, evidence=0.9, best=0.9)  # sure: not looked at, kept
     small_on_nothing = _weak(Box(300, 20, 340, 70), evidence=0.35, best=0.2)  # 50 px: not looked at
     clusters = [on_face, on_nothing, sure_on_nothing, small_on_nothing]
-    kept = balanced._verified(canvas, clusters, 1.0)
-    assert [id(c) for c in kept] == [id(on_face), id(sure_on_nothing), id(small_on_nothing)]
+    outside = _weak(Box(700, 700, 800, 800), evidence=0.35, best=0.2)  # no window to look at: kept, as found
+    kept = balanced._verified(canvas, [*clusters, outside], 1.0)
+    assert [id(c) for c in kept] == [id(on_face), id(sure_on_nothing), id(small_on_nothing), id(outside)]
 
 
 def test_large_faces_found_unsurely_are_protected_over_a_grown_box():

@@ -392,7 +392,10 @@ class FaceDetector(Closeable):
         def kept(c: Cluster) -> bool:
             if not unsure(c, s, lambda h: _threshold(self._preset, h)):
                 return True
-            return any(seen(c, *self._window(image, w, mirrored=LOOKS[w.index].mirrored)) for w in looks(c, width=W, height=H))
+            around = looks(c, width=W, height=H)
+            if not around:  # nothing of it inside the image to look at: it stays, as found
+                return True
+            return any(seen(c, *self._window(image, w, mirrored=LOOKS[w.index].mirrored)) for w in around)
 
         return [c for c in clusters if kept(c)]
 
