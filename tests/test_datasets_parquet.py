@@ -218,7 +218,9 @@ def test_sigkill_of_the_coordinator_leaves_no_partial_table_and_a_rerun_matches(
     for name in finished:  # no partial output: what is there is whole
         assert (out / name).read_bytes() == (tmp_path / "reference" / name).read_bytes()
     again = anonymize_dataset(src, out, workers=0, method="pixelate", detector=SlowRedDetector(0.15))
-    assert again.unchanged == len(finished) and again.units == 3 - len(finished)
+    # A table is renamed into place before the manifest records it, so the kill may land between the two
+    # for the last table finished: the rerun then does that one again (same bytes), and no other.
+    assert len(finished) - 1 <= again.unchanged <= len(finished) and again.units == 3 - again.unchanged
 
     def files(root: Path) -> dict[str, bytes]:
         return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()}
