@@ -376,11 +376,11 @@ class FaceDetector(Closeable):
         """``clusters`` with the large ones short of their threshold looked at
         again in a mirrored window each (:mod:`._mirror`)."""
         H, W = image.shape[:2]
-        looks = windows(clusters, s, lambda h: _threshold(self._preset, h), width=W, height=H)
-        if not looks:
+        weak = windows(clusters, s, lambda h: _threshold(self._preset, h), width=W, height=H)
+        if not weak:
             return clusters
         clusters = list(clusters)
-        for w in looks:
+        for w in weak:
             boxes, scores = self._window(image, w, mirrored=True)
             clusters[w.index] = confirmed(clusters[w.index], boxes, scores)
         return clusters
@@ -432,10 +432,8 @@ class FaceDetector(Closeable):
                     q1 += 1
                 core = (q * p.tile, r * p.tile, min(q1 * p.tile, Wb), min((r + 1) * p.tile, Hb))
                 pad = (
-                    max(core[0] - _MARGIN, 0),
-                    max(core[1] - _MARGIN, 0),
-                    min(core[2] + _MARGIN, Wb),
-                    min(core[3] + _MARGIN, Hb),
+                    max(core[0] - _MARGIN, 0), max(core[1] - _MARGIN, 0),
+                    min(core[2] + _MARGIN, Wb), min(core[3] + _MARGIN, Hb),
                 )
                 tiles.append((core, pad))
                 q = q1
@@ -473,7 +471,10 @@ class FaceDetector(Closeable):
             box = protected_box(c.extent, s, score=c.best, width=W, height=H)
             if box.area <= 0:
                 continue
-            lms = tuple((name, float(min(max(x, 0.0), W)), float(min(max(y, 0.0), H))) for name, (x, y) in zip(LANDMARK_NAMES, c.landmarks, strict=True))
+            lms = tuple(
+                (name, float(min(max(x, 0.0), W)), float(min(max(y, 0.0), H)))
+                for name, (x, y) in zip(LANDMARK_NAMES, c.landmarks, strict=True)
+            )
             faces.append(
                 Face(
                     box=box,

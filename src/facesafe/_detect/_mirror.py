@@ -32,7 +32,7 @@ import numpy as np
 
 from ._merge import Cluster, pair_iou
 
-__all__ = ["HEIGHT", "LEAST", "CONTEXT", "MAX_SIDE", "MATCH", "Window", "square", "windows", "confirmed"]
+__all__ = ["HEIGHT", "LEAST", "CONTEXT", "MAX_SIDE", "MATCH", "Window", "square", "windows", "on_cluster", "confirmed"]
 
 HEIGHT = 128.0  # base-pass px: clusters at least this tall are looked at again...
 LEAST = 0.10  # ...when their evidence reaches this, short of their threshold
@@ -82,6 +82,11 @@ def square(box: np.ndarray, context: float, *, width: int, height: int) -> tuple
     return (x0, y0, x1, y1)
 
 
+def on_cluster(c: Cluster, boxes: np.ndarray) -> np.ndarray:
+    """Which of ``boxes`` (xyxy, image px) lie on ``c``: IoU >= :data:`MATCH` with its box."""
+    return pair_iou(boxes, c.box[None, :].astype(boxes.dtype)) >= MATCH
+
+
 def confirmed(c: Cluster, boxes: np.ndarray, scores: np.ndarray) -> Cluster:
     """``c`` with the mirrored window's candidates (image px, already turned
     back) counted: the best one on ``c`` (IoU >= :data:`MATCH` with its box),
@@ -89,8 +94,7 @@ def confirmed(c: Cluster, boxes: np.ndarray, scores: np.ndarray) -> Cluster:
     widens the extent."""
     if len(scores) == 0:
         return c
-    iou = pair_iou(boxes, c.box[None, :].astype(boxes.dtype))
-    on = iou >= MATCH
+    on = on_cluster(c, boxes)
     if not on.any():
         return c
     k = int(np.argmax(np.where(on, scores, -1.0)))

@@ -30,8 +30,8 @@ from collections.abc import Callable
 
 import numpy as np
 
-from ._merge import Cluster, pair_iou
-from ._mirror import MATCH, MAX_SIDE, Window, square
+from ._merge import Cluster
+from ._mirror import MAX_SIDE, Window, on_cluster, square
 
 __all__ = ["HEIGHT", "UNSURE", "SEEN", "LOOKS", "Look", "unsure", "looks", "seen"]
 
@@ -77,8 +77,7 @@ def looks(c: Cluster, *, width: int, height: int) -> list[Window]:
 
 def seen(c: Cluster, boxes: np.ndarray, scores: np.ndarray) -> bool:
     """Whether a look's candidates (image px) see ``c``: one of them on its box
-    (IoU >= :data:`._mirror.MATCH`) scores at least :data:`SEEN`."""
+    (:func:`._mirror.on_cluster`) scores at least :data:`SEEN`."""
     if len(scores) == 0:
         return False
-    on = pair_iou(boxes, c.box[None, :].astype(boxes.dtype)) >= MATCH
-    return bool((scores[on] >= SEEN).any())
+    return bool((scores[on_cluster(c, boxes)] >= SEEN).any())
